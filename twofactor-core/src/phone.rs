@@ -1,0 +1,327 @@
+//! Phone numbers: the only way a user's number reaches a provider.
+//!
+//! [`PhoneParser`] turns user input into a [`PhoneNumber`]: it first refuses any character a
+//! human would not type into a phone field (the `phonenumber` crate alone accepts
+//! `+91 98765/12345`), then parses with the `phonenumber` crate in a default region, checks the
+//! number is valid, and checks its country against an allow-list.
+//!
+//! ```
+//! use twofactor_core::{PhoneParser, PhoneError};
+//!
+//! let parser = PhoneParser::new("IN".parse().unwrap());
+//! let phone = parser.parse("098123 45678").unwrap();
+//! assert_eq!(phone.to_string(), "+919812345678");
+//! assert_eq!(phone.masked().to_string(), "+91******5678");
+//! assert!(matches!(parser.parse("+91 98765/43210"), Err(PhoneError::Invalid)));
+//! assert!(matches!(parser.parse("+14155552671"), Err(PhoneError::NotAllowed { .. })));
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::num::NonZeroU64;
+use std::str::FromStr;
+
+use phonenumber::country::Id as CountryId;
+
+/// Longest input we look at; anything longer is refused before parsing.
+const MAX_INPUT_LEN: usize = 32;
+/// E.164 allows at most 15 digits.
+const MAX_E164_DIGITS: u32 = 15;
+
+/// A validated phone number in E.164 form (`+919812345678`).
+///
+/// Stored as the E.164 digits in a `u64` (E.164 has at most 15 digits and never starts with a
+/// zero), so it is `Copy`, eight bytes, and cheap to hash and compare. `Display` gives the E.164
+/// string; [`PhoneNumber::masked`] gives the form fit for logs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PhoneNumber(NonZeroU64);
+
+impl PhoneNumber {
+    /// Rebuilds a number from its E.164 digits, as stored by [`PhoneNumber::digits`].
+    ///
+    /// This does not run the validity and allow-list checks of [`PhoneParser`]: use it only for
+    /// numbers that were parsed before (from a store or a signed token).
+    pub fn from_digits(digits: u64) -> Option<Self> {
+        if digits >= 10u64.pow(MAX_E164_DIGITS) {
+            return None;
+        }
+        NonZeroU64::new(digits).map(Self)
+    }
+
+    /// The E.164 digits without the `+`, as a number.
+    pub fn digits(&self) -> u64 {
+        self.0.get()
+    }
+
+    /// The E.164 form, `+` and digits: `+919812345678`.
+    pub fn e164(&self) -> String {
+        self.to_string()
+    }
+
+    /// The digits without the `+` (`919812345678`), as Verihubs' `msisdn` or 2Factor's `to` want.
+    pub fn digits_string(&self) -> String {
+        self.0.get().to_string()
+    }
+
+    /// A form safe for logs: the `+`, two leading digits, stars, and the last four digits
+    /// (`+91******5678`).
+    pub fn masked(&self) -> MaskedPhone {
+        MaskedPhone(*self)
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "+{}", self.0)
+    }
+}
+
+/// `Debug` is masked too: a `PhoneNumber` inside any struct's `Debug` never shows the number.
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+impl serde::Serialize for PhoneNumber {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A phone number's log-safe form, see [`PhoneNumber::masked`].
+#[derive(Clone, Copy)]
+pub struct MaskedPhone(PhoneNumber);
+
+impl fmt::Display for MaskedPhone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.0.digits_string();
+        let n = digits.len();
+        // Short numbers keep fewer digits so that most of the number stays hidden.
+        let (head, tail) = if n >= 10 {
+            (2, 4)
+        } else {
+            (1, 2.min(n.saturating_sub(2)))
+        };
+        f.write_str("+")?;
+        f.write_str(&digits[..head])?;
+        for _ in head..n - tail {
+            f.write_str("*")?;
+        }
+        f.write_str(&digits[n - tail..])
+    }
+}
+
+impl fmt::Debug for MaskedPhone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Why a phone number was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PhoneError {
+    /// Not a phone number: a forbidden character, too long, or not valid for its country.
+    #[error("not a valid phone number")]
+    Invalid,
+    /// A valid number whose country is not on the allow-list.
+    #[error("phone numbers from {country} are not allowed")]
+    NotAllowed {
+        /// The number's country (ISO 3166 alpha-2), or `"international"` for non-geographic
+        /// numbers.
+        country: String,
+    },
+}
+
+/// Which countries' numbers are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Allowed {
+    Any,
+    Only(HashSet<CountryId>),
+}
+
+/// Parses user input into a [`PhoneNumber`]: national input in a default region, an allow-list
+/// of countries (by default only the default region's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneParser {
+    default_region: CountryId,
+    allowed: Allowed,
+}
+
+impl Default for PhoneParser {
+    /// Region `IN`, only Indian numbers allowed (DESIGN §4).
+    fn default() -> Self {
+        Self::new(CountryId::IN)
+    }
+}
+
+impl PhoneParser {
+    /// A parser for national input in `default_region`, allowing only that region's numbers.
+    pub fn new(default_region: CountryId) -> Self {
+        Self {
+            default_region,
+            allowed: Allowed::Only(HashSet::from([default_region])),
+        }
+    }
+
+    /// Parses a region code such as `"IN"`, for configuration.
+    pub fn region(code: &str) -> Result<CountryId, PhoneError> {
+        CountryId::from_str(code.trim().to_ascii_uppercase().as_str())
+            .map_err(|_| PhoneError::Invalid)
+    }
+
+    /// Allows exactly these countries (replacing the default).
+    #[must_use]
+    pub fn with_allowed_countries(
+        mut self,
+        countries: impl IntoIterator<Item = CountryId>,
+    ) -> Self {
+        self.allowed = Allowed::Only(countries.into_iter().collect());
+        self
+    }
+
+    /// Allows numbers from every country. Think of SMS pumping before you do this.
+    #[must_use]
+    pub fn with_any_country(mut self) -> Self {
+        self.allowed = Allowed::Any;
+        self
+    }
+
+    /// The region used for national input.
+    pub fn default_region(&self) -> CountryId {
+        self.default_region
+    }
+
+    /// Parses, validates and checks `input` against the allow-list.
+    pub fn parse(&self, input: &str) -> Result<PhoneNumber, PhoneError> {
+        let input = input.trim_matches(' ');
+        if !is_plausible(input) {
+            return Err(PhoneError::Invalid);
+        }
+        let parsed = phonenumber::parse(Some(self.default_region), input)
+            .map_err(|_| PhoneError::Invalid)?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(PhoneError::Invalid);
+        }
+        let country = parsed.country().id();
+        if let Allowed::Only(allowed) = &self.allowed {
+            if !country.is_some_and(|c| allowed.contains(&c)) {
+                return Err(PhoneError::NotAllowed {
+                    country: country
+                        .map_or_else(|| "international".to_owned(), |c| format!("{c:?}")),
+                });
+            }
+        }
+        let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
+        e164.strip_prefix('+')
+            .and_then(|d| d.parse::<u64>().ok())
+            .and_then(PhoneNumber::from_digits)
+            .ok_or(PhoneError::Invalid)
+    }
+}
+
+/// ASCII digits, one leading `+`, and the separators space, `-`, `(` and `)`; at least one digit.
+fn is_plausible(input: &str) -> bool {
+    if input.is_empty() || input.len() > MAX_INPUT_LEN {
+        return false;
+    }
+    let body = input.strip_prefix('+').unwrap_or(input);
+    body.bytes().any(|b| b.is_ascii_digit())
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'(' | b')'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn india() -> PhoneParser {
+        PhoneParser::default()
+    }
+
+    #[test]
+    fn parses_national_and_international_forms_to_the_same_number() {
+        for input in [
+            "+919812345678",
+            "9812345678",
+            "098123 45678",
+            "+91 (98123) 45-678",
+            " +919812345678 ",
+        ] {
+            assert_eq!(
+                india().parse(input).unwrap().to_string(),
+                "+919812345678",
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_characters_a_phone_field_never_needs() {
+        let long = "9".repeat(10_000);
+        for input in [
+            "",
+            "+",
+            "..",
+            "../BAL/SMS",
+            "1/2",
+            "%2e%2e",
+            "+91 98765/43210",
+            "+91.9812345678",
+            "+91#9812345678",
+            "٩٨١٢٣٤٥٦٧٨",
+            "１２３４５６７８９０",
+            "98123x45678",
+            "++919812345678",
+            "91+9812345678",
+            "9812345678\n",
+            long.as_str(),
+        ] {
+            assert_eq!(india().parse(input), Err(PhoneError::Invalid), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_invalid_numbers() {
+        assert_eq!(india().parse("+91123"), Err(PhoneError::Invalid));
+        assert_eq!(india().parse("+9100000000000"), Err(PhoneError::Invalid));
+    }
+
+    #[test]
+    fn applies_the_country_allow_list() {
+        let us = "+14155552671";
+        assert!(
+            matches!(india().parse(us), Err(PhoneError::NotAllowed { country }) if country == "US")
+        );
+        let both = india().with_allowed_countries([CountryId::IN, CountryId::US]);
+        assert_eq!(both.parse(us).unwrap().to_string(), us);
+        assert_eq!(
+            india().with_any_country().parse(us).unwrap().to_string(),
+            us
+        );
+    }
+
+    #[test]
+    fn masks_for_logs_and_debug() {
+        let p = india().parse("+919812345678").unwrap();
+        assert_eq!(p.masked().to_string(), "+91******5678");
+        assert_eq!(format!("{p:?}"), "PhoneNumber(+91******5678)");
+        assert!(!format!("{p:?}").contains("9812345678"));
+    }
+
+    #[test]
+    fn round_trips_through_digits() {
+        let p = india().parse("+919812345678").unwrap();
+        assert_eq!(PhoneNumber::from_digits(p.digits()), Some(p));
+        assert_eq!(PhoneNumber::from_digits(0), None);
+        assert_eq!(PhoneNumber::from_digits(10u64.pow(15)), None);
+    }
+
+    #[test]
+    fn region_codes_parse_case_insensitively() {
+        assert_eq!(PhoneParser::region("in"), Ok(CountryId::IN));
+        assert_eq!(PhoneParser::region("XX"), Err(PhoneError::Invalid));
+    }
+}
