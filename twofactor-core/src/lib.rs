@@ -18,10 +18,14 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod clock;
 pub mod code;
 pub mod phone;
 pub mod provider;
+#[allow(dead_code)] // used by the provider clients as they land
 mod secret;
+#[allow(dead_code)]
+pub mod transport;
 
 pub use async_trait::async_trait;
 pub use code::{CodeError, OtpCode};
