@@ -205,13 +205,11 @@ impl PhoneParser {
             return Err(PhoneError::Invalid);
         }
         let country = parsed.country().id();
-        if let Allowed::Only(allowed) = &self.allowed {
-            if !country.is_some_and(|c| allowed.contains(&c)) {
-                return Err(PhoneError::NotAllowed {
-                    country: country
-                        .map_or_else(|| "international".to_owned(), |c| format!("{c:?}")),
-                });
-            }
+        if let Allowed::Only(allowed) = &self.allowed
+            && !country.is_some_and(|c| allowed.contains(&c))
+        {
+            let country = country.map_or_else(|| "international".to_owned(), |c| format!("{c:?}"));
+            return Err(PhoneError::NotAllowed { country });
         }
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
         e164.strip_prefix('+')
