@@ -20,18 +20,34 @@
 
 pub mod clock;
 pub mod code;
+pub mod console;
+pub mod events;
+pub mod local;
+pub mod mock;
 pub mod phone;
+pub mod policy;
 pub mod provider;
-#[allow(dead_code)] // used by the provider clients as they land
 mod secret;
+pub mod store;
+pub mod token;
 #[allow(dead_code)]
 pub mod transport;
+pub mod verifier;
+pub mod web;
 
 pub use async_trait::async_trait;
 pub use code::{CodeError, OtpCode};
+pub use local::{CodeHasher, LocalOtp};
 pub use phone::{MaskedPhone, PhoneError, PhoneNumber, PhoneParser};
 pub use phonenumber::country::Id as CountryId;
+pub use policy::{Policy, PolicyBuilder, PolicyError};
 pub use provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
     SmsReceipt, SmsSender, Ticket, Verdict,
+};
+pub use store::VerificationStore;
+pub use token::{KeyRing, SigningKey, TokenError, VerifiedPhone};
+pub use verifier::{
+    BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
+    VerifyError,
 };

@@ -1,0 +1,114 @@
+//! The console provider, for development: codes are printed to stdout instead of sent.
+//!
+//! [`ConsoleProvider`] is [`LocalOtp`] over [`ConsoleSms`]: the library generates and checks
+//! the code, and "delivers" it as one stdout line holding the normalised phone and the code:
+//!
+//! ```text
+//! twofactor console: sms to +919812345678: code 123456
+//! ```
+//!
+//! It warns once, when built, that it sends nothing: never run it in production.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::Channel;
+use crate::local::LocalOtp;
+use crate::provider::{CodeMessage, ProviderError, SmsMessage, SmsReceipt, SmsSender};
+
+/// A provider for development: codes go to stdout. See the module docs.
+pub type ConsoleProvider = LocalOtp<ConsoleSms>;
+
+type Sink = Arc<Mutex<dyn Write + Send>>;
+
+/// An [`SmsSender`] that prints messages instead of sending them.
+#[derive(Clone)]
+pub struct ConsoleSms {
+    out: Option<Sink>,
+}
+
+impl ConsoleSms {
+    /// Prints to stdout, and warns (via `tracing`) that nothing is really sent.
+    pub fn new() -> Self {
+        tracing::warn!(
+            "twofactor: the console provider prints codes to stdout and sends no SMS; \
+             it is for development only (set TWOFACTOR_API_KEY or TWOFACTOR_PROVIDER)"
+        );
+        Self { out: None }
+    }
+
+    /// Prints to `out` instead of stdout (for tests).
+    pub fn with_writer(out: impl Write + Send + 'static) -> Self {
+        Self {
+            out: Some(Arc::new(Mutex::new(out))),
+        }
+    }
+
+    fn print(&self, line: fmt::Arguments<'_>) {
+        // A failed print must not fail the request: the code simply is not shown.
+        match &self.out {
+            Some(out) => {
+                let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = writeln!(out, "{line}");
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        }
+    }
+}
+
+impl Default for ConsoleSms {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ConsoleSms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConsoleSms")
+    }
+}
+
+#[async_trait]
+impl SmsSender for ConsoleSms {
+    fn name(&self) -> &str {
+        "console"
+    }
+
+    async fn send_sms(&self, message: &SmsMessage) -> Result<SmsReceipt, ProviderError> {
+        for to in &message.to {
+            self.print(format_args!(
+                "twofactor console: sms to {to}: {}",
+                message.text
+            ));
+        }
+        Ok(SmsReceipt::new(None))
+    }
+
+    fn supports_code_channel(&self, _: Channel) -> bool {
+        true
+    }
+
+    async fn send_code(&self, message: &CodeMessage<'_>) -> Result<(), ProviderError> {
+        self.print(format_args!(
+            "twofactor console: {} to {}: code {}",
+            message.channel,
+            message.phone,
+            message.code.expose()
+        ));
+        Ok(())
+    }
+}
+
+impl ConsoleProvider {
+    /// The console provider: see the module docs.
+    pub fn console() -> Self {
+        LocalOtp::new(ConsoleSms::new())
+    }
+}

@@ -1,0 +1,183 @@
+//! Events for audit logs and metrics: sent, verified, failed, locked, rate limited.
+//!
+//! The engine reports every decision to an [`EventSink`]. The default, [`TracingEvents`],
+//! emits `tracing` events with the phone masked. Your own sink receives the full number (you
+//! may need it for an audit trail) but never a code, ticket or key.
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use twofactor_core::events::{Event, EventSink};
+//!
+//! let seen = Arc::new(Mutex::new(Vec::new()));
+//! let sink = {
+//!     let seen = seen.clone();
+//!     move |event: &Event| seen.lock().unwrap().push(event.name())
+//! };
+//! let sink: Arc<dyn EventSink> = Arc::new(sink);
+//! # let _ = sink;
+//! ```
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::store::Limit;
+use crate::{Channel, PhoneNumber, ProviderErrorKind};
+
+/// Why a verification attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureReason {
+    /// Wrong code; `attempts_left` more are allowed.
+    Incorrect {
+        /// Attempts left before the lock.
+        attempts_left: u32,
+    },
+    /// No live code (never sent, expired, used or cancelled).
+    NoLiveCode,
+    /// The phone is locked.
+    Locked,
+}
+
+/// Something the engine decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A code was sent.
+    CodeSent {
+        /// The recipient.
+        phone: PhoneNumber,
+        /// SMS or voice.
+        channel: Channel,
+        /// The provider that sent it.
+        provider: String,
+    },
+    /// A phone was verified.
+    Verified {
+        /// The phone.
+        phone: PhoneNumber,
+    },
+    /// A verification attempt failed.
+    VerificationFailed {
+        /// The phone.
+        phone: PhoneNumber,
+        /// Why.
+        reason: FailureReason,
+    },
+    /// A phone spent its attempt budget and is locked.
+    Locked {
+        /// The phone.
+        phone: PhoneNumber,
+        /// How long the lock lasts.
+        duration: Duration,
+    },
+    /// A send was refused by a limit.
+    RateLimited {
+        /// The phone.
+        phone: PhoneNumber,
+        /// The client's address, if known.
+        client_ip: Option<IpAddr>,
+        /// Which limit.
+        limit: Limit,
+        /// When it lifts.
+        retry_after: Duration,
+    },
+    /// A provider call failed.
+    ProviderFailed {
+        /// The phone.
+        phone: PhoneNumber,
+        /// The provider.
+        provider: String,
+        /// What went wrong.
+        kind: ProviderErrorKind,
+    },
+    /// The store failed; the engine refused the request (fail closed).
+    StoreFailed {
+        /// The phone.
+        phone: PhoneNumber,
+    },
+    /// A provider in a failover chain was skipped for a cool-off after repeated failures.
+    ProviderSuspended {
+        /// The provider.
+        provider: String,
+        /// For how long.
+        cool_off: Duration,
+    },
+}
+
+impl Event {
+    /// A stable snake_case name for the event.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::CodeSent { .. } => "code_sent",
+            Self::Verified { .. } => "verified",
+            Self::VerificationFailed { .. } => "verification_failed",
+            Self::Locked { .. } => "locked",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::ProviderFailed { .. } => "provider_failed",
+            Self::StoreFailed { .. } => "store_failed",
+            Self::ProviderSuspended { .. } => "provider_suspended",
+        }
+    }
+}
+
+/// Receives the engine's events. Called inline on the request path: keep it quick (hand the
+/// event to a channel if you need to do I/O).
+pub trait EventSink: Send + Sync + 'static {
+    /// One event.
+    fn record(&self, event: &Event);
+}
+
+impl<F: Fn(&Event) + Send + Sync + 'static> EventSink for F {
+    fn record(&self, event: &Event) {
+        self(event)
+    }
+}
+
+/// The default sink: `tracing` events with masked phones (target `twofactor::events`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingEvents;
+
+impl EventSink for TracingEvents {
+    fn record(&self, event: &Event) {
+        const T: &str = "twofactor::events";
+        match event {
+            Event::CodeSent {
+                phone,
+                channel,
+                provider,
+            } => {
+                tracing::info!(target: T, event = "code_sent", phone = %phone.masked(), %channel, provider = %provider);
+            }
+            Event::Verified { phone } => {
+                tracing::info!(target: T, event = "verified", phone = %phone.masked())
+            }
+            Event::VerificationFailed { phone, reason } => {
+                tracing::info!(target: T, event = "verification_failed", phone = %phone.masked(), reason = ?reason);
+            }
+            Event::Locked { phone, duration } => {
+                tracing::warn!(target: T, event = "locked", phone = %phone.masked(), lock_secs = duration.as_secs());
+            }
+            Event::RateLimited {
+                phone,
+                client_ip,
+                limit,
+                retry_after,
+            } => {
+                tracing::warn!(target: T, event = "rate_limited", phone = %phone.masked(), client_ip = ?client_ip, %limit, retry_after_secs = retry_after.as_secs());
+            }
+            Event::ProviderFailed {
+                phone,
+                provider,
+                kind,
+            } => {
+                tracing::warn!(target: T, event = "provider_failed", phone = %phone.masked(), provider = %provider, kind = %kind);
+            }
+            Event::StoreFailed { phone } => {
+                tracing::error!(target: T, event = "store_failed", phone = %phone.masked())
+            }
+            Event::ProviderSuspended { provider, cool_off } => {
+                tracing::warn!(target: T, event = "provider_suspended", provider = %provider, cool_off_secs = cool_off.as_secs());
+            }
+        }
+    }
+}

@@ -1,0 +1,807 @@
+//! The engine: [`PhoneVerifier`] decides whether a code is sent, whether a guess counts, and
+//! what proof the user gets.
+//!
+//! It owns a provider, a store, a [`Policy`], a [`PhoneParser`] and a [`KeyRing`], and both
+//! web adapters call exactly two methods, [`send`](PhoneVerifier::send) and
+//! [`verify`](PhoneVerifier::verify), whose typed errors they map to the HTTP contract.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use twofactor_core::mock::MockProvider;
+//! use twofactor_core::{Context, PhoneVerifier, VerifyError};
+//!
+//! let mock = MockProvider::new();
+//! let verifier = PhoneVerifier::builder(mock.clone()).build().unwrap();
+//!
+//! let sent = verifier.send("98123 45678", &Context::default()).await.unwrap();
+//! assert_eq!(sent.phone.to_string(), "+919812345678");
+//!
+//! let err = verifier.verify("+919812345678", "000000", &Context::default()).await;
+//! # let err = if mock.last_code(&sent.phone).unwrap().expose() == "000000" {
+//! #     verifier.verify("+919812345678", "000001", &Context::default()).await } else { err };
+//! assert!(matches!(err, Err(VerifyError::Incorrect { attempts_left: 4 })));
+//!
+//! let code = mock.last_code(&sent.phone).unwrap();
+//! let verified = verifier.verify("+919812345678", code.expose(), &Context::default()).await.unwrap();
+//! assert_eq!(verifier.authenticate(&verified.token).unwrap().phone(), sent.phone);
+//! # }
+//! ```
+//!
+//! # The rules
+//! - Attempts are counted per phone, before the comparison, in one atomic store step: parallel
+//!   guesses cannot exceed the budget, and a locked phone costs no provider call.
+//! - A resend does not reset the count; a success does. The guess that spends the budget is
+//!   answered [`VerifyError::TooManyAttempts`], cancels the code, and locks the phone for
+//!   [`Policy::lockout`]; while locked even the right code is refused, and no code is sent
+//!   (a send is answered [`SendError::RateLimited`] with [`Limit::Locked`]).
+//! - At most one live code per phone: a new send replaces the old code.
+//! - Sends pass the cooldown, the per-phone, per-IP and overall hourly caps and the country
+//!   allow-list, each refusal saying when it lifts.
+//! - The store failing means refusal ([`SendError::StoreUnavailable`]): never a send without a
+//!   record, never a guess without a count.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use crate::clock::{Clock, SystemClock};
+use crate::events::{Event, EventSink, FailureReason, TracingEvents};
+use crate::policy::Policy;
+use crate::provider::{
+    Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
+};
+use crate::store::{
+    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
+    SendDecision, SendLimits, StoreError, VerificationStore,
+};
+use crate::token::{KeyRing, TokenError, VerifiedPhone};
+use crate::{Channel, OtpCode, PhoneError, PhoneNumber, PhoneParser};
+
+/// Where a request comes from and what it asks for, beside the phone and code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Context {
+    /// The client's address (for the per-IP send cap).
+    pub client_ip: Option<IpAddr>,
+    /// SMS (default) or voice, for sends.
+    pub channel: Channel,
+    /// Token lifetime for this verification, instead of [`Policy::token_ttl`].
+    pub token_ttl: Option<Duration>,
+}
+
+impl Context {
+    /// An empty context: no client IP, SMS, the policy's token lifetime.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the client's address.
+    #[must_use]
+    pub fn with_client_ip(mut self, ip: Option<IpAddr>) -> Self {
+        self.client_ip = ip;
+        self
+    }
+
+    /// Sets the channel.
+    #[must_use]
+    pub fn with_channel(mut self, channel: Channel) -> Self {
+        self.channel = channel;
+        self
+    }
+
+    /// Sets the token lifetime.
+    #[must_use]
+    pub fn with_token_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+}
+
+/// A code was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Sent {
+    /// The phone, normalised.
+    pub phone: PhoneNumber,
+    /// How long the code stays valid.
+    pub expires_in: Duration,
+    /// How long until another code may be sent.
+    pub resend_in: Duration,
+}
+
+/// A phone was verified.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verified {
+    /// The proof.
+    pub proof: VerifiedPhone,
+    /// The proof as a signed token, for the client (a secret: `Debug` hides it).
+    pub token: String,
+    /// How long the token is valid.
+    pub expires_in: Duration,
+}
+
+impl fmt::Debug for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verified")
+            .field("proof", &self.proof)
+            .field("token", &"[REDACTED]")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// Why no code was sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// Not a valid phone number (ours or the provider's judgement).
+    #[error("not a valid phone number")]
+    InvalidPhone,
+    /// The number's country is not allowed.
+    #[error("phone numbers from {country} are not allowed")]
+    PhoneNotAllowed {
+        /// ISO 3166 alpha-2 code, or `international`.
+        country: String,
+    },
+    /// The provider cannot deliver over this channel.
+    #[error("the {0} channel is not available")]
+    ChannelUnsupported(Channel),
+    /// A limit refused the send.
+    #[error("too many codes requested ({limit}); retry in {}s", retry_secs(*.retry_after))]
+    RateLimited {
+        /// Which limit.
+        limit: Limit,
+        /// When it lifts.
+        retry_after: Duration,
+    },
+    /// The provider failed.
+    #[error("the SMS provider failed")]
+    Provider(#[source] ProviderError),
+    /// The store failed; nothing was sent.
+    #[error("the verification store is unavailable")]
+    StoreUnavailable(#[source] StoreError),
+}
+
+/// Why a phone was not verified.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// Not a valid phone number.
+    #[error("not a valid phone number")]
+    InvalidPhone,
+    /// The number's country is not allowed.
+    #[error("phone numbers from {country} are not allowed")]
+    PhoneNotAllowed {
+        /// ISO 3166 alpha-2 code, or `international`.
+        country: String,
+    },
+    /// The code is not of the configured shape (no attempt was counted).
+    #[error("a code is {len} digits")]
+    InvalidCode {
+        /// The configured length.
+        len: usize,
+    },
+    /// No live code for this phone: never sent, expired, used or cancelled.
+    #[error("no valid code for this phone; request a new one")]
+    NoLiveCode,
+    /// Wrong code.
+    #[error("incorrect code; {attempts_left} attempts left")]
+    Incorrect {
+        /// Attempts left before the lock (at least 1).
+        attempts_left: u32,
+    },
+    /// The attempt budget is spent; the phone is locked.
+    #[error("too many attempts; retry in {}s", retry_secs(*.retry_after))]
+    TooManyAttempts {
+        /// When the lock lifts.
+        retry_after: Duration,
+    },
+    /// The provider failed.
+    #[error("the SMS provider failed")]
+    Provider(#[source] ProviderError),
+    /// The store failed; the guess was not compared.
+    #[error("the verification store is unavailable")]
+    StoreUnavailable(#[source] StoreError),
+}
+
+/// Whole seconds, rounded up, at least 1: what `Retry-After` and `retry_after` carry.
+pub fn retry_secs(d: Duration) -> u64 {
+    (d.as_millis().div_ceil(1000) as u64).max(1)
+}
+
+/// Why a [`PhoneVerifier`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No store was given and the `moka` feature (the default store) is off.
+    #[error("no verification store configured (enable the `moka` feature or call `store`)")]
+    NoStore,
+    /// Test numbers were configured without [`PhoneVerifierBuilder::enable_test_numbers`].
+    #[error(
+        "test numbers are configured but not enabled; call enable_test_numbers(true) if you mean it"
+    )]
+    TestNumbersNotEnabled,
+    /// A test number or its code is invalid.
+    #[error("invalid test number {number:?}: {reason}")]
+    TestNumber {
+        /// The number as configured.
+        number: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+const PROVIDER_TICKET: &str = "p:";
+const TEST_TICKET: &str = "t:";
+
+struct Inner {
+    provider: Arc<dyn OtpProvider>,
+    store: Arc<dyn VerificationStore>,
+    policy: Policy,
+    send_limits: SendLimits,
+    attempt_limits: AttemptLimits,
+    parser: PhoneParser,
+    keys: KeyRing,
+    events: Arc<dyn EventSink>,
+    clock: Arc<dyn Clock>,
+    test_numbers: HashMap<PhoneNumber, OtpCode>,
+}
+
+/// The verification engine; cheap to clone (clones share everything). See the module docs.
+#[derive(Clone)]
+pub struct PhoneVerifier {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for PhoneVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhoneVerifier")
+            .field("provider", &self.inner.provider.name())
+            .field("policy", &self.inner.policy)
+            .field("parser", &self.inner.parser)
+            .field("keys", &self.inner.keys)
+            .field("test_numbers", &self.inner.test_numbers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`PhoneVerifier`].
+#[must_use]
+pub struct PhoneVerifierBuilder {
+    provider: Arc<dyn OtpProvider>,
+    store: Option<Arc<dyn VerificationStore>>,
+    policy: Policy,
+    parser: PhoneParser,
+    keys: Option<KeyRing>,
+    events: Arc<dyn EventSink>,
+    clock: Arc<dyn Clock>,
+    test_numbers: Vec<(String, String)>,
+    test_numbers_enabled: bool,
+}
+
+impl fmt::Debug for PhoneVerifierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhoneVerifierBuilder")
+            .field("provider", &self.provider.name())
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PhoneVerifierBuilder {
+    /// The store (default: a [`MokaStore`](crate::store::MokaStore) with default capacity).
+    pub fn store(mut self, store: impl VerificationStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// A shared store.
+    pub fn shared_store(mut self, store: Arc<dyn VerificationStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The policy (default: DESIGN §4).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How phone input is parsed (default: region `IN`, only Indian numbers).
+    pub fn phone_parser(mut self, parser: PhoneParser) -> Self {
+        self.parser = parser;
+        self
+    }
+
+    /// The token keys (default: one random key — tokens die with the process, and other
+    /// instances reject them; a warning is logged).
+    pub fn keys(mut self, keys: KeyRing) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Where events go (default: [`TracingEvents`]).
+    pub fn events(mut self, sink: impl EventSink) -> Self {
+        self.events = Arc::new(sink);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// A test number: `code` verifies it, no SMS is sent. Refused at build time unless
+    /// [`enable_test_numbers`](Self::enable_test_numbers) is also called, so that a test
+    /// number left in a configuration cannot open production by accident.
+    pub fn test_number(mut self, number: impl Into<String>, code: impl Into<String>) -> Self {
+        self.test_numbers.push((number.into(), code.into()));
+        self
+    }
+
+    /// Allows the configured test numbers.
+    pub fn enable_test_numbers(mut self, enabled: bool) -> Self {
+        self.test_numbers_enabled = enabled;
+        self
+    }
+
+    /// The engine.
+    pub fn build(self) -> Result<PhoneVerifier, BuildError> {
+        let store = match self.store {
+            Some(store) => store,
+            #[cfg(feature = "moka")]
+            None => Arc::new(crate::store::MokaStore::default()),
+            #[cfg(not(feature = "moka"))]
+            None => return Err(BuildError::NoStore),
+        };
+        if !self.test_numbers.is_empty() && !self.test_numbers_enabled {
+            return Err(BuildError::TestNumbersNotEnabled);
+        }
+        let len = self.policy.code_length();
+        let mut test_numbers = HashMap::new();
+        for (number, code) in self.test_numbers {
+            let reason = |e: &dyn fmt::Display| BuildError::TestNumber {
+                number: number.clone(),
+                reason: e.to_string(),
+            };
+            let phone = self.parser.parse(&number).map_err(|e| reason(&e))?;
+            let code = OtpCode::parse(&code, len..=len).map_err(|e| reason(&e))?;
+            test_numbers.insert(phone, code);
+        }
+        let keys = self.keys.unwrap_or_else(|| {
+            tracing::warn!(
+                "twofactor: no signing key configured; using a random one (tokens die with the \
+                 process and other instances reject them; set TWOFACTOR_SIGNING_KEY)"
+            );
+            KeyRing::random()
+        });
+        Ok(PhoneVerifier {
+            inner: Arc::new(Inner {
+                provider: self.provider,
+                store,
+                send_limits: SendLimits::from(&self.policy),
+                attempt_limits: AttemptLimits::from(&self.policy),
+                policy: self.policy,
+                parser: self.parser,
+                keys,
+                events: self.events,
+                clock: self.clock,
+                test_numbers,
+            }),
+        })
+    }
+}
+
+fn random_id() -> u64 {
+    u64::from_le_bytes(crate::secret::random_bytes())
+}
+
+impl PhoneVerifier {
+    /// Starts a builder around `provider`.
+    pub fn builder(provider: impl OtpProvider) -> PhoneVerifierBuilder {
+        Self::builder_shared(Arc::new(provider))
+    }
+
+    /// Starts a builder around a shared provider.
+    pub fn builder_shared(provider: Arc<dyn OtpProvider>) -> PhoneVerifierBuilder {
+        PhoneVerifierBuilder {
+            provider,
+            store: None,
+            policy: Policy::default(),
+            parser: PhoneParser::default(),
+            keys: None,
+            events: Arc::new(TracingEvents),
+            clock: Arc::new(SystemClock),
+            test_numbers: Vec::new(),
+            test_numbers_enabled: false,
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The phone parser.
+    pub fn phone_parser(&self) -> &PhoneParser {
+        &self.inner.parser
+    }
+
+    /// The token keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.inner.keys
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
+    }
+
+    /// The provider's name.
+    pub fn provider_name(&self) -> &str {
+        self.inner.provider.name()
+    }
+
+    /// Checks a token: its signature, key and expiry.
+    pub fn authenticate(&self, token: &str) -> Result<VerifiedPhone, TokenError> {
+        self.inner.keys.verify(token, self.inner.clock.now())
+    }
+
+    fn emit(&self, event: Event) {
+        self.inner.events.record(&event);
+    }
+
+    async fn with_timeout<T>(
+        &self,
+        fut: impl Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
+        match tokio::time::timeout(self.inner.policy.provider_timeout(), fut).await {
+            Ok(result) => result,
+            Err(_) => Err(ProviderError::new(
+                self.inner.provider.name().to_owned(),
+                ProviderErrorKind::Timeout,
+            )
+            .with_detail("no answer within the provider timeout")
+            .with_delivery(Delivery::MaybeSent)),
+        }
+    }
+
+    /// Sends a code to the phone typed as `phone_input`.
+    pub async fn send(&self, phone_input: &str, ctx: &Context) -> Result<Sent, SendError> {
+        let span = tracing::info_span!("twofactor.send", phone = tracing::field::Empty, channel = %ctx.channel, outcome = tracing::field::Empty);
+        let result = self
+            .send_inner(phone_input, ctx, &span)
+            .instrument(span.clone())
+            .await;
+        span.record(
+            "outcome",
+            match &result {
+                Ok(_) => "sent",
+                Err(e) => e.code(),
+            },
+        );
+        result
+    }
+
+    async fn send_inner(
+        &self,
+        phone_input: &str,
+        ctx: &Context,
+        span: &tracing::Span,
+    ) -> Result<Sent, SendError> {
+        let inner = &*self.inner;
+        let phone = inner.parser.parse(phone_input).map_err(SendError::from)?;
+        span.record("phone", tracing::field::display(phone.masked()));
+        let test_code = inner.test_numbers.get(&phone);
+        if test_code.is_none() && !inner.provider.supports(ctx.channel) {
+            return Err(SendError::ChannelUnsupported(ctx.channel));
+        }
+        let now = inner.clock.now_millis();
+        let attempt = SendAttempt::new(phone, ctx.client_ip, now, inner.send_limits);
+        match inner.store.reserve_send(&attempt).await {
+            Err(e) => {
+                self.emit(Event::StoreFailed { phone });
+                return Err(SendError::StoreUnavailable(e));
+            }
+            Ok(SendDecision::Refused {
+                limit,
+                retry_after_ms,
+            }) => {
+                let retry_after = Duration::from_millis(retry_after_ms);
+                self.emit(Event::RateLimited {
+                    phone,
+                    client_ip: ctx.client_ip,
+                    limit,
+                    retry_after,
+                });
+                return Err(SendError::RateLimited { limit, retry_after });
+            }
+            Ok(SendDecision::Granted) => {}
+        }
+        let ticket = match test_code {
+            Some(_) => Ticket::new(TEST_TICKET),
+            None => {
+                let options = SendOptions::new(ctx.channel)
+                    .with_code_length(inner.policy.code_length())
+                    .with_ttl(inner.policy.code_ttl());
+                match self
+                    .with_timeout(inner.provider.send(&phone, &options))
+                    .await
+                {
+                    Ok(ticket) => Ticket::new(format!("{PROVIDER_TICKET}{}", ticket.expose())),
+                    Err(e) => {
+                        self.emit(Event::ProviderFailed {
+                            phone,
+                            provider: e.provider().to_owned(),
+                            kind: e.kind(),
+                        });
+                        if e.delivery() == Delivery::NotSent
+                            && let Err(release) = inner.store.release_send(&attempt).await
+                        {
+                            // The reservation stays: the user waits out a cooldown for nothing,
+                            // which is the safe side.
+                            tracing::warn!(error = %release, "twofactor: could not release a send reservation");
+                        }
+                        return Err(if e.kind() == ProviderErrorKind::InvalidPhone {
+                            SendError::InvalidPhone
+                        } else {
+                            SendError::Provider(e)
+                        });
+                    }
+                }
+            }
+        };
+        let code_ttl = inner.policy.code_ttl();
+        let pending = Pending::new(
+            random_id(),
+            ticket,
+            now.saturating_add(crate::store::millis(code_ttl)),
+        );
+        if let Err(e) = inner.store.put_pending(phone, &pending, now).await {
+            self.emit(Event::StoreFailed { phone });
+            return Err(SendError::StoreUnavailable(e));
+        }
+        let provider = if test_code.is_some() {
+            "test-number"
+        } else {
+            inner.provider.name()
+        };
+        self.emit(Event::CodeSent {
+            phone,
+            channel: ctx.channel,
+            provider: provider.to_owned(),
+        });
+        Ok(Sent {
+            phone,
+            expires_in: code_ttl,
+            resend_in: inner.policy.resend_cooldown(),
+        })
+    }
+
+    /// Checks `code_input` for the phone typed as `phone_input`.
+    pub async fn verify(
+        &self,
+        phone_input: &str,
+        code_input: &str,
+        ctx: &Context,
+    ) -> Result<Verified, VerifyError> {
+        let span = tracing::info_span!(
+            "twofactor.verify",
+            phone = tracing::field::Empty,
+            outcome = tracing::field::Empty
+        );
+        let result = self
+            .verify_inner(phone_input, code_input, ctx, &span)
+            .instrument(span.clone())
+            .await;
+        span.record(
+            "outcome",
+            match &result {
+                Ok(_) => "verified",
+                Err(e) => e.code(),
+            },
+        );
+        result
+    }
+
+    async fn verify_inner(
+        &self,
+        phone_input: &str,
+        code_input: &str,
+        ctx: &Context,
+        span: &tracing::Span,
+    ) -> Result<Verified, VerifyError> {
+        let inner = &*self.inner;
+        let phone = inner.parser.parse(phone_input).map_err(VerifyError::from)?;
+        span.record("phone", tracing::field::display(phone.masked()));
+        let len = inner.policy.code_length();
+        let code =
+            OtpCode::parse(code_input, len..=len).map_err(|_| VerifyError::InvalidCode { len })?;
+        let now = inner.clock.now_millis();
+        let store_failed = |e| {
+            self.emit(Event::StoreFailed { phone });
+            VerifyError::StoreUnavailable(e)
+        };
+        let (pending_id, ticket, attempt, last) = match inner
+            .store
+            .begin_attempt(phone, now, &inner.attempt_limits)
+            .await
+            .map_err(store_failed)?
+        {
+            AttemptDecision::Locked { retry_after_ms } => {
+                self.emit(Event::VerificationFailed {
+                    phone,
+                    reason: FailureReason::Locked,
+                });
+                return Err(VerifyError::TooManyAttempts {
+                    retry_after: Duration::from_millis(retry_after_ms),
+                });
+            }
+            AttemptDecision::NoCode => {
+                self.emit(Event::VerificationFailed {
+                    phone,
+                    reason: FailureReason::NoLiveCode,
+                });
+                return Err(VerifyError::NoLiveCode);
+            }
+            AttemptDecision::Proceed {
+                pending_id,
+                ticket,
+                attempt,
+                last,
+            } => (pending_id, ticket, attempt, last),
+        };
+        let verdict = if let Some(ticket) = ticket.expose().strip_prefix(PROVIDER_TICKET) {
+            let ticket = Ticket::new(ticket);
+            self.with_timeout(inner.provider.verify(&phone, &ticket, &code))
+                .await
+        } else {
+            // A test number: compared with its configured code, in constant time.
+            Ok(match inner.test_numbers.get(&phone) {
+                Some(expected) if *expected == code => Verdict::Matched,
+                _ => Verdict::Mismatch,
+            })
+        };
+        let verdict = match verdict {
+            Ok(v) => v,
+            Err(e) => {
+                self.emit(Event::ProviderFailed {
+                    phone,
+                    provider: e.provider().to_owned(),
+                    kind: e.kind(),
+                });
+                // The attempt stays counted: a failing provider must not become a free retry.
+                return Err(if e.kind() == ProviderErrorKind::InvalidCode {
+                    VerifyError::InvalidCode { len }
+                } else {
+                    VerifyError::Provider(e)
+                });
+            }
+        };
+        match verdict {
+            Verdict::Matched => {
+                match inner
+                    .store
+                    .finish_attempt(phone, pending_id, AttemptResult::Matched, now)
+                    .await
+                    .map_err(store_failed)?
+                {
+                    FinishOutcome::Done => {}
+                    FinishOutcome::Gone => {
+                        self.emit(Event::VerificationFailed {
+                            phone,
+                            reason: FailureReason::NoLiveCode,
+                        });
+                        return Err(VerifyError::NoLiveCode);
+                    }
+                }
+                let ttl = ctx.token_ttl.unwrap_or(inner.policy.token_ttl());
+                let proof = VerifiedPhone::new(phone, inner.clock.now(), ttl);
+                let token = inner.keys.sign_proof(&proof);
+                self.emit(Event::Verified { phone });
+                Ok(Verified {
+                    proof,
+                    token,
+                    expires_in: Duration::from_secs(ttl.as_secs()),
+                })
+            }
+            Verdict::Mismatch if last => {
+                inner
+                    .store
+                    .finish_attempt(phone, pending_id, AttemptResult::LastMismatch, now)
+                    .await
+                    .map_err(store_failed)?;
+                let lockout = inner.policy.lockout();
+                self.emit(Event::Locked {
+                    phone,
+                    duration: lockout,
+                });
+                Err(VerifyError::TooManyAttempts {
+                    retry_after: lockout,
+                })
+            }
+            Verdict::Mismatch => {
+                let attempts_left = inner.attempt_limits.max_attempts.saturating_sub(attempt);
+                self.emit(Event::VerificationFailed {
+                    phone,
+                    reason: FailureReason::Incorrect { attempts_left },
+                });
+                Err(VerifyError::Incorrect { attempts_left })
+            }
+            Verdict::Expired => {
+                inner
+                    .store
+                    .finish_attempt(phone, pending_id, AttemptResult::Expired, now)
+                    .await
+                    .map_err(store_failed)?;
+                self.emit(Event::VerificationFailed {
+                    phone,
+                    reason: FailureReason::NoLiveCode,
+                });
+                Err(VerifyError::NoLiveCode)
+            }
+        }
+    }
+}
+
+impl From<PhoneError> for SendError {
+    fn from(e: PhoneError) -> Self {
+        match e {
+            PhoneError::NotAllowed { country } => Self::PhoneNotAllowed { country },
+            _ => Self::InvalidPhone,
+        }
+    }
+}
+
+impl From<PhoneError> for VerifyError {
+    fn from(e: PhoneError) -> Self {
+        match e {
+            PhoneError::NotAllowed { country } => Self::PhoneNotAllowed { country },
+            _ => Self::InvalidPhone,
+        }
+    }
+}
+
+fn provider_code(e: &ProviderError) -> &'static str {
+    match e.kind() {
+        ProviderErrorKind::Timeout => "provider_timeout",
+        _ => "provider_error",
+    }
+}
+
+impl SendError {
+    /// The stable snake_case code of DESIGN §3 for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidPhone => "invalid_phone",
+            Self::PhoneNotAllowed { .. } => "phone_not_allowed",
+            Self::ChannelUnsupported(_) => "invalid_request",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Provider(e) => provider_code(e),
+            Self::StoreUnavailable(_) => "service_unavailable",
+        }
+    }
+}
+
+impl VerifyError {
+    /// The stable snake_case code of DESIGN §3 for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidPhone => "invalid_phone",
+            Self::PhoneNotAllowed { .. } => "phone_not_allowed",
+            Self::InvalidCode { .. } => "invalid_code",
+            Self::NoLiveCode => "code_expired",
+            Self::Incorrect { .. } => "incorrect_code",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::Provider(e) => provider_code(e),
+            Self::StoreUnavailable(_) => "service_unavailable",
+        }
+    }
+}
