@@ -12,7 +12,7 @@
 //! # Why `async-trait`
 //! The provider traits are used as `Arc<dyn OtpProvider>` and `Arc<dyn SmsSender>` so that the
 //! provider can be picked at run time. Native `async fn` in traits is not dyn-compatible, so the
-//! traits use [`async_trait`], which boxes each call's future — a cost of nanoseconds against a
+//! traits use [`async_trait`](macro@async_trait), which boxes each call's future — a cost of nanoseconds against a
 //! provider round trip of a hundred milliseconds. See [`provider`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
