@@ -20,6 +20,7 @@
 
 pub mod clock;
 pub mod code;
+pub mod config;
 pub mod console;
 pub mod events;
 pub mod local;

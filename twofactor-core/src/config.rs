@@ -1,0 +1,439 @@
+//! Configuration from the environment (DESIGN §5), for the demo apps and for apps that want the
+//! same variables.
+//!
+//! [`Settings::from_env`] reads and checks every variable — a bad value is an error naming the
+//! variable, never a silent default — and [`Settings::build`] turns the settings into a ready
+//! [`TwoFactor`]: provider, store, policy, keys and HTTP settings.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use twofactor_core::config::{ProviderKind, Settings};
+//!
+//! let env = [("TWOFACTOR_MAX_ATTEMPTS", "3"), ("TWOFACTOR_COOKIE_SECURE", "false")];
+//! let settings = Settings::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
+//! assert_eq!(settings.provider, ProviderKind::Console);
+//! assert_eq!(settings.policy.max_attempts(), 3);
+//! let tf = settings.build().await.unwrap();
+//! assert!(!tf.config().cookie_secure);
+//!
+//! let bad = Settings::from_lookup(|k| (k == "TWOFACTOR_MAX_ATTEMPTS").then(|| "many".to_string()));
+//! assert_eq!(bad.unwrap_err().to_string(), "TWOFACTOR_MAX_ATTEMPTS: expected a whole number, got \"many\"");
+//! # }
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::console::ConsoleSms;
+use crate::local::{CodeHasher, LocalOtp};
+use crate::policy::{Policy, PolicyBuilder};
+use crate::provider::OtpProvider;
+use crate::token::{KeyRing, SigningKey};
+use crate::verifier::PhoneVerifier;
+use crate::web::{TwoFactor, WebConfig};
+use crate::{CountryId, PhoneParser};
+
+/// A configuration problem, naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A variable has a value that cannot be used.
+    #[error("{var}: {reason}")]
+    Invalid {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong (never the value of a secret).
+        reason: String,
+    },
+    /// A variable the chosen setup needs is not set.
+    #[error("{var} must be set {why}")]
+    Missing {
+        /// The variable.
+        var: &'static str,
+        /// For what.
+        why: &'static str,
+    },
+    /// The store could not be reached at start-up.
+    #[error("the store at TWOFACTOR_REDIS_URL could not be used")]
+    Store(#[source] crate::store::StoreError),
+    /// The engine could not be built.
+    #[error(transparent)]
+    Build(#[from] crate::verifier::BuildError),
+}
+
+/// Which provider sends the codes (`TWOFACTOR_PROVIDER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProviderKind {
+    /// 2Factor.in.
+    TwoFactor,
+    /// Verihubs.
+    Verihubs,
+    /// Octopush.
+    Octopush,
+    /// Prints codes to stdout (development only).
+    Console,
+}
+
+/// Who generates and checks the code (`TWOFACTOR_OTP_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OtpMode {
+    /// The provider generates and checks the code (2Factor AUTOGEN + VERIFY).
+    #[default]
+    Provider,
+    /// The library generates and checks the code; the provider only delivers it (2Factor's
+    /// custom-code endpoint).
+    Local,
+}
+
+/// Every setting DESIGN §5 names, parsed and checked. Secrets are `SecretString`s and are
+/// redacted from `Debug`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Settings {
+    /// `TWOFACTOR_PROVIDER`.
+    pub provider: ProviderKind,
+    /// `TWOFACTOR_OTP_MODE`.
+    pub otp_mode: OtpMode,
+    /// `TWOFACTOR_API_KEY`.
+    pub twofactor_api_key: Option<SecretString>,
+    /// `TWOFACTOR_BASE_URL` (default `https://2factor.in`).
+    pub twofactor_base_url: String,
+    /// `TWOFACTOR_OTP_TEMPLATE`.
+    pub twofactor_template: Option<String>,
+    /// `VERIHUBS_APP_ID`.
+    pub verihubs_app_id: Option<String>,
+    /// `VERIHUBS_API_KEY`.
+    pub verihubs_api_key: Option<SecretString>,
+    /// `VERIHUBS_BASE_URL` (default `https://api.verihubs.com`).
+    pub verihubs_base_url: String,
+    /// `OCTOPUSH_API_LOGIN`.
+    pub octopush_api_login: Option<String>,
+    /// `OCTOPUSH_API_KEY`.
+    pub octopush_api_key: Option<SecretString>,
+    /// `OCTOPUSH_BASE_URL` (default `https://api.octopush.com/v1/public`).
+    pub octopush_base_url: String,
+    /// `TWOFACTOR_REDIS_URL` (it may carry a password).
+    pub redis_url: Option<SecretString>,
+    /// `TWOFACTOR_SIGNING_KEY`: comma-separated keys, the first signs. `None`: random.
+    pub keys: Option<KeyRing>,
+    /// `TWOFACTOR_DEFAULT_REGION` and `TWOFACTOR_ALLOWED_COUNTRIES`.
+    pub phone_parser: PhoneParser,
+    /// The `TWOFACTOR_*` policy variables and `TWOFACTOR_PROVIDER_TIMEOUT`.
+    pub policy: Policy,
+    /// `TWOFACTOR_COOKIE_SECURE` (default true) and `TWOFACTOR_TRUST_FORWARDED_FOR` (default
+    /// false).
+    pub web: WebConfig,
+    /// `TWOFACTOR_TEST_NUMBERS`: `+919000000001=123456,...`.
+    pub test_numbers: Vec<(String, String)>,
+    /// `TWOFACTOR_ENABLE_TEST_NUMBERS` (default false).
+    pub enable_test_numbers: bool,
+}
+
+struct Env<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn get(&self, var: &'static str) -> Option<String> {
+        (self.0)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T>(&self, var: &'static str, what: &str) -> Result<Option<T>, ConfigError>
+    where
+        T: FromStr,
+    {
+        self.get(var)
+            .map(|v| {
+                v.parse::<T>()
+                    .map_err(|_| invalid(var, format!("expected {what}, got {v:?}")))
+            })
+            .transpose()
+    }
+
+    fn secs(&self, var: &'static str) -> Result<Option<Duration>, ConfigError> {
+        Ok(self
+            .parse::<u64>(var, "a whole number of seconds")?
+            .map(Duration::from_secs))
+    }
+
+    fn count(&self, var: &'static str) -> Result<Option<u32>, ConfigError> {
+        self.parse::<u32>(var, "a whole number")
+    }
+
+    fn flag(&self, var: &'static str) -> Result<Option<bool>, ConfigError> {
+        self.get(var)
+            .map(|v| match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(invalid(var, format!("expected true or false, got {v:?}"))),
+            })
+            .transpose()
+    }
+
+    fn secret(&self, var: &'static str) -> Option<SecretString> {
+        self.get(var).map(SecretString::from)
+    }
+}
+
+fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        reason: reason.into(),
+    }
+}
+
+fn region(var: &'static str, code: &str) -> Result<CountryId, ConfigError> {
+    PhoneParser::region(code)
+        .map_err(|_| invalid(var, format!("{code:?} is not an ISO 3166 region code")))
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads variables through `lookup` (for tests and other configuration sources).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let twofactor_api_key = env.secret("TWOFACTOR_API_KEY");
+        let provider = match env
+            .get("TWOFACTOR_PROVIDER")
+            .map(|p| p.to_ascii_lowercase())
+        {
+            None if twofactor_api_key.is_some() => ProviderKind::TwoFactor,
+            None => ProviderKind::Console,
+            Some(p) => match p.as_str() {
+                "2factor" | "twofactor" => ProviderKind::TwoFactor,
+                "verihubs" => ProviderKind::Verihubs,
+                "octopush" => ProviderKind::Octopush,
+                "console" => ProviderKind::Console,
+                _ => {
+                    return Err(invalid(
+                        "TWOFACTOR_PROVIDER",
+                        format!("expected 2factor, verihubs, octopush or console, got {p:?}"),
+                    ));
+                }
+            },
+        };
+        let otp_mode = match env
+            .get("TWOFACTOR_OTP_MODE")
+            .map(|m| m.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("provider") => OtpMode::Provider,
+            Some("local") => OtpMode::Local,
+            Some(m) => {
+                return Err(invalid(
+                    "TWOFACTOR_OTP_MODE",
+                    format!("expected provider or local, got {m:?}"),
+                ));
+            }
+        };
+
+        let keys = match env.get("TWOFACTOR_SIGNING_KEY") {
+            None => None,
+            Some(text) => {
+                let mut keys = text.split(',').map(|k| {
+                    SigningKey::from_text(k)
+                        .map_err(|e| invalid("TWOFACTOR_SIGNING_KEY", e.to_string()))
+                });
+                let first = keys.next().unwrap_or_else(|| Ok(SigningKey::random()))?;
+                let mut ring = KeyRing::new(first);
+                for key in keys {
+                    ring = ring.with_key(key?);
+                }
+                Some(ring)
+            }
+        };
+
+        let default_region = match env.get("TWOFACTOR_DEFAULT_REGION") {
+            Some(code) => region("TWOFACTOR_DEFAULT_REGION", &code)?,
+            None => CountryId::IN,
+        };
+        let mut phone_parser = PhoneParser::new(default_region);
+        if let Some(list) = env.get("TWOFACTOR_ALLOWED_COUNTRIES") {
+            if list == "*" {
+                phone_parser = phone_parser.with_any_country();
+            } else {
+                let countries = list
+                    .split(',')
+                    .map(|c| region("TWOFACTOR_ALLOWED_COUNTRIES", c))
+                    .collect::<Result<Vec<_>, _>>()?;
+                phone_parser = phone_parser.with_allowed_countries(countries);
+            }
+        }
+
+        let mut b: PolicyBuilder = Policy::builder();
+        let mut policy_vars: Vec<&'static str> = Vec::new();
+        macro_rules! knob {
+            ($var:literal, $get:ident, $set:ident) => {
+                if let Some(v) = env.$get($var)? {
+                    b = b.$set(v);
+                    policy_vars.push($var);
+                }
+            };
+        }
+        knob!("TWOFACTOR_CODE_TTL", secs, code_ttl);
+        knob!("TWOFACTOR_MAX_ATTEMPTS", count, max_attempts);
+        knob!("TWOFACTOR_LOCKOUT", secs, lockout);
+        knob!("TWOFACTOR_RESEND_COOLDOWN", secs, resend_cooldown);
+        knob!(
+            "TWOFACTOR_SENDS_PER_PHONE_HOUR",
+            count,
+            sends_per_phone_per_hour
+        );
+        knob!("TWOFACTOR_SENDS_PER_IP_HOUR", count, sends_per_ip_per_hour);
+        knob!("TWOFACTOR_SENDS_PER_HOUR", count, sends_per_hour);
+        knob!("TWOFACTOR_TOKEN_TTL", secs, token_ttl);
+        knob!("TWOFACTOR_PROVIDER_TIMEOUT", secs, provider_timeout);
+        let policy = b.build().map_err(|e| {
+            // Name the variable behind the refused knob.
+            let text = e.to_string();
+            let var = policy_vars
+                .iter()
+                .copied()
+                .find(|v| {
+                    let knob = v.trim_start_matches("TWOFACTOR_").to_ascii_lowercase();
+                    text.contains(&knob)
+                        || (knob.contains("hour")
+                            && text.contains(&knob.replace("_hour", "_per_hour")))
+                })
+                .unwrap_or("TWOFACTOR_* policy");
+            invalid(var, text)
+        })?;
+
+        let mut web = WebConfig::default();
+        if let Some(secure) = env.flag("TWOFACTOR_COOKIE_SECURE")? {
+            web.cookie_secure = secure;
+        }
+        if let Some(trust) = env.flag("TWOFACTOR_TRUST_FORWARDED_FOR")? {
+            web.trust_forwarded_for = trust;
+        }
+
+        let test_numbers = env
+            .get("TWOFACTOR_TEST_NUMBERS")
+            .map(|list| {
+                list.split(',')
+                    .map(|pair| {
+                        pair.split_once('=')
+                            .map(|(n, c)| (n.trim().to_owned(), c.trim().to_owned()))
+                            .ok_or_else(|| {
+                                invalid(
+                                    "TWOFACTOR_TEST_NUMBERS",
+                                    "expected number=code pairs separated by commas",
+                                )
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+
+        Ok(Self {
+            provider,
+            otp_mode,
+            twofactor_api_key,
+            twofactor_base_url: env
+                .get("TWOFACTOR_BASE_URL")
+                .unwrap_or_else(|| "https://2factor.in".into()),
+            twofactor_template: env.get("TWOFACTOR_OTP_TEMPLATE"),
+            verihubs_app_id: env.get("VERIHUBS_APP_ID"),
+            verihubs_api_key: env.secret("VERIHUBS_API_KEY"),
+            verihubs_base_url: env
+                .get("VERIHUBS_BASE_URL")
+                .unwrap_or_else(|| "https://api.verihubs.com".into()),
+            octopush_api_login: env.get("OCTOPUSH_API_LOGIN"),
+            octopush_api_key: env.secret("OCTOPUSH_API_KEY"),
+            octopush_base_url: env
+                .get("OCTOPUSH_BASE_URL")
+                .unwrap_or_else(|| "https://api.octopush.com/v1/public".into()),
+            redis_url: env.secret("TWOFACTOR_REDIS_URL"),
+            keys,
+            phone_parser,
+            policy,
+            web,
+            test_numbers,
+            enable_test_numbers: env.flag("TWOFACTOR_ENABLE_TEST_NUMBERS")?.unwrap_or(false),
+        })
+    }
+
+    /// The code hasher for local mode: derived from the signing key so every instance sharing
+    /// the key (and a Redis store) agrees; random when the key is random.
+    fn code_hasher(&self, keys: &KeyRing) -> CodeHasher {
+        CodeHasher::new(keys.primary().derive("local code hash v1"))
+    }
+
+    /// The provider these settings describe.
+    pub fn provider(&self, keys: &KeyRing) -> Result<Arc<dyn OtpProvider>, ConfigError> {
+        match self.provider {
+            ProviderKind::Console => Ok(Arc::new(
+                LocalOtp::new(ConsoleSms::new()).with_hasher(self.code_hasher(keys)),
+            )),
+            other => Err(invalid(
+                "TWOFACTOR_PROVIDER",
+                format!("{other:?} is not available in this build"),
+            )),
+        }
+    }
+
+    /// Builds the endpoints: provider, store (Redis if `TWOFACTOR_REDIS_URL` is set, else
+    /// in-memory), engine and HTTP settings.
+    pub async fn build(self) -> Result<TwoFactor, ConfigError> {
+        let keys = self.keys.clone().unwrap_or_else(|| {
+            tracing::warn!(
+                "twofactor: TWOFACTOR_SIGNING_KEY is not set; using a random key (tokens die with \
+                 the process and other instances reject them)"
+            );
+            KeyRing::random()
+        });
+        let provider = self.provider(&keys)?;
+        let mut builder = PhoneVerifier::builder_shared(provider)
+            .policy(self.policy.clone())
+            .phone_parser(self.phone_parser.clone())
+            .keys(keys)
+            .enable_test_numbers(self.enable_test_numbers);
+        for (number, code) in &self.test_numbers {
+            builder = builder.test_number(number.clone(), code.clone());
+        }
+        if let Some(url) = &self.redis_url {
+            builder = builder.shared_store(redis_store(url).await?);
+        }
+        Ok(TwoFactor::with_config(builder.build()?, self.web.clone()))
+    }
+}
+
+#[cfg(feature = "redis")]
+async fn redis_store(url: &SecretString) -> Result<Arc<dyn crate::VerificationStore>, ConfigError> {
+    let store = crate::store::redis::RedisStore::connect(url.expose_secret())
+        .await
+        .map_err(ConfigError::Store)?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_store(url: &SecretString) -> Result<Arc<dyn crate::VerificationStore>, ConfigError> {
+    let _ = url.expose_secret();
+    Err(invalid(
+        "TWOFACTOR_REDIS_URL",
+        "this build has no Redis support (enable the `redis` feature)",
+    ))
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TwoFactor => "2factor",
+            Self::Verihubs => "verihubs",
+            Self::Octopush => "octopush",
+            Self::Console => "console",
+        })
+    }
+}
