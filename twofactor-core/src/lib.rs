@@ -20,17 +20,25 @@
 
 pub mod clock;
 pub mod code;
+mod endpoint;
+pub mod failover;
+pub mod octopush;
 pub mod phone;
 pub mod provider;
+mod response;
 #[allow(dead_code)] // used by the provider clients as they land
 mod secret;
-#[allow(dead_code)]
 pub mod transport;
+pub mod verihubs;
 
 pub use async_trait::async_trait;
 pub use code::{CodeError, OtpCode};
 pub use phone::{MaskedPhone, PhoneError, PhoneNumber, PhoneParser};
+pub use failover::{Failover, FailoverError, FailoverEvent};
+pub use octopush::{OctopushError, OctopushOtpOptions, OctopushProvider};
 pub use phonenumber::country::Id as CountryId;
+pub use response::ResponseCode;
+pub use verihubs::{VerihubsChannel, VerihubsError, VerihubsProvider};
 pub use provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
     SmsReceipt, SmsSender, Ticket, Verdict,
