@@ -410,8 +410,10 @@ impl OtpProvider for Failover {
             }
         }
         Err(last_error.unwrap_or_else(|| {
-            ProviderError::new(NAME, ProviderErrorKind::Unsupported)
-                .with_detail(format!("no provider can deliver codes by {}", options.channel))
+            ProviderError::new(NAME, ProviderErrorKind::Unsupported).with_detail(format!(
+                "no provider can deliver codes by {}",
+                options.channel
+            ))
         }))
     }
 

@@ -33,13 +33,13 @@ pub mod verihubs;
 
 pub use async_trait::async_trait;
 pub use code::{CodeError, OtpCode};
-pub use phone::{MaskedPhone, PhoneError, PhoneNumber, PhoneParser};
 pub use failover::{Failover, FailoverError, FailoverEvent};
 pub use octopush::{OctopushError, OctopushOtpOptions, OctopushProvider};
+pub use phone::{MaskedPhone, PhoneError, PhoneNumber, PhoneParser};
 pub use phonenumber::country::Id as CountryId;
-pub use response::ResponseCode;
-pub use verihubs::{VerihubsChannel, VerihubsError, VerihubsProvider};
 pub use provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
     SmsReceipt, SmsSender, Ticket, Verdict,
 };
+pub use response::ResponseCode;
+pub use verihubs::{VerihubsChannel, VerihubsError, VerihubsProvider};

@@ -354,10 +354,16 @@ impl OctopushOtpOptions {
         if let Some(text) = &self.text {
             let chars = text.chars().count();
             if !TEXT_CHARS.contains(&chars) {
-                return Err(invalid("text", format!("{chars} characters, not 1 to 1224")));
+                return Err(invalid(
+                    "text",
+                    format!("{chars} characters, not 1 to 1224"),
+                ));
             }
             if !text.contains(CODE_PLACEHOLDER) {
-                return Err(invalid("text", "must contain {code}, or the code is not sent"));
+                return Err(invalid(
+                    "text",
+                    "must contain {code}, or the code is not sent",
+                ));
             }
             if text.chars().any(|c| c.is_control() && c != '\n') {
                 return Err(invalid("text", "must not contain control characters"));
@@ -467,7 +473,10 @@ mod tests {
     #[test]
     fn api_spellings_round_trip() {
         for language in VoiceLanguage::ALL {
-            assert_eq!(language.as_str().parse::<VoiceLanguage>().ok(), Some(language));
+            assert_eq!(
+                language.as_str().parse::<VoiceLanguage>().ok(),
+                Some(language)
+            );
         }
         assert_eq!("male".parse::<VoiceGender>().ok(), Some(VoiceGender::Male));
         assert_eq!(

@@ -104,7 +104,8 @@ impl OctopushValidateRequest {
     pub(crate) fn to_json(&self) -> Result<serde_json::Value, OctopushError> {
         let code_ok = (1..=MAX_CODE_LEN).contains(&self.code.len())
             && self.code.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'?' | b'@')
+                b.is_ascii_alphanumeric()
+                    || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'?' | b'@')
             });
         if !code_ok {
             return Err(invalid(

@@ -145,7 +145,8 @@ impl VerihubsCallback {
             .filter(|s| {
                 !s.is_empty()
                     && s.len() <= 128
-                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             })
             .ok_or_else(|| invalid("session_id", "missing or not an id"))?;
         let status = status

@@ -132,10 +132,9 @@ impl VerihubsError {
             | Self::TimeLimitExceeded { message }
             | Self::Rejected { message, .. }
             | Self::ServerError { message, .. } => Some(message).filter(|m| !m.is_empty()),
-            Self::InvalidParameter { reason, .. } | Self::UnexpectedResponse { reason, .. } => {
-                Some(reason)
-            }
-            Self::Transport(_) => None,
+            Self::InvalidParameter { .. }
+            | Self::UnexpectedResponse { .. }
+            | Self::Transport(_) => None,
         }
         .map(String::as_str)
     }
@@ -167,8 +166,16 @@ impl From<VerihubsError> for ProviderError {
             return inner;
         }
         let mut out = ProviderError::new(super::NAME, err.kind()).with_delivery(err.delivery());
-        if let Some(message) = err.message() {
-            out = out.with_detail(message.to_owned());
+        // The provider's own words; for our own findings, the whole sentence (it names the
+        // parameter or what was wrong with the answer).
+        let detail = match &err {
+            VerihubsError::InvalidParameter { .. } | VerihubsError::UnexpectedResponse { .. } => {
+                Some(err.to_string())
+            }
+            _ => err.message().map(str::to_owned),
+        };
+        if let Some(detail) = detail {
+            out = out.with_detail(detail);
         }
         out.with_source(err)
     }

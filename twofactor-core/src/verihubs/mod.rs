@@ -255,11 +255,12 @@ impl VerihubsBuilder {
 
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<VerihubsProvider, VerihubsError> {
-        let base_url =
-            endpoint::base_url(&self.base_url).map_err(|reason| VerihubsError::InvalidParameter {
+        let base_url = endpoint::base_url(&self.base_url).map_err(|reason| {
+            VerihubsError::InvalidParameter {
                 parameter: "base_url",
                 reason: reason.to_owned(),
-            })?;
+            }
+        })?;
         if let Some(template) = &self.template {
             request::check_template(template)?;
         }
@@ -475,8 +476,12 @@ impl OtpProvider for VerihubsProvider {
         options: &SendOptions,
     ) -> Result<Ticket, ProviderError> {
         if options.channel != Channel::Sms {
-            return Err(ProviderError::new(NAME, ProviderErrorKind::Unsupported)
-                .with_detail(format!("Verihubs cannot deliver codes by {}", options.channel)));
+            return Err(
+                ProviderError::new(NAME, ProviderErrorKind::Unsupported).with_detail(format!(
+                    "Verihubs cannot deliver codes by {}",
+                    options.channel
+                )),
+            );
         }
         let mut request = VerihubsSendRequest::new(*phone)
             .with_channel(self.channel.clone())
@@ -527,7 +532,10 @@ impl OtpProvider for VerihubsProvider {
                     "whatsapp" => VerihubsChannelKind::WhatsApp,
                     _ => return None,
                 };
-                Some((channel, (!challenge.is_empty()).then(|| challenge.to_owned())))
+                Some((
+                    channel,
+                    (!challenge.is_empty()).then(|| challenge.to_owned()),
+                ))
             })
             .ok_or_else(|| {
                 ProviderError::new(NAME, ProviderErrorKind::UnexpectedResponse)

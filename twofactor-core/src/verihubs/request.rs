@@ -120,7 +120,10 @@ impl VerihubsSendRequest {
         }
         if let Some(limit) = self.time_limit {
             // The API documents every body field as a string.
-            body.insert("time_limit".into(), time_limit_secs(limit)?.to_string().into());
+            body.insert(
+                "time_limit".into(),
+                time_limit_secs(limit)?.to_string().into(),
+            );
         }
         if let Some(challenge) = &self.challenge {
             check_challenge(challenge)?;
@@ -243,8 +246,8 @@ pub(crate) fn check_challenge(challenge: &str) -> Result<(), VerihubsError> {
 
 /// An absolute `http`/`https` URL without credentials in it.
 pub(crate) fn check_callback_url(url: &str) -> Result<(), VerihubsError> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|_| invalid("callback_url", "not an absolute URL"))?;
+    let parsed =
+        reqwest::Url::parse(url).map_err(|_| invalid("callback_url", "not an absolute URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(invalid("callback_url", "must be an http or https URL"));
     }
