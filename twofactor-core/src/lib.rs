@@ -8,12 +8,16 @@
 //! - [`PhoneNumber`], [`PhoneParser`]: the only way a user's number reaches a provider.
 //! - [`OtpCode`]: the only way a user's code reaches a provider.
 //! - [`provider`]: the [`OtpProvider`] and [`SmsSender`] traits and the provider error type.
+//! - [`verihubs`], [`octopush`]: those providers' OTP clients ([`VerihubsProvider`],
+//!   [`OctopushProvider`]).
+//! - [`failover`]: [`Failover`], several providers in order of preference behind one, with a
+//!   small circuit breaker.
 //!
 //! # Why `async-trait`
 //! The provider traits are used as `Arc<dyn OtpProvider>` and `Arc<dyn SmsSender>` so that the
 //! provider can be picked at run time. Native `async fn` in traits is not dyn-compatible, so the
-//! traits use [`async_trait`], which boxes each call's future — a cost of nanoseconds against a
-//! provider round trip of a hundred milliseconds. See [`provider`].
+//! traits use [`async_trait`](mod@async_trait), which boxes each call's future — a cost of
+//! nanoseconds against a provider round trip of a hundred milliseconds. See [`provider`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
