@@ -22,9 +22,11 @@
 //! [`OtpProvider::send`] sends with `time_limit` = the engine's code lifetime, the configured
 //! template, challenge and callback, and (only if [`VerihubsBuilder::client_generated_otp`] is
 //! on) a code of the engine's length generated here; otherwise Verihubs generates the code with
-//! the length set in its dashboard. The [`Ticket`] records the channel and the challenge, which
+//! the length set in its dashboard (set it to the engine's code length, or the engine refuses the
+//! user's code as malformed). The [`Ticket`] records the channel and the challenge, which
 //! verify must repeat. Verdicts: 2xx is [`Verdict::Matched`], 404 [`Verdict::Mismatch`], 422
-//! [`Verdict::Expired`].
+//! [`Verdict::Expired`]. Verihubs documents no "too many wrong attempts" answer; the engine's
+//! own per-phone attempt budget is what stops guessing.
 //!
 //! The provider supports [`Channel::Sms`] only: configuring [`VerihubsChannel::WhatsApp`]
 //! makes WhatsApp the transport of the engine's "sms" channel (the user gets the code on
