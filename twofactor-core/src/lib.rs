@@ -8,12 +8,16 @@
 //! - [`PhoneNumber`], [`PhoneParser`]: the only way a user's number reaches a provider.
 //! - [`OtpCode`]: the only way a user's code reaches a provider.
 //! - [`provider`]: the [`OtpProvider`] and [`SmsSender`] traits and the provider error type.
+//! - [`verihubs`], [`octopush`]: those providers' OTP clients ([`VerihubsProvider`],
+//!   [`OctopushProvider`]).
+//! - [`failover`]: [`Failover`], several providers in order of preference behind one, with a
+//!   small circuit breaker.
 //!
 //! # Why `async-trait`
 //! The provider traits are used as `Arc<dyn OtpProvider>` and `Arc<dyn SmsSender>` so that the
 //! provider can be picked at run time. Native `async fn` in traits is not dyn-compatible, so the
-//! traits use [`async_trait`](macro@async_trait), which boxes each call's future — a cost of nanoseconds against a
-//! provider round trip of a hundred milliseconds. See [`provider`].
+//! traits use [`async_trait`](macro@async_trait), which boxes each call's future — a cost of
+//! nanoseconds against a provider round trip of a hundred milliseconds. See [`provider`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -22,23 +26,29 @@ pub mod clock;
 pub mod code;
 pub mod config;
 pub mod console;
+mod endpoint;
 pub mod events;
+pub mod failover;
 pub mod local;
 pub mod mock;
+pub mod octopush;
 pub mod phone;
 pub mod policy;
 pub mod provider;
+mod response;
 mod secret;
 pub mod store;
 pub mod token;
-#[allow(dead_code)]
 pub mod transport;
 pub mod verifier;
+pub mod verihubs;
 pub mod web;
 
 pub use async_trait::async_trait;
 pub use code::{CodeError, OtpCode};
+pub use failover::{Failover, FailoverError, FailoverEvent};
 pub use local::{CodeHasher, LocalOtp};
+pub use octopush::{OctopushError, OctopushOtpOptions, OctopushProvider};
 pub use phone::{MaskedPhone, PhoneError, PhoneNumber, PhoneParser};
 pub use phonenumber::country::Id as CountryId;
 pub use policy::{Policy, PolicyBuilder, PolicyError};
@@ -46,9 +56,11 @@ pub use provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
     SmsReceipt, SmsSender, Ticket, Verdict,
 };
+pub use response::ResponseCode;
 pub use store::VerificationStore;
 pub use token::{KeyRing, SigningKey, TokenError, VerifiedPhone};
 pub use verifier::{
     BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
     VerifyError,
 };
+pub use verihubs::{VerihubsChannel, VerihubsError, VerihubsProvider};

@@ -1,0 +1,450 @@
+//! [`Failover`]: several providers in order of preference, behind one [`OtpProvider`].
+//!
+//! A send goes to the first provider that supports the channel and whose breaker is closed. If
+//! it fails, the next one is tried **only** when the failure is the provider's, not the user's,
+//! and certainly sent nothing:
+//!
+//! - [`Delivery::NotSent`], not a user error ([`ProviderError::is_user_error`]), and of kind
+//!   [`Unreachable`](ProviderErrorKind::Unreachable) (connection refused, DNS, TLS),
+//!   [`ServerError`](ProviderErrorKind::ServerError) (5xx before acceptance),
+//!   [`RateLimited`](ProviderErrorKind::RateLimited),
+//!   [`QuotaExhausted`](ProviderErrorKind::QuotaExhausted),
+//!   [`Unauthorized`](ProviderErrorKind::Unauthorized), or
+//!   [`Timeout`](ProviderErrorKind::Timeout) while *connecting* (the only timeout that is
+//!   `NotSent`).
+//! - Never on an invalid phone (another provider would refuse it too), never on a blocked
+//!   recipient or a refusal of the request itself, and never after a timeout or an unreadable
+//!   answer that may have delivered a message: the user could get two codes, and only one of
+//!   them would verify.
+//!
+//! The [`Ticket`] records which provider issued it (`"{index}:{name}:{inner ticket}"`), and
+//! verify goes to that provider, even while its breaker is open: only it knows the code. The
+//! index and name survive a restart as long as the list is rebuilt in the same order. A ticket
+//! that names a provider no longer at its index (the list changed) verifies as
+//! [`Verdict::Expired`], so the user asks for a new code; a ticket that is not of this shape at
+//! all is a [`ProviderErrorKind::UnexpectedResponse`] error.
+//!
+//! # The breaker
+//! A provider whose sends fail `threshold` times in a row (provider failures: the kinds above,
+//! plus [`Timeout`](ProviderErrorKind::Timeout) and
+//! [`UnexpectedResponse`](ProviderErrorKind::UnexpectedResponse); user errors and refusals
+//! neither count nor reset) is skipped for `cool_off`, and [`FailoverEvent::BreakerOpened`] is
+//! emitted. After the cool-off it is tried again; a success closes the breaker
+//! ([`FailoverEvent::BreakerClosed`]), a failure opens it for another cool-off. Verifies neither
+//! count nor are skipped. If every provider that supports the channel is skipped, they are
+//! tried anyway, the one whose cool-off ends first first: a send is never refused without
+//! trying.
+//!
+//! Concurrent sends after a cool-off may all try the recovering provider; the breaker is small
+//! on purpose.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use twofactor_core::failover::Failover;
+//! use twofactor_core::octopush::OctopushProvider;
+//! use twofactor_core::verihubs::VerihubsProvider;
+//! use twofactor_core::{OtpProvider, PhoneNumber, SendOptions};
+//! use wiremock::matchers::{method, path};
+//! use wiremock::{Mock, MockServer, ResponseTemplate};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let verihubs_mock = MockServer::start().await;
+//! Mock::given(method("POST"))
+//!     .and(path("/v2/otp/send"))
+//!     .respond_with(ResponseTemplate::new(403).set_body_json(serde_json::json!({
+//!         "message": "OTP quota is insufficient", "code": 403
+//!     })))
+//!     .mount(&verihubs_mock)
+//!     .await;
+//! let octopush_mock = MockServer::start().await;
+//! Mock::given(method("POST"))
+//!     .and(path("/service/otp/generate"))
+//!     .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({
+//!         "code": 0, "otp_request_token": "otp_1"
+//!     })))
+//!     .mount(&octopush_mock)
+//!     .await;
+//!
+//! let primary = VerihubsProvider::builder("app", "key").base_url(verihubs_mock.uri()).build().unwrap();
+//! let secondary = OctopushProvider::builder("me@example.org", "key")
+//!     .base_url(octopush_mock.uri())
+//!     .build()
+//!     .unwrap();
+//! let providers = Failover::new(vec![Arc::new(primary), Arc::new(secondary)])
+//!     .unwrap()
+//!     .with_breaker(3, Duration::from_secs(30));
+//!
+//! // Verihubs' quota is spent: Octopush sends the code.
+//! let phone = PhoneNumber::from_digits(33611223344).unwrap();
+//! let ticket = providers.send(&phone, &SendOptions::default()).await.unwrap();
+//! assert!(ticket.expose().starts_with("1:octopush:"));
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use crate::clock::{Clock, SystemClock};
+use crate::provider::{
+    Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
+};
+use crate::{OtpCode, PhoneNumber};
+
+/// The name of a [`Failover`] in logs and in its own errors.
+pub const NAME: &str = "failover";
+
+/// Default consecutive failures that open a provider's breaker.
+pub const DEFAULT_THRESHOLD: u32 = 3;
+
+/// Default time a provider with an open breaker is skipped.
+pub const DEFAULT_COOL_OFF: Duration = Duration::from_secs(30);
+
+/// A listener for [`FailoverEvent`]s.
+pub type FailoverListener = Arc<dyn Fn(&FailoverEvent) + Send + Sync>;
+
+/// Something a [`Failover`] did that operators want to know about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailoverEvent {
+    /// A send failed on `from` in a way that sent nothing; `to` is tried next.
+    FailedOver {
+        /// The provider that failed.
+        from: String,
+        /// The provider tried next.
+        to: String,
+        /// How `from` failed.
+        kind: ProviderErrorKind,
+    },
+    /// `provider` failed too often in a row and is skipped until `until`.
+    BreakerOpened {
+        /// The provider.
+        provider: String,
+        /// When it will be tried again.
+        until: SystemTime,
+    },
+    /// `provider` succeeded again after its breaker had opened.
+    BreakerClosed {
+        /// The provider.
+        provider: String,
+    },
+}
+
+/// Why a [`Failover`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FailoverError {
+    /// The list of providers is empty.
+    #[error("a failover needs at least one provider")]
+    NoProviders,
+}
+
+/// Several providers in order of preference; see the [module docs](self).
+pub struct Failover {
+    members: Vec<Member>,
+    threshold: u32,
+    cool_off: Duration,
+    clock: Arc<dyn Clock>,
+    listener: Option<FailoverListener>,
+}
+
+struct Member {
+    provider: Arc<dyn OtpProvider>,
+    breaker: Mutex<Breaker>,
+}
+
+#[derive(Debug, Default)]
+struct Breaker {
+    /// Provider failures since the last success.
+    failures: u32,
+    /// Set while open (and, once passed, half-open: the next send is a trial).
+    open_until: Option<SystemTime>,
+}
+
+impl Member {
+    fn name(&self) -> &str {
+        self.provider.name()
+    }
+
+    fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        // The state is two numbers, always consistent: a panic elsewhere cannot corrupt it.
+        self.breaker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn open_until(&self, now: SystemTime) -> Option<SystemTime> {
+        self.breaker().open_until.filter(|until| now < *until)
+    }
+}
+
+impl Failover {
+    /// Providers in order of preference, with the default breaker (3 failures, 30 s) and the
+    /// system clock.
+    pub fn new(providers: Vec<Arc<dyn OtpProvider>>) -> Result<Self, FailoverError> {
+        if providers.is_empty() {
+            return Err(FailoverError::NoProviders);
+        }
+        Ok(Self {
+            members: providers
+                .into_iter()
+                .map(|provider| Member {
+                    provider,
+                    breaker: Mutex::new(Breaker::default()),
+                })
+                .collect(),
+            threshold: DEFAULT_THRESHOLD,
+            cool_off: DEFAULT_COOL_OFF,
+            clock: Arc::new(SystemClock),
+            listener: None,
+        })
+    }
+
+    /// Opens a provider's breaker after `threshold` failures in a row, for `cool_off`. A
+    /// threshold of 0 turns the breaker off.
+    #[must_use]
+    pub fn with_breaker(mut self, threshold: u32, cool_off: Duration) -> Self {
+        self.threshold = threshold;
+        self.cool_off = cool_off;
+        self
+    }
+
+    /// Reads the time from `clock` (tests use [`crate::clock::ManualClock`]).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Calls `listener` on every [`FailoverEvent`] (besides the `tracing` events).
+    #[must_use]
+    pub fn on_event(mut self, listener: FailoverListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// The providers' names, in order.
+    pub fn provider_names(&self) -> Vec<&str> {
+        self.members.iter().map(Member::name).collect()
+    }
+
+    fn emit(&self, event: FailoverEvent) {
+        match &event {
+            FailoverEvent::FailedOver { from, to, kind } => {
+                tracing::warn!(provider = %from, next = %to, %kind, "send failed, trying the next provider");
+            }
+            FailoverEvent::BreakerOpened { provider, until } => {
+                let secs = until
+                    .duration_since(self.clock.now())
+                    .unwrap_or_default()
+                    .as_secs();
+                tracing::warn!(%provider, skipped_for_secs = secs, "provider breaker opened");
+            }
+            FailoverEvent::BreakerClosed { provider } => {
+                tracing::info!(%provider, "provider breaker closed");
+            }
+        }
+        if let Some(listener) = &self.listener {
+            listener(&event);
+        }
+    }
+
+    /// The order to try for `channel`: closed breakers in list order, or, if every breaker is
+    /// open, all of them by when their cool-off ends.
+    fn plan(&self, channel: Channel) -> Vec<usize> {
+        let candidates: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i].provider.supports(channel))
+            .collect();
+        let now = self.clock.now();
+        let closed: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| self.members[i].open_until(now).is_none())
+            .collect();
+        if !closed.is_empty() {
+            return closed;
+        }
+        let mut all = candidates;
+        // A stable sort: ties keep the order of preference.
+        all.sort_by_key(|&i| self.members[i].open_until(now));
+        if let Some(&first) = all.first() {
+            tracing::warn!(
+                provider = self.members[first].name(),
+                "every provider's breaker is open; trying them anyway"
+            );
+        }
+        all
+    }
+
+    fn record_success(&self, member: &Member) {
+        let was_open = {
+            let mut breaker = member.breaker();
+            breaker.failures = 0;
+            breaker.open_until.take().is_some()
+        };
+        if was_open {
+            self.emit(FailoverEvent::BreakerClosed {
+                provider: member.name().to_owned(),
+            });
+        }
+    }
+
+    fn record_failure(&self, member: &Member) {
+        if self.threshold == 0 {
+            return;
+        }
+        let now = self.clock.now();
+        let opened = {
+            let mut breaker = member.breaker();
+            breaker.failures = breaker.failures.saturating_add(1);
+            let reopen = match breaker.open_until {
+                // Still cooling off (tried because every breaker was open): keep the end.
+                Some(until) if now < until => false,
+                // The trial after the cool-off failed.
+                Some(_) => true,
+                None => breaker.failures >= self.threshold,
+            };
+            reopen.then(|| {
+                let until = now + self.cool_off;
+                breaker.open_until = Some(until);
+                until
+            })
+        };
+        if let Some(until) = opened {
+            self.emit(FailoverEvent::BreakerOpened {
+                provider: member.name().to_owned(),
+                until,
+            });
+        }
+    }
+}
+
+/// Whether the next provider may be tried after `err`: nothing was sent, and the next provider
+/// has a chance where this one failed.
+fn may_fail_over(err: &ProviderError) -> bool {
+    err.delivery() == Delivery::NotSent
+        && !err.is_user_error()
+        && matches!(
+            err.kind(),
+            ProviderErrorKind::Unreachable
+                | ProviderErrorKind::ServerError
+                | ProviderErrorKind::RateLimited
+                | ProviderErrorKind::QuotaExhausted
+                | ProviderErrorKind::Unauthorized
+                | ProviderErrorKind::Timeout
+        )
+}
+
+/// Whether `err` says something about the provider's health (and so counts for its breaker).
+fn is_provider_failure(err: &ProviderError) -> bool {
+    matches!(
+        err.kind(),
+        ProviderErrorKind::Unreachable
+            | ProviderErrorKind::ServerError
+            | ProviderErrorKind::RateLimited
+            | ProviderErrorKind::QuotaExhausted
+            | ProviderErrorKind::Unauthorized
+            | ProviderErrorKind::Timeout
+            | ProviderErrorKind::UnexpectedResponse
+    )
+}
+
+impl fmt::Debug for Failover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Failover")
+            .field("providers", &self.provider_names())
+            .field("threshold", &self.threshold)
+            .field("cool_off", &self.cool_off)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl OtpProvider for Failover {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    /// Whether any provider supports `channel`.
+    fn supports(&self, channel: Channel) -> bool {
+        self.members.iter().any(|m| m.provider.supports(channel))
+    }
+
+    async fn send(
+        &self,
+        phone: &PhoneNumber,
+        options: &SendOptions,
+    ) -> Result<Ticket, ProviderError> {
+        let plan = self.plan(options.channel);
+        let mut last_error = None;
+        for (step, &index) in plan.iter().enumerate() {
+            let member = &self.members[index];
+            match member.provider.send(phone, options).await {
+                Ok(inner) => {
+                    self.record_success(member);
+                    return Ok(Ticket::new(format!(
+                        "{index}:{}:{}",
+                        member.name(),
+                        inner.expose()
+                    )));
+                }
+                Err(err) => {
+                    if is_provider_failure(&err) {
+                        self.record_failure(member);
+                    }
+                    let next = plan.get(step + 1).map(|&i| &self.members[i]);
+                    match next {
+                        Some(next) if may_fail_over(&err) => {
+                            self.emit(FailoverEvent::FailedOver {
+                                from: member.name().to_owned(),
+                                to: next.name().to_owned(),
+                                kind: err.kind(),
+                            });
+                            last_error = Some(err);
+                        }
+                        _ => return Err(err),
+                    }
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            ProviderError::new(NAME, ProviderErrorKind::Unsupported).with_detail(format!(
+                "no provider can deliver codes by {}",
+                options.channel
+            ))
+        }))
+    }
+
+    async fn verify(
+        &self,
+        phone: &PhoneNumber,
+        ticket: &Ticket,
+        code: &OtpCode,
+    ) -> Result<Verdict, ProviderError> {
+        let malformed = || {
+            ProviderError::new(NAME, ProviderErrorKind::UnexpectedResponse)
+                .with_delivery(Delivery::NotSent)
+                .with_detail("the ticket was not issued by a failover")
+        };
+        let (index, rest) = ticket.expose().split_once(':').ok_or_else(malformed)?;
+        let index: usize = index.parse().map_err(|_| malformed())?;
+        // The name is matched as a prefix, so that a provider name may contain ':'.
+        let issued = self.members.get(index).and_then(|member| {
+            let inner = rest.strip_prefix(member.name())?.strip_prefix(':')?;
+            Some((member, inner))
+        });
+        let Some((member, inner)) = issued else {
+            tracing::warn!(
+                phone = %phone.masked(),
+                "the ticket names a provider no longer in the failover list; the code cannot be checked"
+            );
+            return Ok(Verdict::Expired);
+        };
+        member
+            .provider
+            .verify(phone, &Ticket::new(inner), code)
+            .await
+    }
+}

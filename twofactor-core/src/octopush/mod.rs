@@ -1,0 +1,399 @@
+//! The [Octopush](https://octopush.com) OTP client: "Generate and Send an OTP" and "Validate",
+//! by SMS or voice call.
+//!
+//! - Base URL `https://api.octopush.com/v1/public`, headers `api-login` and `api-key` (both kept as
+//!   [`SecretString`], marked sensitive, redacted from every `Debug` and error), JSON bodies.
+//! - Generate: `POST /service/otp/generate` with every documented parameter
+//!   ([`OctopushOtpOptions`]); the answer's `otp_request_token` names the code.
+//! - Validate: `PUT /service/otp/validate` with `code` and `otp_request_token` (or
+//!   `phone_number`, for the last code sent to it). Return codes 194–199 are
+//!   [`OctopushError`] variants: 199 wrong code (with the remaining attempts), 196 maximum
+//!   attempts reached, 197 expired, 198 not found, 194/195 a missing field.
+//!
+//! Octopush silently casts, trims or drops a parameter it does not like and sends anyway, so
+//! every parameter is checked here first ([`OctopushOtpOptions::validate`]) and a bad one is an
+//! [`OctopushError::InvalidParameter`] naming it, before any request.
+//!
+//! # As an [`OtpProvider`]
+//! [`OtpProvider::send`] generates a code of the engine's length (`code_length`), digits only
+//! (`allow_digits` true, the other `allow_*` false, because the engine takes digits), valid for
+//! the engine's lifetime (`validity_period`), on `sms` for [`Channel::Sms`] and `voice_sms` for
+//! [`Channel::Voice`]; the other parameters come from [`OctopushBuilder::options`]. Unless the
+//! options set `max_wrong_attempts`, it is [`DEFAULT_MAX_WRONG_ATTEMPTS`], above any sensible
+//! engine budget, so that the engine's own per-phone attempt counter decides. The [`Ticket`] is
+//! the `otp_request_token`. Verdicts: code 0 is [`Verdict::Matched`], 199
+//! [`Verdict::Mismatch`], 196/197/198 [`Verdict::Expired`].
+//!
+//! ```
+//! use twofactor_core::octopush::OctopushProvider;
+//! use twofactor_core::{Channel, OtpCode, OtpProvider, PhoneNumber, SendOptions, Verdict};
+//! use wiremock::matchers::{body_partial_json, header, method, path};
+//! use wiremock::{Mock, MockServer, ResponseTemplate};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let server = MockServer::start().await;
+//! Mock::given(method("POST"))
+//!     .and(path("/service/otp/generate"))
+//!     .and(header("api-login", "me@example.org"))
+//!     .and(body_partial_json(serde_json::json!({
+//!         "phone_number": "+33611223344", "channel": "voice_sms", "code_length": 6
+//!     })))
+//!     .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({
+//!         "code": 0, "message": "ok", "ticket_number": "t-1", "otp_request_token": "otp_1"
+//!     })))
+//!     .mount(&server)
+//!     .await;
+//! Mock::given(method("PUT"))
+//!     .and(path("/service/otp/validate"))
+//!     .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+//!         "code": 199, "message": "Wrong OTP code.", "remaining_number_of_attempts": 3
+//!     })))
+//!     .mount(&server)
+//!     .await;
+//!
+//! let octopush = OctopushProvider::builder("me@example.org", "my-key")
+//!     .base_url(server.uri())
+//!     .build()
+//!     .unwrap();
+//! let phone = PhoneNumber::from_digits(33611223344).unwrap();
+//! let ticket = octopush.send(&phone, &SendOptions::new(Channel::Voice)).await.unwrap();
+//! let code = OtpCode::parse("000000", 6..=6).unwrap();
+//! assert_eq!(octopush.verify(&phone, &ticket, &code).await.unwrap(), Verdict::Mismatch);
+//! # }
+//! ```
+
+mod error;
+mod options;
+mod request;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::endpoint;
+use crate::provider::{Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions};
+use crate::response::{Body, clean_text};
+use crate::transport::{HttpOptions, transport_error};
+use crate::{OtpCode, PhoneNumber, Ticket, Verdict};
+
+pub use error::OctopushError;
+pub use options::{
+    CODE_LENGTH, CODE_PLACEHOLDER, MAX_WRONG_ATTEMPTS, OctopushChannel, OctopushOtpOptions,
+    SENDER_CHARS, TEXT_CHARS, VALIDITY_PERIOD, VoiceGender, VoiceLanguage,
+};
+pub use request::{
+    OctopushGenerateRequest, OctopushGenerateResponse, OctopushValidateRequest,
+    OctopushValidateTarget,
+};
+
+/// The provider's name in errors, logs and events.
+pub const NAME: &str = "octopush";
+
+/// Octopush's production base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.octopush.com/v1/public";
+
+/// `max_wrong_attempts` sent by [`OtpProvider::send`] when the options set none: high enough
+/// that the engine's per-phone attempt budget, not Octopush, decides when guessing stops.
+pub const DEFAULT_MAX_WRONG_ATTEMPTS: u32 = 100;
+
+/// Configures an [`OctopushProvider`]; from [`OctopushProvider::builder`].
+#[must_use]
+pub struct OctopushBuilder {
+    api_login: SecretString,
+    api_key: SecretString,
+    base_url: String,
+    options: OctopushOtpOptions,
+    http: HttpOptions,
+}
+
+impl OctopushBuilder {
+    /// The base URL (default [`DEFAULT_BASE_URL`]); tests point it at a local mock.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// The generation parameters (text, sender, voice, …) used by [`OtpProvider::send`];
+    /// checked by [`OctopushBuilder::build`].
+    pub fn options(mut self, options: OctopushOtpOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Timeouts, pool and client.
+    pub fn http(mut self, http: HttpOptions) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(self) -> Result<OctopushProvider, OctopushError> {
+        let base_url = endpoint::base_url(&self.base_url).map_err(|reason| {
+            OctopushError::InvalidParameter {
+                parameter: "base_url",
+                reason: reason.to_owned(),
+            }
+        })?;
+        self.options.validate()?;
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            HeaderName::from_static("api-login"),
+            secret_header("api_login", &self.api_login)?,
+        );
+        headers.insert(
+            HeaderName::from_static("api-key"),
+            secret_header("api_key", &self.api_key)?,
+        );
+        let client = self
+            .http
+            .client()
+            .map_err(|_| OctopushError::InvalidParameter {
+                parameter: "http",
+                reason: "the HTTP client could not be built".to_owned(),
+            })?;
+        Ok(OctopushProvider {
+            client,
+            headers,
+            api_login: self.api_login,
+            api_key: self.api_key,
+            base_url,
+            options: self.options,
+        })
+    }
+}
+
+impl fmt::Debug for OctopushBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OctopushBuilder")
+            .field("api_login", &"[REDACTED]")
+            .field("api_key", &"[REDACTED]")
+            .field("base_url", &self.base_url)
+            .field("options", &self.options)
+            .field("http", &self.http)
+            .finish()
+    }
+}
+
+/// The Octopush client; see the [module docs](self).
+#[derive(Clone)]
+pub struct OctopushProvider {
+    client: reqwest::Client,
+    headers: HeaderMap,
+    api_login: SecretString,
+    api_key: SecretString,
+    base_url: String,
+    options: OctopushOtpOptions,
+}
+
+impl fmt::Debug for OctopushProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OctopushProvider")
+            .field("api_login", &"[REDACTED]")
+            .field("api_key", &"[REDACTED]")
+            .field("base_url", &self.base_url)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OctopushProvider {
+    /// Starts a configuration with the account's login and API key.
+    pub fn builder(
+        api_login: impl Into<SecretString>,
+        api_key: impl Into<SecretString>,
+    ) -> OctopushBuilder {
+        OctopushBuilder {
+            api_login: api_login.into(),
+            api_key: api_key.into(),
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            options: OctopushOtpOptions::default(),
+            http: HttpOptions::default(),
+        }
+    }
+
+    /// Generates and sends a code as `request` describes, after checking every parameter.
+    /// One request, never retried.
+    pub async fn generate(
+        &self,
+        request: &OctopushGenerateRequest,
+    ) -> Result<OctopushGenerateResponse, OctopushError> {
+        let body = request.to_json()?;
+        let answer = self
+            .call(reqwest::Method::POST, "/service/otp/generate", &body)
+            .await?;
+        self.check(&answer)?;
+        let token = answer
+            .str_field("otp_request_token")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OctopushError::UnexpectedResponse {
+                status: answer.status,
+                reason: "no otp_request_token in the answer".to_owned(),
+            })?;
+        Ok(OctopushGenerateResponse {
+            otp_request_token: Ticket::new(token),
+            ticket_number: answer.str_field("ticket_number").map(|s| self.clean(s)),
+            message: answer.str_field("message").map(|s| self.clean(s)),
+        })
+    }
+
+    /// Checks a code. `Ok(())` means it matched; a wrong, spent, expired or unknown code is the
+    /// matching [`OctopushError`] variant (199, 196, 197, 198).
+    pub async fn validate(&self, request: &OctopushValidateRequest) -> Result<(), OctopushError> {
+        let body = request.to_json()?;
+        let answer = self
+            .call(reqwest::Method::PUT, "/service/otp/validate", &body)
+            .await?;
+        self.check(&answer)?;
+        // A 2xx without an explicit `"code": 0` (a proxy's page, say) is not a match.
+        if answer.code().and_then(|c| c.as_i64()) != Some(0) {
+            return Err(OctopushError::UnexpectedResponse {
+                status: answer.status,
+                reason: "a success without \"code\": 0".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Body, OctopushError> {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.base_url))
+            .headers(self.headers.clone())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| OctopushError::Transport(transport_error(NAME, e)))?;
+        Body::read(response)
+            .await
+            .map_err(|e| OctopushError::Transport(transport_error(NAME, e)))
+    }
+
+    /// The error an answer stands for: a documented return code first, else the status.
+    fn check(&self, answer: &Body) -> Result<(), OctopushError> {
+        let code = answer.code().and_then(|c| c.as_i64());
+        let message = || {
+            answer
+                .str_field("message")
+                .map(|m| self.clean(m))
+                .unwrap_or_default()
+        };
+        if answer.is_success() {
+            if answer.json.is_none() {
+                return Err(OctopushError::UnexpectedResponse {
+                    status: answer.status,
+                    reason: "the body is not a JSON object".to_owned(),
+                });
+            }
+            return match code {
+                None | Some(0) => Ok(()),
+                Some(code) => Err(self.code_error(answer, code, message())),
+            };
+        }
+        Err(match code {
+            Some(code) => self.code_error(answer, code, message()),
+            None => OctopushError::from_status(answer.status, None, message()),
+        })
+    }
+
+    fn code_error(&self, answer: &Body, code: i64, message: String) -> OctopushError {
+        let remaining = answer.u32_field("remaining_number_of_attempts");
+        OctopushError::from_code(code, message.clone(), remaining)
+            .unwrap_or_else(|| OctopushError::from_status(answer.status, Some(code), message))
+    }
+
+    fn clean(&self, text: &str) -> String {
+        clean_text(
+            text,
+            &[self.api_key.expose_secret(), self.api_login.expose_secret()],
+        )
+    }
+}
+
+#[async_trait]
+impl OtpProvider for OctopushProvider {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn supports(&self, channel: Channel) -> bool {
+        matches!(channel, Channel::Sms | Channel::Voice)
+    }
+
+    async fn send(
+        &self,
+        phone: &PhoneNumber,
+        options: &SendOptions,
+    ) -> Result<Ticket, ProviderError> {
+        let channel = match options.channel {
+            Channel::Sms => OctopushChannel::Sms,
+            Channel::Voice => OctopushChannel::VoiceSms,
+            #[allow(unreachable_patterns)] // `Channel` is non-exhaustive
+            other => {
+                return Err(ProviderError::new(NAME, ProviderErrorKind::Unsupported)
+                    .with_detail(format!("Octopush cannot deliver codes by {other}")));
+            }
+        };
+        let mut generate = self.options.clone();
+        generate.channel = channel;
+        // Out-of-range values stay out of range, so that validation names them.
+        generate.code_length = u32::try_from(options.code_length).unwrap_or(u32::MAX);
+        generate.validity_period = Some(u32::try_from(options.ttl.as_secs()).unwrap_or(u32::MAX));
+        // The engine takes digits only.
+        generate.allow_digits = true;
+        generate.allow_upper_case = false;
+        generate.allow_lower_case = false;
+        generate.allow_special_chars = false;
+        generate.max_wrong_attempts = generate
+            .max_wrong_attempts
+            .or(Some(DEFAULT_MAX_WRONG_ATTEMPTS));
+        let sent = self
+            .generate(&OctopushGenerateRequest::new(*phone, generate))
+            .await?;
+        tracing::debug!(
+            provider = NAME,
+            phone = %phone.masked(),
+            channel = channel.as_str(),
+            ticket_number = sent.ticket_number.as_deref().unwrap_or(""),
+            "code sent"
+        );
+        Ok(sent.otp_request_token)
+    }
+
+    async fn verify(
+        &self,
+        _phone: &PhoneNumber,
+        ticket: &Ticket,
+        code: &OtpCode,
+    ) -> Result<Verdict, ProviderError> {
+        let request = OctopushValidateRequest::by_token(ticket.expose(), code.expose());
+        match self.validate(&request).await {
+            Ok(()) => Ok(Verdict::Matched),
+            Err(OctopushError::WrongCode { .. }) => Ok(Verdict::Mismatch),
+            Err(
+                OctopushError::MaxAttemptsReached { .. }
+                | OctopushError::OtpExpired { .. }
+                | OctopushError::OtpNotFound { .. },
+            ) => Ok(Verdict::Expired),
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+fn secret_header(
+    parameter: &'static str,
+    secret: &SecretString,
+) -> Result<HeaderValue, OctopushError> {
+    endpoint::secret_header(secret).ok_or_else(|| OctopushError::InvalidParameter {
+        parameter,
+        reason: "empty, or not a valid HTTP header value".to_owned(),
+    })
+}

@@ -1,0 +1,161 @@
+//! Reading provider answers defensively, shared by the JSON provider clients (Verihubs,
+//! Octopush): a bounded body, a `code` field that arrives as a number or as a string, and
+//! provider text made fit to keep inside an error.
+//!
+//! Provider text ends up in `Display` and logs, so it is scrubbed of our own credentials (a
+//! provider that echoes a header back must not leak it), stripped of control characters (no log
+//! injection) and shortened.
+
+use std::fmt;
+
+use crate::secret::scrub;
+
+/// The most of a provider's answer we read; the answers we expect are a few hundred bytes.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The most characters of provider text kept in an error.
+const MAX_TEXT_CHARS: usize = 200;
+
+/// A provider's answer, read up to [`MAX_BODY_BYTES`].
+pub(crate) struct Body {
+    /// The HTTP status.
+    pub(crate) status: u16,
+    /// The body parsed as a JSON object, if it was one (and not cut short).
+    pub(crate) json: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Body {
+    /// Reads `response` (at most [`MAX_BODY_BYTES`]; a longer body counts as unreadable).
+    pub(crate) async fn read(mut response: reqwest::Response) -> Result<Self, reqwest::Error> {
+        let status = response.status().as_u16();
+        let mut bytes = Vec::new();
+        let mut complete = true;
+        while let Some(chunk) = response.chunk().await? {
+            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+                complete = false;
+                break;
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let json = if complete {
+            match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(serde_json::Value::Object(map)) => Some(map),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        Ok(Self { status, json })
+    }
+
+    /// Whether the status is 2xx.
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// A string field, if present and a string.
+    pub(crate) fn str_field(&self, name: &str) -> Option<&str> {
+        self.json.as_ref()?.get(name)?.as_str()
+    }
+
+    /// The `code` field, as a number or a string.
+    pub(crate) fn code(&self) -> Option<ResponseCode> {
+        ResponseCode::from_json(self.json.as_ref()?.get("code")?)
+    }
+
+    /// A non-negative integer field, given as a number or as a string of digits.
+    pub(crate) fn u32_field(&self, name: &str) -> Option<u32> {
+        let value = self.json.as_ref()?.get(name)?;
+        ResponseCode::from_json(value)?
+            .as_i64()
+            .and_then(|n| u32::try_from(n).ok())
+    }
+}
+
+/// A `code` field of a provider's JSON answer, which some providers send as a number (`201`)
+/// and others, or the same one on another day, as a string (`"201"`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ResponseCode {
+    /// Sent as a JSON number.
+    Number(i64),
+    /// Sent as a JSON string.
+    Text(String),
+}
+
+impl ResponseCode {
+    /// The code as a number: the number itself, or the string parsed as an integer.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Self::Number(n) => Some(*n),
+            Self::Text(text) => text.trim().parse().ok(),
+        }
+    }
+
+    fn from_json(value: &serde_json::Value) -> Option<Self> {
+        match value {
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                // `201.0` is still 201; anything fractional is not a code.
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+                .map(Self::Number),
+            serde_json::Value::String(s) => Some(Self::Text(clean_text(s, &[]))),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ResponseCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "{n}"),
+            Self::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Provider text made fit for an error: every `secret` replaced, control characters dropped,
+/// at most [`MAX_TEXT_CHARS`] characters.
+pub(crate) fn clean_text(text: &str, secrets: &[&str]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        text = scrub(&text, secret);
+    }
+    let mut out: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_TEXT_CHARS)
+        .collect();
+    if text.chars().filter(|c| !c.is_control()).count() > MAX_TEXT_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_come_as_numbers_or_strings() {
+        let n = ResponseCode::from_json(&serde_json::json!(201));
+        let s = ResponseCode::from_json(&serde_json::json!("201"));
+        let f = ResponseCode::from_json(&serde_json::json!(201.0));
+        assert_eq!(n.and_then(|c| c.as_i64()), Some(201));
+        assert_eq!(s.and_then(|c| c.as_i64()), Some(201));
+        assert_eq!(f.and_then(|c| c.as_i64()), Some(201));
+        assert_eq!(ResponseCode::from_json(&serde_json::json!(null)), None);
+        assert_eq!(
+            ResponseCode::from_json(&serde_json::json!("OK")).and_then(|c| c.as_i64()),
+            None
+        );
+    }
+
+    #[test]
+    fn provider_text_is_scrubbed_flattened_and_bounded() {
+        let text = format!("bad key k3y-SECRET\r\nInjected: yes {}", "x".repeat(500));
+        let clean = clean_text(&text, &["k3y-SECRET"]);
+        assert!(!clean.contains("k3y-SECRET"));
+        assert!(!clean.contains('\n'));
+        assert!(clean.chars().count() <= MAX_TEXT_CHARS + 1);
+    }
+}

@@ -1,0 +1,182 @@
+//! What can go wrong talking to Verihubs, one variant per documented status.
+
+use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
+
+/// A Verihubs failure.
+///
+/// The provider's own message is kept (scrubbed of our credentials, without control characters,
+/// shortened); no variant ever holds the App-ID, the API key, a header or a URL.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerihubsError {
+    /// A value we were about to send is not acceptable (refused before any request).
+    #[error("invalid Verihubs {parameter}: {reason}")]
+    InvalidParameter {
+        /// The parameter's name as the API spells it (`template`, `challenge`, …).
+        parameter: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// 400: the msisdn is not a valid number.
+    #[error("Verihubs refused the msisdn: {message}")]
+    InvalidMsisdn {
+        /// Verihubs' message.
+        message: String,
+    },
+    /// 401: the App-ID / API-Key pair was refused.
+    #[error("Verihubs authorization failed: {message}")]
+    AuthorizationFailed {
+        /// Verihubs' message.
+        message: String,
+    },
+    /// 403: the account's OTP quota is spent.
+    #[error("Verihubs quota insufficient: {message}")]
+    QuotaInsufficient {
+        /// Verihubs' message.
+        message: String,
+    },
+    /// 409: Verihubs has blocked this msisdn.
+    #[error("Verihubs blocked the msisdn: {message}")]
+    MsisdnBlocked {
+        /// Verihubs' message.
+        message: String,
+    },
+    /// 429: too many requests in Verihubs' time frame.
+    #[error("Verihubs rate limit: {message}")]
+    TooManyRequests {
+        /// Verihubs' message.
+        message: String,
+    },
+    /// 404 on verify: no OTP matches this msisdn, code and challenge. Verihubs documents this
+    /// as its answer to a code the user typed wrong.
+    #[error("Verihubs found no such OTP: {message}")]
+    OtpNotFound {
+        /// Verihubs' message.
+        message: String,
+    },
+    /// 422 on verify: the OTP's time limit has passed.
+    #[error("Verihubs OTP time limit exceeded: {message}")]
+    TimeLimitExceeded {
+        /// Verihubs' message.
+        message: String,
+    },
+    /// Another 4xx status.
+    #[error("Verihubs refused the request ({status}): {message}")]
+    Rejected {
+        /// The HTTP status (or the `code` of a 2xx answer that reported an error).
+        status: u16,
+        /// Verihubs' message.
+        message: String,
+    },
+    /// A 5xx status: Verihubs failed on its side before accepting the request.
+    #[error("Verihubs server error ({status}): {message}")]
+    ServerError {
+        /// The HTTP status.
+        status: u16,
+        /// Verihubs' message, if any.
+        message: String,
+    },
+    /// An answer we cannot use (not JSON, cut short, an unknown status).
+    #[error("unexpected answer from Verihubs ({status}): {reason}")]
+    UnexpectedResponse {
+        /// The HTTP status.
+        status: u16,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The request did not complete (connection refused, timeout, TLS); the inner error says
+    /// whether a message may have gone out, and carries the URL-free transport error.
+    #[error("could not talk to Verihubs: {0}")]
+    Transport(#[source] ProviderError),
+}
+
+impl VerihubsError {
+    /// Whether a message may have reached the user despite this error.
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            Self::Transport(err) => err.delivery(),
+            Self::UnexpectedResponse { status, .. } if (200..300).contains(status) => {
+                Delivery::MaybeSent
+            }
+            _ => Delivery::NotSent,
+        }
+    }
+
+    /// The [`ProviderErrorKind`] the engine sees.
+    pub fn kind(&self) -> ProviderErrorKind {
+        match self {
+            Self::InvalidMsisdn { .. } => ProviderErrorKind::InvalidPhone,
+            Self::AuthorizationFailed { .. } => ProviderErrorKind::Unauthorized,
+            Self::QuotaInsufficient { .. } => ProviderErrorKind::QuotaExhausted,
+            Self::MsisdnBlocked { .. } => ProviderErrorKind::Blocked,
+            Self::TooManyRequests { .. } => ProviderErrorKind::RateLimited,
+            Self::ServerError { .. } => ProviderErrorKind::ServerError,
+            Self::UnexpectedResponse { .. } => ProviderErrorKind::UnexpectedResponse,
+            Self::Transport(err) => err.kind(),
+            Self::InvalidParameter { .. }
+            | Self::OtpNotFound { .. }
+            | Self::TimeLimitExceeded { .. }
+            | Self::Rejected { .. } => ProviderErrorKind::Rejected,
+        }
+    }
+
+    /// Verihubs' own message, if the error carries one.
+    fn message(&self) -> Option<&str> {
+        match self {
+            Self::InvalidMsisdn { message }
+            | Self::AuthorizationFailed { message }
+            | Self::QuotaInsufficient { message }
+            | Self::MsisdnBlocked { message }
+            | Self::TooManyRequests { message }
+            | Self::OtpNotFound { message }
+            | Self::TimeLimitExceeded { message }
+            | Self::Rejected { message, .. }
+            | Self::ServerError { message, .. } => Some(message).filter(|m| !m.is_empty()),
+            Self::InvalidParameter { .. }
+            | Self::UnexpectedResponse { .. }
+            | Self::Transport(_) => None,
+        }
+        .map(String::as_str)
+    }
+
+    /// The error for a documented status.
+    pub(crate) fn from_status(status: u16, message: String) -> Self {
+        match status {
+            400 => Self::InvalidMsisdn { message },
+            401 => Self::AuthorizationFailed { message },
+            403 => Self::QuotaInsufficient { message },
+            404 => Self::OtpNotFound { message },
+            409 => Self::MsisdnBlocked { message },
+            422 => Self::TimeLimitExceeded { message },
+            429 => Self::TooManyRequests { message },
+            500..=599 => Self::ServerError { status, message },
+            _ if (400..500).contains(&status) => Self::Rejected { status, message },
+            _ => Self::UnexpectedResponse {
+                status,
+                reason: format!("status {status}"),
+            },
+        }
+    }
+}
+
+/// Keeps the [`VerihubsError`] as `source()`; a transport failure is handed on as it is.
+impl From<VerihubsError> for ProviderError {
+    fn from(err: VerihubsError) -> Self {
+        if let VerihubsError::Transport(inner) = err {
+            return inner;
+        }
+        let mut out = ProviderError::new(super::NAME, err.kind()).with_delivery(err.delivery());
+        // The provider's own words; for our own findings, the whole sentence (it names the
+        // parameter or what was wrong with the answer).
+        let detail = match &err {
+            VerihubsError::InvalidParameter { .. } | VerihubsError::UnexpectedResponse { .. } => {
+                Some(err.to_string())
+            }
+            _ => err.message().map(str::to_owned),
+        };
+        if let Some(detail) = detail {
+            out = out.with_detail(detail);
+        }
+        out.with_source(err)
+    }
+}
