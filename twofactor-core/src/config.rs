@@ -34,9 +34,11 @@ use crate::local::{CodeHasher, LocalOtp};
 use crate::policy::{Policy, PolicyBuilder};
 use crate::provider::OtpProvider;
 use crate::token::{KeyRing, SigningKey};
+use crate::transport::HttpOptions;
 use crate::verifier::PhoneVerifier;
 use crate::web::{TwoFactor, WebConfig};
 use crate::{CountryId, PhoneParser};
+use crate::{OctopushError, OctopushProvider, VerihubsError, VerihubsProvider};
 
 /// A configuration problem, naming the variable.
 #[derive(Debug, thiserror::Error)]
@@ -371,15 +373,82 @@ impl Settings {
         CodeHasher::new(keys.primary().derive("local code hash v1"))
     }
 
+    fn http(&self) -> HttpOptions {
+        HttpOptions::default().with_timeout(self.policy.provider_timeout())
+    }
+
     /// The provider these settings describe.
     pub fn provider(&self, keys: &KeyRing) -> Result<Arc<dyn OtpProvider>, ConfigError> {
         match self.provider {
             ProviderKind::Console => Ok(Arc::new(
                 LocalOtp::new(ConsoleSms::new()).with_hasher(self.code_hasher(keys)),
             )),
-            other => Err(invalid(
+            ProviderKind::Verihubs => {
+                let why = "for TWOFACTOR_PROVIDER=verihubs";
+                let app_id = self.verihubs_app_id.clone().ok_or(ConfigError::Missing {
+                    var: "VERIHUBS_APP_ID",
+                    why,
+                })?;
+                let key = self.verihubs_api_key.clone().ok_or(ConfigError::Missing {
+                    var: "VERIHUBS_API_KEY",
+                    why,
+                })?;
+                let provider = VerihubsProvider::builder(app_id, key)
+                    .base_url(self.verihubs_base_url.clone())
+                    .http(self.http())
+                    .build()
+                    .map_err(|e| {
+                        let var = match &e {
+                            VerihubsError::InvalidParameter {
+                                parameter: "app_id",
+                                ..
+                            } => "VERIHUBS_APP_ID",
+                            VerihubsError::InvalidParameter {
+                                parameter: "api_key",
+                                ..
+                            } => "VERIHUBS_API_KEY",
+                            _ => "VERIHUBS_BASE_URL",
+                        };
+                        invalid(var, e.to_string())
+                    })?;
+                Ok(Arc::new(provider))
+            }
+            ProviderKind::Octopush => {
+                let why = "for TWOFACTOR_PROVIDER=octopush";
+                let login = self
+                    .octopush_api_login
+                    .clone()
+                    .ok_or(ConfigError::Missing {
+                        var: "OCTOPUSH_API_LOGIN",
+                        why,
+                    })?;
+                let key = self.octopush_api_key.clone().ok_or(ConfigError::Missing {
+                    var: "OCTOPUSH_API_KEY",
+                    why,
+                })?;
+                let provider = OctopushProvider::builder(login, key)
+                    .base_url(self.octopush_base_url.clone())
+                    .http(self.http())
+                    .build()
+                    .map_err(|e| {
+                        let var = match &e {
+                            OctopushError::InvalidParameter {
+                                parameter: "api_login",
+                                ..
+                            } => "OCTOPUSH_API_LOGIN",
+                            OctopushError::InvalidParameter {
+                                parameter: "api_key",
+                                ..
+                            } => "OCTOPUSH_API_KEY",
+                            _ => "OCTOPUSH_BASE_URL",
+                        };
+                        invalid(var, e.to_string())
+                    })?;
+                Ok(Arc::new(provider))
+            }
+            ProviderKind::TwoFactor => Err(invalid(
                 "TWOFACTOR_PROVIDER",
-                format!("{other:?} is not available in this build"),
+                "2factor is not available in this build yet",
             )),
         }
     }
