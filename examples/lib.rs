@@ -1,4 +1,49 @@
-//! Shared pieces of the demo apps (`cargo run --example axum`, `cargo run --example actix`).
+//! What the demo apps share: the settings read from the environment, the page, and the app
+//! surface of DESIGN §6, built once per framework so that tests and benchmarks drive exactly
+//! what `cargo run --example axum` serves.
 //!
-//! The apps themselves arrive with the adapter issues.
+//! | route | |
+//! |---|---|
+//! | `GET /` | a small page to try the flow by hand |
+//! | `GET /health` | `{"ok":true}`, unguarded |
+//! | `GET /protected` | guarded; `{"phone":"+91…","verified_at":…}` |
+//! | `/phone/*` | the endpoints of DESIGN §3 |
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::net::SocketAddr;
+
+pub mod axum_app;
+
+/// The demo page: self-contained HTML, no build step, no external assets.
+pub const INDEX_HTML: &str = include_str!("index.html");
+
+/// The body of `GET /protected`.
+#[derive(Debug, serde::Serialize)]
+pub struct Protected {
+    /// The verified phone, E.164.
+    pub phone: String,
+    /// When it was verified, Unix seconds.
+    pub verified_at: u64,
+}
+
+impl From<&twofactor_core::VerifiedPhone> for Protected {
+    fn from(p: &twofactor_core::VerifiedPhone) -> Self {
+        Self { phone: p.phone().e164(), verified_at: p.verified_at_unix() }
+    }
+}
+
+/// `BIND` (default `127.0.0.1:3000`).
+pub fn bind_address() -> Result<SocketAddr, String> {
+    match std::env::var("BIND") {
+        Err(_) => Ok(SocketAddr::from(([127, 0, 0, 1], 3000))),
+        Ok(text) => text.trim().parse().map_err(|_| format!("BIND: expected an address such as 127.0.0.1:3000, got {text:?}")),
+    }
+}
+
+/// Logs go to stderr, so that stdout carries only what the console provider prints.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
