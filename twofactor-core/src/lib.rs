@@ -8,11 +8,12 @@
 //! - [`PhoneNumber`], [`PhoneParser`]: the only way a user's number reaches a provider.
 //! - [`OtpCode`]: the only way a user's code reaches a provider.
 //! - [`provider`]: the [`OtpProvider`] and [`SmsSender`] traits and the provider error type.
+//! - [`twofactor`]: the 2Factor.in client ([`TwoFactorClient`]) and its provider ([`TwoFactorOtp`]).
 //!
 //! # Why `async-trait`
 //! The provider traits are used as `Arc<dyn OtpProvider>` and `Arc<dyn SmsSender>` so that the
 //! provider can be picked at run time. Native `async fn` in traits is not dyn-compatible, so the
-//! traits use [`async_trait`], which boxes each call's future — a cost of nanoseconds against a
+//! traits use [`async_trait`](macro@async_trait), which boxes each call's future — a cost of nanoseconds against a
 //! provider round trip of a hundred milliseconds. See [`provider`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -22,10 +23,11 @@ pub mod clock;
 pub mod code;
 pub mod phone;
 pub mod provider;
-#[allow(dead_code)] // used by the provider clients as they land
 mod secret;
+// `transport_error` is for the header-keyed providers (Verihubs, Octopush) as they land.
 #[allow(dead_code)]
 pub mod transport;
+pub mod twofactor;
 
 pub use async_trait::async_trait;
 pub use code::{CodeError, OtpCode};
@@ -35,3 +37,4 @@ pub use provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
     SmsReceipt, SmsSender, Ticket, Verdict,
 };
+pub use twofactor::{TwoFactorClient, TwoFactorError, TwoFactorOtp};

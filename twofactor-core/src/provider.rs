@@ -154,7 +154,7 @@ pub enum Verdict {
 /// Sends a one-time code to a phone and checks the code the user typed.
 ///
 /// Implemented by the 2Factor client ([`crate::twofactor`]), Verihubs, Octopush, the console
-/// provider for development, the recording mock for tests, and [`crate::LocalOtp`] (the library
+/// provider for development, the recording mock for tests, and `LocalOtp` (the library
 /// generates and checks the code and delivers it through any [`SmsSender`]).
 #[async_trait]
 pub trait OtpProvider: Send + Sync + 'static {

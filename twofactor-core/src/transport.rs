@@ -3,7 +3,7 @@
 //!
 //! Every provider puts a secret somewhere in its requests (2Factor in the URL path, Verihubs and
 //! Octopush in headers), and a `reqwest::Error`'s `Display` includes the URL. So transport errors
-//! pass through [`transport_error`], which strips the URL before the error is kept as a source.
+//! pass through `transport_error`, which strips the URL before the error is kept as a source.
 
 use std::time::Duration;
 
