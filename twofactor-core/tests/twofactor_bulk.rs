@@ -289,3 +289,34 @@ async fn unusable_messages_are_refused_before_any_request() {
 fn client_without_sender(server: &MockServer) -> twofactor_core::TwoFactorClient {
     client(server)
 }
+
+#[tokio::test]
+async fn the_documented_invalid_json_error_is_a_rejection_with_its_words() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/API/R1/Bulk/"))
+        .respond_with(json(
+            400,
+            json!({
+                "success": false,
+                "requestId": "147dbbef-XXXX-XXXX-XXXX-6271da57cdca",
+                "error": "Validation failed",
+                "errorType": "ValidationError",
+                "details": [{
+                    "error": "Failed to parse request body as JSON",
+                    "details": "Expected ',' or ']' after array element in JSON at position 294 (line 15 column 5)"
+                }],
+                "timestamp": "2024-12-16T11:00:22.700Z"
+            }),
+        ))
+        .mount(&server)
+        .await;
+    let client = builder(&server).sender_id("TFACTR").build().unwrap();
+    let err = client.send_bulk(&messages(2)).await.unwrap_err();
+    assert!(
+        matches!(&err, TwoFactorError::Rejected { status: 400, details }
+            if details.contains("Failed to parse request body as JSON") && details.contains("Validation failed")),
+        "{err:?}"
+    );
+    assert_no_key(&err);
+}

@@ -158,7 +158,7 @@ impl TwoFactorClient {
         let mut out = crate::secret::scrub(text, self.inner.api_key.expose_secret());
         out = crate::secret::scrub(&out, self.inner.encoded_key.expose_secret());
         if let Some(enc) = &self.inner.encryption {
-            out = crate::secret::scrub(&out, enc.secret_key.expose_secret());
+            out = crate::secret::scrub(&out, enc.secret_key.expose_secret().trim());
         }
         out
     }
@@ -309,8 +309,7 @@ impl V1Path {
     /// Any other value, percent-encoded as exactly one segment.
     pub(crate) fn segment(mut self, value: &str) -> Self {
         self.0.push('/');
-        self.0
-            .extend(utf8_percent_encode(value, SEGMENT).map(|s| s.to_owned()));
+        self.0.extend(utf8_percent_encode(value, SEGMENT));
         self
     }
 }

@@ -90,13 +90,7 @@ fn is_success(status: u16) -> bool {
 /// The value of `name` in `object`, matched case-insensitively, as text (strings as they are,
 /// numbers and booleans printed).
 pub(crate) fn field_text(object: &Map<String, Value>, name: &str) -> Option<String> {
-    let value = object.get(name).or_else(|| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })?;
-    match value {
+    match field(object, name)? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
