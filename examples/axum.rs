@@ -12,11 +12,22 @@ async fn main() -> ExitCode {
     twofactor_examples::init_logging();
     let result = async {
         let bind = twofactor_examples::bind_address()?;
-        let tf = Settings::from_env().map_err(|e| e.to_string())?.build().await.map_err(|e| e.to_string())?;
-        let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| format!("BIND {bind}: {e}"))?;
+        let tf = Settings::from_env()
+            .map_err(|e| e.to_string())?
+            .build()
+            .await
+            .map_err(|e| e.to_string())?;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|e| format!("BIND {bind}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        tracing::info!(provider = tf.verifier().provider_name(), "twofactor axum demo listening on http://{addr}");
-        twofactor_examples::axum_app::serve(listener, tf).await.map_err(|e| e.to_string())
+        tracing::info!(
+            provider = tf.verifier().provider_name(),
+            "twofactor axum demo listening on http://{addr}"
+        );
+        twofactor_examples::axum_app::serve(listener, tf)
+            .await
+            .map_err(|e| e.to_string())
     }
     .await;
     match result {

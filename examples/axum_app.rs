@@ -17,13 +17,19 @@ pub fn app(tf: TwoFactor) -> Router {
     Router::new()
         .route("/", get(|| async { Html(INDEX_HTML) }))
         .route("/health", get(health))
-        .route("/protected", get(protected).route_layer(RequireVerifiedPhone::new(tf.clone())))
+        .route(
+            "/protected",
+            get(protected).route_layer(RequireVerifiedPhone::new(tf.clone())),
+        )
         .nest("/phone", twofactor_tower::router(tf.clone()))
         .with_state(tf)
 }
 
 async fn health() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], r#"{"ok":true}"#)
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"ok":true}"#,
+    )
 }
 
 async fn protected(phone: VerifiedPhone) -> impl IntoResponse {
@@ -33,9 +39,12 @@ async fn protected(phone: VerifiedPhone) -> impl IntoResponse {
 /// Serves `app(tf)` on `listener` until the process is interrupted, with the peer address
 /// available for the per-IP cap.
 pub async fn serve(listener: TcpListener, tf: TwoFactor) -> std::io::Result<()> {
-    axum::serve(listener, app(tf).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    axum::serve(
+        listener,
+        app(tf).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }

@@ -29,7 +29,10 @@ pub struct Protected {
 
 impl From<&twofactor_core::VerifiedPhone> for Protected {
     fn from(p: &twofactor_core::VerifiedPhone) -> Self {
-        Self { phone: p.phone().e164(), verified_at: p.verified_at_unix() }
+        Self {
+            phone: p.phone().e164(),
+            verified_at: p.verified_at_unix(),
+        }
     }
 }
 
@@ -37,7 +40,10 @@ impl From<&twofactor_core::VerifiedPhone> for Protected {
 pub fn bind_address() -> Result<SocketAddr, String> {
     match std::env::var("BIND") {
         Err(_) => Ok(SocketAddr::from(([127, 0, 0, 1], 3000))),
-        Ok(text) => text.trim().parse().map_err(|_| format!("BIND: expected an address such as 127.0.0.1:3000, got {text:?}")),
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| format!("BIND: expected an address such as 127.0.0.1:3000, got {text:?}")),
     }
 }
 
@@ -45,5 +51,8 @@ pub fn bind_address() -> Result<SocketAddr, String> {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

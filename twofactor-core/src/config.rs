@@ -38,7 +38,9 @@ use crate::transport::HttpOptions;
 use crate::verifier::PhoneVerifier;
 use crate::web::{TwoFactor, WebConfig};
 use crate::{CountryId, PhoneParser};
-use crate::{OctopushError, OctopushProvider, VerihubsError, VerihubsProvider};
+use crate::{
+    OctopushError, OctopushProvider, TwoFactorClient, TwoFactorOtp, VerihubsError, VerihubsProvider,
+};
 
 /// A configuration problem, naming the variable.
 #[derive(Debug, thiserror::Error)]
@@ -446,10 +448,35 @@ impl Settings {
                     })?;
                 Ok(Arc::new(provider))
             }
-            ProviderKind::TwoFactor => Err(invalid(
-                "TWOFACTOR_PROVIDER",
-                "2factor is not available in this build yet",
-            )),
+            ProviderKind::TwoFactor => {
+                let key = self.twofactor_api_key.clone().ok_or(ConfigError::Missing {
+                    var: "TWOFACTOR_API_KEY",
+                    why: "for TWOFACTOR_PROVIDER=2factor",
+                })?;
+                let mut builder = TwoFactorClient::builder(key)
+                    .base_url(self.twofactor_base_url.clone())
+                    .http(self.http());
+                if let Some(template) = &self.twofactor_template {
+                    builder = builder.otp_template(template.clone());
+                }
+                let client = builder.build().map_err(|e| {
+                    let text = e.to_string();
+                    let var = if text.contains("API key") {
+                        "TWOFACTOR_API_KEY"
+                    } else if text.contains("template") {
+                        "TWOFACTOR_OTP_TEMPLATE"
+                    } else {
+                        "TWOFACTOR_BASE_URL"
+                    };
+                    invalid(var, text)
+                })?;
+                Ok(match self.otp_mode {
+                    OtpMode::Provider => Arc::new(TwoFactorOtp::new(client)),
+                    OtpMode::Local => {
+                        Arc::new(LocalOtp::new(client).with_hasher(self.code_hasher(keys)))
+                    }
+                })
+            }
         }
     }
 

@@ -12,6 +12,7 @@
 //!   [`OctopushProvider`]).
 //! - [`failover`]: [`Failover`], several providers in order of preference behind one, with a
 //!   small circuit breaker.
+//! - [`twofactor`]: the 2Factor.in client ([`TwoFactorClient`]) and its provider ([`TwoFactorOtp`]).
 //!
 //! # Why `async-trait`
 //! The provider traits are used as `Arc<dyn OtpProvider>` and `Arc<dyn SmsSender>` so that the
@@ -40,6 +41,7 @@ mod secret;
 pub mod store;
 pub mod token;
 pub mod transport;
+pub mod twofactor;
 pub mod verifier;
 pub mod verihubs;
 pub mod web;
@@ -59,6 +61,7 @@ pub use provider::{
 pub use response::ResponseCode;
 pub use store::VerificationStore;
 pub use token::{KeyRing, SigningKey, TokenError, VerifiedPhone};
+pub use twofactor::{TwoFactorClient, TwoFactorError, TwoFactorOtp};
 pub use verifier::{
     BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
     VerifyError,

@@ -1,0 +1,365 @@
+//! The client itself: configuration, URL building, and one HTTP exchange.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::encrypted::EncryptionConfig;
+use super::error::TwoFactorError;
+use super::otp::TemplateName;
+use crate::clock::{Clock, SystemClock};
+use crate::transport::HttpOptions;
+use crate::{OtpCode, PhoneNumber};
+
+/// 2Factor's production base URL.
+pub const DEFAULT_BASE_URL: &str = "https://2factor.in";
+
+/// The characters left alone when a free-text value becomes one path segment: RFC 3986's
+/// unreserved set minus `.`, which is encoded too so that no value can form a `.` or `..`
+/// segment (names made only of dots are refused outright, because URL parsers treat `%2e%2e`
+/// as `..` as well).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+
+/// Bodies larger than this are not read: no 2Factor answer comes near it (a 1000-message bulk
+/// answer is about 120 KiB).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A client for the 2Factor.in HTTP API.
+///
+/// Cheap to clone (an [`Arc`] inside): clones share one pooled HTTP client. Build it with
+/// [`TwoFactorClient::builder`]. `Debug` never shows the API key.
+#[derive(Clone)]
+pub struct TwoFactorClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    /// The base URL without a trailing slash.
+    pub(crate) base: String,
+    pub(crate) api_key: SecretString,
+    /// The key as it appears in URL paths, for building them and for scrubbing.
+    pub(crate) encoded_key: SecretString,
+    pub(crate) otp_template: Option<TemplateName>,
+    pub(crate) sender_id: Option<String>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) encryption: Option<EncryptionConfig>,
+}
+
+/// Builds a [`TwoFactorClient`]; see [`TwoFactorClient::builder`].
+pub struct TwoFactorClientBuilder {
+    api_key: SecretString,
+    base_url: String,
+    http: HttpOptions,
+    otp_template: Option<String>,
+    sender_id: Option<String>,
+    clock: Arc<dyn Clock>,
+    encryption: Option<EncryptionConfig>,
+}
+
+impl TwoFactorClient {
+    /// Starts building a client for the account with `api_key` (a `&str`, a `String` or a
+    /// [`SecretString`]).
+    ///
+    /// Defaults: base URL [`DEFAULT_BASE_URL`], [`HttpOptions::default`] (10 s in total, 5 s to
+    /// connect), no OTP template, no default sender id, the system clock, no encryption.
+    pub fn builder(api_key: impl Into<SecretString>) -> TwoFactorClientBuilder {
+        TwoFactorClientBuilder {
+            api_key: api_key.into(),
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            http: HttpOptions::default(),
+            otp_template: None,
+            sender_id: None,
+            clock: Arc::new(SystemClock),
+            encryption: None,
+        }
+    }
+
+    /// The base URL requests go to (without a trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The template used for OTP sends that name none.
+    pub fn otp_template(&self) -> Option<&TemplateName> {
+        self.inner.otp_template.as_ref()
+    }
+
+    /// The sender id used for SMS that name none.
+    pub fn sender_id(&self) -> Option<&str> {
+        self.inner.sender_id.as_deref()
+    }
+
+    /// A `{base}/API/V1/{api_key}/...` URL.
+    pub(crate) fn v1_url(&self, path: V1Path) -> Result<Url, TwoFactorError> {
+        let mut url = String::with_capacity(self.inner.base.len() + 64 + path.0.len());
+        url.push_str(&self.inner.base);
+        url.push_str("/API/V1/");
+        url.push_str(self.inner.encoded_key.expose_secret());
+        url.push_str(&path.0);
+        parse_built_url(&url)
+    }
+
+    /// A URL under the base URL (`tail` is a constant such as `/API/R1/`).
+    pub(crate) fn url(&self, tail: &'static str) -> Result<Url, TwoFactorError> {
+        parse_built_url(&format!("{}{tail}", self.inner.base))
+    }
+
+    /// Sends a request (once: nothing here retries) and reads the answer.
+    pub(crate) async fn execute(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Reply, TwoFactorError> {
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| TwoFactorError::transport(e, false))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let mut body = Vec::new();
+        let mut too_large = false;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| TwoFactorError::transport(e, true))?
+        {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                too_large = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if too_large {
+            return Err(TwoFactorError::UnexpectedResponse {
+                status,
+                reason: "body too large",
+                snippet: self.snippet(&body),
+            });
+        }
+        Ok(Reply {
+            status,
+            body,
+            retry_after,
+        })
+    }
+
+    /// `text` with every secret this client holds replaced by `[REDACTED]`.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut out = crate::secret::scrub(text, self.inner.api_key.expose_secret());
+        out = crate::secret::scrub(&out, self.inner.encoded_key.expose_secret());
+        if let Some(enc) = &self.inner.encryption {
+            out = crate::secret::scrub(&out, enc.secret_key.expose_secret().trim());
+        }
+        out
+    }
+
+    /// A short, scrubbed excerpt of a body for an error.
+    pub(crate) fn snippet(&self, body: &str) -> String {
+        super::error::snippet(body, |t| self.scrub(t))
+    }
+}
+
+fn parse_built_url(url: &str) -> Result<Url, TwoFactorError> {
+    // Cannot fail for a validated base and encoded segments; the error deliberately carries
+    // neither the URL nor the parser's error, as the URL holds the key.
+    Url::parse(url).map_err(|_| TwoFactorError::invalid_request("could not build the request URL"))
+}
+
+impl TwoFactorClientBuilder {
+    /// Sets the base URL (2Factor's sandbox uses the production URL; tests use a mock server).
+    /// A trailing slash is tolerated; the URL must be `http` or `https`, without query or
+    /// fragment.
+    #[must_use]
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = base_url.into();
+        self
+    }
+
+    /// Sets the HTTP options: timeouts, pool size, or a shared `reqwest::Client`.
+    #[must_use]
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
+        self
+    }
+
+    /// Sets the OTP template used when a send names none (checked by [`Self::build`], see
+    /// [`TemplateName::new`]).
+    #[must_use]
+    pub fn otp_template(mut self, name: impl Into<String>) -> Self {
+        self.otp_template = Some(name.into());
+        self
+    }
+
+    /// Sets the sender id (`from`, the DLT header such as `TFACTR`) used when an SMS names none.
+    #[must_use]
+    pub fn sender_id(mut self, sender_id: impl Into<String>) -> Self {
+        self.sender_id = Some(sender_id.into());
+        self
+    }
+
+    /// Sets the clock used to check that scheduled SMS lie at least five minutes ahead.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Enables the premium encrypted SMS module with this configuration.
+    #[must_use]
+    pub fn encryption(mut self, config: EncryptionConfig) -> Self {
+        self.encryption = Some(config);
+        self
+    }
+
+    /// Builds the client. Fails (never panics) on an unusable base URL, an empty API key, an
+    /// unusable template name or sender id, or an encryption key of the wrong size.
+    pub fn build(self) -> Result<TwoFactorClient, TwoFactorError> {
+        let base = validate_base_url(&self.base_url)?;
+        let key = self.api_key.expose_secret();
+        if key.trim().is_empty() {
+            return Err(TwoFactorError::config("the API key is empty"));
+        }
+        if key.chars().all(|c| c == '.') || key.chars().any(char::is_control) {
+            return Err(TwoFactorError::config("the API key has an unusable form"));
+        }
+        let encoded_key = SecretString::from(utf8_percent_encode(key, SEGMENT).to_string());
+        let otp_template = self.otp_template.map(TemplateName::new).transpose()?;
+        let sender_id = match self.sender_id {
+            Some(s) if s.trim().is_empty() => {
+                return Err(TwoFactorError::config("the sender id is empty"));
+            }
+            other => other,
+        };
+        if let Some(enc) = &self.encryption {
+            enc.validate()?;
+        }
+        let http = self.http.client().map_err(TwoFactorError::HttpClient)?;
+        Ok(TwoFactorClient {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                api_key: self.api_key,
+                encoded_key,
+                otp_template,
+                sender_id,
+                clock: self.clock,
+                encryption: self.encryption,
+            }),
+        })
+    }
+}
+
+fn validate_base_url(base: &str) -> Result<String, TwoFactorError> {
+    // The reason never repeats the URL: it may carry credentials.
+    let bad = || TwoFactorError::config("the base URL must be an absolute http(s) URL");
+    let url = Url::parse(base.trim()).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() || url.host().is_none() {
+        return Err(bad());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(TwoFactorError::config(
+            "the base URL must not have a query or a fragment",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// The path after `/API/V1/{api_key}`, built only from constants, validated phones and codes,
+/// and percent-encoded segments.
+#[derive(Default)]
+pub(crate) struct V1Path(String);
+
+impl V1Path {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// A constant segment such as `SMS` or `AUTOGEN`.
+    pub(crate) fn lit(mut self, segment: &'static str) -> Self {
+        self.0.push('/');
+        self.0.push_str(segment);
+        self
+    }
+
+    /// A phone in E.164 form with its `+` (a legal path character, left unencoded as 2Factor's
+    /// examples show).
+    pub(crate) fn phone(mut self, phone: &PhoneNumber) -> Self {
+        self.0.push('/');
+        self.0.push_str(&phone.to_string());
+        self
+    }
+
+    /// A code: ASCII digits only, by construction.
+    pub(crate) fn code(mut self, code: &OtpCode) -> Self {
+        self.0.push('/');
+        self.0.push_str(code.expose());
+        self
+    }
+
+    /// Any other value, percent-encoded as exactly one segment.
+    pub(crate) fn segment(mut self, value: &str) -> Self {
+        self.0.push('/');
+        self.0.extend(utf8_percent_encode(value, SEGMENT));
+        self
+    }
+}
+
+/// What came back: the HTTP status and the body text.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: String,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+/// Checks that `value` can be one path segment: not empty, not made only of dots, no control
+/// characters, at most `max` characters. `what` names it in the error.
+pub(crate) fn check_segment(value: &str, max: usize, what: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if value.chars().count() > max {
+        return Err(format!("{what} is longer than {max} characters"));
+    }
+    if value.chars().all(|c| c == '.') {
+        return Err(format!("{what} cannot be made only of dots"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{what} contains control characters"));
+    }
+    Ok(())
+}
+
+impl fmt::Debug for TwoFactorClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwoFactorClient")
+            .field("base_url", &self.inner.base)
+            .field("api_key", &"[REDACTED]")
+            .field("otp_template", &self.inner.otp_template)
+            .field("sender_id", &self.inner.sender_id)
+            .field("encryption", &self.inner.encryption)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for TwoFactorClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwoFactorClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"[REDACTED]")
+            .field("http", &self.http)
+            .field("otp_template", &self.otp_template)
+            .field("sender_id", &self.sender_id)
+            .field("encryption", &self.encryption)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,309 @@
+//! What can go wrong talking to 2Factor, and how it maps onto [`ProviderError`].
+//!
+//! Every variant is free of the API key and of the encryption secret: the key lives in the URL
+//! path, so transport errors are stripped of their URL, and anything 2Factor says back is
+//! scrubbed of the key before it is kept.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::bulk::BulkReport;
+use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
+
+/// The provider name used in [`ProviderError`]s and by the trait implementations.
+pub(crate) const PROVIDER: &str = "2factor";
+
+/// Which part of an HTTP exchange failed, for [`TwoFactorError::Transport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportFailure {
+    /// No connection could be made (DNS, refused, TLS).
+    Connect,
+    /// The connect timeout or the total timeout ran out.
+    Timeout,
+    /// Anything else (the connection broke while the request or the answer was in flight).
+    Other,
+}
+
+/// An error from the 2Factor client.
+///
+/// `Display`, `Debug` and every `source()` in the chain are free of the API key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TwoFactorError {
+    /// 2Factor refused the API key (`Invalid API Key`, or the service is inactive for it).
+    #[error("2Factor refused the API key: {details}")]
+    InvalidApiKey {
+        /// 2Factor's words.
+        details: String,
+    },
+    /// 2Factor answered HTTP 401 or 403 without a recognisable reason (an IP restriction, for
+    /// instance).
+    #[error("2Factor refused access (HTTP {status}): {details}")]
+    Forbidden {
+        /// The HTTP status.
+        status: u16,
+        /// 2Factor's words, if any.
+        details: String,
+    },
+    /// The phone number was refused, by 2Factor or by this client.
+    #[error("invalid phone number: {details}")]
+    InvalidPhone {
+        /// Why.
+        details: String,
+    },
+    /// The code was refused, by 2Factor or by this client (2Factor's custom codes have 4 to 6
+    /// digits).
+    #[error("invalid code: {details}")]
+    InvalidCode {
+        /// Why.
+        details: String,
+    },
+    /// 2Factor has no OTP session with this id for this API key
+    /// (`Invalid API / SessionId Combination - No Entry Exists`).
+    #[error("2Factor has no OTP session with this id for this API key")]
+    SessionNotFound,
+    /// 2Factor throttled the request (HTTP 429, or a limit-sounding reason).
+    #[error("2Factor rate limited the request (HTTP {status}): {details}")]
+    RateLimited {
+        /// The HTTP status.
+        status: u16,
+        /// 2Factor's words, if any.
+        details: String,
+        /// The `Retry-After` header, when 2Factor sent one in seconds.
+        retry_after: Option<Duration>,
+    },
+    /// The account's balance or quota is spent.
+    #[error("2Factor quota or balance exhausted (HTTP {status}): {details}")]
+    QuotaExhausted {
+        /// The HTTP status.
+        status: u16,
+        /// 2Factor's words.
+        details: String,
+    },
+    /// 2Factor refused the request for a reason this client does not recognise.
+    #[error("2Factor rejected the request (HTTP {status}): {details}")]
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// 2Factor's words (scrubbed of the key, shortened).
+        details: String,
+    },
+    /// 2Factor failed on its side (HTTP 5xx).
+    #[error("2Factor failed on its side (HTTP {status}){}", .details.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    ServerError {
+        /// The HTTP status.
+        status: u16,
+        /// 2Factor's words, if the body had any.
+        details: Option<String>,
+    },
+    /// The HTTP exchange failed: no connection, a timeout, or a broken connection.
+    #[error("{}", transport_message(*.failure, *.may_have_reached))]
+    Transport {
+        /// What failed.
+        failure: TransportFailure,
+        /// Whether the request may have reached 2Factor (and so a message may have been sent).
+        may_have_reached: bool,
+        /// The underlying error, with its URL removed.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// 2Factor answered something this client cannot use: HTML, garbage, an empty body, JSON of
+    /// an unknown shape, or an encrypted answer that does not decrypt.
+    #[error("2Factor answered something unusable (HTTP {status}): {reason}{}", snippet_suffix(.snippet))]
+    UnexpectedResponse {
+        /// The HTTP status.
+        status: u16,
+        /// What was wrong with it.
+        reason: &'static str,
+        /// The start of the body, scrubbed of secrets and control characters.
+        snippet: String,
+    },
+    /// The request was refused by this client before anything was sent (a schedule less than
+    /// five minutes ahead, no sender id, an empty message, an unusable template name, ...).
+    #[error("request refused before sending: {reason}")]
+    InvalidRequest {
+        /// Why.
+        reason: String,
+    },
+    /// The client's configuration is unusable (base URL, API key, encryption key).
+    #[error("invalid 2Factor client configuration: {reason}")]
+    Config {
+        /// Why.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("could not build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    /// A bulk send larger than one request failed part-way: the messages before `failed_from`
+    /// were handed to 2Factor (see `report`), the request starting at `failed_from` failed with
+    /// `source`, and nothing after it was attempted.
+    #[error(
+        "bulk send stopped at message {failed_from} of {total} ({} accepted before the failure)",
+        .report.accepted.len()
+    )]
+    BulkIncomplete {
+        /// What 2Factor accepted and rejected before the failure (indices into the caller's list).
+        report: Box<BulkReport>,
+        /// The index of the first message of the request that failed.
+        failed_from: usize,
+        /// How many messages the caller asked to send.
+        total: usize,
+        /// Why that request failed.
+        #[source]
+        source: Box<TwoFactorError>,
+    },
+}
+
+fn transport_message(failure: TransportFailure, may_have_reached: bool) -> String {
+    let what = match failure {
+        TransportFailure::Connect => "could not connect to 2Factor",
+        TransportFailure::Timeout => "2Factor did not answer in time",
+        TransportFailure::Other => "the connection to 2Factor failed",
+    };
+    let reach = if may_have_reached {
+        "the request may have reached 2Factor"
+    } else {
+        "the request did not reach 2Factor"
+    };
+    format!("{what}; {reach}")
+}
+
+fn snippet_suffix(snippet: &str) -> String {
+    if snippet.is_empty() {
+        String::new()
+    } else {
+        format!(": {snippet:?}")
+    }
+}
+
+impl TwoFactorError {
+    /// Whether a message may have gone out despite the error.
+    ///
+    /// Refusals (4xx and recognised error answers), 5xx answers, client-side refusals and
+    /// connection failures are [`Delivery::NotSent`]; timeouts after connecting, broken
+    /// connections, unreadable 2xx answers and incomplete bulk sends are
+    /// [`Delivery::MaybeSent`].
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            Self::Transport {
+                may_have_reached: true,
+                ..
+            }
+            | Self::BulkIncomplete { .. } => Delivery::MaybeSent,
+            Self::UnexpectedResponse { status, .. } if (200..300).contains(status) => {
+                Delivery::MaybeSent
+            }
+            _ => Delivery::NotSent,
+        }
+    }
+
+    /// The HTTP status 2Factor answered with, when there was an answer.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Forbidden { status, .. }
+            | Self::RateLimited { status, .. }
+            | Self::QuotaExhausted { status, .. }
+            | Self::Rejected { status, .. }
+            | Self::ServerError { status, .. }
+            | Self::UnexpectedResponse { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The [`ProviderErrorKind`] this error maps to.
+    pub fn provider_kind(&self) -> ProviderErrorKind {
+        match self {
+            Self::InvalidApiKey { .. } | Self::Forbidden { .. } => ProviderErrorKind::Unauthorized,
+            Self::InvalidPhone { .. } => ProviderErrorKind::InvalidPhone,
+            Self::InvalidCode { .. } => ProviderErrorKind::InvalidCode,
+            Self::RateLimited { .. } => ProviderErrorKind::RateLimited,
+            Self::QuotaExhausted { .. } => ProviderErrorKind::QuotaExhausted,
+            Self::ServerError { .. } => ProviderErrorKind::ServerError,
+            Self::Transport { failure, .. } => match failure {
+                TransportFailure::Timeout => ProviderErrorKind::Timeout,
+                TransportFailure::Connect | TransportFailure::Other => {
+                    ProviderErrorKind::Unreachable
+                }
+            },
+            Self::UnexpectedResponse { .. } => ProviderErrorKind::UnexpectedResponse,
+            Self::BulkIncomplete { source, .. } => source.provider_kind(),
+            Self::SessionNotFound
+            | Self::Rejected { .. }
+            | Self::InvalidRequest { .. }
+            | Self::Config { .. }
+            | Self::HttpClient(_) => ProviderErrorKind::Rejected,
+        }
+    }
+
+    /// Builds a transport error from a `reqwest` error, removing its URL (which holds the key).
+    ///
+    /// `answered` says whether 2Factor had already started answering (the failure happened while
+    /// reading the body).
+    pub(crate) fn transport(err: reqwest::Error, answered: bool) -> Self {
+        let err = err.without_url();
+        let failure = if err.is_timeout() {
+            TransportFailure::Timeout
+        } else if err.is_connect() {
+            TransportFailure::Connect
+        } else {
+            TransportFailure::Other
+        };
+        // A connect failure (connect timeout included) never sent a byte of the request.
+        let may_have_reached = answered || !err.is_connect();
+        Self::Transport {
+            failure,
+            may_have_reached,
+            source: err,
+        }
+    }
+
+    pub(crate) fn invalid_request(reason: impl Into<String>) -> Self {
+        Self::InvalidRequest {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn config(reason: impl Into<String>) -> Self {
+        Self::Config {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Maps onto the engine's error: the kind, whether a message may have gone out, this error's
+/// text as the detail, and this error as the `source`.
+impl From<TwoFactorError> for ProviderError {
+    fn from(err: TwoFactorError) -> Self {
+        ProviderError::new(PROVIDER, err.provider_kind())
+            .with_delivery(err.delivery())
+            .with_detail(err.to_string())
+            .with_source(err)
+    }
+}
+
+/// A short, log-safe description of a body: secrets scrubbed, control characters replaced,
+/// at most `SNIPPET_CHARS` characters.
+pub(crate) fn snippet(body: &str, scrub: impl Fn(&str) -> String) -> String {
+    const SNIPPET_CHARS: usize = 120;
+    let cleaned = scrub(body.trim());
+    let mut out: String = cleaned
+        .chars()
+        .take(SNIPPET_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if cleaned.chars().count() > SNIPPET_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Other => "other",
+        })
+    }
+}

@@ -1,0 +1,118 @@
+//! The 2Factor.in client: SMS and voice OTP, balance, transactional, promotional, bulk and
+//! encrypted SMS, and the webhook payloads.
+//!
+//! [`TwoFactorClient`] is built once ([`TwoFactorClient::builder`]) and cloned freely; clones
+//! share one pooled `reqwest` client (rustls, 10 s total and 5 s connect timeouts by default,
+//! a `twofactor-rs/<version>` user agent, no redirects).
+//!
+//! | endpoint | method |
+//! |---|---|
+//! | `GET /API/V1/{key}/SMS/{phone}/AUTOGEN[/{template}]` (also `AUTOGEN2`, `AUTOGEN3`) | [`TwoFactorClient::send_otp`] |
+//! | `GET /API/V1/{key}/SMS/{phone}/{otp}[/{template}]` | [`TwoFactorClient::send_custom_otp`] |
+//! | `GET /API/V1/{key}/SMS/VERIFY/{session}/{otp}` | [`TwoFactorClient::verify_otp`] |
+//! | `GET /API/V1/{key}/SMS/VERIFY3/{phone}/{otp}` | [`TwoFactorClient::verify_otp_by_phone`] |
+//! | `GET /API/V1/{key}/VOICE/{phone}/AUTOGEN` | [`TwoFactorClient::send_voice_otp`] |
+//! | `GET /API/V1/{key}/VOICE/{phone}/{otp}` | [`TwoFactorClient::send_voice_custom_otp`] |
+//! | `GET /API/V1/{key}/VOICE/VERIFY/{session}/{otp}` | [`TwoFactorClient::verify_voice_otp`] |
+//! | `GET /API/V1/{key}/BAL/SMS`, `/BAL/VOICE` | [`TwoFactorClient::balance`] |
+//! | `POST /API/R1/` `module=TRANS_SMS` | [`TwoFactorClient::send_transactional_sms`] |
+//! | `POST /API/R1/` `module=PROMO_SMS` | [`TwoFactorClient::send_promotional_sms`] |
+//! | `POST /API/R1/Bulk/` | [`TwoFactorClient::send_bulk`] (any size, 1000 per request) |
+//! | `POST /API/R1/?module=ENC` `TRANS_SMS` | [`TwoFactorClient::send_encrypted_sms`] |
+//! | `POST /API/R1/?module=ENC` `TRANS_SMS_DLR` | [`TwoFactorClient::encrypted_delivery_status`] |
+//! | delivery-report and click webhooks | [`DeliveryReport`], [`ClickEvent`] |
+//!
+//! For the verification engine, [`TwoFactorOtp`] implements [`OtpProvider`](crate::OtpProvider)
+//! (2Factor generates and checks codes) and [`TwoFactorClient`] implements
+//! [`SmsSender`](crate::SmsSender) (the library generates and checks codes).
+//!
+//! # Safety rails
+//! - Phones and codes enter URLs only as [`PhoneNumber`](crate::PhoneNumber) (E.164 with its
+//!   `+`) and [`OtpCode`](crate::OtpCode) (ASCII digits); template names and session ids are
+//!   percent-encoded as exactly one path segment, and names made only of dots are refused.
+//! - Nothing is retried: a retried GET can send a second SMS.
+//! - The API key is a [`secrecy::SecretString`]; the `Debug` of every type here redacts it, and
+//!   no [`TwoFactorError`] carries it in `Display`, `Debug` or its `source()` chain (transport
+//!   errors lose their URL, and 2Factor's words are scrubbed of the key).
+//! - Answers are decoded tolerantly, see [`TwoFactorError`] and the rules below.
+//!
+//! # How answers are read
+//! The HTTP status and the body are both read. 5xx is [`TwoFactorError::ServerError`] and 429
+//! [`TwoFactorError::RateLimited`] whatever the body. A VERIFY answer is decided by `Details`:
+//! `OTP Matched` (under `"Status":"Success"` or, as 2Factor documents it, `"Status":"Error"`,
+//! with a 2xx status) is [`Verdict::Matched`](crate::Verdict::Matched), `OTP Mismatch` a
+//! mismatch, `OTP Expired` expired, and `Invalid API / SessionId Combination - No Entry Exists`
+//! is [`TwoFactorError::SessionNotFound`]. A send succeeds on `"Status":"Success"` with a 2xx
+//! status; other answers map by their words to [`TwoFactorError::InvalidApiKey`],
+//! [`TwoFactorError::InvalidPhone`], [`TwoFactorError::InvalidCode`],
+//! [`TwoFactorError::QuotaExhausted`], [`TwoFactorError::RateLimited`], or else
+//! [`TwoFactorError::Rejected`] with the words kept. HTML, garbage and empty bodies are
+//! [`TwoFactorError::UnexpectedResponse`].
+//!
+//! # Example
+//! Against a mock server standing in for 2Factor:
+//!
+//! ```
+//! use serde_json::json;
+//! use twofactor_core::twofactor::{OtpKind, TwoFactorClient};
+//! use twofactor_core::{OtpCode, PhoneParser, Verdict};
+//! use wiremock::matchers::{method, path};
+//! use wiremock::{Mock, MockServer, ResponseTemplate};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let twofactor = MockServer::start().await;
+//! Mock::given(method("GET"))
+//!     .and(path("/API/V1/my-api-key/SMS/+919812345678/AUTOGEN/Login%20OTP"))
+//!     .respond_with(ResponseTemplate::new(200).set_body_json(
+//!         json!({"Status": "Success", "Details": "ab88279e-0105-415f-912e-2f24162b8cbb"}),
+//!     ))
+//!     .mount(&twofactor)
+//!     .await;
+//! Mock::given(method("GET"))
+//!     .and(path("/API/V1/my-api-key/SMS/VERIFY/ab88279e-0105-415f-912e-2f24162b8cbb/123456"))
+//!     .respond_with(
+//!         ResponseTemplate::new(200).set_body_json(json!({"Status": "Error", "Details": "OTP Matched"})),
+//!     )
+//!     .mount(&twofactor)
+//!     .await;
+//!
+//! let client = TwoFactorClient::builder("my-api-key")
+//!     .base_url(twofactor.uri()) // default: https://2factor.in
+//!     .otp_template("Login OTP")
+//!     .build()?;
+//!
+//! let phone = PhoneParser::default().parse("98123 45678")?;
+//! let sent = client.send_otp(&phone, OtpKind::Autogen, None).await?;
+//!
+//! let typed = OtpCode::parse("123456", 4..=6)?;
+//! assert_eq!(client.verify_otp(&sent.session_id, &typed).await?, Verdict::Matched);
+//! assert!(!format!("{client:?}").contains("my-api-key"));
+//! # Ok(())
+//! # }
+//! ```
+
+mod bulk;
+mod client;
+mod encrypted;
+mod error;
+mod otp;
+mod provider;
+mod response;
+mod sms;
+mod webhook;
+
+pub use bulk::{
+    BULK_MAX_MESSAGES, BULK_MAX_TEXT_CHARS, BulkAccepted, BulkMessage, BulkRejected, BulkReport,
+    CallbackFormat,
+};
+pub use client::{DEFAULT_BASE_URL, TwoFactorClient, TwoFactorClientBuilder};
+pub use encrypted::{
+    EncryptedDeliveryStatus, EncryptedSms, EncryptedSmsSent, EncryptionConfig, EncryptionMode,
+    IvPlacement, KeyEncoding,
+};
+pub use error::{TransportFailure, TwoFactorError};
+pub use otp::{Balance, BalanceKind, OtpKind, OtpSent, SessionId, TemplateName};
+pub use provider::TwoFactorOtp;
+pub use sms::{MIN_SCHEDULE_LEAD, SmsRequest, SmsSent};
+pub use webhook::{ClickEvent, DeliveryReport, DeliveryStatus, WebhookError};

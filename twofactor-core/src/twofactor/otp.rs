@@ -1,0 +1,319 @@
+//! SMS OTP, voice OTP and balance: the `GET {base}/API/V1/{api_key}/...` endpoints.
+
+use std::fmt;
+
+use super::client::{TwoFactorClient, V1Path, check_segment};
+use super::error::TwoFactorError;
+use crate::provider::Verdict;
+use crate::{OtpCode, PhoneNumber};
+
+/// Longest template name accepted.
+const MAX_TEMPLATE_CHARS: usize = 100;
+/// Longest session id accepted (2Factor's are about 40 characters).
+const MAX_SESSION_CHARS: usize = 256;
+
+/// The name of an OTP template approved in the 2Factor dashboard (`SMS OTP > OTP Templates`).
+///
+/// Any text works except an empty one, one made only of dots, or one with control characters;
+/// it is percent-encoded into exactly one path segment, so `My Template/v2` is sent as
+/// `My%20Template%2Fv2`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TemplateName(String);
+
+impl TemplateName {
+    /// Checks `name` (at most 100 characters).
+    pub fn new(name: impl Into<String>) -> Result<Self, TwoFactorError> {
+        let name = name.into();
+        check_segment(&name, MAX_TEMPLATE_CHARS, "the template name")
+            .map_err(TwoFactorError::invalid_request)?;
+        Ok(Self(name))
+    }
+
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TemplateName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// 2Factor's id for one OTP send, needed to verify it.
+///
+/// A secret for the verification engine: whoever holds it can check guesses against the code.
+/// `Debug` is redacted and there is no `Display`; [`SessionId::expose`] gives the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionId(Box<str>);
+
+impl SessionId {
+    /// Wraps a session id (at most 256 characters, not only dots, no control characters).
+    pub fn new(id: impl Into<String>) -> Result<Self, TwoFactorError> {
+        let id = id.into();
+        check_segment(&id, MAX_SESSION_CHARS, "the session id")
+            .map_err(TwoFactorError::invalid_request)?;
+        Ok(Self(id.into_boxed_str()))
+    }
+
+    /// The id's text, for storing it. Never log this.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId([REDACTED])")
+    }
+}
+
+/// Which code-generating SMS endpoint to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OtpKind {
+    /// `AUTOGEN`: 2Factor generates a 6-digit code and keeps it to itself.
+    Autogen,
+    /// `AUTOGEN2`: like `AUTOGEN`, and the code comes back in the answer
+    /// ([`OtpSent::code`]).
+    Autogen2,
+    /// `AUTOGEN3`: a 4-digit code.
+    Autogen3,
+}
+
+impl OtpKind {
+    fn segment(self) -> &'static str {
+        match self {
+            Self::Autogen => "AUTOGEN",
+            Self::Autogen2 => "AUTOGEN2",
+            Self::Autogen3 => "AUTOGEN3",
+        }
+    }
+}
+
+/// The answer to an OTP send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OtpSent {
+    /// What [`TwoFactorClient::verify_otp`] (or [`TwoFactorClient::verify_voice_otp`]) needs.
+    pub session_id: SessionId,
+    /// The code 2Factor generated, for [`OtpKind::Autogen2`] only.
+    pub code: Option<OtpCode>,
+}
+
+/// Which balance to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BalanceKind {
+    /// `/BAL/SMS`: SMS OTP credits.
+    Sms,
+    /// `/BAL/VOICE`: voice OTP credits.
+    Voice,
+}
+
+/// An account balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Balance {
+    /// 2Factor's `Details` as given (the number of credits left).
+    pub details: String,
+    /// The credits as a number, when `Details` is a whole number (`"250"`, or `"250.00"`).
+    pub credits: Option<u64>,
+}
+
+/// The digit counts 2Factor accepts for a code the caller chooses.
+const CUSTOM_CODE_DIGITS: std::ops::RangeInclusive<usize> = 4..=6;
+
+impl TwoFactorClient {
+    fn template_or_default<'a>(
+        &'a self,
+        template: Option<&'a TemplateName>,
+    ) -> Option<&'a TemplateName> {
+        template.or(self.inner.otp_template.as_ref())
+    }
+
+    async fn get_v1(&self, path: V1Path) -> Result<super::client::Reply, TwoFactorError> {
+        let url = self.v1_url(path)?;
+        self.execute(self.inner.http.get(url)).await
+    }
+
+    async fn otp_session(
+        &self,
+        path: V1Path,
+        expect_code: bool,
+    ) -> Result<OtpSent, TwoFactorError> {
+        let reply = self.get_v1(path).await?;
+        let answer = self.decode_success(&reply)?;
+        let session_id = SessionId::new(answer.details.trim())
+            .map_err(|_| self.unexpected(&reply, "an unusable session id"))?;
+        let code = if expect_code {
+            let otp = super::response::field_text(&answer.object, "OTP")
+                .ok_or_else(|| self.unexpected(&reply, "AUTOGEN2 answer without OTP"))?;
+            let code = OtpCode::parse(otp.trim(), 1..=crate::code::MAX_CODE_LEN)
+                .map_err(|_| self.unexpected(&reply, "AUTOGEN2 answer with an unusable OTP"))?;
+            Some(code)
+        } else {
+            None
+        };
+        Ok(OtpSent { session_id, code })
+    }
+
+    /// Sends a code 2Factor generates (`/SMS/{phone}/AUTOGEN[/{template}]`, or `AUTOGEN2`,
+    /// `AUTOGEN3`). `template` `None` uses the client's default template, if any.
+    pub async fn send_otp(
+        &self,
+        phone: &PhoneNumber,
+        kind: OtpKind,
+        template: Option<&TemplateName>,
+    ) -> Result<OtpSent, TwoFactorError> {
+        let mut path = V1Path::new().lit("SMS").phone(phone).lit(kind.segment());
+        if let Some(t) = self.template_or_default(template) {
+            path = path.segment(t.as_str());
+        }
+        self.otp_session(path, kind == OtpKind::Autogen2).await
+    }
+
+    /// Sends a code the caller chose (`/SMS/{phone}/{otp}[/{template}]`). 2Factor accepts 4 to
+    /// 6 digits; other lengths are refused here, before any request. `template` `None` uses the
+    /// client's default template, if any.
+    pub async fn send_custom_otp(
+        &self,
+        phone: &PhoneNumber,
+        code: &OtpCode,
+        template: Option<&TemplateName>,
+    ) -> Result<OtpSent, TwoFactorError> {
+        check_custom_code(code)?;
+        let mut path = V1Path::new().lit("SMS").phone(phone).code(code);
+        if let Some(t) = self.template_or_default(template) {
+            path = path.segment(t.as_str());
+        }
+        self.otp_session(path, false).await
+    }
+
+    /// Checks a code against an SMS OTP session (`/SMS/VERIFY/{session}/{otp}`).
+    ///
+    /// `OTP Matched` (with a 2xx status, under `"Status":"Success"` or `"Status":"Error"`),
+    /// `OTP Mismatch` and `OTP Expired` are verdicts; an unknown session is
+    /// [`TwoFactorError::SessionNotFound`].
+    pub async fn verify_otp(
+        &self,
+        session: &SessionId,
+        code: &OtpCode,
+    ) -> Result<Verdict, TwoFactorError> {
+        let path = V1Path::new()
+            .lit("SMS")
+            .lit("VERIFY")
+            .segment(session.expose())
+            .code(code);
+        let reply = self.get_v1(path).await?;
+        self.decode_verdict(&reply)
+    }
+
+    /// Checks a code against the last OTP sent to `phone` (`/SMS/VERIFY3/{phone}/{otp}`).
+    pub async fn verify_otp_by_phone(
+        &self,
+        phone: &PhoneNumber,
+        code: &OtpCode,
+    ) -> Result<Verdict, TwoFactorError> {
+        let path = V1Path::new()
+            .lit("SMS")
+            .lit("VERIFY3")
+            .phone(phone)
+            .code(code);
+        let reply = self.get_v1(path).await?;
+        self.decode_verdict(&reply)
+    }
+
+    /// Calls `phone` and reads out a code 2Factor generates (`/VOICE/{phone}/AUTOGEN`).
+    pub async fn send_voice_otp(&self, phone: &PhoneNumber) -> Result<OtpSent, TwoFactorError> {
+        let path = V1Path::new().lit("VOICE").phone(phone).lit("AUTOGEN");
+        self.otp_session(path, false).await
+    }
+
+    /// Calls `phone` and reads out a code the caller chose (`/VOICE/{phone}/{otp}`).
+    pub async fn send_voice_custom_otp(
+        &self,
+        phone: &PhoneNumber,
+        code: &OtpCode,
+    ) -> Result<OtpSent, TwoFactorError> {
+        let path = V1Path::new().lit("VOICE").phone(phone).code(code);
+        self.otp_session(path, false).await
+    }
+
+    /// Checks a code against a voice OTP session (`/VOICE/VERIFY/{session}/{otp}`); answers are
+    /// read as for [`TwoFactorClient::verify_otp`].
+    pub async fn verify_voice_otp(
+        &self,
+        session: &SessionId,
+        code: &OtpCode,
+    ) -> Result<Verdict, TwoFactorError> {
+        let path = V1Path::new()
+            .lit("VOICE")
+            .lit("VERIFY")
+            .segment(session.expose())
+            .code(code);
+        let reply = self.get_v1(path).await?;
+        self.decode_verdict(&reply)
+    }
+
+    /// The account's SMS or voice OTP balance (`/BAL/SMS`, `/BAL/VOICE`).
+    pub async fn balance(&self, kind: BalanceKind) -> Result<Balance, TwoFactorError> {
+        let path = V1Path::new().lit("BAL").lit(match kind {
+            BalanceKind::Sms => "SMS",
+            BalanceKind::Voice => "VOICE",
+        });
+        let reply = self.get_v1(path).await?;
+        let answer = self.decode_success(&reply)?;
+        let details = answer.details.trim().to_owned();
+        Ok(Balance {
+            credits: parse_credits(&details),
+            details,
+        })
+    }
+}
+
+fn check_custom_code(code: &OtpCode) -> Result<(), TwoFactorError> {
+    if CUSTOM_CODE_DIGITS.contains(&code.len()) {
+        Ok(())
+    } else {
+        Err(TwoFactorError::InvalidCode {
+            details: format!(
+                "2Factor accepts codes of {} to {} digits, this one has {}",
+                CUSTOM_CODE_DIGITS.start(),
+                CUSTOM_CODE_DIGITS.end(),
+                code.len()
+            ),
+        })
+    }
+}
+
+fn parse_credits(details: &str) -> Option<u64> {
+    let whole = match details.split_once('.') {
+        Some((whole, frac)) if frac.bytes().all(|b| b == b'0') => whole,
+        Some(_) => return None,
+        None => details,
+    };
+    whole.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credits_parse_whole_numbers_only() {
+        assert_eq!(parse_credits("250"), Some(250));
+        assert_eq!(parse_credits("250.00"), Some(250));
+        assert_eq!(parse_credits("250.5"), None);
+        assert_eq!(parse_credits("lots"), None);
+    }
+
+    #[test]
+    fn template_names_refuse_dot_segments_and_controls() {
+        assert!(TemplateName::new("My Template/v2").is_ok());
+        for bad in ["", ".", "..", "a\nb", &"x".repeat(101)] {
+            assert!(TemplateName::new(bad).is_err(), "{bad:?}");
+        }
+    }
+}
