@@ -9,17 +9,19 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use twofactor_tower::{RequireVerifiedPhone, TwoFactor, VerifiedPhone};
 
-use crate::{INDEX_HTML, Protected};
+use crate::{INDEX_HTML, Protected, RECENT};
 
-/// The demo app: the page, `/health`, the guarded `/protected`, and the endpoints under
-/// `/phone`.
+/// The demo app: the page, `/health`, the guarded `/protected` (and `/protected/recent`, which
+/// also demands a verification at most [`RECENT`] old), and the endpoints under `/phone`.
 pub fn app(tf: TwoFactor) -> Router {
+    let guard = RequireVerifiedPhone::new(tf.clone());
     Router::new()
         .route("/", get(|| async { Html(INDEX_HTML) }))
         .route("/health", get(health))
+        .route("/protected", get(protected).route_layer(guard.clone()))
         .route(
-            "/protected",
-            get(protected).route_layer(RequireVerifiedPhone::new(tf.clone())),
+            "/protected/recent",
+            get(protected).route_layer(guard.max_age(RECENT)),
         )
         .nest("/phone", twofactor_tower::router(tf.clone()))
         .with_state(tf)
@@ -33,7 +35,10 @@ async fn health() -> impl IntoResponse {
 }
 
 async fn protected(phone: VerifiedPhone) -> impl IntoResponse {
-    axum::Json(Protected::from(&*phone))
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Protected::from(&*phone).to_json(),
+    )
 }
 
 /// Serves `app(tf)` on `listener` until the process is interrupted, with the peer address

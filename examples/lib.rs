@@ -7,6 +7,7 @@
 //! | `GET /` | a small page to try the flow by hand |
 //! | `GET /health` | `{"ok":true}`, unguarded |
 //! | `GET /protected` | guarded; `{"phone":"+91…","verified_at":…}` |
+//! | `GET /protected/recent` | the same, but only for a phone verified in the last 5 minutes (step-up) |
 //! | `/phone/*` | the endpoints of DESIGN §3 |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -14,6 +15,9 @@
 use std::net::SocketAddr;
 
 pub mod axum_app;
+
+/// How recent a verification `GET /protected/recent` demands.
+pub const RECENT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The demo page: self-contained HTML, no build step, no external assets.
 pub const INDEX_HTML: &str = include_str!("index.html");
@@ -25,6 +29,13 @@ pub struct Protected {
     pub phone: String,
     /// When it was verified, Unix seconds.
     pub verified_at: u64,
+}
+
+impl Protected {
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 impl From<&twofactor_core::VerifiedPhone> for Protected {
@@ -51,8 +62,10 @@ pub fn bind_address() -> Result<SocketAddr, String> {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -1,2 +1,517 @@
-//! Helpers shared by the cross-crate integration tests in this directory.
+//! Support for the cross-crate integration tests: a fake 2Factor.in server, and the demo app
+//! of either adapter spawned on port 0 and driven over real HTTP.
+//!
+//! The HTTP suite (`http_suite.rs`) is written once against [`TestApp`] and run for every
+//! [`Adapter`]: any difference between the adapters is a bug in one of them.
 #![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use twofactor_core::clock::ManualClock;
+use twofactor_core::config::OtpMode;
+use twofactor_core::transport::HttpOptions;
+use twofactor_core::web::TwoFactor;
+use twofactor_core::{
+    KeyRing, LocalOtp, OtpProvider, PhoneVerifier, Policy, SigningKey, TwoFactorClient,
+    TwoFactorOtp, VerificationStore,
+};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
+
+/// The API key the fake 2Factor server expects; every response is scanned for it.
+pub const API_KEY: &str = "TEST-API-KEY-7f3c9e1b";
+
+/// Which adapter serves the demo app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    /// twofactor-tower on axum.
+    Axum,
+}
+
+#[derive(Default)]
+struct FakeState {
+    /// session id → (phone as sent in the path, code, channel path segment)
+    sessions: HashMap<String, (String, String)>,
+    /// phone → last code, for the tests to type in
+    last_code: HashMap<String, String>,
+    /// every session id handed out, to check none leaks
+    issued: Vec<String>,
+    next: u64,
+}
+
+/// A fake 2Factor.in on loopback: AUTOGEN hands out a session id and remembers a code, VERIFY
+/// checks it (answering a match the way the documentation shows it: `"Status":"Error",
+/// "Details":"OTP Matched"`), the custom-code endpoint records the code it is given.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct FakeTwoFactor {
+    server: Arc<MockServer>,
+    state: Arc<Mutex<FakeState>>,
+}
+
+struct Autogen(Arc<Mutex<FakeState>>);
+
+impl Respond for Autogen {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let segments: Vec<&str> = request.url.path().split('/').collect();
+        // /API/V1/{key}/SMS|VOICE/{phone}/AUTOGEN[/template]
+        let phone = segments.get(5).copied().unwrap_or_default().to_owned();
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        state.next += 1;
+        let session = format!(
+            "fake-sess-{:08x}-{}",
+            state.next,
+            u64::from_le_bytes(rand_bytes()) % 1_000_000_007
+        );
+        let code = format!("{:06}", u64::from_le_bytes(rand_bytes()) % 1_000_000);
+        state
+            .sessions
+            .insert(session.clone(), (phone.clone(), code.clone()));
+        state.last_code.insert(phone, code);
+        state.issued.push(session.clone());
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"Status": "Success", "Details": session}))
+    }
+}
+
+struct Verify(Arc<Mutex<FakeState>>);
+
+impl Respond for Verify {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let segments: Vec<&str> = request.url.path().split('/').collect();
+        // /API/V1/{key}/SMS|VOICE/VERIFY/{session}/{otp}
+        let (session, otp) = (
+            segments.get(6).copied().unwrap_or_default(),
+            segments.get(7).copied().unwrap_or_default(),
+        );
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let answer = |status: u16, details: &str| {
+            ResponseTemplate::new(status)
+                .set_body_json(serde_json::json!({"Status": "Error", "Details": details}))
+        };
+        match state.sessions.get(session) {
+            None => answer(400, "Invalid API / SessionId Combination - No Entry Exists"),
+            Some((_, code)) if code == otp => {
+                state.sessions.remove(session);
+                answer(200, "OTP Matched")
+            }
+            Some(_) => answer(400, "OTP Mismatch"),
+        }
+    }
+}
+
+struct CustomCode(Arc<Mutex<FakeState>>);
+
+impl Respond for CustomCode {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let segments: Vec<&str> = request.url.path().split('/').collect();
+        // /API/V1/{key}/SMS|VOICE/{phone}/{otp}[/template]
+        let (phone, code) = (
+            segments.get(5).copied().unwrap_or_default(),
+            segments.get(6).copied().unwrap_or_default(),
+        );
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        state.next += 1;
+        let session = format!("fake-sess-{:08x}", state.next);
+        state.last_code.insert(phone.to_owned(), code.to_owned());
+        state.issued.push(session.clone());
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"Status": "Success", "Details": session}))
+    }
+}
+
+fn rand_bytes() -> [u8; 8] {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).unwrap_or_else(|e| panic!("randomness: {e}"));
+    b
+}
+
+impl FakeTwoFactor {
+    /// Starts the fake server.
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(FakeState::default()));
+        let key = API_KEY;
+        Mock::given(matchers::method("GET"))
+            .and(matchers::path_regex(format!(
+                r"^/API/V1/{key}/(SMS|VOICE)/VERIFY/[^/]+/[0-9]+$"
+            )))
+            .respond_with(Verify(state.clone()))
+            .with_priority(2)
+            .mount(&server)
+            .await;
+        Mock::given(matchers::method("GET"))
+            .and(matchers::path_regex(format!(
+                r"^/API/V1/{key}/(SMS|VOICE)/\+[0-9]+/AUTOGEN(/[^/]+)?$"
+            )))
+            .respond_with(Autogen(state.clone()))
+            .with_priority(3)
+            .mount(&server)
+            .await;
+        Mock::given(matchers::method("GET"))
+            .and(matchers::path_regex(format!(
+                r"^/API/V1/{key}/(SMS|VOICE)/\+[0-9]+/[0-9]{{4,6}}(/[^/]+)?$"
+            )))
+            .respond_with(CustomCode(state.clone()))
+            .with_priority(4)
+            .mount(&server)
+            .await;
+        Self {
+            server: Arc::new(server),
+            state,
+        }
+    }
+
+    /// The base URL to configure as `TWOFACTOR_BASE_URL`.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The last code sent to `phone` (E.164).
+    pub fn code(&self, phone: &str) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_code
+            .get(phone)
+            .cloned()
+    }
+
+    /// Every session id handed out.
+    pub fn session_ids(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .issued
+            .clone()
+    }
+
+    /// The paths of every request received.
+    pub async fn paths(&self) -> Vec<String> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.url.path().to_owned())
+            .collect()
+    }
+
+    /// How many VERIFY requests were received.
+    pub async fn verify_calls(&self) -> usize {
+        self.paths()
+            .await
+            .iter()
+            .filter(|p| p.contains("/VERIFY/"))
+            .count()
+    }
+
+    /// Replaces every answer with `template` (for provider failures), ahead of the normal ones.
+    pub async fn answer_everything_with(&self, template: ResponseTemplate) {
+        Mock::given(matchers::any())
+            .respond_with(template)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+}
+
+/// How to build the app under test.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct Options {
+    /// The policy.
+    pub policy: Policy,
+    /// Provider mode (AUTOGEN + VERIFY) or local mode (custom code, checked here).
+    pub mode: OtpMode,
+    /// Cookie `Secure` flag.
+    pub cookie_secure: bool,
+    /// Trust `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+    /// A store other than the default in-memory one.
+    pub store: Option<Arc<dyn VerificationStore>>,
+    /// A provider other than 2Factor against the fake server.
+    pub provider: Option<Arc<dyn OtpProvider>>,
+    /// The provider timeout of the HTTP client.
+    pub provider_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            policy: Policy::default(),
+            mode: OtpMode::Provider,
+            cookie_secure: true,
+            trust_forwarded_for: false,
+            store: None,
+            provider: None,
+            provider_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The signing key of every test app; [`other_keys`] is a key it does not know.
+pub fn keys() -> KeyRing {
+    KeyRing::new(SigningKey::from_bytes(&[0x11; 32]).unwrap_or_else(|_| unreachable!()))
+}
+
+/// A key ring the test apps do not hold.
+pub fn other_keys() -> KeyRing {
+    KeyRing::new(SigningKey::from_bytes(&[0x22; 32]).unwrap_or_else(|_| unreachable!()))
+}
+
+/// A response, with its raw text kept for the secrets scan.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The status.
+    pub status: u16,
+    /// The headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The body text.
+    pub text: String,
+}
+
+impl Reply {
+    /// The body as JSON (Null if it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `error` field of the body.
+    pub fn error(&self) -> String {
+        self.json()["error"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// The demo app of one adapter, served on 127.0.0.1:0 against a fake 2Factor.
+#[allow(missing_debug_implementations)]
+pub struct TestApp {
+    /// `http://127.0.0.1:port`.
+    pub base: String,
+    /// The fake provider.
+    pub fake: FakeTwoFactor,
+    /// The app's clock.
+    pub clock: ManualClock,
+    /// The endpoints' state (engine and settings).
+    pub tf: TwoFactor,
+    /// Which adapter.
+    pub adapter: Adapter,
+    http: reqwest::Client,
+    replies: Arc<Mutex<Vec<Reply>>>,
+    _server: ServerHandle,
+}
+
+enum ServerHandle {
+    Tokio(tokio::task::JoinHandle<()>),
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        match self {
+            Self::Tokio(task) => task.abort(),
+        }
+    }
+}
+
+/// Builds the endpoints' state for `options` against `fake`.
+pub fn two_factor(options: &Options, fake: &FakeTwoFactor, clock: &ManualClock) -> TwoFactor {
+    let provider: Arc<dyn OtpProvider> = match &options.provider {
+        Some(p) => p.clone(),
+        None => {
+            let client = TwoFactorClient::builder(API_KEY)
+                .base_url(fake.uri())
+                .http(HttpOptions::default().with_timeout(options.provider_timeout))
+                .build()
+                .unwrap_or_else(|e| panic!("2Factor client: {e}"));
+            match options.mode {
+                OtpMode::Local => Arc::new(LocalOtp::new(client)),
+                _ => Arc::new(TwoFactorOtp::new(client)),
+            }
+        }
+    };
+    let mut builder = PhoneVerifier::builder_shared(provider)
+        .policy(options.policy.clone())
+        .keys(keys())
+        .clock(clock.clone());
+    if let Some(store) = &options.store {
+        builder = builder.shared_store(store.clone());
+    }
+    TwoFactor::new(builder.build().unwrap_or_else(|e| panic!("engine: {e}")))
+        .with_cookie_secure(options.cookie_secure)
+        .with_trust_forwarded_for(options.trust_forwarded_for)
+}
+
+impl TestApp {
+    /// Spawns the demo app of `adapter` with `options`.
+    pub async fn spawn(adapter: Adapter, options: Options) -> Self {
+        let fake = FakeTwoFactor::start().await;
+        let clock = ManualClock::new();
+        let tf = two_factor(&options, &fake, &clock);
+        Self::serve(adapter, tf, fake, clock).await
+    }
+
+    /// Serves `tf` with `adapter`.
+    pub async fn serve(
+        adapter: Adapter,
+        tf: TwoFactor,
+        fake: FakeTwoFactor,
+        clock: ManualClock,
+    ) -> Self {
+        let (addr, server) = match adapter {
+            Adapter::Axum => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .unwrap_or_else(|e| panic!("bind: {e}"));
+                let addr = listener
+                    .local_addr()
+                    .unwrap_or_else(|e| panic!("addr: {e}"));
+                let app = tf.clone();
+                let task = tokio::spawn(async move {
+                    let _ = twofactor_examples::axum_app::serve(listener, app).await;
+                });
+                (addr, ServerHandle::Tokio(task))
+            }
+        };
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap_or_else(|e| panic!("client: {e}"));
+        Self {
+            base: format!("http://{addr}"),
+            fake,
+            clock,
+            tf,
+            adapter,
+            http,
+            replies: Arc::new(Mutex::new(Vec::new())),
+            _server: server,
+        }
+    }
+
+    async fn record(&self, response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let text = response.text().await.unwrap_or_default();
+        let reply = Reply {
+            status,
+            headers,
+            text,
+        };
+        self.replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(reply.clone());
+        reply
+    }
+
+    /// Sends a request built by `f` on `method path`.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let builder = f(self.http.request(method, format!("{}{path}", self.base)));
+        let response = builder
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
+        self.record(response).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: Value) -> Reply {
+        self.request("POST", path, |b| {
+            b.header("content-type", "application/json")
+                .body(body.to_string())
+        })
+        .await
+    }
+
+    /// `POST /phone/send` for `phone`.
+    pub async fn send(&self, phone: &str) -> Reply {
+        self.post_json("/phone/send", serde_json::json!({ "phone": phone }))
+            .await
+    }
+
+    /// `POST /phone/verify`.
+    pub async fn verify(&self, phone: &str, code: &str) -> Reply {
+        self.post_json(
+            "/phone/verify",
+            serde_json::json!({ "phone": phone, "code": code }),
+        )
+        .await
+    }
+
+    /// `GET path` with an optional bearer token.
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Reply {
+        self.request("GET", path, |b| match bearer {
+            Some(t) => b.bearer_auth(t),
+            None => b,
+        })
+        .await
+    }
+
+    /// The code the fake provider sent to `phone`.
+    pub fn code(&self, phone: &str) -> String {
+        self.fake
+            .code(phone)
+            .unwrap_or_else(|| panic!("no code was sent to {phone}"))
+    }
+
+    /// A code of the right shape that is not `phone`'s code.
+    pub fn wrong_code(&self, phone: &str) -> String {
+        if self.code(phone) == "000000" {
+            "111111".into()
+        } else {
+            "000000".into()
+        }
+    }
+
+    /// Sends a code and verifies it; returns the token.
+    pub async fn verified_token(&self, phone: &str) -> String {
+        let sent = self.send(phone).await;
+        assert_eq!(sent.status, 200, "{}", sent.text);
+        let code = self.code(phone);
+        let reply = self.verify(phone, &code).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.json()["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Every reply so far.
+    pub fn replies(&self) -> Vec<Reply> {
+        self.replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The HTTP client (for concurrent requests).
+    pub fn client(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+}

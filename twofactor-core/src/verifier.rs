@@ -736,11 +736,9 @@ impl PhoneVerifier {
                 Err(VerifyError::Incorrect { attempts_left })
             }
             Verdict::Expired => {
-                inner
-                    .store
-                    .finish_attempt(phone, pending_id, AttemptResult::Expired, now)
-                    .await
-                    .map_err(store_failed)?;
+                // The code stays until its own expiry: this answer is also what the losers of a
+                // race get once the winner consumed the code at the provider (see the store's
+                // module docs), and further guesses stay counted either way.
                 self.emit(Event::VerificationFailed {
                     phone,
                     reason: FailureReason::NoLiveCode,

@@ -324,6 +324,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(
             "Content-Type must be application/json",
         ));
     }
+    // serde would also read a struct from a JSON array; the contract's bodies are objects.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(WebResponse::invalid_request(
+            "the body must be a JSON object",
+        ));
+    }
     serde_json::from_slice(body).map_err(|e| {
         // serde's messages can quote the offending value; only "missing field" is echoed, so
         // that nothing a client sent (a code, say) comes back in a response.
@@ -511,7 +517,25 @@ impl TwoFactor {
 
     /// `GET {prefix}/status`.
     pub fn status(&self, headers: &HeaderMap) -> WebResponse {
-        let body = match self.authenticate(headers, None) {
+        let span = tracing::info_span!(
+            "twofactor.status",
+            phone = tracing::field::Empty,
+            outcome = tracing::field::Empty
+        );
+        let _entered = span.enter();
+        let proof = self.authenticate(headers, None);
+        if let Ok(proof) = &proof {
+            span.record("phone", tracing::field::display(proof.phone().masked()));
+        }
+        span.record(
+            "outcome",
+            if proof.is_ok() {
+                "verified"
+            } else {
+                "unverified"
+            },
+        );
+        let body = match proof {
             Ok(proof) => StatusBody {
                 verified: true,
                 phone: Some(proof.phone().e164()),
@@ -530,6 +554,8 @@ impl TwoFactor {
 
     /// `POST {prefix}/logout`: 204 and a cookie that clears the token's.
     pub fn logout(&self) -> WebResponse {
+        tracing::info_span!("twofactor.logout", outcome = "logged_out")
+            .in_scope(|| tracing::debug!("cookie cleared"));
         let mut headers = HeaderMap::new();
         headers.insert(header::SET_COOKIE, self.clear_cookie.clone());
         WebResponse {

@@ -477,24 +477,24 @@ async fn a_provider_failure_during_verify_still_costs_the_attempt() {
 }
 
 #[tokio::test]
-async fn the_provider_saying_expired_kills_the_code() {
+async fn the_provider_saying_expired_answers_410_and_still_counts() {
     let h = harness();
     h.verifier.send(PHONE, &ctx()).await.unwrap();
     let right = h.code(PHONE);
     h.mock.forget_codes();
+    // Every guess at a code the provider calls dead is answered 410, and each still costs an
+    // attempt, so a dead code is no free oracle.
+    for _ in 0..5 {
+        assert!(matches!(
+            h.verifier.verify(PHONE, &right, &ctx()).await,
+            Err(VerifyError::NoLiveCode)
+        ));
+    }
     assert!(matches!(
         h.verifier.verify(PHONE, &right, &ctx()).await,
-        Err(VerifyError::NoLiveCode)
+        Err(VerifyError::TooManyAttempts { .. })
     ));
-    assert!(matches!(
-        h.verifier.verify(PHONE, &right, &ctx()).await,
-        Err(VerifyError::NoLiveCode)
-    ));
-    assert_eq!(
-        h.mock.verify_count(),
-        1,
-        "the dropped code costs no further provider call"
-    );
+    assert_eq!(h.mock.verify_count(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -128,7 +128,6 @@ pub async fn run<S: VerificationStore>(store: Arc<S>) {
     phones_are_isolated(&*store).await;
     attempt_memory(&*store).await;
     lock_expiry(&*store).await;
-    provider_expired(&*store).await;
     tickets_round_trip(&*store).await;
     concurrent_attempts(store.clone()).await;
     concurrent_consume(store.clone()).await;
@@ -495,22 +494,6 @@ async fn lock_expiry<S: VerificationStore + ?Sized>(store: &S) {
         attempt_no(&begin(store, phone, later + 1, 2).await),
         Some((1, false)),
         "lock expiry: a fresh budget"
-    );
-}
-
-async fn provider_expired<S: VerificationStore + ?Sized>(store: &S) {
-    let (t, phone) = (base_time(), random_phone());
-    put(store, phone, &pending(16, t), t).await;
-    begin(store, phone, t + 1, 5).await;
-    assert_eq!(
-        finish(store, phone, 16, AttemptResult::Expired, t + 2).await,
-        FinishOutcome::Done,
-        "provider expired: dropped"
-    );
-    assert_eq!(
-        begin(store, phone, t + 3, 5).await,
-        AttemptDecision::NoCode,
-        "provider expired: no code left"
     );
 }
 

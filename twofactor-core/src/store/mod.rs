@@ -22,7 +22,10 @@
 //!    through while it is being compared.
 //! 5. [`finish_attempt`](VerificationStore::finish_attempt): on a match, consume the code —
 //!    only one caller can — and reset the counter and lock; on the last wrong guess, cancel the
-//!    code; on "expired", drop it. A wrong guess with attempts left needs no second step.
+//!    code. A wrong guess with attempts left needs no second step, and neither does a provider
+//!    saying "expired": the code is left to its own expiry, because that answer also comes
+//!    back to the losers of a race with the request that just consumed the code at the
+//!    provider, and dropping it then would take the win away from the winner.
 //!
 //! Times are passed in (`now_ms`, Unix milliseconds from the engine's [`Clock`]) so that stores
 //! hold no clock of their own and tests can move time without sleeping.
@@ -264,8 +267,6 @@ pub enum AttemptResult {
     Matched,
     /// Wrong code on the attempt that spent the budget: cancel the pending code.
     LastMismatch,
-    /// The provider says the code is dead: drop it.
-    Expired,
 }
 
 /// The store's answer to [`VerificationStore::finish_attempt`].

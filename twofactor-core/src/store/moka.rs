@@ -450,11 +450,6 @@ impl VerificationStore for MokaStore {
                     rec.pending = None;
                     (true, FinishOutcome::Done)
                 }
-                AttemptResult::Expired if current => {
-                    rec.pending = None;
-                    (true, FinishOutcome::Done)
-                }
-                AttemptResult::Expired => (false, FinishOutcome::Gone),
             }
         }))
     }
