@@ -903,4 +903,87 @@ suite!(
     no_response_carries_a_code_a_session_id_or_the_key,
     unknown_routes_and_methods_answer_json,
     demo_surface,
+    the_happy_path_runs_with_every_provider,
 );
+
+async fn the_happy_path_runs_with_every_provider(adapter: Adapter) {
+    use twofactor_core::{OctopushProvider, VerihubsProvider};
+    let verihubs = twofactor_tests::FakeOtpServer::verihubs().await;
+    let octopush = twofactor_tests::FakeOtpServer::octopush().await;
+    let providers: Vec<(
+        &str,
+        Option<Arc<dyn twofactor_core::OtpProvider>>,
+        Option<&twofactor_tests::FakeOtpServer>,
+        OtpMode,
+    )> = vec![
+        ("2factor provider mode", None, None, OtpMode::Provider),
+        ("2factor local mode", None, None, OtpMode::Local),
+        (
+            "verihubs",
+            Some(Arc::new(
+                VerihubsProvider::builder("app-id", "vh-secret")
+                    .base_url(verihubs.uri())
+                    .build()
+                    .unwrap(),
+            )),
+            Some(&verihubs),
+            OtpMode::Provider,
+        ),
+        (
+            "octopush",
+            Some(Arc::new(
+                OctopushProvider::builder("login@example.com", "octo-secret")
+                    .base_url(octopush.uri())
+                    .build()
+                    .unwrap(),
+            )),
+            Some(&octopush),
+            OtpMode::Provider,
+        ),
+    ];
+    for (name, provider, fake, mode) in providers {
+        let app = TestApp::spawn(
+            adapter,
+            Options {
+                provider,
+                mode,
+                ..Options::default()
+            },
+        )
+        .await;
+        let sent = app.send(PHONE).await;
+        assert_eq!(sent.status, 200, "{name}: {}", sent.text);
+        let code = match fake {
+            Some(f) => f
+                .code(PHONE)
+                .unwrap_or_else(|| panic!("{name}: no code sent")),
+            None => app.code(PHONE),
+        };
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let reply = app.verify(PHONE, wrong).await;
+        assert_eq!(
+            (reply.status, reply.json()["attempts_left"].as_u64()),
+            (422, Some(4)),
+            "{name}: {}",
+            reply.text
+        );
+        let reply = app.verify(PHONE, &code).await;
+        assert_eq!(reply.status, 200, "{name}: {}", reply.text);
+        let token = reply.json()["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            app.get("/protected", Some(&token)).await.status,
+            200,
+            "{name}"
+        );
+        for reply in app.replies() {
+            assert!(
+                !reply.text.contains(&code) && !reply.text.contains("secret"),
+                "{name}: {}",
+                reply.text
+            );
+        }
+    }
+}

@@ -515,3 +515,124 @@ impl TestApp {
         self.http.clone()
     }
 }
+
+/// A fake of another provider (Verihubs or Octopush) on loopback: it remembers the code it
+/// "sent" to each phone, and checks codes against it.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct FakeOtpServer {
+    server: Arc<MockServer>,
+    codes: Arc<Mutex<HashMap<String, String>>>,
+}
+
+fn body_field(request: &Request, field: &str) -> String {
+    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    match &body[field] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn new_code() -> String {
+    format!("{:06}", u64::from_le_bytes(rand_bytes()) % 1_000_000)
+}
+
+impl FakeOtpServer {
+    /// The base URL.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The last code sent to `phone` (E.164 with `+`).
+    pub fn code(&self, phone: &str) -> Option<String> {
+        let digits = phone.trim_start_matches('+');
+        self.codes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(digits)
+            .cloned()
+    }
+
+    /// Verihubs "Send OTP V2": `POST /v2/otp/send` and `POST /v2/otp/verify`, keyed by `msisdn`.
+    pub async fn verihubs() -> Self {
+        let fake = Self {
+            server: Arc::new(MockServer::start().await),
+            codes: Arc::default(),
+        };
+        let codes = fake.codes.clone();
+        Mock::given(matchers::method("POST"))
+            .and(matchers::path("/v2/otp/send"))
+            .respond_with(move |request: &Request| {
+                let code = new_code();
+                codes.lock().unwrap_or_else(|e| e.into_inner()).insert(body_field(request, "msisdn"), code);
+                ResponseTemplate::new(201).set_body_json(serde_json::json!({"message": "OTP sent successfully", "code": 201, "session_id": "vh-session"}))
+            })
+            .mount(&fake.server)
+            .await;
+        let codes = fake.codes.clone();
+        Mock::given(matchers::method("POST"))
+            .and(matchers::path("/v2/otp/verify"))
+            .respond_with(move |request: &Request| {
+                let mut codes = codes.lock().unwrap_or_else(|e| e.into_inner());
+                let msisdn = body_field(request, "msisdn");
+                if codes
+                    .get(&msisdn)
+                    .is_some_and(|c| *c == body_field(request, "otp"))
+                {
+                    codes.remove(&msisdn);
+                    ResponseTemplate::new(200).set_body_json(
+                        serde_json::json!({"message": "OTP has been verified", "code": 200}),
+                    )
+                } else {
+                    ResponseTemplate::new(404)
+                        .set_body_json(serde_json::json!({"message": "OTP not found", "code": 404}))
+                }
+            })
+            .mount(&fake.server)
+            .await;
+        fake
+    }
+
+    /// Octopush: `POST /service/otp/generate` and `PUT /service/otp/validate`, keyed by the
+    /// `otp_request_token` it hands out.
+    pub async fn octopush() -> Self {
+        let fake = Self {
+            server: Arc::new(MockServer::start().await),
+            codes: Arc::default(),
+        };
+        let tokens: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let (codes, issued) = (fake.codes.clone(), tokens.clone());
+        Mock::given(matchers::method("POST"))
+            .and(matchers::path("/service/otp/generate"))
+            .respond_with(move |request: &Request| {
+                let code = new_code();
+                let token = format!("octo-{}", new_code());
+                let phone = body_field(request, "phone_number").trim_start_matches('+').to_owned();
+                codes.lock().unwrap_or_else(|e| e.into_inner()).insert(phone, code.clone());
+                issued.lock().unwrap_or_else(|e| e.into_inner()).insert(token.clone(), code);
+                ResponseTemplate::new(201)
+                    .set_body_json(serde_json::json!({"code": 0, "message": "ok", "ticket_number": "T-1", "otp_request_token": token}))
+            })
+            .mount(&fake.server)
+            .await;
+        Mock::given(matchers::method("PUT"))
+            .and(matchers::path("/service/otp/validate"))
+            .respond_with(move |request: &Request| {
+                let mut tokens = tokens.lock().unwrap_or_else(|e| e.into_inner());
+                let token = body_field(request, "otp_request_token");
+                match tokens.get(&token) {
+                    None => ResponseTemplate::new(400).set_body_json(serde_json::json!({"code": 198, "message": "OTP not found."})),
+                    Some(code) if *code == body_field(request, "code") => {
+                        tokens.remove(&token);
+                        ResponseTemplate::new(200).set_body_json(serde_json::json!({"code": 0, "message": "success"}))
+                    }
+                    Some(_) => ResponseTemplate::new(400)
+                        .set_body_json(serde_json::json!({"code": 199, "message": "Wrong OTP code.", "remaining_number_of_attempts": 3})),
+                }
+            })
+            .mount(&fake.server)
+            .await;
+        fake
+    }
+}
