@@ -732,7 +732,11 @@ mod tests {
             None
         );
         assert_eq!(
-            token_from(Some("Basic xyz"), ["x=1", "twofactor_phone=\"ghi\""], DEFAULT_COOKIE),
+            token_from(
+                Some("Basic xyz"),
+                ["x=1", "twofactor_phone=\"ghi\""],
+                DEFAULT_COOKIE
+            ),
             Some("ghi")
         );
         assert_eq!(token_from(None, [], DEFAULT_COOKIE), None);
