@@ -21,7 +21,10 @@ use twofactor_core::web::{GuardRejection, TwoFactor, WebResponse, token_from};
 ///
 /// let response = twofactor_actix::into_response(GuardRejection::Required.response());
 /// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-/// assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="phone""#);
+/// assert_eq!(
+///     response.headers().get("www-authenticate").unwrap(),
+///     r#"Bearer realm="phone""#
+/// );
 /// ```
 pub fn into_response(web: WebResponse) -> HttpResponse {
     // Every `http` 1.x status, name and value is valid in `http` 0.2 too; the fallbacks are

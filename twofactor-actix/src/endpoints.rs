@@ -48,27 +48,39 @@ pub fn scope(path: &str, tf: TwoFactor) -> Scope {
 pub fn configure(tf: TwoFactor) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         cfg.app_data(tf.clone())
-            .service(post("/send", tf.clone(), |tf, req, headers, body| async move {
-                match read_body(&headers, body).await {
-                    Ok(body) => tf.send(&headers, req.peer_addr(), &body).await,
-                    Err(refused) => refused,
-                }
-            }))
-            .service(post("/verify", tf.clone(), |tf, req, headers, body| async move {
-                match read_body(&headers, body).await {
-                    Ok(body) => tf.verify(&headers, req.peer_addr(), &body).await,
-                    Err(refused) => refused,
-                }
-            }))
-            .service(post("/logout", tf.clone(), |tf, _req, headers, _body| async move {
-                // No body is needed, so none is read; an announced oversized one is still
-                // refused, as on every endpoint.
-                if announces_too_large(&headers) {
-                    WebResponse::payload_too_large()
-                } else {
-                    tf.logout()
-                }
-            }))
+            .service(post(
+                "/send",
+                tf.clone(),
+                |tf, req, headers, body| async move {
+                    match read_body(&headers, body).await {
+                        Ok(body) => tf.send(&headers, req.peer_addr(), &body).await,
+                        Err(refused) => refused,
+                    }
+                },
+            ))
+            .service(post(
+                "/verify",
+                tf.clone(),
+                |tf, req, headers, body| async move {
+                    match read_body(&headers, body).await {
+                        Ok(body) => tf.verify(&headers, req.peer_addr(), &body).await,
+                        Err(refused) => refused,
+                    }
+                },
+            ))
+            .service(post(
+                "/logout",
+                tf.clone(),
+                |tf, _req, headers, _body| async move {
+                    // No body is needed, so none is read; an announced oversized one is still
+                    // refused, as on every endpoint.
+                    if announces_too_large(&headers) {
+                        WebResponse::payload_too_large()
+                    } else {
+                        tf.logout()
+                    }
+                },
+            ))
             .service(
                 web::resource("/status")
                     .route(web::get().to(move |req: HttpRequest| {
@@ -93,13 +105,11 @@ where
     Fut: Future<Output = WebResponse> + 'static,
 {
     web::resource(path)
-        .route(
-            web::post().to(move |req: HttpRequest, body: web::Payload| {
-                let headers = http_headers(req.headers());
-                let response = handler(tf.clone(), req, headers, body);
-                async move { into_response(response.await) }
-            }),
-        )
+        .route(web::post().to(move |req: HttpRequest, body: web::Payload| {
+            let headers = http_headers(req.headers());
+            let response = handler(tf.clone(), req, headers, body);
+            async move { into_response(response.await) }
+        }))
         .default_service(web::to(|| async {
             into_response(WebResponse::method_not_allowed("POST"))
         }))
