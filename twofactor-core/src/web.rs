@@ -188,6 +188,12 @@ impl WebResponse {
         )
     }
 
+    /// 400 `invalid_request`, for a body that could not be read (the client broke off, or
+    /// sent a malformed chunked encoding).
+    pub fn unreadable_body() -> Self {
+        Self::invalid_request("the request body could not be read")
+    }
+
     /// 404 `not_found`, for unknown paths under the endpoints' prefix.
     pub fn not_found() -> Self {
         Self::error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
@@ -349,10 +355,27 @@ fn parse_json<T: serde::de::DeserializeOwned>(
 
 /// The token a request carries: `Authorization: Bearer <token>` if present, else the cookie.
 pub fn token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Option<&'h str> {
-    if let Some(auth) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    token_from(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        cookie_name,
+    )
+}
+
+/// [`token`] for adapters whose header types are not `http` 1.x (actix-web): the token in the
+/// first `Authorization` value if it is a bearer one, else in the `Cookie` values. Borrows,
+/// never allocates — the guard runs it on every protected request.
+pub fn token_from<'h>(
+    authorization: Option<&'h str>,
+    cookies: impl IntoIterator<Item = &'h str>,
+    cookie_name: &str,
+) -> Option<&'h str> {
+    if let Some(auth) = authorization {
         let mut parts = auth.trim().splitn(2, ' ');
         if parts
             .next()
@@ -361,10 +384,8 @@ pub fn token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Option<&'h str> {
             return parts.next().map(str::trim).filter(|t| !t.is_empty());
         }
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    cookies
+        .into_iter()
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == cookie_name)
@@ -572,7 +593,17 @@ impl TwoFactor {
         headers: &HeaderMap,
         max_age: Option<Duration>,
     ) -> Result<VerifiedPhone, GuardRejection> {
-        let token = token(headers, &self.config.cookie_name).ok_or(GuardRejection::Required)?;
+        self.authenticate_token(token(headers, &self.config.cookie_name), max_age)
+    }
+
+    /// [`authenticate`](Self::authenticate) for a token already taken from the request (with
+    /// [`token_from`]), for adapters whose header types are not `http` 1.x.
+    pub fn authenticate_token(
+        &self,
+        token: Option<&str>,
+        max_age: Option<Duration>,
+    ) -> Result<VerifiedPhone, GuardRejection> {
+        let token = token.ok_or(GuardRejection::Required)?;
         let proof = self.verifier.authenticate(token).map_err(|e| match e {
             TokenError::Expired | TokenError::Invalid => GuardRejection::Required,
         })?;
@@ -713,6 +744,28 @@ mod tests {
             None
         );
         assert_eq!(token(&HeaderMap::new(), DEFAULT_COOKIE), None);
+    }
+
+    #[test]
+    fn token_from_parts_matches_token_from_headers() {
+        assert_eq!(
+            token_from(Some("bearer abc "), ["twofactor_phone=def"], DEFAULT_COOKIE),
+            Some("abc")
+        );
+        // A bearer scheme with no token does not fall back to the cookie, as with headers.
+        assert_eq!(
+            token_from(Some("Bearer "), ["twofactor_phone=def"], DEFAULT_COOKIE),
+            None
+        );
+        assert_eq!(
+            token_from(
+                Some("Basic xyz"),
+                ["x=1", "twofactor_phone=\"ghi\""],
+                DEFAULT_COOKIE
+            ),
+            Some("ghi")
+        );
+        assert_eq!(token_from(None, [], DEFAULT_COOKIE), None);
     }
 
     #[test]

@@ -1,0 +1,78 @@
+//! Between actix-web's HTTP types (the `http` 0.2 crate, under `actix_web::http`) and the
+//! `http` 1.x types of [`twofactor_core::web`]. Conversion only: no decision is taken here.
+
+use std::time::Duration;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use twofactor_core::VerifiedPhone;
+use twofactor_core::web::{GuardRejection, TwoFactor, WebResponse, token_from};
+
+/// Writes a [`WebResponse`] of the contract as an actix [`HttpResponse`]: same status, same
+/// headers, same body bytes.
+///
+/// Useful for handlers of your own that answer with the contract's bodies, for example
+/// [`GuardRejection::response`]:
+///
+/// ```
+/// use actix_web::http::StatusCode;
+/// use twofactor_actix::core::web::GuardRejection;
+///
+/// let response = twofactor_actix::into_response(GuardRejection::Required.response());
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(
+///     response.headers().get("www-authenticate").unwrap(),
+///     r#"Bearer realm="phone""#
+/// );
+/// ```
+pub fn into_response(web: WebResponse) -> HttpResponse {
+    // Every `http` 1.x status, name and value is valid in `http` 0.2 too; the fallbacks are
+    // unreachable in practice and stay on the safe side.
+    let status =
+        StatusCode::from_u16(web.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::with_body(status, web.body);
+    let headers = response.headers_mut();
+    for (name, value) in &web.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    response.map_into_boxed_body()
+}
+
+/// The request's headers as an `http` 1.x map, for the endpoint functions of core.
+pub(crate) fn http_headers(headers: &HeaderMap) -> http::HeaderMap {
+    let mut out = http::HeaderMap::with_capacity(headers.len_keys());
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            out.append(name, value);
+        }
+    }
+    out
+}
+
+/// [`TwoFactor::authenticate`] straight from actix's headers: the token is borrowed where it
+/// lies, nothing is copied (the guard runs this on every protected request).
+pub(crate) fn authenticate(
+    tf: &TwoFactor,
+    headers: &HeaderMap,
+    max_age: Option<Duration>,
+) -> Result<VerifiedPhone, GuardRejection> {
+    let token = token_from(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        headers
+            .get_all(header::COOKIE)
+            .filter_map(|v| v.to_str().ok()),
+        &tf.config().cookie_name,
+    );
+    tf.authenticate_token(token, max_age)
+}
