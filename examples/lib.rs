@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 
+pub mod actix_app;
 pub mod axum_app;
 
 /// How recent a verification `GET /protected/recent` demands.

@@ -876,6 +876,14 @@ macro_rules! suite {
                 }
             )*
         }
+        mod actix {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(twofactor_tests::Adapter::Actix).await
+                }
+            )*
+        }
     };
 }
 

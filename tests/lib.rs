@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub const API_KEY: &str = "TEST-API-KEY-7f3c9e1b";
 pub enum Adapter {
     /// twofactor-tower on axum.
     Axum,
+    /// twofactor-actix.
+    Actix,
 }
 
 #[derive(Default)]
@@ -313,12 +316,15 @@ pub struct TestApp {
 
 enum ServerHandle {
     Tokio(tokio::task::JoinHandle<()>),
+    Thread(Option<std::sync::mpsc::Sender<()>>),
 }
 
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         match self {
             Self::Tokio(task) => task.abort(),
+            // Dropping the sender tells the actix thread to stop its server.
+            Self::Thread(stop) => drop(stop.take()),
         }
     }
 }
@@ -381,6 +387,7 @@ impl TestApp {
                 });
                 (addr, ServerHandle::Tokio(task))
             }
+            Adapter::Actix => spawn_actix(tf.clone()),
         };
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -635,4 +642,30 @@ impl FakeOtpServer {
             .await;
         fake
     }
+}
+
+fn spawn_actix(tf: TwoFactor) -> (SocketAddr, ServerHandle) {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"));
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let system = actix_rt::System::new();
+        system.block_on(async move {
+            let server = match twofactor_examples::actix_app::server(listener, tf, 2) {
+                Ok(server) => server,
+                Err(e) => panic!("actix server: {e}"),
+            };
+            let handle = server.handle();
+            actix_rt::spawn(async move {
+                // Stop when the TestApp is dropped (the sender goes away).
+                let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
+                handle.stop(false).await;
+            });
+            let _ = server.await;
+        });
+    });
+    (addr, ServerHandle::Thread(Some(stop_tx)))
 }

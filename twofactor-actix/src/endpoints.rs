@@ -83,12 +83,21 @@ pub fn configure(tf: TwoFactor) -> impl FnOnce(&mut ServiceConfig) {
             ))
             .service(
                 web::resource("/status")
-                    .route(web::get().to(move |req: HttpRequest| {
-                        let response = tf.status(&http_headers(req.headers()));
-                        async move { into_response(response) }
-                    }))
+                    // HEAD as well as GET, as axum's `get` routes answer it: both adapters
+                    // behave the same (actix leaves the body out of a HEAD response).
+                    .route(
+                        web::route()
+                            .guard(
+                                actix_web::guard::Any(actix_web::guard::Get())
+                                    .or(actix_web::guard::Head()),
+                            )
+                            .to(move |req: HttpRequest| {
+                                let response = tf.status(&http_headers(req.headers()));
+                                async move { into_response(response) }
+                            }),
+                    )
                     .default_service(web::to(|| async {
-                        into_response(WebResponse::method_not_allowed("GET"))
+                        into_response(WebResponse::method_not_allowed("GET, HEAD"))
                     })),
             )
             .default_service(web::to(|| async {

@@ -694,7 +694,7 @@ async fn wrong_methods_are_405_json_with_allow() {
         ("PUT", "/phone/verify", "POST"),
         ("DELETE", "/phone/logout", "POST"),
         ("GET", "/phone/logout", "POST"),
-        ("POST", "/phone/status", "GET"),
+        ("POST", "/phone/status", "GET, HEAD"),
     ] {
         let req = TestRequest::default()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
