@@ -918,12 +918,14 @@ async fn the_happy_path_runs_with_every_provider(adapter: Adapter) {
     use twofactor_core::{OctopushProvider, VerihubsProvider};
     let verihubs = twofactor_tests::FakeOtpServer::verihubs().await;
     let octopush = twofactor_tests::FakeOtpServer::octopush().await;
-    let providers: Vec<(
-        &str,
+    // (name, provider other than 2Factor, its fake, 2Factor's mode)
+    type Case<'a> = (
+        &'a str,
         Option<Arc<dyn twofactor_core::OtpProvider>>,
-        Option<&twofactor_tests::FakeOtpServer>,
+        Option<&'a twofactor_tests::FakeOtpServer>,
         OtpMode,
-    )> = vec![
+    );
+    let providers: Vec<Case<'_>> = vec![
         ("2factor provider mode", None, None, OtpMode::Provider),
         ("2factor local mode", None, None, OtpMode::Local),
         (
