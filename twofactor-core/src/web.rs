@@ -331,7 +331,11 @@ fn parse_json<T: serde::de::DeserializeOwned>(
         ));
     }
     // serde would also read a struct from a JSON array; the contract's bodies are objects.
-    if body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
+    if body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b != b'{')
+    {
         return Err(WebResponse::invalid_request(
             "the body must be a JSON object",
         ));
