@@ -34,6 +34,7 @@ pub mod local;
 pub mod mock;
 pub mod octopush;
 pub mod phone;
+mod phone_rules;
 pub mod policy;
 pub mod provider;
 mod response;

@@ -44,6 +44,8 @@ use async_trait::async_trait;
 use crate::policy::{Policy, SEND_WINDOW};
 use crate::{PhoneNumber, Ticket};
 
+#[cfg(feature = "moka")]
+mod compact;
 #[cfg(feature = "testing")]
 pub mod conformance;
 #[cfg(feature = "moka")]

@@ -10,42 +10,107 @@ use moka::Expiry;
 use moka::ops::compute::Op;
 use moka::sync::Cache;
 
+use super::compact::CompactTicket;
 use super::{
     AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
     SendDecision, StoreError, VerificationStore, window_wait,
 };
 use crate::{PhoneNumber, Ticket};
 
-/// Default number of phones kept (each a few hundred bytes).
+/// Default number of phones kept.
 const DEFAULT_MAX_PHONES: u64 = 1_000_000;
 /// Default number of client IPs kept for the per-IP cap.
 const DEFAULT_MAX_IPS: u64 = 100_000;
+/// Phones per moka entry, on average, when the store is full (see [`MokaStore`]).
+const PHONES_PER_BUCKET: u64 = 8;
 
-/// Everything the store knows about one phone, in one entry so that each step is one atomic
-/// compute on one key.
-#[derive(Debug, Clone, Default)]
+/// Everything the store knows about one phone, so that each step is one atomic compute on the
+/// entry that holds it. Fixed-size except for resends and unusual tickets: about 100 bytes.
+#[derive(Debug, Clone)]
 struct PhoneRecord {
+    /// The phone's E.164 digits.
+    phone: u64,
     pending: Option<PendingSlot>,
-    /// Send times within the window, oldest first; the newest also drives the cooldown.
-    sends: Vec<u64>,
+    sends: SendLog,
     attempts: u32,
     attempts_until: u64,
     locked_until: u64,
-    /// How long the entry is worth keeping from its last write (moka's per-entry expiry).
-    keep_for_ms: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct PendingSlot {
     id: u64,
     expires_at: u64,
-    ticket: Box<str>,
+    ticket: CompactTicket,
+}
+
+impl std::fmt::Debug for PendingSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingSlot")
+            .field("id", &self.id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A phone's send times within the window, oldest first. Nearly every phone has sent once
+/// within the hour, so the newest time is kept inline and only resends cost an allocation.
+#[derive(Debug, Clone, Default)]
+struct SendLog {
+    /// The newest send time.
+    newest: Option<u64>,
+    /// The sends before it, oldest first.
+    older: Box<[u64]>,
+}
+
+impl SendLog {
+    fn from_vec(mut times: Vec<u64>) -> Self {
+        match times.pop() {
+            None => Self::default(),
+            Some(newest) => Self {
+                newest: Some(newest),
+                older: times.into_boxed_slice(),
+            },
+        }
+    }
+
+    fn to_vec(&self) -> Vec<u64> {
+        let mut times = Vec::with_capacity(self.older.len() + 2);
+        times.extend_from_slice(&self.older);
+        times.extend(self.last());
+        times
+    }
+
+    fn last(&self) -> Option<u64> {
+        self.newest
+    }
+
+    /// Drops the sends that left the window.
+    fn settle(&mut self, now: u64, window_ms: u64) {
+        let live = |t: &u64| t.saturating_add(window_ms) > now;
+        if self.last().is_some_and(|t| !live(&t)) {
+            *self = Self::default();
+        } else if self.older.first().is_some_and(|t| !live(t)) {
+            self.older = self.older.iter().copied().filter(live).collect();
+        }
+    }
 }
 
 impl PhoneRecord {
-    /// Drops what has aged out at `now` and computes how long the rest is worth keeping.
-    /// Returns false if nothing is worth keeping.
-    fn settle(&mut self, now: u64, window_ms: u64) -> bool {
+    fn new(phone: u64) -> Self {
+        Self {
+            phone,
+            pending: None,
+            sends: SendLog::default(),
+            attempts: 0,
+            attempts_until: 0,
+            locked_until: 0,
+        }
+    }
+
+    /// Drops what has aged out at `now` and returns until when the rest is worth keeping
+    /// (0: nothing is).
+    fn settle(&mut self, now: u64, window_ms: u64) -> u64 {
         if self.pending.as_ref().is_some_and(|p| p.expires_at <= now) {
             self.pending = None;
         }
@@ -57,10 +122,7 @@ impl PhoneRecord {
         if self.attempts != 0 && self.attempts_until <= now {
             self.attempts = 0;
         }
-        let live = self
-            .sends
-            .partition_point(|t| t.saturating_add(window_ms) <= now);
-        self.sends.drain(..live);
+        self.sends.settle(now, window_ms);
         let until = [
             self.pending.as_ref().map_or(0, |p| p.expires_at),
             self.locked_until,
@@ -74,9 +136,17 @@ impl PhoneRecord {
         .into_iter()
         .max()
         .unwrap_or(0);
-        self.keep_for_ms = until.saturating_sub(now);
-        self.keep_for_ms > 0
+        if until > now { until } else { 0 }
     }
+}
+
+/// The phones that share one moka entry.
+#[derive(Debug, Clone, Default)]
+struct Bucket {
+    records: Vec<PhoneRecord>,
+    /// How long the entry is worth keeping from its last write (moka's per-entry expiry): as
+    /// long as its longest-lived phone.
+    keep_for_ms: u64,
 }
 
 /// Client IP send log.
@@ -88,14 +158,14 @@ struct IpRecord {
 
 struct KeepFor;
 
-impl Expiry<u64, PhoneRecord> for KeepFor {
-    fn expire_after_create(&self, _: &u64, v: &PhoneRecord, _: Instant) -> Option<Duration> {
+impl Expiry<u64, Bucket> for KeepFor {
+    fn expire_after_create(&self, _: &u64, v: &Bucket, _: Instant) -> Option<Duration> {
         Some(Duration::from_millis(v.keep_for_ms))
     }
     fn expire_after_update(
         &self,
         _: &u64,
-        v: &PhoneRecord,
+        v: &Bucket,
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
@@ -127,7 +197,18 @@ impl Expiry<IpAddr, IpRecord> for KeepFor {
 ///
 /// When the capacity is reached, moka evicts the least useful entries; an evicted phone loses
 /// its pending code and counters, so size the capacity above the phones you expect to be
-/// verifying at once (the default, a million, takes a few hundred megabytes at most).
+/// verifying at once (the default, a million, takes about 200 MB when full).
+///
+/// # Memory
+/// A moka entry costs about 340 bytes of its own (hash table slot, deque and timer nodes,
+/// entry metadata), more than the 256 bytes a whole pending verification is allowed. So phones
+/// share entries: a phone's record goes into one of `max_phones / 8` buckets chosen by a hash
+/// of the number, and moka holds the buckets, weighed by how many phones each holds (the
+/// capacity still counts phones). A full store thus pays moka's overhead once per eight phones.
+/// Records are compact (~100 bytes: the phone as an integer, the ticket as fixed-size bytes
+/// where its shape allows, the newest send inline). A step on a phone is a compute on its
+/// bucket, so steps on phones of one bucket run one after the other (they are short), and
+/// moka's eviction drops a whole bucket at a time.
 ///
 /// ```
 /// use twofactor_core::store::MokaStore;
@@ -136,7 +217,8 @@ impl Expiry<IpAddr, IpRecord> for KeepFor {
 /// ```
 #[derive(Clone)]
 pub struct MokaStore {
-    phones: Cache<u64, PhoneRecord>,
+    phones: Cache<u64, Bucket>,
+    buckets: u64,
     ips: Cache<IpAddr, IpRecord>,
     global: Arc<Mutex<VecDeque<u64>>>,
 }
@@ -182,8 +264,12 @@ impl MokaStoreBuilder {
         MokaStore {
             phones: Cache::builder()
                 .max_capacity(self.max_phones)
+                .weigher(|_, bucket: &Bucket| {
+                    u32::try_from(bucket.records.len()).unwrap_or(u32::MAX)
+                })
                 .expire_after(KeepFor)
                 .build(),
+            buckets: (self.max_phones / PHONES_PER_BUCKET).max(1),
             ips: Cache::builder()
                 .max_capacity(self.max_ips)
                 .expire_after(KeepFor)
@@ -204,7 +290,7 @@ impl MokaStore {
 
     /// Phones currently held (approximate until moka's pending maintenance has run).
     pub fn phone_count(&self) -> u64 {
-        self.phones.entry_count()
+        self.phones.weighted_size()
     }
 
     /// Runs moka's pending maintenance (evictions, expirations) now; for tests and metrics.
@@ -220,22 +306,40 @@ impl MokaStore {
         window_ms: u64,
         f: impl FnOnce(&mut PhoneRecord) -> (bool, R),
     ) -> R {
+        let digits = phone.digits();
+        // Fibonacci hashing spreads neighbouring numbers over the buckets.
+        let key = (digits.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16) % self.buckets;
         let mut out = None;
-        self.phones.entry(phone.digits()).and_compute_with(|entry| {
-            let existed = entry.is_some();
-            let mut rec = entry.map(|e| e.into_value()).unwrap_or_default();
+        self.phones.entry(key).and_compute_with(|entry| {
+            let bucket_existed = entry.is_some();
+            let mut bucket = entry.map(|e| e.into_value()).unwrap_or_default();
+            let found = bucket.records.iter().position(|r| r.phone == digits);
+            let existed = found.is_some();
+            let mut rec = match found {
+                Some(i) => bucket.records.swap_remove(i),
+                None => PhoneRecord::new(digits),
+            };
             let (changed, result) = f(&mut rec);
             out = Some(result);
-            if rec.settle(now, window_ms) {
-                if changed || existed {
-                    Op::Put(rec)
-                } else {
-                    Op::Nop
-                }
-            } else if existed {
-                Op::Remove
-            } else {
-                Op::Nop
+            let keep_rec = rec.settle(now, window_ms) != 0 && (changed || existed);
+            if keep_rec {
+                bucket.records.push(rec);
+            }
+            // The other phones of the bucket shed what has aged out too.
+            let mut until = 0;
+            bucket.records.retain_mut(|r| {
+                let u = r.settle(now, window_ms);
+                until = until.max(u);
+                u != 0
+            });
+            bucket.records.shrink_to_fit();
+            bucket.keep_for_ms = until.saturating_sub(now);
+            match (bucket.records.is_empty(), bucket_existed) {
+                (true, true) => Op::Remove,
+                (true, false) => Op::Nop,
+                (false, true) => Op::Put(bucket),
+                (false, false) if keep_rec => Op::Put(bucket),
+                (false, false) => Op::Nop,
             }
         });
         // The closure always runs exactly once.
@@ -328,7 +432,8 @@ impl VerificationStore for MokaStore {
                     },
                 );
             }
-            if let Some(wait) = window_wait(&rec.sends, l.per_phone, l.window_ms, now) {
+            let mut sends = rec.sends.to_vec();
+            if let Some(wait) = window_wait(&sends, l.per_phone, l.window_ms, now) {
                 return (
                     false,
                     SendDecision::Refused {
@@ -340,8 +445,9 @@ impl VerificationStore for MokaStore {
             if let Err(refusal) = self.reserve_ip_and_global(send) {
                 return (false, refusal);
             }
-            let at = rec.sends.partition_point(|t| *t <= now);
-            rec.sends.insert(at, now);
+            let at = sends.partition_point(|t| *t <= now);
+            sends.insert(at, now);
+            rec.sends = SendLog::from_vec(sends);
             (true, SendDecision::Granted)
         }))
     }
@@ -349,7 +455,9 @@ impl VerificationStore for MokaStore {
     async fn release_send(&self, send: &SendAttempt) -> Result<(), StoreError> {
         let (now, l) = (send.now_ms, send.limits);
         self.update_phone(send.phone, now, l.window_ms, |rec| {
-            remove_one(&mut rec.sends, now);
+            let mut sends = rec.sends.to_vec();
+            remove_one(&mut sends, now);
+            rec.sends = SendLog::from_vec(sends);
             (true, ())
         });
         if let Some(ip) = send.client_ip {
@@ -381,7 +489,7 @@ impl VerificationStore for MokaStore {
             rec.pending = Some(PendingSlot {
                 id: pending.id,
                 expires_at: pending.expires_at_ms,
-                ticket: pending.ticket.expose().into(),
+                ticket: CompactTicket::new(pending.ticket.expose()),
             });
             (true, ())
         });
@@ -408,7 +516,7 @@ impl VerificationStore for MokaStore {
             let Some(pending) = &rec.pending else {
                 return (false, AttemptDecision::NoCode);
             };
-            let (pending_id, ticket) = (pending.id, Ticket::new(&*pending.ticket));
+            let (pending_id, ticket) = (pending.id, Ticket::new(pending.ticket.unpack()));
             rec.attempts += 1;
             rec.attempts_until = now.saturating_add(limits.memory_ms);
             let last = rec.attempts >= limits.max_attempts;
