@@ -237,6 +237,33 @@ fn engine(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The same through the HTTP contract's function (JSON in, JSON and a cookie out), as the
+    // adapters call it: what `POST /phone/verify` costs minus the web framework.
+    let tf = TwoFactor::new(verifier.clone());
+    let mut json = HeaderMap::new();
+    json.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    g.bench_function("verify_local_web", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                clock.advance(Duration::from_millis(20));
+                let p = phone(n % 200_000);
+                let input = p.to_string();
+                ready(verifier.send(&input, &ctx)).expect("send");
+                let code = sms.codes.lock().expect("codes")[&p].clone();
+                format!(r#"{{"phone":"{input}","code":"{}"}}"#, code.expose())
+            },
+            |body| {
+                let r = ready(tf.verify(&json, None, body.as_bytes()));
+                assert_eq!(r.status, http::StatusCode::OK);
+                r
+            },
+            BatchSize::SmallInput,
+        )
+    });
     g.bench_function("send_local", |b| {
         b.iter(|| {
             clock.advance(Duration::from_secs(3601));

@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
 
+use phonenumber::country::Id as CountryId;
 use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
@@ -36,11 +37,16 @@ fn length_ok(lengths: &[u16], national: &str) -> bool {
     lengths.is_empty() || lengths.contains(&(national.len() as u16))
 }
 
-/// What makes a number of one region valid: the general pattern, and at least one type.
+/// What makes a number of one region valid (the general pattern, and at least one type), and
+/// what `phonenumber` strips from numbers parsed with this region as the default one.
 struct RegionRules {
+    region: CountryId,
     general: Rule,
     types: RegexSet,
     type_lengths: Vec<Vec<u16>>,
+    national_prefix: Option<String>,
+    national_prefix_for_parsing: Option<Regex>,
+    international_prefix: Option<Regex>,
 }
 
 /// `phonenumber` compiles its patterns with whitespace ignored; the newline keeps a trailing
@@ -51,6 +57,18 @@ fn anchored(source: &str) -> String {
 
 impl RegionRules {
     fn compile(meta: &Metadata) -> Option<Self> {
+        let region = meta.id().parse().ok()?;
+        let compile = |re: Option<&str>| match re {
+            Some(re) => RegexBuilder::new(&anchored(re))
+                .ignore_whitespace(true)
+                .build()
+                .ok()
+                .map(Some),
+            None => Some(None),
+        };
+        let national_prefix_for_parsing =
+            compile(meta.national_prefix_for_parsing().map(|re| re.as_str()))?;
+        let international_prefix = compile(meta.international_prefix().map(|re| re.as_str()))?;
         let d = meta.descriptors();
         let general = d.general();
         let general = Rule {
@@ -83,10 +101,26 @@ impl RegionRules {
                 .build()
                 .ok()?;
         Some(Self {
+            region,
+            national_prefix: meta.national_prefix().map(str::to_owned),
+            national_prefix_for_parsing,
+            international_prefix,
             general,
             types: set,
             type_lengths: types.iter().map(|t| t.possible_length().to_vec()).collect(),
         })
+    }
+
+    /// Whether `phonenumber`, parsing with this region as the default, might strip something
+    /// from the start of `national` (a national prefix, a carrier code).
+    fn may_strip(&self, national: &str) -> bool {
+        self.national_prefix
+            .as_deref()
+            .is_some_and(|p| national.starts_with(p))
+            || self
+                .national_prefix_for_parsing
+                .as_ref()
+                .is_some_and(|re| re.is_match(national))
     }
 
     fn is_valid(&self, national: &str) -> bool {
@@ -146,6 +180,60 @@ pub(crate) fn is_valid(
         Some(rules) => rules.is_valid(&number.national().to_string()),
         None => phonenumber::is_valid(number),
     }
+}
+
+/// Which calling codes exist (by value, below 1000).
+static CODES: LazyLock<Vec<bool>> = LazyLock::new(|| {
+    let mut codes = vec![false; 1000];
+    for meta in DATABASE.iter() {
+        if let Some(c) = codes.get_mut(usize::from(meta.country_code())) {
+            *c = true;
+        }
+    }
+    codes
+});
+
+/// The calling code of `region`.
+pub(crate) fn calling_code(region: CountryId) -> Option<u16> {
+    DATABASE.by_id(region.as_ref()).map(Metadata::country_code)
+}
+
+/// The fast path for international input, `+` and `digits` (ASCII digits only): the E.164
+/// digits and the region, when the number is certainly valid and `phonenumber` would parse it
+/// to exactly that (its calling code belongs to one region with compiled rules, the national
+/// number has no leading zero, and the default region, of calling code `default_code`, strips
+/// nothing from it). `None` when any of that is not certain: the caller then asks
+/// `phonenumber`, which decides every other case (and every error).
+pub(crate) fn parse_international(
+    digits: &str,
+    default_code: u16,
+    wanted: impl Fn(&str) -> bool,
+) -> Option<(u64, CountryId)> {
+    if digits.len() > 17 || digits.starts_with('0') {
+        return None;
+    }
+    let (code, national) = (1..=3).find_map(|len| {
+        let code: u16 = digits.get(..len)?.parse().ok()?;
+        CODES[usize::from(code)].then(|| (code, &digits[len..]))
+    })?;
+    if national.len() < 3 || national.starts_with('0') {
+        return None;
+    }
+    let default = rules(default_code, &wanted)?;
+    // After a `+`, `phonenumber` still strips the default region's international call prefix.
+    if default.may_strip(national)
+        || default
+            .international_prefix
+            .as_ref()
+            .is_some_and(|re| re.is_match(digits))
+    {
+        return None;
+    }
+    let rules = rules(code, &wanted)?;
+    if !rules.is_valid(national) {
+        return None;
+    }
+    Some((digits.parse().ok()?, rules.region))
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! Octopush in headers), and a `reqwest::Error`'s `Display` includes the URL. So transport errors
 //! pass through `transport_error`, which strips the URL before the error is kept as a source.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
@@ -23,6 +25,17 @@ pub struct HttpOptions {
     /// Idle connections kept per host (default 32); sockets to the provider are bounded by the
     /// pool, not by the number of users.
     pub pool_max_idle_per_host: usize,
+    /// Speak HTTP/2 from the first byte, without negotiating it (h2c over plain `http://`),
+    /// for a provider or proxy that you know speaks it (default false). Over `https://`,
+    /// HTTP/2 is negotiated (ALPN) whenever the provider offers it, as 2Factor's edge does.
+    pub http2_prior_knowledge: bool,
+    /// How many HTTP/2 connections to spread requests over, round robin (default 1, at least
+    /// 1). With HTTP/2 every request in flight is a stream on a shared connection, up to the
+    /// server's limit per connection (commonly 100 to 256), so the sockets to the provider are
+    /// this number whatever the number of users; raise it when more requests than that limit
+    /// are in flight at once (at 100 ms per request, 256 streams carry about 2 500 requests
+    /// per second). Over HTTP/1.1 each client keeps its own pool, so leave it at 1.
+    pub connections: usize,
     /// A client to share (its own timeouts then apply); `None` builds one.
     pub client: Option<reqwest::Client>,
 }
@@ -33,6 +46,8 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             pool_max_idle_per_host: 32,
+            http2_prior_knowledge: false,
+            connections: 1,
             client: None,
         }
     }
@@ -53,6 +68,20 @@ impl HttpOptions {
         self
     }
 
+    /// Speaks HTTP/2 without negotiating it; see [`HttpOptions::http2_prior_knowledge`].
+    #[must_use]
+    pub fn with_http2_prior_knowledge(mut self, on: bool) -> Self {
+        self.http2_prior_knowledge = on;
+        self
+    }
+
+    /// Spreads requests over `n` connections; see [`HttpOptions::connections`].
+    #[must_use]
+    pub fn with_connections(mut self, n: usize) -> Self {
+        self.connections = n.max(1);
+        self
+    }
+
     /// Uses an existing client (to share its connection pool).
     #[must_use]
     pub fn with_client(mut self, client: reqwest::Client) -> Self {
@@ -65,7 +94,13 @@ impl HttpOptions {
         if let Some(client) = &self.client {
             return Ok(client.clone());
         }
-        reqwest::Client::builder()
+        let builder = reqwest::Client::builder();
+        let builder = if self.http2_prior_knowledge {
+            builder.http2_prior_knowledge()
+        } else {
+            builder
+        };
+        builder
             .user_agent(USER_AGENT)
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout.min(self.timeout))
@@ -75,6 +110,37 @@ impl HttpOptions {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(reqwest::Error::without_url)
+    }
+}
+
+/// The clients of [`HttpOptions::connections`], used round robin. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Clients {
+    clients: Arc<[reqwest::Client]>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Clients {
+    /// The clients these options describe: one per connection (a shared client is used alone).
+    pub(crate) fn new(options: &HttpOptions) -> Result<Self, reqwest::Error> {
+        let n = if options.client.is_some() {
+            1
+        } else {
+            options.connections.max(1)
+        };
+        let clients = (0..n)
+            .map(|_| options.client())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            clients: clients.into(),
+            next: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// The client for the next request.
+    pub(crate) fn pick(&self) -> &reqwest::Client {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        &self.clients[i]
     }
 }
 

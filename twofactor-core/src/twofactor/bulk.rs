@@ -241,7 +241,9 @@ impl TwoFactorClient {
             messages: chunk,
         };
         let url = self.url("/API/R1/Bulk/")?;
-        let reply = self.execute(self.inner.http.post(url).json(&body)).await?;
+        let reply = self
+            .execute(self.inner.http.pick().post(url).json(&body))
+            .await?;
         let object = self.decode_object(&reply)?;
         let success = field_text(&object, "success").map(|s| s.trim().eq_ignore_ascii_case("true"));
         match success {

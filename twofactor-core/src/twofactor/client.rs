@@ -38,7 +38,7 @@ pub struct TwoFactorClient {
 }
 
 pub(crate) struct Inner {
-    pub(crate) http: reqwest::Client,
+    pub(crate) http: crate::transport::Clients,
     /// The base URL without a trailing slash.
     pub(crate) base: String,
     pub(crate) api_key: SecretString,
@@ -243,7 +243,8 @@ impl TwoFactorClientBuilder {
         if let Some(enc) = &self.encryption {
             enc.validate()?;
         }
-        let http = self.http.client().map_err(TwoFactorError::HttpClient)?;
+        let http =
+            crate::transport::Clients::new(&self.http).map_err(TwoFactorError::HttpClient)?;
         Ok(TwoFactorClient {
             inner: Arc::new(Inner {
                 http,

@@ -420,6 +420,7 @@ impl TwoFactorClient {
         let request = self
             .inner
             .http
+            .pick()
             .post(url)
             .header("Secret-Key", enc.header_value()?)
             .header(CONTENT_TYPE, "text/plain")

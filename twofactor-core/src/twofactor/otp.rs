@@ -135,7 +135,7 @@ impl TwoFactorClient {
 
     async fn get_v1(&self, path: V1Path) -> Result<super::client::Reply, TwoFactorError> {
         let url = self.v1_url(path)?;
-        self.execute(self.inner.http.get(url)).await
+        self.execute(self.inner.http.pick().get(url)).await
     }
 
     async fn otp_session(

@@ -203,7 +203,9 @@ impl TwoFactorClient {
     async fn send_r1(&self, sms: &SmsRequest, module: Module) -> Result<SmsSent, TwoFactorError> {
         let form = self.r1_form(sms, module)?;
         let url = self.url("/API/R1/")?;
-        let reply = self.execute(self.inner.http.post(url).form(&form)).await?;
+        let reply = self
+            .execute(self.inner.http.pick().post(url).form(&form))
+            .await?;
         let answer = self.decode_success(&reply)?;
         Ok(SmsSent {
             message_id: answer.details.trim().to_owned(),

@@ -1,0 +1,631 @@
+//! The loopback load harness: `cargo bench -p twofactor-examples --bench load` (add
+//! `--features redis` for part f). BENCHMARKS.md at the repository root says what each part
+//! measures and shows the results.
+//!
+//! ```text
+//! cargo bench -p twofactor-examples --bench load [--features redis] [-- --smoke] [-- --parts a,c]
+//! ```
+//!
+//! `--smoke` (or `LOAD_SMOKE=1`) runs one very short round of every part, for CI: it fails on
+//! errors, never on missed targets. `--parts` (or `LOAD_PARTS`) picks parts.
+//!
+//! Everything runs in this process, on loopback, bounded in time: each server under test on one
+//! thread, the load generator on another (the machine has two cores), the fake provider of part
+//! d on a third. Baseline and subject rounds alternate (ABBA), and medians are reported.
+
+mod client;
+mod fake_2factor;
+mod memory;
+#[cfg(feature = "redis")]
+mod redis_store;
+mod servers;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use client::{Outcome, Repeat, Request, Script};
+use twofactor_core::transport::HttpOptions;
+use twofactor_core::{Context, LocalOtp, TwoFactorClient, TwoFactorOtp};
+
+/// How long and how hard.
+#[derive(Debug, Clone)]
+struct Settings {
+    smoke: bool,
+    rounds: usize,
+    round: Duration,
+    warmup: Duration,
+    connections: usize,
+    users: usize,
+    provider_latency: Duration,
+    provider_rounds: usize,
+    provider_round: Duration,
+    memory_entries: u64,
+    redis_round: Duration,
+    redis_in_flight: usize,
+}
+
+impl Settings {
+    fn full() -> Self {
+        Self {
+            smoke: false,
+            rounds: 6,
+            round: Duration::from_secs(2),
+            warmup: Duration::from_secs(1),
+            connections: 32,
+            users: 1000,
+            provider_latency: Duration::from_millis(100),
+            provider_rounds: 3,
+            provider_round: Duration::from_secs(5),
+            memory_entries: 1_000_000,
+            redis_round: Duration::from_secs(3),
+            redis_in_flight: 64,
+        }
+    }
+
+    fn smoke() -> Self {
+        Self {
+            smoke: true,
+            rounds: 2,
+            round: Duration::from_millis(200),
+            warmup: Duration::from_millis(100),
+            connections: 8,
+            users: 50,
+            provider_latency: Duration::from_millis(100),
+            provider_rounds: 1,
+            provider_round: Duration::from_millis(600),
+            memory_entries: 20_000,
+            redis_round: Duration::from_millis(300),
+            redis_in_flight: 8,
+        }
+    }
+}
+
+/// Median of `f` over the rounds.
+fn median(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.into_iter().collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// One round's figures for one kind of request.
+#[derive(Debug, Clone, Copy, Default)]
+struct Round {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+}
+
+fn round_of(outcome: &mut Outcome, kind: usize) -> Round {
+    let rate = outcome.rate(kind);
+    let (p50, p99) = outcome
+        .kinds
+        .get_mut(kind)
+        .map_or((0.0, 0.0), |k| (k.percentile(50.0), k.percentile(99.0)));
+    Round { rate, p50, p99 }
+}
+
+/// Baseline against subject, medians over the rounds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Comparison {
+    baseline: Round,
+    subject: Round,
+}
+
+impl Comparison {
+    fn ratio(&self) -> f64 {
+        self.subject.rate / self.baseline.rate.max(f64::MIN_POSITIVE)
+    }
+
+    fn p99_added_us(&self) -> f64 {
+        self.subject.p99 - self.baseline.p99
+    }
+}
+
+fn summarise(rounds: &[Round]) -> Round {
+    Round {
+        rate: median(rounds.iter().map(|r| r.rate)),
+        p50: median(rounds.iter().map(|r| r.p50)),
+        p99: median(rounds.iter().map(|r| r.p99)),
+    }
+}
+
+/// Everything that went wrong, for the smoke run's verdict.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn check(&mut self, part: &str, outcome: &Outcome) {
+        if outcome.broken > 0 || outcome.unexpected() > 0 {
+            self.0.push(format!(
+                "{part}: {} broken connections, {} unexpected statuses",
+                outcome.broken,
+                outcome.unexpected()
+            ));
+        }
+        if outcome.kinds.iter().all(|k| k.ok == 0) {
+            self.0.push(format!("{part}: no request succeeded"));
+        }
+    }
+}
+
+/// Runs baseline and subject rounds alternately (ABBA), `rounds` of each.
+fn compare(
+    s: &Settings,
+    part: &str,
+    problems: &mut Problems,
+    mut baseline: impl FnMut(Duration) -> Outcome,
+    mut subject: impl FnMut(Duration) -> Outcome,
+) -> Comparison {
+    // Warm both paths (connections, caches, allocator).
+    problems.check(part, &baseline(s.warmup));
+    problems.check(part, &subject(s.warmup));
+    let (mut b, mut t) = (Vec::new(), Vec::new());
+    for r in 0..s.rounds {
+        let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
+        for which in order {
+            let mut outcome = if which == 0 {
+                baseline(s.round)
+            } else {
+                subject(s.round)
+            };
+            problems.check(part, &outcome);
+            let round = round_of(&mut outcome, 0);
+            if which == 0 {
+                b.push(round);
+            } else {
+                t.push(round);
+            }
+        }
+    }
+    Comparison {
+        baseline: summarise(&b),
+        subject: summarise(&t),
+    }
+}
+
+fn repeat(request: &[u8], n: usize) -> Vec<Repeat> {
+    (0..n).map(|_| Repeat(request.to_vec(), 200)).collect()
+}
+
+/// The guard parts (a, b): `GET /protected` with a valid token against `GET /unguarded`.
+fn guard_part(
+    s: &Settings,
+    part: &str,
+    problems: &mut Problems,
+    start: impl FnOnce(twofactor_core::web::TwoFactor, u64) -> SocketAddr,
+) -> (Comparison, (usize, usize)) {
+    let tf = servers::two_factor(LocalOtp::new(servers::NullSms::default()));
+    let (token, verified_at) = servers::token(&tf);
+    let addr = start(tf, verified_at);
+    servers::wait_ready(addr);
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    let subject = client::get("/protected", &auth);
+    let baseline = client::get("/unguarded", &auth);
+    let sizes = block_on(async {
+        let (s1, guarded) = client::fetch(addr, &subject).await.expect("GET /protected");
+        let (s2, open) = client::fetch(addr, &baseline)
+            .await
+            .expect("GET /unguarded");
+        assert_eq!((s1, s2), (200, 200), "both routes answer 200");
+        (guarded.len(), open.len())
+    });
+    let conns = s.connections;
+    let c = compare(
+        s,
+        part,
+        problems,
+        |d| client::run(addr, repeat(&baseline, conns), d),
+        |d| client::run(addr, repeat(&subject, conns), d),
+    );
+    (c, sizes)
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// Part c: `POST /phone/verify` in local mode (right codes, each phone once) against the echo.
+fn local_verify_part(s: &Settings, problems: &mut Problems) -> Comparison {
+    let sms = servers::NullSms::default();
+    let tf = servers::two_factor(LocalOtp::new(sms.clone()));
+    let verifier = tf.verifier().clone();
+    let addr = servers::axum(tf, 0);
+    servers::wait_ready(addr);
+    let next = AtomicU64::new(0);
+    // Sends codes to `n` fresh phones (outside the timing) and returns their verify requests.
+    let prepare = |n: usize| -> Vec<Request> {
+        block_on(async {
+            let mut out = Vec::with_capacity(n);
+            for _ in 0..n {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let phone = format!("+9198{:08}", i % 100_000_000);
+                verifier
+                    .send(&phone, &Context::new())
+                    .await
+                    .expect("a send in local mode");
+                let parsed = verifier.phone_parser().parse(&phone).expect("phone");
+                let code = sms.take(&parsed).expect("the code");
+                let body = format!(r#"{{"phone":"{phone}","code":"{}"}}"#, code.expose());
+                out.push(Request {
+                    bytes: client::post_json("/phone/verify", &body),
+                    expect: 200,
+                    kind: 0,
+                });
+            }
+            out
+        })
+    };
+    let echo = client::post_json(
+        "/bench/verify",
+        r#"{"phone":"+919812345678","code":"123456"}"#,
+    );
+    let conns = s.connections;
+    let per_round = std::cell::Cell::new(if s.smoke { 4_000 } else { 60_000 });
+    let subject = |d: Duration| {
+        let n = per_round.get();
+        let mut lists: Vec<Vec<Request>> = (0..conns).map(|_| Vec::new()).collect();
+        for (i, r) in prepare(n).into_iter().enumerate() {
+            lists[i % conns].push(r);
+        }
+        let scripts: Vec<_> = lists
+            .into_iter()
+            .map(|l| client::List(l.into_iter()))
+            .collect();
+        let outcome = client::run(addr, scripts, d);
+        // Enough for the next round, with room to spare: running out would end it early.
+        let needed = (outcome.rate(0) * d.as_secs_f64() * 1.5) as usize + 1_000;
+        per_round.set(needed.max(per_round.get()));
+        outcome
+    };
+    compare(
+        s,
+        "c",
+        problems,
+        |d| client::run(addr, repeat(&echo, conns), d),
+        subject,
+    )
+}
+
+/// A user of part d: sends a code to a fresh phone, types it in, and again.
+struct User {
+    next: Arc<AtomicU64>,
+    pending: Option<u64>,
+}
+
+impl Script for User {
+    fn next(&mut self) -> Option<Request> {
+        Some(match self.pending.take() {
+            None => {
+                let digits = 919_100_000_000 + self.next.fetch_add(1, Ordering::Relaxed);
+                self.pending = Some(digits);
+                Request {
+                    bytes: client::post_json("/phone/send", &format!(r#"{{"phone":"+{digits}"}}"#)),
+                    expect: 200,
+                    kind: 0,
+                }
+            }
+            Some(digits) => Request {
+                bytes: client::post_json(
+                    "/phone/verify",
+                    &format!(
+                        r#"{{"phone":"+{digits}","code":"{}"}}"#,
+                        fake_2factor::code_for(digits)
+                    ),
+                ),
+                expect: 200,
+                kind: 1,
+            },
+        })
+    }
+}
+
+/// Part d's figures.
+#[derive(Debug, Clone, Copy, Default)]
+struct ProviderMode {
+    verifications: f64,
+    requests: f64,
+    send: Round,
+    verify: Round,
+    sockets: u64,
+    provider_requests: u64,
+    users: usize,
+}
+
+/// Part d: send + verify in provider mode through the fake 2Factor, `users` at once.
+fn provider_part(
+    s: &Settings,
+    problems: &mut Problems,
+    http2: bool,
+    rounds: usize,
+) -> ProviderMode {
+    let fake = fake_2factor::start(s.provider_latency);
+    let http = if http2 {
+        HttpOptions::default()
+            .with_http2_prior_knowledge(true)
+            .with_connections(8)
+    } else {
+        HttpOptions::default()
+    };
+    let client = TwoFactorClient::builder(fake_2factor::API_KEY)
+        .base_url(format!("http://{}", fake.addr))
+        .http(http)
+        .build()
+        .expect("2Factor client");
+    let tf = servers::two_factor(TwoFactorOtp::new(client));
+    // Part d's target is absolute, so the app gets the machine's cores, as in production.
+    let workers = std::env::var("LOAD_D_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let addr = servers::axum_with_workers(tf, 0, workers);
+    servers::wait_ready(addr);
+    let next = Arc::new(AtomicU64::new(if http2 { 0 } else { 50_000_000 }));
+    let users = |n: usize| -> Vec<User> {
+        (0..n)
+            .map(|_| User {
+                next: next.clone(),
+                pending: None,
+            })
+            .collect()
+    };
+    problems.check(
+        "d",
+        &client::run(
+            addr,
+            users(s.users),
+            s.warmup.max(Duration::from_millis(500)),
+        ),
+    );
+    let (mut sends, mut verifies, mut totals, mut pairs) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        let mut o = client::run(addr, users(s.users), s.provider_round);
+        problems.check("d", &o);
+        pairs.push(o.rate(1));
+        totals.push(o.rate(0) + o.rate(1));
+        sends.push(round_of(&mut o, 0));
+        verifies.push(round_of(&mut o, 1));
+    }
+    ProviderMode {
+        verifications: median(pairs),
+        requests: median(totals),
+        send: summarise(&sends),
+        verify: summarise(&verifies),
+        sockets: fake.sockets(),
+        provider_requests: fake.requests(),
+        users: s.users,
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let rustc = std::process::Command::new("rustc")
+        .arg("-V")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("{cores} cores, {cpu}, {rustc}")
+}
+
+fn yes(met: bool) -> &'static str {
+    if met { "yes" } else { "**no**" }
+}
+
+fn print_guard(part: &str, adapter: &str, c: &Comparison, sizes: (usize, usize)) {
+    println!(
+        "| {part} | {adapter}: GET /protected (token) vs GET /unguarded | {:.0} req/s | {:.0} req/s | {:.3} | >= 0.95 | {} |",
+        c.baseline.rate,
+        c.subject.rate,
+        c.ratio(),
+        yes(c.ratio() >= 0.95)
+    );
+    println!(
+        "|   | latency p50 / p99 (µs) | {:.0} / {:.0} | {:.0} / {:.0} | p99 +{:.0} µs | <= 50 µs | {} |",
+        c.baseline.p50,
+        c.baseline.p99,
+        c.subject.p50,
+        c.subject.p99,
+        c.p99_added_us(),
+        yes(c.p99_added_us() <= 50.0)
+    );
+    println!(
+        "|   | response bytes (head + body) | {} | {} | | equal | {} |",
+        sizes.1,
+        sizes.0,
+        yes(sizes.0 == sizes.1)
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--memory-child") {
+        let n = args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
+        memory::child_main(n);
+        return;
+    }
+    let smoke =
+        args.iter().any(|a| a == "--smoke") || std::env::var("LOAD_SMOKE").is_ok_and(|v| v == "1");
+    let parts = args
+        .iter()
+        .position(|a| a == "--parts")
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| std::env::var("LOAD_PARTS").ok())
+        .unwrap_or_else(|| "a,b,c,d,e,f".to_owned());
+    let wants = |p: &str| parts.split(',').any(|x| x.trim() == p);
+    let mut s = if smoke {
+        Settings::smoke()
+    } else {
+        Settings::full()
+    };
+    if let Some(n) = std::env::var("LOAD_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        s.connections = n;
+    }
+    let mut problems = Problems::default();
+
+    println!(
+        "# twofactor-rs load harness{}",
+        if smoke { " (smoke)" } else { "" }
+    );
+    println!();
+    println!("machine: {}", machine());
+    println!(
+        "rounds: {} x {:?} per side, alternating (ABBA), {} keep-alive connections; medians",
+        s.rounds, s.round, s.connections
+    );
+    println!();
+    println!("| part | what | baseline | subject | ratio / figure | target | met |");
+    println!("|---|---|---|---|---|---|---|");
+
+    if wants("a") {
+        let (c, sizes) = guard_part(&s, "a", &mut problems, servers::axum);
+        print_guard("a", "axum", &c, sizes);
+    }
+    if wants("b") {
+        let (c, sizes) = guard_part(&s, "b", &mut problems, servers::actix);
+        print_guard("b", "actix", &c, sizes);
+    }
+    if wants("c") {
+        let c = local_verify_part(&s, &mut problems);
+        println!(
+            "| c | axum: POST /phone/verify (local mode, right code) vs POST /bench/verify (JSON echo) | {:.0} req/s | {:.0} req/s | {:.3} | >= 0.5 | {} |",
+            c.baseline.rate,
+            c.subject.rate,
+            c.ratio(),
+            yes(c.ratio() >= 0.5)
+        );
+        println!(
+            "|   | latency p50 / p99 (µs) | {:.0} / {:.0} | {:.0} / {:.0} | | | |",
+            c.baseline.p50, c.baseline.p99, c.subject.p50, c.subject.p99
+        );
+    }
+    if wants("d") {
+        let d = provider_part(&s, &mut problems, true, s.provider_rounds);
+        let ceiling = d.users as f64 / (2.0 * s.provider_latency.as_secs_f64());
+        println!(
+            "| d | send + verify, provider mode, fake 2Factor at {} ms, {} users, HTTP/2 (8 connections) | ceiling {:.0}/s | {:.0} verifications/s ({:.0} requests/s) | {:.1} % of ceiling | >= 5 000/s | {} |",
+            s.provider_latency.as_millis(),
+            d.users,
+            ceiling,
+            d.verifications,
+            d.requests,
+            100.0 * d.verifications / ceiling,
+            yes(d.verifications >= 5_000.0)
+        );
+        println!(
+            "|   | latency p50 / p99 (ms): send, verify | | {:.1} / {:.1}, {:.1} / {:.1} | | p99 <= 150 ms | {} |",
+            d.send.p50 / 1e3,
+            d.send.p99 / 1e3,
+            d.verify.p50 / 1e3,
+            d.verify.p99 / 1e3,
+            yes(d.send.p99.max(d.verify.p99) <= 150_000.0)
+        );
+        println!(
+            "|   | sockets the provider accepted (whole run, {} provider requests) | | {} | | bounded by the pool (8) | {} |",
+            d.provider_requests,
+            d.sockets,
+            yes(d.sockets <= 8)
+        );
+        if !smoke {
+            let h1 = provider_part(&s, &mut problems, false, 1);
+            println!(
+                "|   | the same over HTTP/1.1 (for comparison, one round) | | {:.0} verifications/s, p99 {:.1} ms, {} sockets | | | |",
+                h1.verifications,
+                h1.send.p99.max(h1.verify.p99) / 1e3,
+                h1.sockets
+            );
+        }
+    }
+    if wants("e") {
+        match memory::measure(s.memory_entries) {
+            Ok(m) => println!(
+                "| e | resident memory per pending verification, moka store | | {} entries, {:.1} MB | {:.0} bytes each | <= 256 | {} |",
+                m.entries,
+                m.rss_after.saturating_sub(m.rss_before) as f64 / 1e6,
+                m.bytes_per_entry(),
+                yes(m.bytes_per_entry() <= 256.0)
+            ),
+            Err(e) => problems.0.push(format!("e: {e}")),
+        }
+    }
+    if wants("f") {
+        redis_part(&s, &mut problems);
+    }
+    println!();
+    if problems.0.is_empty() {
+        println!("no errors");
+    } else {
+        for p in &problems.0 {
+            println!("error: {p}");
+        }
+        if smoke {
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+fn redis_part(s: &Settings, problems: &mut Problems) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match rt.block_on(redis_store::run(s.redis_round, s.redis_in_flight)) {
+        Ok(r) => {
+            println!(
+                "| f | Redis store: verify, wrong code (begin_attempt) | | {:.0} ops/s, {:.2} round trips | | 1 round trip, >= 10 000/s | {} |",
+                r.verify_wrong.per_second,
+                r.verify_wrong.round_trips,
+                yes(r.verify_wrong.round_trips <= 1.0 && r.verify_wrong.per_second >= 10_000.0)
+            );
+            println!(
+                "|   | verify, right code (begin + finish) | | {:.0} ops/s, {:.2} round trips | | | |",
+                r.verify_match.per_second, r.verify_match.round_trips
+            );
+            println!(
+                "|   | send (reserve_send + put_pending) | | {:.0} ops/s, {:.2} round trips | | <= 2 round trips | {} |",
+                r.send.per_second,
+                r.send.round_trips,
+                yes(r.send.round_trips <= 2.0)
+            );
+            println!("|   | ({} operations in flight) | | | | | |", r.in_flight);
+        }
+        Err(e) if s.smoke => println!("| f | Redis store | skipped: {e} | | | | |"),
+        Err(e) => problems.0.push(format!("f: {e}")),
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_part(s: &Settings, _: &mut Problems) {
+    let _ = (s.redis_round, s.redis_in_flight);
+    println!("| f | Redis store | skipped: built without `--features redis` | | | | |");
+}

@@ -1,0 +1,247 @@
+//! The servers under test: the demo apps of `twofactor-examples`, unchanged, each with the
+//! baseline routes added beside them, on one worker thread each.
+//!
+//! - `GET /unguarded`: the body of `GET /protected` for the same proof (byte for byte the same
+//!   size), built the same way, without the guard: so `/protected` vs `/unguarded` differs by
+//!   the guard (and the extractor reading its proof) only. Both paths have 10 characters.
+//! - `POST /bench/verify`: reads a JSON body `{"phone", "code"}` and echoes it back as JSON —
+//!   the least a JSON endpoint does, to compare `POST /phone/verify` with.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use twofactor_core::provider::CodeMessage;
+use twofactor_core::store::MokaStore;
+use twofactor_core::web::TwoFactor;
+use twofactor_core::{
+    KeyRing, OtpCode, OtpProvider, PhoneNumber, PhoneVerifier, Policy, ProviderError, SigningKey,
+    SmsMessage, SmsReceipt, SmsSender,
+};
+use twofactor_examples::Protected;
+
+/// The phone every guard request carries a token for.
+pub const PHONE: &str = "+919812345678";
+
+/// Caps out of the way: the load comes from one address and verifies far more phones an hour
+/// than the defaults allow (they are what a real deployment keeps).
+pub fn bench_policy() -> Policy {
+    Policy::builder()
+        .sends_per_hour(u32::MAX)
+        .sends_per_ip_per_hour(u32::MAX)
+        .build()
+        .expect("policy")
+}
+
+pub fn keys() -> KeyRing {
+    KeyRing::new(SigningKey::from_bytes(&[42u8; 32]).expect("key"))
+}
+
+/// An SMS sender that delivers nothing and remembers each phone's last code, so that the load
+/// generator can type it in: the "mock provider" of local mode.
+#[derive(Default, Clone)]
+pub struct NullSms {
+    codes: Arc<Mutex<HashMap<PhoneNumber, OtpCode>>>,
+}
+
+impl NullSms {
+    pub fn take(&self, phone: &PhoneNumber) -> Option<OtpCode> {
+        self.codes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(phone)
+    }
+}
+
+#[twofactor_core::async_trait]
+impl SmsSender for NullSms {
+    fn name(&self) -> &str {
+        "null"
+    }
+    async fn send_sms(&self, _: &SmsMessage) -> Result<SmsReceipt, ProviderError> {
+        Ok(SmsReceipt::new(None))
+    }
+    async fn send_code(&self, message: &CodeMessage<'_>) -> Result<(), ProviderError> {
+        self.codes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(*message.phone, message.code.clone());
+        Ok(())
+    }
+}
+
+/// The engine over `provider`, the default moka store, the bench policy and fixed keys.
+pub fn two_factor(provider: impl OtpProvider) -> TwoFactor {
+    let verifier = PhoneVerifier::builder(provider)
+        .store(MokaStore::default())
+        .policy(bench_policy())
+        .keys(keys())
+        .build()
+        .expect("engine");
+    TwoFactor::new(verifier).with_cookie_secure(false)
+}
+
+/// A token for [`PHONE`], and the `verified_at` it carries.
+pub fn token(tf: &TwoFactor) -> (String, u64) {
+    let phone = tf.verifier().phone_parser().parse(PHONE).expect("phone");
+    let token = tf
+        .verifier()
+        .keys()
+        .sign(phone, SystemTime::now(), Duration::from_secs(86_400));
+    let proof = tf.verifier().authenticate(&token).expect("token");
+    (token, proof.verified_at_unix())
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Echo {
+    phone: String,
+    code: String,
+}
+
+fn echo(body: &[u8]) -> Option<Vec<u8>> {
+    let echo: Echo = serde_json::from_slice(body).ok()?;
+    serde_json::to_vec(&echo).ok()
+}
+
+fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (listener, addr)
+}
+
+/// The axum demo app and the baseline routes, on a current-thread runtime of its own thread.
+/// It runs until the process ends.
+pub fn axum(tf: TwoFactor, verified_at: u64) -> SocketAddr {
+    axum_with_workers(tf, verified_at, 1)
+}
+
+/// [`axum`] on `workers` threads (a multi-thread runtime when more than one).
+pub fn axum_with_workers(tf: TwoFactor, verified_at: u64, workers: usize) -> SocketAddr {
+    let (std_listener, addr) = listener();
+    std_listener.set_nonblocking(true).expect("nonblocking");
+    let app = axum_app(tf, verified_at);
+    serve_axum(app, std_listener, workers);
+    addr
+}
+
+/// The axum demo app with the baseline routes.
+pub fn axum_app(tf: TwoFactor, verified_at: u64) -> axum::Router {
+    use axum::body::Bytes;
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+
+    twofactor_examples::axum_app::app(tf)
+        .route(
+            "/unguarded",
+            get(move || async move {
+                let value = Protected {
+                    phone: PHONE.to_owned(),
+                    verified_at,
+                };
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    value.to_json(),
+                )
+            }),
+        )
+        .route(
+            "/bench/verify",
+            post(|body: Bytes| async move {
+                match echo(&body) {
+                    Some(out) => {
+                        ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+                    }
+                    None => StatusCode::BAD_REQUEST.into_response(),
+                }
+            }),
+        )
+}
+
+fn serve_axum(app: axum::Router, std_listener: TcpListener, workers: usize) {
+    std::thread::Builder::new()
+        .name("server-axum".to_owned())
+        .spawn(move || {
+            let rt = if workers > 1 {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(workers)
+                    .thread_name("server-axum")
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            }
+            .expect("server runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
+                let _ = axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await;
+            });
+        })
+        .expect("spawn");
+}
+
+/// The actix demo app and the baseline routes, with one worker. It runs until the process ends.
+pub fn actix(tf: TwoFactor, verified_at: u64) -> SocketAddr {
+    use actix_web::http::header::ContentType;
+    use actix_web::{App, HttpResponse, HttpServer, web};
+
+    let (std_listener, addr) = listener();
+    std::thread::Builder::new()
+        .name("server-actix".to_owned())
+        .spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .configure(twofactor_examples::actix_app::configure(tf.clone()))
+                        .route(
+                            "/unguarded",
+                            web::get().to(move || async move {
+                                let value = Protected {
+                                    phone: PHONE.to_owned(),
+                                    verified_at,
+                                };
+                                HttpResponse::Ok()
+                                    .content_type(ContentType::json())
+                                    .body(value.to_json())
+                            }),
+                        )
+                        .route(
+                            "/bench/verify",
+                            web::post().to(|body: web::Bytes| async move {
+                                match echo(&body) {
+                                    Some(out) => HttpResponse::Ok()
+                                        .content_type(ContentType::json())
+                                        .body(out),
+                                    None => HttpResponse::BadRequest().finish(),
+                                }
+                            }),
+                        )
+                })
+                .workers(1)
+                .listen(std_listener)
+                .expect("listen")
+                .run();
+                let _ = server.await;
+            });
+        })
+        .expect("spawn");
+    addr
+}
+
+/// Waits until `addr` accepts connections.
+pub fn wait_ready(addr: SocketAddr) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the server at {addr} never came up");
+}
