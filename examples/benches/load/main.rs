@@ -513,6 +513,11 @@ fn main() {
         "rounds: {} x {:?} per side, alternating (ABBA), {} keep-alive connections; medians",
         s.rounds, s.round, s.connections
     );
+    if smoke {
+        println!(
+            "smoke: short rounds and small sizes, to check that every part runs; targets are judged on the full run only"
+        );
+    }
     println!();
     println!("| part | what | baseline | subject | ratio / figure | target | met |");
     println!("|---|---|---|---|---|---|---|");
