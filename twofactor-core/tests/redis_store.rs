@@ -739,3 +739,128 @@ async fn a_verify_is_one_round_trip_before_the_provider_and_a_send_two() {
     assert_eq!(commands, ["EVALSHA", "EVALSHA", "ZREM", "ZREM"]);
     assert!(calls().is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Differential check: the same random history of store calls, on a MokaStore and on the Redis
+// store, must get the same answers, call for call (times jump by up to hours, so expiries,
+// windows, locks and the attempt memory all come into play).
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_like_the_in_memory_store_on_random_histories() {
+    use twofactor_core::store::{
+        AttemptDecision, AttemptLimits, AttemptResult, MokaStore, Pending, SendAttempt, SendLimits,
+        VerificationStore,
+    };
+
+    let policies = [
+        Policy::builder()
+            .resend_cooldown(Duration::ZERO)
+            .sends_per_phone_per_hour(3)
+            .sends_per_ip_per_hour(4)
+            .sends_per_hour(6)
+            .max_attempts(3)
+            .build()
+            .unwrap(),
+        Policy::builder()
+            .sends_per_hour(8)
+            .lockout(Duration::from_secs(60))
+            .code_ttl(Duration::from_secs(120))
+            .build()
+            .unwrap(),
+    ];
+    let phones = [phone(), phone(), phone()];
+    let ips: [Option<IpAddr>; 3] = [
+        None,
+        Some("192.0.2.1".parse().unwrap()),
+        Some("2001:db8::1".parse().unwrap()),
+    ];
+    let steps = [
+        0, 1, 999, 1_000, 29_999, 30_000, 60_000, 120_000, 900_000, 3_600_000,
+    ];
+
+    for _ in 0..3 {
+        let Some(redis) = support::store(&support::prefix()).await else {
+            return;
+        };
+        let moka = MokaStore::default();
+        let seed = u64::from_str_radix(&support::random_hex(), 16).unwrap() | 1;
+        let mut rng = Rng(seed);
+        let mut now = twofactor_core::clock::unix_millis(std::time::SystemTime::now());
+        let mut last_send: Option<SendAttempt> = None;
+        let mut ids: Vec<u64> = vec![1];
+        for step in 0..1_500 {
+            now += rng.pick(&steps);
+            let policy = &policies[rng.below(2) as usize];
+            let p = rng.pick(&phones);
+            let what = format!("seed {seed:#x}, step {step}");
+            match rng.below(10) {
+                0..=2 => {
+                    let send = SendAttempt::new(p, rng.pick(&ips), now, SendLimits::from(policy));
+                    let (m, r) = (
+                        moka.reserve_send(&send).await,
+                        redis.reserve_send(&send).await,
+                    );
+                    assert_eq!(m.unwrap(), r.unwrap(), "reserve_send, {what}");
+                    last_send = Some(send);
+                }
+                3 => {
+                    if let Some(send) = last_send.take() {
+                        moka.release_send(&send).await.unwrap();
+                        redis.release_send(&send).await.unwrap();
+                    }
+                }
+                4 | 5 => {
+                    let id = rng.next() >> 1;
+                    ids.push(id);
+                    let ttl = rng.pick(&[0, 1_000, 120_000, 600_000]);
+                    let pending = Pending::new(id, Ticket::new(format!("t-{id}")), now + ttl);
+                    moka.put_pending(p, &pending, now).await.unwrap();
+                    redis.put_pending(p, &pending, now).await.unwrap();
+                }
+                6..=8 => {
+                    let limits = AttemptLimits::from(policy);
+                    let m = moka.begin_attempt(p, now, &limits).await.unwrap();
+                    let r = redis.begin_attempt(p, now, &limits).await.unwrap();
+                    assert_eq!(m, r, "begin_attempt, {what}");
+                    if let AttemptDecision::Proceed { pending_id, .. } = m {
+                        ids.push(pending_id);
+                    }
+                }
+                _ => {
+                    let id = *ids.last().unwrap();
+                    let id = if rng.below(4) == 0 {
+                        rng.pick(&ids)
+                    } else {
+                        id
+                    };
+                    let result = rng.pick(&[
+                        AttemptResult::Matched,
+                        AttemptResult::LastMismatch,
+                        AttemptResult::Expired,
+                    ]);
+                    let m = moka.finish_attempt(p, id, result, now).await.unwrap();
+                    let r = redis.finish_attempt(p, id, result, now).await.unwrap();
+                    assert_eq!(m, r, "finish_attempt {result:?}, {what}");
+                }
+            }
+        }
+    }
+}
