@@ -9,10 +9,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use redis_support::{self as support, Server};
+use twofactor_core::config::{ConfigError, Settings};
 use twofactor_core::mock::MockProvider;
 use twofactor_core::store::StoreError;
 use twofactor_core::store::conformance::random_phone;
 use twofactor_core::store::redis::RedisStore;
+use twofactor_core::web::TwoFactor;
 use twofactor_core::{Context, KeyRing, PhoneNumber, PhoneVerifier, SendError, VerifyError};
 
 /// What a failing call may take at most.
@@ -219,5 +221,85 @@ async fn a_password_in_the_url_shows_nowhere() {
     let err = send_fails(&v, phone()).await;
     assert_no_secret(&err, secret);
     let err = verify_fails(&v, phone(), "123456").await;
+    assert_no_secret(&err, secret);
+}
+
+/// `POST /send` or `/verify` through the framework-free HTTP layer both adapters use.
+async fn http(app: &TwoFactor, path: &str, body: String) -> twofactor_core::web::WebResponse {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    let started = Instant::now();
+    let response = match path {
+        "send" => app.send(&headers, None, body.as_bytes()).await,
+        _ => app.verify(&headers, None, body.as_bytes()).await,
+    };
+    assert!(
+        started.elapsed() < BOUND,
+        "{path} took {:?}",
+        started.elapsed()
+    );
+    response
+}
+
+fn error_code(response: &twofactor_core::web::WebResponse) -> String {
+    let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    body["error"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_from_the_environment_it_answers_503_with_retry_after_while_redis_is_down() {
+    let Some(mut server) = Server::start(&[]) else {
+        return;
+    };
+    let url = server.url();
+    let settings = Settings::from_lookup(|var| match var {
+        "TWOFACTOR_REDIS_URL" => Some(url.clone()),
+        "TWOFACTOR_PROVIDER" => Some("console".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let app = settings.build().await.unwrap();
+    let p = phone().to_string();
+    let send = http(&app, "send", format!(r#"{{"phone":"{p}"}}"#)).await;
+    assert_eq!(send.status, 200, "{:?}", send.body);
+
+    server.stop();
+    let send = http(&app, "send", format!(r#"{{"phone":"{}"}}"#, phone())).await;
+    let verify = http(
+        &app,
+        "verify",
+        format!(r#"{{"phone":"{p}","code":"123456"}}"#),
+    )
+    .await;
+    for response in [send, verify] {
+        assert_eq!(response.status, 503);
+        assert_eq!(error_code(&response), "service_unavailable");
+        let retry: u64 = response.headers[http::header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry >= 1);
+    }
+}
+
+#[tokio::test]
+async fn configured_with_an_unreachable_redis_it_does_not_start_and_hides_the_password() {
+    let secret = "pw-91c3-configured";
+    let url = format!("redis://:{secret}@127.0.0.1:{}/0", support::free_port());
+    let settings = Settings::from_lookup(|var| match var {
+        "TWOFACTOR_REDIS_URL" => Some(url.clone()),
+        _ => None,
+    })
+    .unwrap();
+    assert!(!format!("{settings:?}").contains(secret));
+    let err = match settings.build().await {
+        Err(e) => e,
+        Ok(_) => panic!("started without its store"),
+    };
+    assert!(matches!(err, ConfigError::Store(_)), "{err:?}");
     assert_no_secret(&err, secret);
 }
