@@ -634,7 +634,6 @@ impl VerificationStore for RedisStore {
         let result: u8 = match result {
             AttemptResult::Matched => 1,
             AttemptResult::LastMismatch => 2,
-            AttemptResult::Expired => 3,
         };
         let mut finish = call(&self.scripts.finish_attempt, &keys);
         finish.arg(pending_id).arg(result).arg(now_ms);

@@ -1,5 +1,5 @@
 -- finish_attempt: the comparison's result for the code `pending id`.
--- KEYS: the phone record. ARGV: pending id, result (1 matched, 2 last mismatch, 3 expired), now.
+-- KEYS: the phone record. ARGV: pending id, result (1 matched, 2 last mismatch), now.
 -- Reply: 0 done | 1 gone (the code was already consumed or replaced).
 -- Like MokaStore, the id is checked before anything ages out: a match the provider confirmed
 -- just as the code expired still counts.
@@ -17,15 +17,9 @@ if result == 1 then
   else
     reply = 1
   end
-elseif result == 2 then
+else
   -- The lock cancels whatever code is pending.
   drop_code(r)
-else
-  if current then
-    drop_code(r)
-  else
-    reply = 1
-  end
 end
 save(KEYS[1], r, now)
 return reply
