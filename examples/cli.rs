@@ -10,7 +10,6 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use twofactor_core::config::Settings;
 use twofactor_core::twofactor::BalanceKind;
 use twofactor_core::{Context, TwoFactorClient};
 
@@ -18,33 +17,24 @@ const USAGE: &str = "usage: cli flow <phone> | cli balance <sms|voice>";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    twofactor_examples::init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["flow", phone] => flow(phone).await,
-        ["balance", kind] => balance(kind).await,
-        _ => Err(USAGE.to_owned()),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+    twofactor_examples::run(async move {
+        match args
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["flow", phone] => flow(phone).await,
+            ["balance", kind] => balance(kind).await,
+            _ => Err(USAGE.to_owned()),
         }
-    }
+    })
+    .await
 }
 
 async fn flow(phone: &str) -> Result<(), String> {
-    let tf = Settings::from_env()
-        .map_err(|e| e.to_string())?
-        .build()
-        .await
-        .map_err(|e| e.to_string())?;
+    let (_, tf) = twofactor_examples::configure().await?;
     let verifier = tf.verifier();
     let ctx = Context::default();
     let sent = verifier

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
 use twofactor_core::clock::ManualClock;
 use twofactor_core::store::redis::RedisStore;
 use twofactor_tests::{Adapter, FakeTwoFactor, Options, TestApp, two_factor};
@@ -84,31 +83,9 @@ async fn two_instances_on_one_redis_are_one_service() {
     assert_eq!(b.send(PHONE).await.status, 200);
     let wrong = a.wrong_code(PHONE);
     let before = fake.verify_calls().await;
-    let barrier = Arc::new(tokio::sync::Barrier::new(100));
-    let tasks: Vec<_> = (0..100)
-        .map(|i| {
-            let url = format!(
-                "{}/phone/verify",
-                if i % 2 == 0 { &a.base } else { &b.base }
-            );
-            let (client, barrier, wrong) = (a.client(), barrier.clone(), wrong.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let body = json!({"phone": PHONE, "code": wrong}).to_string();
-                let r = client
-                    .post(url)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await;
-                r.map(|r| r.status().as_u16()).unwrap_or(0)
-            })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.unwrap_or(0));
-    }
+    let statuses = a
+        .verify_together(&[&a.base, &b.base], 100, PHONE, &wrong)
+        .await;
     let count = |s: u16| statuses.iter().filter(|x| **x == s).count();
     assert_eq!((count(422), count(429)), (4, 96), "{statuses:?}");
     assert_eq!(
