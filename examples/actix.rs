@@ -4,38 +4,17 @@
 
 use std::process::ExitCode;
 
-use twofactor_core::config::Settings;
-
 #[actix_web::main]
 async fn main() -> ExitCode {
-    twofactor_examples::init_logging();
-    let result = async {
-        let bind = twofactor_examples::bind_address()?;
-        let tf = Settings::from_env()
-            .map_err(|e| e.to_string())?
-            .build()
-            .await
-            .map_err(|e| e.to_string())?;
+    twofactor_examples::run(async {
+        let (bind, tf) = twofactor_examples::configure().await?;
         let listener =
             std::net::TcpListener::bind(bind).map_err(|e| format!("BIND {bind}: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        twofactor_examples::announce("actix", &tf, listener.local_addr().ok());
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tracing::info!(
-            provider = tf.verifier().provider_name(),
-            "twofactor actix demo listening on http://{addr}"
-        );
-        twofactor_examples::actix_app::server(listener, tf, workers)
-            .map_err(|e| e.to_string())?
-            .await
-            .map_err(|e| e.to_string())
-    }
-    .await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        let server = twofactor_examples::actix_app::server(listener, tf, workers)
+            .map_err(|e| e.to_string())?;
+        server.await.map_err(|e| e.to_string())
+    })
+    .await
 }

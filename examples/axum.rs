@@ -5,37 +5,17 @@
 
 use std::process::ExitCode;
 
-use twofactor_core::config::Settings;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    twofactor_examples::init_logging();
-    let result = async {
-        let bind = twofactor_examples::bind_address()?;
-        let tf = Settings::from_env()
-            .map_err(|e| e.to_string())?
-            .build()
-            .await
-            .map_err(|e| e.to_string())?;
+    twofactor_examples::run(async {
+        let (bind, tf) = twofactor_examples::configure().await?;
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .map_err(|e| format!("BIND {bind}: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        tracing::info!(
-            provider = tf.verifier().provider_name(),
-            "twofactor axum demo listening on http://{addr}"
-        );
+        twofactor_examples::announce("axum", &tf, listener.local_addr().ok());
         twofactor_examples::axum_app::serve(listener, tf)
             .await
             .map_err(|e| e.to_string())
-    }
-    .await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    })
+    .await
 }

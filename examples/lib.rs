@@ -59,6 +59,37 @@ pub fn bind_address() -> Result<SocketAddr, String> {
     }
 }
 
+/// The demo's address (`BIND`) and endpoints, from the environment (DESIGN §5).
+pub async fn configure() -> Result<(SocketAddr, twofactor_core::web::TwoFactor), String> {
+    let bind = bind_address()?;
+    let settings = twofactor_core::config::Settings::from_env().map_err(|e| e.to_string())?;
+    let tf = settings.build().await.map_err(|e| e.to_string())?;
+    Ok((bind, tf))
+}
+
+/// Logs where a demo listens and with which provider.
+pub fn announce(framework: &str, tf: &twofactor_core::web::TwoFactor, addr: Option<SocketAddr>) {
+    let addr = addr.map_or_else(|| "?".to_owned(), |a| a.to_string());
+    tracing::info!(
+        provider = tf.verifier().provider_name(),
+        "twofactor {framework} demo listening on http://{addr}"
+    );
+}
+
+/// Runs a demo's `main` with logging on, turning a start-up error into a message and a failure
+/// exit code.
+pub async fn run(main: impl Future<Output = Result<(), String>>) -> std::process::ExitCode {
+    init_logging();
+    match main.await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Logs go to stderr, so that stdout carries only what the console provider prints.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

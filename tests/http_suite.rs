@@ -688,28 +688,7 @@ async fn parallel_wrong_guesses_compare_exactly_max_attempts(adapter: Adapter) {
     let app = app(adapter).await;
     app.send(PHONE).await;
     let wrong = app.wrong_code(PHONE);
-    let (client, url) = (app.client(), format!("{}/phone/verify", app.base));
-    let barrier = Arc::new(tokio::sync::Barrier::new(100));
-    let tasks: Vec<_> = (0..100)
-        .map(|_| {
-            let (client, url, barrier, wrong) =
-                (client.clone(), url.clone(), barrier.clone(), wrong.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let r = client
-                    .post(url)
-                    .header("content-type", "application/json")
-                    .body(json!({"phone": PHONE, "code": wrong}).to_string())
-                    .send()
-                    .await;
-                r.map(|r| r.status().as_u16()).unwrap_or(0)
-            })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.unwrap_or(0));
-    }
+    let statuses = app.verify_together(&[&app.base], 100, PHONE, &wrong).await;
     let count = |s: u16| statuses.iter().filter(|x| **x == s).count();
     assert_eq!((count(422), count(429)), (4, 96), "{statuses:?}");
     assert_eq!(
@@ -731,30 +710,8 @@ async fn parallel_replays_of_the_right_code_verify_once(adapter: Adapter) {
         .await;
         app.send(PHONE).await;
         let code = app.code(PHONE);
-        let (client, url) = (app.client(), format!("{}/phone/verify", app.base));
-        let barrier = Arc::new(tokio::sync::Barrier::new(20));
-        let tasks: Vec<_> = (0..20)
-            .map(|_| {
-                let (client, url, barrier, code) =
-                    (client.clone(), url.clone(), barrier.clone(), code.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    let r = client
-                        .post(url)
-                        .header("content-type", "application/json")
-                        .body(json!({"phone": PHONE, "code": code}).to_string())
-                        .send()
-                        .await;
-                    r.map(|r| r.status().as_u16()).unwrap_or(0)
-                })
-            })
-            .collect();
-        let mut ok = 0;
-        for t in tasks {
-            if t.await.unwrap_or(0) == 200 {
-                ok += 1;
-            }
-        }
+        let statuses = app.verify_together(&[&app.base], 20, PHONE, &code).await;
+        let ok = statuses.iter().filter(|s| **s == 200).count();
         assert_eq!(ok, 1, "{mode:?}: exactly one request is verified");
     }
 }

@@ -517,9 +517,38 @@ impl TestApp {
             .clone()
     }
 
-    /// The HTTP client (for concurrent requests).
-    pub fn client(&self) -> reqwest::Client {
-        self.http.clone()
+    /// Sends `n` verifications of `code` for `phone`, released together, spread round-robin
+    /// over `bases` (this app's and others'); returns their statuses.
+    pub async fn verify_together(
+        &self,
+        bases: &[&str],
+        n: usize,
+        phone: &str,
+        code: &str,
+    ) -> Vec<u16> {
+        let barrier = Arc::new(tokio::sync::Barrier::new(n));
+        let body = serde_json::json!({ "phone": phone, "code": code }).to_string();
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let url = format!("{}/phone/verify", bases[i % bases.len()]);
+                let (client, barrier, body) = (self.http.clone(), barrier.clone(), body.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let r = client
+                        .post(url)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await;
+                    r.map(|r| r.status().as_u16()).unwrap_or(0)
+                })
+            })
+            .collect();
+        let mut statuses = Vec::with_capacity(n);
+        for t in tasks {
+            statuses.push(t.await.unwrap_or(0));
+        }
+        statuses
     }
 }
 

@@ -20,6 +20,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::failover::FailoverEvent;
 use crate::store::Limit;
 use crate::{Channel, PhoneNumber, ProviderErrorKind};
 
@@ -95,13 +96,10 @@ pub enum Event {
         /// The phone.
         phone: PhoneNumber,
     },
-    /// A provider in a failover chain was skipped for a cool-off after repeated failures.
-    ProviderSuspended {
-        /// The provider.
-        provider: String,
-        /// For how long.
-        cool_off: Duration,
-    },
+    /// A [`Failover`](crate::failover::Failover) moved to another provider, or opened or
+    /// closed a provider's circuit breaker (see
+    /// [`Failover::with_event_sink`](crate::failover::Failover::with_event_sink)).
+    Failover(FailoverEvent),
 }
 
 impl Event {
@@ -115,7 +113,9 @@ impl Event {
             Self::RateLimited { .. } => "rate_limited",
             Self::ProviderFailed { .. } => "provider_failed",
             Self::StoreFailed { .. } => "store_failed",
-            Self::ProviderSuspended { .. } => "provider_suspended",
+            Self::Failover(FailoverEvent::FailedOver { .. }) => "failed_over",
+            Self::Failover(FailoverEvent::BreakerOpened { .. }) => "breaker_opened",
+            Self::Failover(_) => "breaker_closed",
         }
     }
 }
@@ -175,9 +175,8 @@ impl EventSink for TracingEvents {
             Event::StoreFailed { phone } => {
                 tracing::error!(target: T, event = "store_failed", phone = %phone.masked())
             }
-            Event::ProviderSuspended { provider, cool_off } => {
-                tracing::warn!(target: T, event = "provider_suspended", provider = %provider, cool_off_secs = cool_off.as_secs());
-            }
+            // The failover logs these itself, with the same detail.
+            Event::Failover(_) => {}
         }
     }
 }

@@ -225,6 +225,16 @@ impl Failover {
         self
     }
 
+    /// Sends the failover's events to an engine [`EventSink`](crate::events::EventSink) too, as
+    /// [`Event::Failover`](crate::events::Event::Failover), next to your audit log's other
+    /// events. (This replaces a listener set with [`Failover::on_event`].)
+    #[must_use]
+    pub fn with_event_sink(self, sink: Arc<dyn crate::events::EventSink>) -> Self {
+        self.on_event(Arc::new(move |event: &FailoverEvent| {
+            sink.record(&crate::events::Event::Failover(event.clone()))
+        }))
+    }
+
     /// The providers' names, in order.
     pub fn provider_names(&self) -> Vec<&str> {
         self.members.iter().map(Member::name).collect()

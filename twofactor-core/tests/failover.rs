@@ -501,3 +501,24 @@ async fn tickets_are_checked_against_the_list() {
     let debug = format!("{failover:?}");
     assert!(!debug.contains("-key"), "{debug}");
 }
+
+#[tokio::test]
+async fn failover_events_reach_the_engine_event_sink() {
+    use twofactor_core::events::{Event, EventSink};
+    let secondary = octopush_mock(201, "otp_from_secondary").await;
+    let seen: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let sink: Arc<dyn EventSink> = {
+        let seen = seen.clone();
+        Arc::new(move |e: &Event| seen.lock().unwrap().push(e.clone()))
+    };
+    let failover = Failover::new(vec![verihubs(refused_url()), octopush(secondary.uri())])
+        .unwrap()
+        .with_breaker(1, Duration::from_secs(30))
+        .with_event_sink(sink);
+    failover
+        .send(&phone(), &SendOptions::default())
+        .await
+        .unwrap();
+    let names: Vec<&str> = seen.lock().unwrap().iter().map(Event::name).collect();
+    assert_eq!(names, ["breaker_opened", "failed_over"]);
+}

@@ -1,9 +1,8 @@
-//! The loopback load harness: `cargo bench -p twofactor-examples --bench load` (add
-//! `--features redis` for part f). BENCHMARKS.md at the repository root says what each part
+//! The loopback load harness: `cargo bench -p twofactor-examples --bench load`. BENCHMARKS.md at the repository root says what each part
 //! measures and shows the results.
 //!
 //! ```text
-//! cargo bench -p twofactor-examples --bench load [--features redis] [-- --smoke] [-- --parts a,c]
+//! cargo bench -p twofactor-examples --bench load [-- --smoke] [-- --parts a,c]
 //! ```
 //!
 //! `--smoke` (or `LOAD_SMOKE=1`) runs one very short round of every part, for CI: it fails on
@@ -16,7 +15,6 @@
 mod client;
 mod fake_2factor;
 mod memory;
-#[cfg(feature = "redis")]
 mod redis_store;
 mod servers;
 
@@ -59,7 +57,7 @@ impl Settings {
             provider_rounds: 3,
             provider_round: Duration::from_secs(5),
             memory_entries: 1_000_000,
-            redis_round: Duration::from_secs(3),
+            redis_round: Duration::from_secs(2),
             redis_in_flight: 64,
         }
     }
@@ -611,7 +609,6 @@ fn main() {
     }
 }
 
-#[cfg(feature = "redis")]
 fn redis_part(s: &Settings, problems: &mut Problems) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -641,10 +638,4 @@ fn redis_part(s: &Settings, problems: &mut Problems) {
         Err(e) if s.smoke => println!("| f | Redis store | skipped: {e} | | | | |"),
         Err(e) => problems.0.push(format!("f: {e}")),
     }
-}
-
-#[cfg(not(feature = "redis"))]
-fn redis_part(s: &Settings, _: &mut Problems) {
-    let _ = (s.redis_round, s.redis_in_flight);
-    println!("| f | Redis store | skipped: built without `--features redis` | | | | |");
 }

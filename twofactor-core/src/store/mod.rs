@@ -31,7 +31,7 @@
 //! hold no clock of their own and tests can move time without sleeping.
 //!
 //! Implementations: [`MokaStore`] (in-memory, feature `moka`, the default) and
-//! `RedisStore` (feature `redis`). Any implementation can
+//! `redis::RedisStore` (feature `redis`, for several app instances). Any implementation can
 //! run the conformance suite in the `conformance` module (feature `testing`).
 //!
 //! [`Clock`]: crate::clock::Clock
@@ -52,6 +52,8 @@ pub mod conformance;
 mod moka;
 #[cfg(feature = "moka")]
 pub use self::moka::{MokaStore, MokaStoreBuilder};
+#[cfg(feature = "redis")]
+pub mod redis;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

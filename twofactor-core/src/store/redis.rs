@@ -1,0 +1,650 @@
+//! The Redis store (feature `redis`): several app instances sharing one truth.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use std::time::Duration;
+//! use twofactor_core::PhoneVerifier;
+//! use twofactor_core::mock::MockProvider;
+//! use twofactor_core::store::redis::RedisStore;
+//!
+//! let connected = RedisStore::builder("redis://127.0.0.1:6379/0")
+//!     .prefix("myapp:2fa")
+//!     .timeout(Duration::from_millis(500))
+//!     .connect()
+//!     .await;
+//! match connected {
+//!     Ok(store) => {
+//!         // One store per process, cloned wherever it is needed: it holds one
+//!         // auto-reconnecting connection, shared by every request.
+//!         let verifier = PhoneVerifier::builder(MockProvider::new()).store(store).build();
+//!         assert!(verifier.is_ok());
+//!     }
+//!     // Start-up fails when Redis is unreachable; the message never carries the URL.
+//!     Err(e) => eprintln!("no Redis here: {e}"),
+//! }
+//! # }
+//! ```
+//!
+//! # Keys
+//!
+//! With the prefix `P` (default `twofactor`) and a phone `+919812345678`:
+//!
+//! | key | type | holds | TTL |
+//! |---|---|---|---|
+//! | `P:{+919812345678}` | hash | the live code (`pid` id, `pexp` expiry, `tkt` ticket), the attempt count (`att`, `attu`) and the lock (`lock`) | until the last of those deadlines |
+//! | `P:{+919812345678}:sends` | sorted set | the phone's sends in the last hour, scored by time | until the newest leaves the window |
+//! | `P:{caps}:ip:<address>` | sorted set | one client IP's sends in the last hour | the same |
+//! | `P:{caps}:all` | sorted set | every send in the last hour (the spend guard) | the same |
+//!
+//! The braces are Redis Cluster hash tags: the two keys of a phone share a slot, and the cap
+//! logs share another (`{caps}`), so each script below touches one slot. Every key carries a
+//! TTL, so nothing grows without bound; the logs hold at most a cap's worth of entries.
+//! Codes are never stored: the ticket is the provider's session id or, for codes checked
+//! locally, a keyed hash ([`LocalOtp`](crate::LocalOtp)). Tickets are read back, never logged.
+//!
+//! # Steps and round trips
+//!
+//! Each store step is a Lua script, loaded once at start-up (`SCRIPT LOAD`) and called by its
+//! SHA (`EVALSHA`, which Redis runs atomically). After a Redis restart the script cache is
+//! empty: the call gets `NOSCRIPT` (meaning nothing ran), loads the script and calls again.
+//!
+//! - `begin_attempt`, `put_pending`, `finish_attempt`: one script each on the phone's slot.
+//!   A verify is one round trip before the provider call (a wrong guess with attempts left:
+//!   one in all; a match: one more to consume the code).
+//! - `reserve_send` must check the phone (lock, cooldown, per-phone cap) *and* the shared caps
+//!   (per IP, overall), and those live in different slots: one script over all of them would
+//!   be a cross-slot script, refused by Redis Cluster. So a send runs two scripts, the phone's
+//!   and the caps', each atomic and each recording the send only if its own checks pass. Both
+//!   are sent at once on the multiplexed connection — one round trip. If both grant, the send
+//!   is granted; if one refuses (or fails), the other's record is taken back (`ZREM` of this
+//!   send's unique member) and the refusal is returned, with the phone's refusal first, as in
+//!   the in-memory store. A successful send is therefore two round trips (reserve, then `put_pending` after
+//!   the provider), three `EVALSHA`s; the compensating step happens only on the refusal path,
+//!   which sends no SMS.
+//!
+//!   Why this holds the caps: each counter is checked and incremented atomically, and a send
+//!   goes ahead only when every counter has recorded it, so no cap can be exceeded. The price
+//!   is on the safe side: between a refusal and its compensation (one round trip), a concurrent
+//!   request may see one send too many and be refused too. Alternatives were worse: checking
+//!   the phone, then the caps in sequence costs a third round trip on every send; putting all
+//!   keys under one hash tag makes every phone share one Cluster slot.
+//!
+//! Times come from the engine (`now_ms`); scripts never read Redis's clock, so app instances
+//! and tests with a simulated clock agree with their records. TTLs are set relative to `now`.
+//!
+//! # Failing closed
+//!
+//! Every call is bounded by the store's timeout (default 1 s): the connection's connect and
+//! response timeouts, plus a backstop around each store step. Any error or timeout is a
+//! [`StoreError`] (so the engine answers "unavailable", 503 over HTTP): no code is sent without
+//! its record, and no guess is compared without its count. Nothing is retried automatically
+//! (a step that may have run must not run twice); only `NOSCRIPT`, which means it did not run.
+//!
+//! The connection is a [`ConnectionManager`]: created once per store, cloned for each call,
+//! and re-established in the background after it breaks, with no delay between attempts, so
+//! the same process recovers when Redis comes back. The call that finds the connection broken
+//! fails (closed) and starts the reconnection; the calls after it use the new connection.
+//! `TCP_NODELAY` keeps the two scripts of a send from waiting on each other; keep-alive and,
+//! on Linux, `TCP_USER_TIMEOUT` make a silently dead connection (a vanished host) break within
+//! seconds instead of the kernel's quarter of an hour.
+//!
+//! The URL may carry a password: it appears in no error message and no `Debug` output.
+//! TLS (`rediss://`) needs the `redis` crate's TLS features, which this crate does not enable.
+//! The connection speaks to one endpoint (a standalone Redis, or a primary behind a proxy or
+//! Sentinel-managed address); the key layout is ready for Redis Cluster, but a cluster client
+//! is not wired in.
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, Script, ScriptInvocation, Value};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{
+    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
+    SendDecision, StoreError, VerificationStore,
+};
+use crate::{PhoneNumber, Ticket};
+
+/// The default key prefix.
+pub const DEFAULT_PREFIX: &str = "twofactor";
+/// The default bound on one store step.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Durations handed to the scripts are capped at a century: the scripts compute in doubles,
+/// exact to 2^53 milliseconds, and Redis refuses TTLs past 2^63.
+const MAX_SPAN_MS: u64 = 100 * 365 * 24 * 3_600_000;
+/// How long sent data may stay unacknowledged before the kernel drops the connection (Linux).
+#[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle time before keep-alive probes (also keeps middleboxes from dropping an idle flow).
+const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
+
+const PRELUDE: &str = include_str!("redis/prelude.lua");
+
+// Reply codes of the scripts (see prelude.lua).
+const GRANTED: i64 = 0;
+const REFUSED: i64 = 1;
+
+/// A failed Redis call; the operation names the store step. Redis errors carry no URL.
+#[derive(Debug, thiserror::Error)]
+#[error("redis {op} failed")]
+struct RedisFailure {
+    op: &'static str,
+    #[source]
+    source: RedisError,
+}
+
+/// The configuration itself is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadConfig(&'static str);
+
+fn redis_error(op: &'static str) -> impl FnOnce(RedisError) -> StoreError {
+    move |source| {
+        if source.is_timeout() {
+            StoreError::Timeout
+        } else {
+            StoreError::unavailable(RedisFailure { op, source })
+        }
+    }
+}
+
+fn corrupt(op: &str) -> StoreError {
+    // Never the reply itself: it may hold a ticket.
+    StoreError::Corrupt(format!("unexpected reply to {op}"))
+}
+
+/// The scripts, each prefixed with the shared prelude.
+struct Scripts {
+    reserve_phone: Script,
+    reserve_caps: Script,
+    release: Script,
+    put_pending: Script,
+    begin_attempt: Script,
+    finish_attempt: Script,
+    /// The full sources, for `SCRIPT LOAD` at start-up.
+    sources: Vec<String>,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let bodies = [
+            include_str!("redis/reserve_phone.lua"),
+            include_str!("redis/reserve_caps.lua"),
+            include_str!("redis/release.lua"),
+            include_str!("redis/put_pending.lua"),
+            include_str!("redis/begin_attempt.lua"),
+            include_str!("redis/finish_attempt.lua"),
+        ];
+        let sources: Vec<String> = bodies
+            .iter()
+            .map(|body| format!("{PRELUDE}\n{body}"))
+            .collect();
+        let script = |i: usize| Script::new(&sources[i]);
+        Self {
+            reserve_phone: script(0),
+            reserve_caps: script(1),
+            release: script(2),
+            put_pending: script(3),
+            begin_attempt: script(4),
+            finish_attempt: script(5),
+            sources,
+        }
+    }
+
+    /// Loads every script in one round trip.
+    async fn load(&self, conn: &mut ConnectionManager) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        for source in &self.sources {
+            pipe.cmd("SCRIPT").arg("LOAD").arg(source.as_str());
+        }
+        let hashes: Vec<String> = pipe
+            .query_async(conn)
+            .await
+            .map_err(redis_error("script load"))?;
+        let expected = [
+            &self.reserve_phone,
+            &self.reserve_caps,
+            &self.release,
+            &self.put_pending,
+            &self.begin_attempt,
+            &self.finish_attempt,
+        ];
+        let same = hashes.len() == expected.len()
+            && hashes
+                .iter()
+                .zip(expected)
+                .all(|(got, script)| got.eq_ignore_ascii_case(script.get_hash()));
+        if same {
+            Ok(())
+        } else {
+            Err(corrupt("SCRIPT LOAD"))
+        }
+    }
+}
+
+/// Key names; see the module docs.
+#[derive(Clone)]
+struct Keys {
+    prefix: Arc<str>,
+}
+
+impl Keys {
+    fn phone(&self, phone: PhoneNumber) -> String {
+        format!("{}:{{{phone}}}", self.prefix)
+    }
+    fn phone_sends(&self, phone: PhoneNumber) -> String {
+        format!("{}:{{{phone}}}:sends", self.prefix)
+    }
+    fn all_sends(&self) -> String {
+        format!("{}:{{caps}}:all", self.prefix)
+    }
+    fn ip_sends(&self, ip: IpAddr) -> String {
+        format!("{}:{{caps}}:ip:{ip}", self.prefix)
+    }
+    /// The cap logs a send touches: the overall one, then the IP's.
+    fn caps(&self, ip: Option<IpAddr>) -> Vec<String> {
+        let mut keys = vec![self.all_sends()];
+        keys.extend(ip.map(|ip| self.ip_sends(ip)));
+        keys
+    }
+}
+
+/// The Redis [`VerificationStore`]; cheap to clone (clones share the connection). See the
+/// module docs for the key layout, the scripts and the failure behaviour.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    scripts: Arc<Scripts>,
+    keys: Keys,
+    timeout: Duration,
+    /// `host:port/db`, for `Debug` (never the credentials).
+    server: Arc<str>,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("server", &self.server)
+            .field("prefix", &self.keys.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`RedisStore`]; see [`RedisStore::builder`].
+#[must_use]
+pub struct RedisStoreBuilder {
+    url: SecretString,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("url", &"[REDACTED]")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl RedisStoreBuilder {
+    /// The key prefix (default `twofactor`), so that several apps or tests can share a Redis
+    /// database. It must not contain `{` or `}` (they would break the hash tags).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The longest one store step may take, reconnecting included (default 1 s; at least
+    /// 1 ms). Past it the step fails with [`StoreError::Timeout`]. Connecting at start-up may
+    /// take twice as long (connect, then load the scripts).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Connects and loads the scripts. Fails if Redis cannot be reached or refuses us, or if
+    /// the URL or the prefix is unusable; the error never carries the URL.
+    pub async fn connect(self) -> Result<RedisStore, StoreError> {
+        if self.prefix.contains(['{', '}']) {
+            return Err(StoreError::unavailable(BadConfig(
+                "the Redis key prefix must not contain '{' or '}'",
+            )));
+        }
+        let client =
+            redis::Client::open(self.url.expose_secret()).map_err(redis_error("open the URL"))?;
+        let info = client.get_connection_info();
+        let server: Arc<str> = format!("{}/{}", info.addr, info.redis.db).into();
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(self.timeout)
+            .set_response_timeout(self.timeout)
+            // One attempt per reconnection, none delayed: the next call starts the next
+            // attempt, so recovery follows Redis's return at once, and no call waits on a
+            // backoff longer than the timeout.
+            .set_number_of_retries(0)
+            .set_tcp_settings(tcp_settings());
+        let scripts = Scripts::new();
+        let connect = async {
+            let mut conn = ConnectionManager::new_with_config(client, config)
+                .await
+                .map_err(redis_error("connect"))?;
+            scripts.load(&mut conn).await?;
+            Ok::<_, StoreError>(conn)
+        };
+        let conn = tokio::time::timeout(self.timeout.saturating_mul(2), connect)
+            .await
+            .map_err(|_| StoreError::Timeout)??;
+        Ok(RedisStore {
+            conn,
+            scripts: Arc::new(scripts),
+            keys: Keys {
+                prefix: self.prefix.into(),
+            },
+            timeout: self.timeout,
+            server,
+        })
+    }
+}
+
+fn tcp_settings() -> redis::io::tcp::TcpSettings {
+    use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
+    let settings = TcpSettings::default()
+        .set_nodelay(true)
+        .set_keepalive(TcpKeepalive::new().with_time(TCP_KEEPALIVE));
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    let settings = settings.set_user_timeout(TCP_USER_TIMEOUT);
+    settings
+}
+
+fn span(ms: u64) -> u64 {
+    ms.min(MAX_SPAN_MS)
+}
+
+fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn wait_ms(v: &Value) -> Option<u64> {
+    int(v).map(|ms| u64::try_from(ms).unwrap_or(0).max(1))
+}
+
+fn text(v: Value) -> Option<String> {
+    match v {
+        Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// Reads a reservation reply: `{0}` granted, `{1, limit, wait}` refused.
+fn send_decision(reply: &Value) -> Option<SendDecision> {
+    let Value::Array(items) = reply else {
+        return None;
+    };
+    match (items.first().and_then(int)?, items.get(1), items.get(2)) {
+        (GRANTED, None, None) => Some(SendDecision::Granted),
+        (REFUSED, Some(limit), Some(wait)) => Some(SendDecision::Refused {
+            limit: match int(limit)? {
+                1 => Limit::Locked,
+                2 => Limit::Cooldown,
+                3 => Limit::PhoneHourly,
+                4 => Limit::IpHourly,
+                5 => Limit::GlobalHourly,
+                _ => return None,
+            },
+            retry_after_ms: wait_ms(wait)?,
+        }),
+        _ => None,
+    }
+}
+
+/// Reads a `begin_attempt` reply (see begin_attempt.lua).
+fn attempt_decision(reply: Value) -> Option<AttemptDecision> {
+    let Value::Array(items) = reply else {
+        return None;
+    };
+    let mut items = items.into_iter();
+    match items.next().as_ref().and_then(int)? {
+        0 => Some(AttemptDecision::Locked {
+            retry_after_ms: wait_ms(&items.next()?)?,
+        }),
+        1 => Some(AttemptDecision::NoCode),
+        2 => {
+            let pending_id = text(items.next()?)?.parse().ok()?;
+            let ticket = Ticket::new(text(items.next()?)?);
+            let attempt = u32::try_from(int(&items.next()?)?).ok()?;
+            let last = int(&items.next()?)? == 1;
+            Some(AttemptDecision::Proceed {
+                pending_id,
+                ticket,
+                attempt,
+                last,
+            })
+        }
+        _ => None,
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://[user:password@]host[:port][/db]`) with the default prefix
+    /// and timeout; see [`RedisStoreBuilder::connect`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::builder(url).connect().await
+    }
+
+    /// Starts a builder for the Redis at `url` (`redis://[user:password@]host[:port][/db]`;
+    /// the URL is kept secret).
+    pub fn builder(url: &str) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: SecretString::from(url),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.keys.prefix
+    }
+
+    /// The bound on one store step.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Runs one store step within the timeout.
+    async fn bounded<T>(
+        &self,
+        step: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, step)
+            .await
+            .unwrap_or(Err(StoreError::Timeout))
+    }
+
+    /// Runs a prepared script call (one `EVALSHA`; on `NOSCRIPT`, load and call again).
+    async fn eval(
+        &self,
+        op: &'static str,
+        invocation: ScriptInvocation<'_>,
+    ) -> Result<Value, StoreError> {
+        let mut conn = self.conn.clone();
+        invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error(op))
+    }
+
+    /// Takes this send's records back from `keys` (the other half refused it or failed).
+    async fn forget(&self, keys: &[String], member: &str) {
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("ZREM").arg(key.as_str()).arg(member).ignore();
+        }
+        let mut conn = self.conn.clone();
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            // The record stays until it leaves the window: a cap counts one send too many,
+            // which is the safe side.
+            tracing::warn!(error = %e, "twofactor: could not take back a refused send's record");
+        }
+    }
+}
+
+/// A call of `script` on `keys`.
+fn call<'s>(script: &'s Script, keys: &[String]) -> ScriptInvocation<'s> {
+    let mut invocation = script.prepare_invoke();
+    for key in keys {
+        invocation.key(key.as_str());
+    }
+    invocation
+}
+
+#[async_trait]
+impl VerificationStore for RedisStore {
+    async fn reserve_send(&self, send: &SendAttempt) -> Result<SendDecision, StoreError> {
+        let (now, l) = (send.now_ms, send.limits);
+        let phone_keys = [
+            self.keys.phone(send.phone),
+            self.keys.phone_sends(send.phone),
+        ];
+        let cap_keys = self.keys.caps(send.client_ip);
+        // The send's member in every log: unique, so that a compensation removes this send.
+        let member = format!("{now}:{}", hex::encode(crate::secret::random_bytes::<8>()));
+        let window = span(l.window_ms);
+        let mut phone = call(&self.scripts.reserve_phone, &phone_keys);
+        phone
+            .arg(now)
+            .arg(span(l.cooldown_ms))
+            .arg(l.per_phone)
+            .arg(window)
+            .arg(&member);
+        let mut caps = call(&self.scripts.reserve_caps, &cap_keys);
+        caps.arg(now)
+            .arg(window)
+            .arg(l.per_ip)
+            .arg(l.global)
+            .arg(&member);
+        self.bounded(async {
+            // Both in flight at once on the multiplexed connection: one round trip.
+            let (phone, caps) = tokio::join!(
+                self.eval("reserve_send", phone),
+                self.eval("reserve_send", caps)
+            );
+            let decide = |reply: Result<Value, StoreError>| {
+                reply.and_then(|v| send_decision(&v).ok_or_else(|| corrupt("reserve_send")))
+            };
+            let (phone, caps) = (decide(phone), decide(caps));
+            let granted =
+                |d: &Result<SendDecision, StoreError>| matches!(d, Ok(SendDecision::Granted));
+            // No send unless both halves granted; a half that recorded it takes it back.
+            match (granted(&phone), granted(&caps)) {
+                (true, true) => return Ok(SendDecision::Granted),
+                (true, false) => self.forget(&phone_keys[1..], &member).await,
+                (false, true) => self.forget(&cap_keys, &member).await,
+                (false, false) => {}
+            }
+            // The phone's refusal (or failure) first, as in the in-memory store.
+            match phone {
+                Ok(SendDecision::Granted) => caps,
+                other => other,
+            }
+        })
+        .await
+    }
+
+    async fn release_send(&self, send: &SendAttempt) -> Result<(), StoreError> {
+        let phone_keys = [self.keys.phone_sends(send.phone)];
+        let cap_keys = self.keys.caps(send.client_ip);
+        let mut phone = call(&self.scripts.release, &phone_keys);
+        phone.arg(send.now_ms);
+        let mut caps = call(&self.scripts.release, &cap_keys);
+        caps.arg(send.now_ms);
+        self.bounded(async {
+            let (phone, caps) = tokio::join!(
+                self.eval("release_send", phone),
+                self.eval("release_send", caps)
+            );
+            phone?;
+            caps?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_pending(
+        &self,
+        phone: PhoneNumber,
+        pending: &Pending,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let keys = [self.keys.phone(phone)];
+        let expires = pending
+            .expires_at_ms
+            .min(now_ms.saturating_add(MAX_SPAN_MS));
+        let mut put = call(&self.scripts.put_pending, &keys);
+        put.arg(now_ms)
+            .arg(pending.id)
+            .arg(expires)
+            .arg(pending.ticket.expose());
+        self.bounded(async { self.eval("put_pending", put).await.map(drop) })
+            .await
+    }
+
+    async fn begin_attempt(
+        &self,
+        phone: PhoneNumber,
+        now_ms: u64,
+        limits: &AttemptLimits,
+    ) -> Result<AttemptDecision, StoreError> {
+        let keys = [self.keys.phone(phone)];
+        let mut begin = call(&self.scripts.begin_attempt, &keys);
+        begin
+            .arg(now_ms)
+            .arg(limits.max_attempts)
+            .arg(span(limits.lockout_ms))
+            .arg(span(limits.memory_ms));
+        self.bounded(async {
+            let reply = self.eval("begin_attempt", begin).await?;
+            attempt_decision(reply).ok_or_else(|| corrupt("begin_attempt"))
+        })
+        .await
+    }
+
+    async fn finish_attempt(
+        &self,
+        phone: PhoneNumber,
+        pending_id: u64,
+        result: AttemptResult,
+        now_ms: u64,
+    ) -> Result<FinishOutcome, StoreError> {
+        let keys = [self.keys.phone(phone)];
+        let result: u8 = match result {
+            AttemptResult::Matched => 1,
+            AttemptResult::LastMismatch => 2,
+        };
+        let mut finish = call(&self.scripts.finish_attempt, &keys);
+        finish.arg(pending_id).arg(result).arg(now_ms);
+        self.bounded(async {
+            let reply = self.eval("finish_attempt", finish).await?;
+            match int(&reply) {
+                Some(0) => Ok(FinishOutcome::Done),
+                Some(1) => Ok(FinishOutcome::Gone),
+                _ => Err(corrupt("finish_attempt")),
+            }
+        })
+        .await
+    }
+}

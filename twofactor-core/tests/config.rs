@@ -1,0 +1,285 @@
+//! Configuration from the environment (DESIGN §5): every variable, and a clear error naming the
+//! variable for every bad value.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use twofactor_core::config::{ConfigError, OtpMode, ProviderKind, Settings};
+
+fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let env: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::from_lookup(|k| env.get(k).cloned())
+}
+
+fn error_var(vars: &[(&str, &str)]) -> String {
+    match settings(vars) {
+        Err(ConfigError::Invalid { var, .. }) | Err(ConfigError::Missing { var, .. }) => {
+            var.to_owned()
+        }
+        other => panic!("expected an error for {vars:?}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn zero_configuration_is_the_console_provider_and_the_defaults() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(
+        (s.provider, s.otp_mode),
+        (ProviderKind::Console, OtpMode::Provider)
+    );
+    assert!(s.web.cookie_secure && !s.web.trust_forwarded_for);
+    assert_eq!(s.policy, twofactor_core::Policy::default());
+    let tf = s.build().await.unwrap();
+    assert_eq!(tf.verifier().provider_name(), "console");
+}
+
+#[tokio::test]
+async fn an_api_key_selects_2factor_in_either_mode() {
+    let key = [
+        ("TWOFACTOR_API_KEY", "k-123"),
+        ("TWOFACTOR_BASE_URL", "http://127.0.0.1:9"),
+    ];
+    let s = settings(&key).unwrap();
+    assert_eq!(s.provider, ProviderKind::TwoFactor);
+    assert_eq!(
+        s.build().await.unwrap().verifier().provider_name(),
+        "2factor"
+    );
+    let local = settings(&[
+        key[0],
+        key[1],
+        ("TWOFACTOR_OTP_MODE", "local"),
+        ("TWOFACTOR_OTP_TEMPLATE", "My OTP"),
+    ])
+    .unwrap();
+    assert_eq!(local.otp_mode, OtpMode::Local);
+    assert_eq!(
+        local.build().await.unwrap().verifier().provider_name(),
+        "2factor"
+    );
+    assert_eq!(
+        settings(&[("TWOFACTOR_PROVIDER", "2factor")])
+            .unwrap()
+            .build()
+            .await
+            .unwrap_err()
+            .to_string(),
+        "TWOFACTOR_API_KEY must be set for TWOFACTOR_PROVIDER=2factor"
+    );
+}
+
+#[tokio::test]
+async fn verihubs_and_octopush_are_selected_by_name_and_need_their_credentials() {
+    let s = settings(&[
+        ("TWOFACTOR_PROVIDER", "verihubs"),
+        ("VERIHUBS_APP_ID", "app"),
+        ("VERIHUBS_API_KEY", "vk"),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.build().await.unwrap().verifier().provider_name(),
+        "verihubs"
+    );
+    let s = settings(&[
+        ("TWOFACTOR_PROVIDER", "octopush"),
+        ("OCTOPUSH_API_LOGIN", "me@example.com"),
+        ("OCTOPUSH_API_KEY", "ok"),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.build().await.unwrap().verifier().provider_name(),
+        "octopush"
+    );
+    for (vars, var) in [
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "verihubs"),
+                ("VERIHUBS_API_KEY", "vk"),
+            ],
+            "VERIHUBS_APP_ID",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "verihubs"),
+                ("VERIHUBS_APP_ID", "app"),
+            ],
+            "VERIHUBS_API_KEY",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "octopush"),
+                ("OCTOPUSH_API_KEY", "ok"),
+            ],
+            "OCTOPUSH_API_LOGIN",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "octopush"),
+                ("OCTOPUSH_API_LOGIN", "me"),
+            ],
+            "OCTOPUSH_API_KEY",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "verihubs"),
+                ("VERIHUBS_APP_ID", "a"),
+                ("VERIHUBS_API_KEY", "k"),
+                ("VERIHUBS_BASE_URL", "not a url"),
+            ],
+            "VERIHUBS_BASE_URL",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_API_KEY", "k"),
+                ("TWOFACTOR_BASE_URL", "ftp://x"),
+            ],
+            "TWOFACTOR_BASE_URL",
+        ),
+    ] {
+        match settings(&vars).unwrap().build().await {
+            Err(ConfigError::Missing { var: v, .. }) | Err(ConfigError::Invalid { var: v, .. }) => {
+                assert_eq!(v, var, "{vars:?}")
+            }
+            other => panic!("{vars:?}: {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+#[test]
+fn every_policy_variable_is_read() {
+    let s = settings(&[
+        ("TWOFACTOR_CODE_TTL", "300"),
+        ("TWOFACTOR_MAX_ATTEMPTS", "3"),
+        ("TWOFACTOR_LOCKOUT", "60"),
+        ("TWOFACTOR_RESEND_COOLDOWN", "0"),
+        ("TWOFACTOR_SENDS_PER_PHONE_HOUR", "2"),
+        ("TWOFACTOR_SENDS_PER_IP_HOUR", "7"),
+        ("TWOFACTOR_SENDS_PER_HOUR", "99"),
+        ("TWOFACTOR_TOKEN_TTL", "3600"),
+        ("TWOFACTOR_PROVIDER_TIMEOUT", "2"),
+        ("TWOFACTOR_COOKIE_SECURE", "false"),
+        ("TWOFACTOR_TRUST_FORWARDED_FOR", "true"),
+        ("TWOFACTOR_DEFAULT_REGION", "us"),
+        ("TWOFACTOR_ALLOWED_COUNTRIES", "US,IN"),
+    ])
+    .unwrap();
+    let p = &s.policy;
+    assert_eq!(p.code_ttl(), Duration::from_secs(300));
+    assert_eq!(
+        (p.max_attempts(), p.lockout(), p.resend_cooldown()),
+        (3, Duration::from_secs(60), Duration::ZERO)
+    );
+    assert_eq!(
+        (
+            p.sends_per_phone_per_hour(),
+            p.sends_per_ip_per_hour(),
+            p.sends_per_hour()
+        ),
+        (2, 7, 99)
+    );
+    assert_eq!(
+        (p.token_ttl(), p.provider_timeout()),
+        (Duration::from_secs(3600), Duration::from_secs(2))
+    );
+    assert!(!s.web.cookie_secure && s.web.trust_forwarded_for);
+    assert_eq!(
+        s.phone_parser.parse("(415) 555-2671").unwrap().to_string(),
+        "+14155552671"
+    );
+    assert!(s.phone_parser.parse("+919812345678").is_ok());
+    assert!(
+        s.phone_parser.parse("+447911123456").is_err(),
+        "GB is not on the list"
+    );
+    let any = settings(&[("TWOFACTOR_ALLOWED_COUNTRIES", "*")]).unwrap();
+    assert!(any.phone_parser.parse("+447911123456").is_ok());
+}
+
+#[test]
+fn a_bad_value_is_an_error_naming_its_variable() {
+    let cases: &[(&str, &str)] = &[
+        ("TWOFACTOR_PROVIDER", "twilio"),
+        ("TWOFACTOR_OTP_MODE", "remote"),
+        ("TWOFACTOR_SIGNING_KEY", "too-short"),
+        (
+            "TWOFACTOR_SIGNING_KEY",
+            "not base64 at all, but long enough to be a key!!",
+        ),
+        ("TWOFACTOR_DEFAULT_REGION", "ZZ"),
+        ("TWOFACTOR_ALLOWED_COUNTRIES", "IN,XX"),
+        ("TWOFACTOR_CODE_TTL", "ten minutes"),
+        ("TWOFACTOR_CODE_TTL", "0"),
+        ("TWOFACTOR_MAX_ATTEMPTS", "0"),
+        ("TWOFACTOR_MAX_ATTEMPTS", "-1"),
+        ("TWOFACTOR_LOCKOUT", "0"),
+        ("TWOFACTOR_RESEND_COOLDOWN", "3600"),
+        ("TWOFACTOR_SENDS_PER_PHONE_HOUR", "0"),
+        ("TWOFACTOR_SENDS_PER_IP_HOUR", "0"),
+        ("TWOFACTOR_SENDS_PER_HOUR", "0"),
+        ("TWOFACTOR_TOKEN_TTL", "0"),
+        ("TWOFACTOR_PROVIDER_TIMEOUT", "0"),
+        ("TWOFACTOR_COOKIE_SECURE", "maybe"),
+        ("TWOFACTOR_TRUST_FORWARDED_FOR", "2"),
+        ("TWOFACTOR_TEST_NUMBERS", "+919000000001"),
+        ("TWOFACTOR_ENABLE_TEST_NUMBERS", "sure"),
+    ];
+    for (var, value) in cases {
+        assert_eq!(error_var(&[(var, value)]), *var, "{var}={value}");
+        let message = settings(&[(var, value)]).unwrap_err().to_string();
+        assert!(message.starts_with(var), "{message}");
+    }
+}
+
+#[test]
+fn signing_keys_rotate_and_never_show() {
+    let new = "a".repeat(64);
+    let old = "b".repeat(64);
+    let s = settings(&[("TWOFACTOR_SIGNING_KEY", &format!("{new},{old}"))]).unwrap();
+    let ring = s.keys.clone().unwrap();
+    let old_ring = settings(&[("TWOFACTOR_SIGNING_KEY", &old)])
+        .unwrap()
+        .keys
+        .unwrap();
+    let phone = twofactor_core::PhoneParser::default()
+        .parse("+919812345678")
+        .unwrap();
+    let now = std::time::SystemTime::now();
+    let token = old_ring.sign(phone, now, Duration::from_secs(60));
+    assert!(
+        ring.verify(&token, now).is_ok(),
+        "the old key still verifies"
+    );
+    let debug = format!("{s:?}");
+    assert!(!debug.contains(&new) && !debug.contains(&old), "{debug}");
+    let s = settings(&[
+        ("TWOFACTOR_API_KEY", "super-secret-key"),
+        ("TWOFACTOR_REDIS_URL", "redis://:hunter2@db"),
+    ])
+    .unwrap();
+    let debug = format!("{s:?}");
+    assert!(
+        !debug.contains("super-secret-key") && !debug.contains("hunter2"),
+        "{debug}"
+    );
+}
+
+#[tokio::test]
+async fn test_numbers_need_their_switch() {
+    let numbers = ("TWOFACTOR_TEST_NUMBERS", "+919000000001=424242");
+    let refused = settings(&[numbers]).unwrap().build().await.unwrap_err();
+    assert!(refused.to_string().contains("not enabled"), "{refused}");
+    let tf = settings(&[numbers, ("TWOFACTOR_ENABLE_TEST_NUMBERS", "true")])
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    let ctx = twofactor_core::Context::default();
+    tf.verifier().send("+919000000001", &ctx).await.unwrap();
+    tf.verifier()
+        .verify("+919000000001", "424242", &ctx)
+        .await
+        .unwrap();
+}

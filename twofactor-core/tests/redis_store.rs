@@ -1,0 +1,862 @@
+//! The Redis store against a real Redis (`TWOFACTOR_TEST_REDIS_URL`, default
+//! `redis://127.0.0.1:6379`): the conformance suite, two engines sharing one Redis, restarts,
+//! the key layout, and the round-trip budget. Each test uses a key prefix of its own; nothing
+//! here flushes the server.
+
+mod redis_support;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis_support as support;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Barrier;
+use twofactor_core::mock::MockProvider;
+use twofactor_core::provider::{CodeMessage, SmsMessage, SmsReceipt};
+use twofactor_core::store::conformance::random_phone;
+use twofactor_core::store::redis::RedisStore;
+use twofactor_core::store::{Limit, StoreError};
+use twofactor_core::{
+    CodeHasher, Context, KeyRing, LocalOtp, OtpCode, OtpProvider, PhoneNumber, PhoneVerifier,
+    Policy, ProviderError, SendError, SendOptions, SmsSender, Ticket, Verdict, VerifyError,
+    async_trait,
+};
+
+fn ctx() -> Context {
+    Context::default()
+}
+
+fn from_ip(ip: &str) -> Context {
+    Context::new().with_client_ip(Some(ip.parse::<IpAddr>().unwrap()))
+}
+
+/// A random phone that the default parser accepts.
+fn phone() -> PhoneNumber {
+    let parser = twofactor_core::PhoneParser::default();
+    loop {
+        let p = random_phone();
+        if parser.parse(&p.to_string()).is_ok() {
+            return p;
+        }
+    }
+}
+
+fn engine(
+    store: RedisStore,
+    provider: impl OtpProvider,
+    keys: &KeyRing,
+    policy: Policy,
+) -> PhoneVerifier {
+    PhoneVerifier::builder(provider)
+        .store(store)
+        .keys(keys.clone())
+        .policy(policy)
+        .build()
+        .unwrap()
+}
+
+/// Two engines on two stores (two `connect` calls) sharing one Redis and one prefix, the same
+/// keys and the same mock provider: two app instances.
+async fn two_instances(policy: Policy) -> Option<(PhoneVerifier, PhoneVerifier, MockProvider)> {
+    let prefix = support::prefix();
+    let (a, b) = (
+        support::store(&prefix).await?,
+        support::store(&prefix).await?,
+    );
+    let (mock, keys) = (MockProvider::new(), KeyRing::random());
+    Some((
+        engine(a, mock.clone(), &keys, policy.clone()),
+        engine(b, mock.clone(), &keys, policy),
+        mock,
+    ))
+}
+
+fn wrong_code(right: &OtpCode) -> String {
+    if right.expose() == "000000" {
+        "111111".into()
+    } else {
+        "000000".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passes_the_store_conformance_suite() {
+    let Some(store) = support::store(&support::prefix()).await else {
+        return;
+    };
+    twofactor_core::store::conformance::run(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_codes_counts_and_tokens() {
+    let Some((a, b, mock)) = two_instances(Policy::default()).await else {
+        return;
+    };
+    let p = phone();
+    let input = p.to_string();
+    a.send(&input, &ctx()).await.unwrap();
+    let code = mock.last_code(&p).unwrap();
+    let wrong = wrong_code(&code);
+
+    assert!(matches!(
+        b.verify(&input, &wrong, &ctx()).await,
+        Err(VerifyError::Incorrect { attempts_left: 4 })
+    ));
+    assert!(
+        matches!(
+            a.verify(&input, &wrong, &ctx()).await,
+            Err(VerifyError::Incorrect { attempts_left: 3 })
+        ),
+        "the attempt count is shared"
+    );
+    assert!(
+        matches!(
+            b.send(&input, &ctx()).await,
+            Err(SendError::RateLimited {
+                limit: Limit::Cooldown,
+                ..
+            })
+        ),
+        "the cooldown is shared"
+    );
+
+    let verified = b.verify(&input, code.expose(), &ctx()).await.unwrap();
+    assert_eq!(verified.proof.phone(), p);
+    assert_eq!(
+        a.authenticate(&verified.token).unwrap().phone(),
+        p,
+        "a token from B is accepted on A"
+    );
+    assert!(
+        matches!(
+            a.verify(&input, code.expose(), &ctx()).await,
+            Err(VerifyError::NoLiveCode)
+        ),
+        "a code consumed on B is gone on A"
+    );
+
+    // And the other way round.
+    let q = phone();
+    b.send(&q.to_string(), &ctx()).await.unwrap();
+    let verified = a
+        .verify(&q.to_string(), mock.last_code(&q).unwrap().expose(), &ctx())
+        .await
+        .unwrap();
+    assert_eq!(b.authenticate(&verified.token).unwrap().phone(), q);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_parallel_wrong_guesses_on_two_instances_compare_exactly_max_attempts() {
+    let Some((a, b, mock)) = two_instances(Policy::default()).await else {
+        return;
+    };
+    let p = phone();
+    a.send(&p.to_string(), &ctx()).await.unwrap();
+    let wrong = wrong_code(&mock.last_code(&p).unwrap());
+    // Make the comparisons overlap.
+    mock.set_delay(Duration::from_millis(20));
+    let barrier = Arc::new(Barrier::new(200));
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let v = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let (barrier, wrong, input) = (barrier.clone(), wrong.clone(), p.to_string());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                v.verify(&input, &wrong, &ctx()).await
+            })
+        })
+        .collect();
+    let (mut incorrect, mut too_many) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Err(VerifyError::Incorrect { .. }) => incorrect += 1,
+            Err(VerifyError::TooManyAttempts { .. }) => too_many += 1,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(
+        mock.verify_count(),
+        5,
+        "exactly max_attempts guesses reached the provider"
+    );
+    assert_eq!((incorrect, too_many), (4, 196));
+}
+
+/// An SmsSender that records the codes it is asked to deliver.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<(PhoneNumber, String)>>>);
+
+impl Recorder {
+    fn last_code(&self, phone: PhoneNumber) -> String {
+        let sent = self.0.lock().unwrap();
+        sent.iter()
+            .rev()
+            .find(|(p, _)| *p == phone)
+            .unwrap()
+            .1
+            .clone()
+    }
+}
+
+#[async_trait]
+impl SmsSender for Recorder {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+    async fn send_sms(&self, m: &SmsMessage) -> Result<SmsReceipt, ProviderError> {
+        self.0.lock().unwrap().push((m.to[0], String::new()));
+        Ok(SmsReceipt::new(None))
+    }
+    async fn send_code(&self, m: &CodeMessage<'_>) -> Result<(), ProviderError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((*m.phone, m.code.expose().to_owned()));
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_right_code_released_twenty_times_on_two_instances_verifies_exactly_once() {
+    // Local checking: no provider consumes the code, only the store's atomic consume stands
+    // between twenty requests and twenty tokens. With a budget of 5, five reach the comparison;
+    // with 50, all twenty do.
+    for max_attempts in [5, 50] {
+        let prefix = support::prefix();
+        let (Some(sa), Some(sb)) = (support::store(&prefix).await, support::store(&prefix).await)
+        else {
+            return;
+        };
+        let (sms, keys, hasher) = (
+            Recorder::default(),
+            KeyRing::random(),
+            CodeHasher::new([7; 32]),
+        );
+        let policy = Policy::builder()
+            .max_attempts(max_attempts)
+            .build()
+            .unwrap();
+        let local = || LocalOtp::new(sms.clone()).with_hasher(hasher.clone());
+        let (a, b) = (
+            engine(sa, local(), &keys, policy.clone()),
+            engine(sb, local(), &keys, policy),
+        );
+        let p = phone();
+        a.send(&p.to_string(), &ctx()).await.unwrap();
+        let code = sms.last_code(p);
+        let barrier = Arc::new(Barrier::new(20));
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let v = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let (barrier, code, input) = (barrier.clone(), code.clone(), p.to_string());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    v.verify(&input, &code, &ctx()).await
+                })
+            })
+            .collect();
+        let mut verified = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => verified += 1,
+                Err(VerifyError::NoLiveCode | VerifyError::TooManyAttempts { .. }) => {}
+                Err(other) => panic!("unexpected outcome {other:?}"),
+            }
+        }
+        assert_eq!(
+            verified, 1,
+            "max_attempts {max_attempts}: exactly one token"
+        );
+    }
+}
+
+async fn assert_limited(v: &PhoneVerifier, phone: &str, ctx: &Context, want: Limit) {
+    match v.send(phone, ctx).await {
+        Err(SendError::RateLimited { limit, retry_after }) => {
+            assert_eq!(limit, want);
+            assert!(retry_after > Duration::ZERO);
+        }
+        other => panic!("expected {want}, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_caps_are_counted_across_instances() {
+    let no_cooldown = || Policy::builder().resend_cooldown(Duration::ZERO);
+
+    // Per phone: 3 an hour, spent alternately on A and B.
+    let Some((a, b, mock)) =
+        two_instances(no_cooldown().sends_per_phone_per_hour(3).build().unwrap()).await
+    else {
+        return;
+    };
+    let p = phone().to_string();
+    for v in [&a, &b, &a] {
+        v.send(&p, &ctx()).await.unwrap();
+    }
+    assert_limited(&b, &p, &ctx(), Limit::PhoneHourly).await;
+    assert_eq!(mock.send_count(), 3, "a refused send reaches no provider");
+
+    // Per client IP: 4 an hour.
+    let Some((a, b, _)) =
+        two_instances(no_cooldown().sends_per_ip_per_hour(4).build().unwrap()).await
+    else {
+        return;
+    };
+    let ip = from_ip("203.0.113.7");
+    for v in [&a, &b, &a, &b] {
+        v.send(&phone().to_string(), &ip).await.unwrap();
+    }
+    assert_limited(&a, &phone().to_string(), &ip, Limit::IpHourly).await;
+    b.send(&phone().to_string(), &from_ip("203.0.113.8"))
+        .await
+        .unwrap();
+
+    // Overall: 5 an hour.
+    let Some((a, b, _)) = two_instances(no_cooldown().sends_per_hour(5).build().unwrap()).await
+    else {
+        return;
+    };
+    for v in [&a, &b, &a, &b, &a] {
+        v.send(&phone().to_string(), &ctx()).await.unwrap();
+    }
+    assert_limited(&b, &phone().to_string(), &ctx(), Limit::GlobalHourly).await;
+
+    // The cooldown, under fire: forty sends to one phone released together on A and B.
+    let Some((a, b, mock)) = two_instances(Policy::default()).await else {
+        return;
+    };
+    let p = phone().to_string();
+    let barrier = Arc::new(Barrier::new(40));
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let v = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let (barrier, p) = (barrier.clone(), p.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                v.send(&p, &ctx()).await
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => sent += 1,
+            Err(SendError::RateLimited {
+                limit: Limit::Cooldown,
+                ..
+            }) => {}
+            Err(other) => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!((sent, mock.send_count()), (1, 1), "one code, one SMS");
+}
+
+#[tokio::test]
+async fn pending_codes_survive_an_app_restart() {
+    let prefix = support::prefix();
+    let (mock, keys) = (MockProvider::new(), KeyRing::random());
+    let p = phone();
+    {
+        let Some(store) = support::store(&prefix).await else {
+            return;
+        };
+        let v = engine(store, mock.clone(), &keys, Policy::default());
+        v.send(&p.to_string(), &ctx()).await.unwrap();
+        // The engine and its store (and connection) are dropped here: the app stops.
+    }
+    let Some(store) = support::store(&prefix).await else {
+        return;
+    };
+    let v = engine(store, mock.clone(), &keys, Policy::default());
+    let code = mock.last_code(&p).unwrap();
+    v.verify(&p.to_string(), code.expose(), &ctx())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn keys_are_hash_tagged_expire_and_hold_only_keyed_hashes() {
+    let prefix = support::prefix();
+    let (Some(store), Some(mut raw)) = (support::store(&prefix).await, support::raw().await) else {
+        return;
+    };
+    let (sms, hasher) = (Recorder::default(), CodeHasher::new([9; 32]));
+    let v = engine(
+        store,
+        LocalOtp::new(sms.clone()).with_hasher(hasher.clone()),
+        &KeyRing::random(),
+        Policy::default(),
+    );
+    let p = phone();
+    v.send(&p.to_string(), &from_ip("2001:db8::5"))
+        .await
+        .unwrap();
+    let code = sms.last_code(p);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert!(v.verify(&p.to_string(), wrong, &ctx()).await.is_err());
+
+    let mut keys: Vec<String> = raw.keys(format!("{prefix}:*")).await.unwrap();
+    keys.sort();
+    let mut want = vec![
+        format!("{prefix}:{{{p}}}"),
+        format!("{prefix}:{{{p}}}:sends"),
+        format!("{prefix}:{{caps}}:all"),
+        format!("{prefix}:{{caps}}:ip:2001:db8::5"),
+    ];
+    want.sort();
+    assert_eq!(keys, want, "one hash tag per phone, one for the caps");
+    for key in &keys {
+        let ttl: i64 = raw.pttl(key).await.unwrap();
+        assert!(
+            ttl > 0 && ttl <= 3_600_000,
+            "{key} has TTL {ttl} ms: every key expires, within the hour"
+        );
+    }
+
+    let record: Vec<(String, String)> = raw.hgetall(format!("{prefix}:{{{p}}}")).await.unwrap();
+    let ticket = &record.iter().find(|(f, _)| f == "tkt").unwrap().1;
+    let expected = hasher.ticket(&p, &OtpCode::parse(&code, 6..=6).unwrap());
+    assert!(
+        ticket.ends_with(expected.expose()),
+        "the stored ticket is the code's keyed hash"
+    );
+    for (field, value) in &record {
+        if field != "pid" {
+            assert!(!value.contains(&code), "{field} holds the code");
+        }
+    }
+    let att = &record.iter().find(|(f, _)| f == "att").unwrap().1;
+    assert_eq!(att, "1");
+}
+
+#[tokio::test]
+async fn a_reservation_half_failing_fails_closed_and_leaves_no_record() {
+    let prefix = support::prefix();
+    let (Some(store), Some(mut raw)) = (support::store(&prefix).await, support::raw().await) else {
+        return;
+    };
+    // Something else sits where the IP's log should be: the caps' script fails.
+    let _: () = raw
+        .set_ex(format!("{prefix}:{{caps}}:ip:192.0.2.9"), "not a log", 60)
+        .await
+        .unwrap();
+    let mock = MockProvider::new();
+    let v = engine(store, mock.clone(), &KeyRing::random(), Policy::default());
+    let p = phone().to_string();
+    match v.send(&p, &from_ip("192.0.2.9")).await {
+        Err(SendError::StoreUnavailable(StoreError::Unavailable(_))) => {}
+        other => panic!("expected the store to fail, got {other:?}"),
+    }
+    assert_eq!(mock.send_count(), 0, "no send without a record");
+    // The phone's half had granted and recorded the send: it was taken back, so no cooldown.
+    v.send(&p, &from_ip("192.0.2.10")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_prefix_with_braces_is_refused() {
+    let err = RedisStore::builder(&support::url())
+        .prefix("app:{x}")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)));
+    let source = std::error::Error::source(&err).unwrap().to_string();
+    assert!(source.contains("prefix"), "{source}");
+}
+
+fn assert_no_secret(err: &(dyn std::error::Error + 'static), secret: &str) {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        for text in [e.to_string(), format!("{e:?}")] {
+            assert!(!text.contains(secret), "the password leaked in {text:?}");
+        }
+        next = e.source();
+    }
+}
+
+/// `url` with its host and port replaced by `addr` (credentials and database kept).
+fn with_addr(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let userinfo = authority.rsplit_once('@').map(|(u, _)| format!("{u}@"));
+    format!("{scheme}://{}{addr}{path}", userinfo.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_url_password_appears_in_no_error_or_debug_output() {
+    let secret = "pw-6b1d9c0e-do-not-print";
+    // Nothing listens there: connecting is refused.
+    let port = support::free_port();
+    let url = format!("redis://:{secret}@127.0.0.1:{port}/0");
+    let builder = RedisStore::builder(&url);
+    assert!(!format!("{builder:?}").contains(secret));
+    let err = builder.connect().await.unwrap_err();
+    assert_no_secret(&err, secret);
+
+    // A real server refusing the password.
+    let Some(raw) = support::raw().await else {
+        return;
+    };
+    drop(raw);
+    let addr = server_addr();
+    let url = with_addr(&format!("redis://:{secret}@h/0"), addr);
+    let err = RedisStore::connect(&url).await.unwrap_err();
+    assert_no_secret(&err, secret);
+}
+
+fn server_addr() -> SocketAddr {
+    let client = redis::Client::open(support::url()).unwrap();
+    let addr = client.get_connection_info().addr.to_string();
+    std::net::ToSocketAddrs::to_socket_addrs(&addr)
+        .unwrap()
+        .next()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round trips: a loopback proxy between the store and Redis counts "flights" — request bursts
+// the client writes before it has heard any reply since the previous burst. Replies are held
+// back a little so that two requests sent at once cannot be mistaken for two round trips.
+
+#[derive(Debug, Default)]
+struct Traffic {
+    /// Request bursts (round trips).
+    flights: usize,
+    /// Command names, in order.
+    commands: Vec<String>,
+    /// A reply went back since the last request.
+    replied: bool,
+    /// Bytes of a command not fully received yet.
+    partial: Vec<u8>,
+}
+
+impl Traffic {
+    fn reset(&mut self) {
+        self.flights = 0;
+        self.commands.clear();
+        self.replied = true;
+    }
+
+    /// Parses complete RESP commands (arrays of bulk strings) off `partial`.
+    fn parse(&mut self) {
+        loop {
+            let buf = &self.partial;
+            let Some((name, used)) = parse_command(buf) else {
+                return;
+            };
+            self.commands.push(name);
+            self.partial.drain(..used);
+        }
+    }
+}
+
+fn parse_line(buf: &[u8], at: usize) -> Option<(i64, usize)> {
+    let end = buf[at..].windows(2).position(|w| w == b"\r\n")? + at;
+    let n = std::str::from_utf8(&buf[at + 1..end]).ok()?.parse().ok()?;
+    Some((n, end + 2))
+}
+
+fn parse_command(buf: &[u8]) -> Option<(String, usize)> {
+    if buf.first() != Some(&b'*') {
+        return None;
+    }
+    let (count, mut at) = parse_line(buf, 0)?;
+    let mut name = None;
+    for _ in 0..count {
+        let (len, start) = parse_line(buf, at)?;
+        let end = start + usize::try_from(len).ok()?;
+        if buf.len() < end + 2 {
+            return None;
+        }
+        name.get_or_insert_with(|| String::from_utf8_lossy(&buf[start..end]).to_uppercase());
+        at = end + 2;
+    }
+    Some((name?, at))
+}
+
+async fn counting_proxy(upstream: SocketAddr) -> (SocketAddr, Arc<Mutex<Traffic>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let traffic = Arc::new(Mutex::new(Traffic {
+        replied: true,
+        ..Traffic::default()
+    }));
+    let shared = traffic.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(upstream).await.unwrap();
+            client.set_nodelay(true).unwrap();
+            server.set_nodelay(true).unwrap();
+            let (mut client_r, mut client_w) = client.into_split();
+            let (mut server_r, mut server_w) = server.into_split();
+            let up = shared.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = client_r.read(&mut buf).await {
+                    {
+                        let mut t = up.lock().unwrap();
+                        if t.replied {
+                            t.flights += 1;
+                            t.replied = false;
+                        }
+                        t.partial.extend_from_slice(&buf[..n]);
+                        t.parse();
+                    }
+                    if server_w.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let down = shared.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = server_r.read(&mut buf).await {
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                    down.lock().unwrap().replied = true;
+                    if client_w.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, traffic)
+}
+
+/// A provider that notes how many round trips the store had made when it was called.
+#[derive(Clone)]
+struct Probe {
+    mock: MockProvider,
+    traffic: Arc<Mutex<Traffic>>,
+    calls: Arc<Mutex<Vec<(&'static str, usize)>>>,
+}
+
+impl Probe {
+    fn note(&self, what: &'static str) {
+        let flights = self.traffic.lock().unwrap().flights;
+        self.calls.lock().unwrap().push((what, flights));
+    }
+}
+
+#[async_trait]
+impl OtpProvider for Probe {
+    fn name(&self) -> &str {
+        "probe"
+    }
+    async fn send(
+        &self,
+        phone: &PhoneNumber,
+        options: &SendOptions,
+    ) -> Result<Ticket, ProviderError> {
+        self.note("send");
+        self.mock.send(phone, options).await
+    }
+    async fn verify(
+        &self,
+        phone: &PhoneNumber,
+        ticket: &Ticket,
+        code: &OtpCode,
+    ) -> Result<Verdict, ProviderError> {
+        self.note("verify");
+        self.mock.verify(phone, ticket, code).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verify_is_one_round_trip_before_the_provider_and_a_send_two() {
+    if support::raw().await.is_none() {
+        return;
+    }
+    let (proxy, traffic) = counting_proxy(server_addr()).await;
+    let store = RedisStore::builder(&with_addr(&support::url(), proxy))
+        .prefix(support::prefix())
+        .connect()
+        .await
+        .unwrap();
+    let connect_commands = traffic.lock().unwrap().commands.clone();
+    assert!(
+        connect_commands.iter().any(|c| c == "SCRIPT"),
+        "scripts are loaded at start-up: {connect_commands:?}"
+    );
+    let probe = Probe {
+        mock: MockProvider::new(),
+        traffic: traffic.clone(),
+        calls: Arc::default(),
+    };
+    let v = engine(store, probe.clone(), &KeyRing::random(), Policy::default());
+    let (p, ip) = (phone(), from_ip("198.51.100.4"));
+    let input = p.to_string();
+    let take = || {
+        let mut t = traffic.lock().unwrap();
+        let seen = (t.flights, std::mem::take(&mut t.commands));
+        t.reset();
+        seen
+    };
+    let calls = || std::mem::take(&mut *probe.calls.lock().unwrap());
+    let evalsha = |n| vec!["EVALSHA".to_owned(); n];
+    take();
+
+    v.send(&input, &ip).await.unwrap();
+    assert_eq!(
+        take(),
+        (2, evalsha(3)),
+        "send: reserve (two scripts at once), put_pending"
+    );
+    assert_eq!(
+        calls(),
+        [("send", 1)],
+        "send: one round trip before the provider"
+    );
+
+    let code = probe.mock.last_code(&p).unwrap();
+    let err = v
+        .verify(&input, &wrong_code(&code), &ctx())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, VerifyError::Incorrect { attempts_left: 4 }));
+    assert_eq!(
+        take(),
+        (1, evalsha(1)),
+        "a wrong guess: one round trip in all"
+    );
+    assert_eq!(calls(), [("verify", 1)]);
+
+    v.verify(&input, code.expose(), &ctx()).await.unwrap();
+    assert_eq!(take(), (2, evalsha(2)), "a match: begin, then consume");
+    assert_eq!(
+        calls(),
+        [("verify", 1)],
+        "one round trip before the provider"
+    );
+
+    // The refusal path (no SMS): the reservation, then taking back the half that granted.
+    assert!(v.send(&input, &ip).await.is_err());
+    let (flights, commands) = take();
+    assert_eq!(flights, 2);
+    assert_eq!(commands, ["EVALSHA", "EVALSHA", "ZREM", "ZREM"]);
+    assert!(calls().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Differential check: the same random history of store calls, on a MokaStore and on the Redis
+// store, must get the same answers, call for call (times jump by up to hours, so expiries,
+// windows, locks and the attempt memory all come into play).
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_like_the_in_memory_store_on_random_histories() {
+    use twofactor_core::store::{
+        AttemptDecision, AttemptLimits, AttemptResult, MokaStore, Pending, SendAttempt, SendLimits,
+        VerificationStore,
+    };
+
+    let policies = [
+        Policy::builder()
+            .resend_cooldown(Duration::ZERO)
+            .sends_per_phone_per_hour(3)
+            .sends_per_ip_per_hour(4)
+            .sends_per_hour(6)
+            .max_attempts(3)
+            .build()
+            .unwrap(),
+        Policy::builder()
+            .sends_per_hour(8)
+            .lockout(Duration::from_secs(60))
+            .code_ttl(Duration::from_secs(120))
+            .build()
+            .unwrap(),
+    ];
+    let phones = [phone(), phone(), phone()];
+    let ips: [Option<IpAddr>; 3] = [
+        None,
+        Some("192.0.2.1".parse().unwrap()),
+        Some("2001:db8::1".parse().unwrap()),
+    ];
+    let steps = [
+        0, 1, 999, 1_000, 29_999, 30_000, 60_000, 120_000, 900_000, 3_600_000,
+    ];
+
+    for _ in 0..3 {
+        let Some(redis) = support::store(&support::prefix()).await else {
+            return;
+        };
+        let moka = MokaStore::default();
+        let seed = u64::from_str_radix(&support::random_hex(), 16).unwrap() | 1;
+        let mut rng = Rng(seed);
+        let mut now = twofactor_core::clock::unix_millis(std::time::SystemTime::now());
+        let mut last_send: Option<SendAttempt> = None;
+        let mut ids: Vec<u64> = vec![1];
+        for step in 0..1_500 {
+            now += rng.pick(&steps);
+            let policy = &policies[rng.below(2) as usize];
+            let p = rng.pick(&phones);
+            let what = format!("seed {seed:#x}, step {step}");
+            match rng.below(10) {
+                0..=2 => {
+                    let send = SendAttempt::new(p, rng.pick(&ips), now, SendLimits::from(policy));
+                    let (m, r) = (
+                        moka.reserve_send(&send).await,
+                        redis.reserve_send(&send).await,
+                    );
+                    assert_eq!(m.unwrap(), r.unwrap(), "reserve_send, {what}");
+                    last_send = Some(send);
+                }
+                3 => {
+                    if let Some(send) = last_send.take() {
+                        moka.release_send(&send).await.unwrap();
+                        redis.release_send(&send).await.unwrap();
+                    }
+                }
+                4 | 5 => {
+                    let id = rng.next() >> 1;
+                    ids.push(id);
+                    let ttl = rng.pick(&[0, 1_000, 120_000, 600_000]);
+                    let pending = Pending::new(id, Ticket::new(format!("t-{id}")), now + ttl);
+                    moka.put_pending(p, &pending, now).await.unwrap();
+                    redis.put_pending(p, &pending, now).await.unwrap();
+                }
+                6..=8 => {
+                    let limits = AttemptLimits::from(policy);
+                    let m = moka.begin_attempt(p, now, &limits).await.unwrap();
+                    let r = redis.begin_attempt(p, now, &limits).await.unwrap();
+                    assert_eq!(m, r, "begin_attempt, {what}");
+                    if let AttemptDecision::Proceed { pending_id, .. } = m {
+                        ids.push(pending_id);
+                    }
+                }
+                _ => {
+                    let id = *ids.last().unwrap();
+                    let id = if rng.below(4) == 0 {
+                        rng.pick(&ids)
+                    } else {
+                        id
+                    };
+                    let result = rng.pick(&[AttemptResult::Matched, AttemptResult::LastMismatch]);
+                    let m = moka.finish_attempt(p, id, result, now).await.unwrap();
+                    let r = redis.finish_attempt(p, id, result, now).await.unwrap();
+                    assert_eq!(m, r, "finish_attempt {result:?}, {what}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Helpers for the Redis test suites: the shared server, key prefixes, and a dedicated
+//! `redis-server` child process that a test may stop and restart.
+//!
+//! Outside CI a Redis test skips, saying why, when it has no Redis; under `CI=true` it fails.
+#![allow(dead_code)]
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use twofactor_core::store::redis::RedisStore;
+
+/// The shared test server (`TWOFACTOR_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`).
+pub fn url() -> String {
+    std::env::var("TWOFACTOR_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Whether we run under CI, where a missing Redis is a failure, not a skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| matches!(v.trim(), "true" | "1" | "yes"))
+}
+
+/// Skips the test with `reason` (returns `None`), or fails it under CI.
+pub fn skip<T>(reason: &str) -> Option<T> {
+    assert!(
+        !in_ci(),
+        "{reason} (CI=true: the Redis tests must run, not skip)"
+    );
+    eprintln!("skipping this Redis test: {reason}");
+    None
+}
+
+/// A random hex string.
+pub fn random_hex() -> String {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    format!("{:016x}", h.finish())
+}
+
+/// A fresh key prefix of our own on the shared server.
+pub fn prefix() -> String {
+    format!("twofactor-test:{}", random_hex())
+}
+
+/// A store on the shared server under `prefix`, or a skip.
+pub async fn store(prefix: &str) -> Option<RedisStore> {
+    match RedisStore::builder(&url()).prefix(prefix).connect().await {
+        Ok(store) => Some(store),
+        Err(e) => skip(&format!(
+            "no Redis at TWOFACTOR_TEST_REDIS_URL: {}",
+            chain(&e)
+        )),
+    }
+}
+
+/// An error and its sources, on one line.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        next = e.source();
+    }
+    text
+}
+
+/// A raw connection to the shared server, for inspecting keys.
+pub async fn raw() -> Option<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(url()).ok()?;
+    match client.get_multiplexed_async_connection().await {
+        Ok(conn) => Some(conn),
+        Err(e) => skip(&format!("no Redis at TWOFACTOR_TEST_REDIS_URL: {e}")),
+    }
+}
+
+/// A free loopback port (free when asked; another process could take it, unlikely in tests).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A `redis-server` of our own, on its own port, with no persistence; killed on drop.
+pub struct Server {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    extra: Vec<String>,
+}
+
+impl Server {
+    /// Starts one (extra arguments go to `redis-server`), or skips if the binary is missing.
+    pub fn start(extra: &[&str]) -> Option<Self> {
+        if Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+        {
+            return skip("the redis-server binary is not installed");
+        }
+        let dir = std::env::temp_dir().join(format!("twofactor-redis-{}", random_hex()));
+        std::fs::create_dir_all(&dir).expect("create the server's directory");
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir,
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        server.restart();
+        Some(server)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its URL (no password).
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server is running").id()
+    }
+
+    /// Kills it (like a crash: no shutdown, connections just drop).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Wait until the port refuses connections.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            assert!(Instant::now() < deadline, "redis-server did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts it (again) on the same port and waits until it answers `PING`.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if ping(self.port) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer PING"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Whether something on `port` answers `PING` (a `-NOAUTH` error counts: it is up).
+fn ping(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(n) if n > 0 && (buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH")))
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
