@@ -84,8 +84,14 @@ impl Default for WebConfig {
 /// Configure it with the `with_*` methods; see the module docs.
 #[derive(Clone)]
 pub struct TwoFactor {
+    // One `Arc` for everything: the guard's service is cloned for every request in axum, and
+    // one atomic increment is cheaper than one per field.
+    inner: Arc<Shared>,
+}
+
+struct Shared {
     verifier: PhoneVerifier,
-    config: Arc<WebConfig>,
+    config: WebConfig,
     // Precomputed: the header value of the cookie that logs out.
     clear_cookie: HeaderValue,
 }
@@ -93,8 +99,8 @@ pub struct TwoFactor {
 impl fmt::Debug for TwoFactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TwoFactor")
-            .field("verifier", &self.verifier)
-            .field("config", &self.config)
+            .field("verifier", &self.inner.verifier)
+            .field("config", &self.inner.config)
             .finish()
     }
 }
@@ -430,16 +436,18 @@ impl TwoFactor {
     pub fn with_config(verifier: PhoneVerifier, config: WebConfig) -> Self {
         let clear_cookie = cookie_header(&config, "", 0);
         Self {
-            verifier,
-            config: Arc::new(config),
-            clear_cookie,
+            inner: Arc::new(Shared {
+                verifier,
+                config,
+                clear_cookie,
+            }),
         }
     }
 
     fn reconfigure(self, f: impl FnOnce(&mut WebConfig)) -> Self {
-        let mut config = (*self.config).clone();
+        let mut config = self.inner.config.clone();
         f(&mut config);
-        Self::with_config(self.verifier, config)
+        Self::with_config(self.inner.verifier.clone(), config)
     }
 
     /// Sets the cookie's name.
@@ -469,12 +477,12 @@ impl TwoFactor {
 
     /// The engine.
     pub fn verifier(&self) -> &PhoneVerifier {
-        &self.verifier
+        &self.inner.verifier
     }
 
     /// The HTTP configuration.
     pub fn config(&self) -> &WebConfig {
-        &self.config
+        &self.inner.config
     }
 
     /// `POST {prefix}/send`.
@@ -489,9 +497,13 @@ impl TwoFactor {
             Err(r) => return r,
         };
         let ctx = Context::new()
-            .with_client_ip(client_ip(headers, peer, self.config.trust_forwarded_for))
+            .with_client_ip(client_ip(
+                headers,
+                peer,
+                self.inner.config.trust_forwarded_for,
+            ))
             .with_channel(req.channel.unwrap_or_default());
-        match self.verifier.send(&req.phone, &ctx).await {
+        match self.inner.verifier.send(&req.phone, &ctx).await {
             Ok(sent) => WebResponse::json(
                 StatusCode::OK,
                 &SentBody {
@@ -517,9 +529,18 @@ impl TwoFactor {
             Err(r) => return r,
         };
         let ctx = Context::new()
-            .with_client_ip(client_ip(headers, peer, self.config.trust_forwarded_for))
-            .with_token_ttl(self.config.token_ttl);
-        match self.verifier.verify(&req.phone, &req.code, &ctx).await {
+            .with_client_ip(client_ip(
+                headers,
+                peer,
+                self.inner.config.trust_forwarded_for,
+            ))
+            .with_token_ttl(self.inner.config.token_ttl);
+        match self
+            .inner
+            .verifier
+            .verify(&req.phone, &req.code, &ctx)
+            .await
+        {
             Ok(v) => {
                 let mut r = WebResponse::json(
                     StatusCode::OK,
@@ -532,7 +553,7 @@ impl TwoFactor {
                 );
                 r.headers.insert(
                     header::SET_COOKIE,
-                    cookie_header(&self.config, &v.token, v.expires_in.as_secs()),
+                    cookie_header(&self.inner.config, &v.token, v.expires_in.as_secs()),
                 );
                 r
             }
@@ -565,7 +586,7 @@ impl TwoFactor {
                 verified: true,
                 phone: Some(proof.phone().e164()),
                 verified_at: Some(proof.verified_at_unix()),
-                expires_in: Some(proof.expires_in(self.verifier.clock().now())),
+                expires_in: Some(proof.expires_in(self.inner.verifier.clock().now())),
             },
             Err(_) => StatusBody {
                 verified: false,
@@ -582,7 +603,7 @@ impl TwoFactor {
         tracing::info_span!("twofactor.logout", outcome = "logged_out")
             .in_scope(|| tracing::debug!("cookie cleared"));
         let mut headers = HeaderMap::new();
-        headers.insert(header::SET_COOKIE, self.clear_cookie.clone());
+        headers.insert(header::SET_COOKIE, self.inner.clear_cookie.clone());
         WebResponse {
             status: StatusCode::NO_CONTENT,
             headers,
@@ -597,7 +618,7 @@ impl TwoFactor {
         headers: &HeaderMap,
         max_age: Option<Duration>,
     ) -> Result<VerifiedPhone, GuardRejection> {
-        self.authenticate_token(token(headers, &self.config.cookie_name), max_age)
+        self.authenticate_token(token(headers, &self.inner.config.cookie_name), max_age)
     }
 
     /// [`authenticate`](Self::authenticate) for a token already taken from the request (with
@@ -608,11 +629,15 @@ impl TwoFactor {
         max_age: Option<Duration>,
     ) -> Result<VerifiedPhone, GuardRejection> {
         let token = token.ok_or(GuardRejection::Required)?;
-        let proof = self.verifier.authenticate(token).map_err(|e| match e {
-            TokenError::Expired | TokenError::Invalid => GuardRejection::Required,
-        })?;
+        let proof = self
+            .inner
+            .verifier
+            .authenticate(token)
+            .map_err(|e| match e {
+                TokenError::Expired | TokenError::Invalid => GuardRejection::Required,
+            })?;
         match max_age {
-            Some(max_age) if !proof.is_fresh(max_age, self.verifier.clock().now()) => {
+            Some(max_age) if !proof.is_fresh(max_age, self.inner.verifier.clock().now()) => {
                 Err(GuardRejection::Stale)
             }
             _ => Ok(proof),
