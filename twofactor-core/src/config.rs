@@ -276,12 +276,13 @@ impl Settings {
         }
 
         let mut b: PolicyBuilder = Policy::builder();
-        let mut policy_vars: Vec<&'static str> = Vec::new();
+        // (the policy knob, the variable that set it), to name the variable behind a refusal.
+        let mut set: Vec<(&'static str, &'static str)> = Vec::new();
         macro_rules! knob {
             ($var:literal, $get:ident, $set:ident) => {
                 if let Some(v) = env.$get($var)? {
                     b = b.$set(v);
-                    policy_vars.push($var);
+                    set.push((stringify!($set), $var));
                 }
             };
         }
@@ -299,19 +300,11 @@ impl Settings {
         knob!("TWOFACTOR_TOKEN_TTL", secs, token_ttl);
         knob!("TWOFACTOR_PROVIDER_TIMEOUT", secs, provider_timeout);
         let policy = b.build().map_err(|e| {
-            // Name the variable behind the refused knob.
-            let text = e.to_string();
-            let var = policy_vars
+            let var = set
                 .iter()
-                .copied()
-                .find(|v| {
-                    let knob = v.trim_start_matches("TWOFACTOR_").to_ascii_lowercase();
-                    text.contains(&knob)
-                        || (knob.contains("hour")
-                            && text.contains(&knob.replace("_hour", "_per_hour")))
-                })
-                .unwrap_or("TWOFACTOR_* policy");
-            invalid(var, text)
+                .find(|(knob, _)| *knob == e.knob())
+                .map_or("TWOFACTOR_* policy", |(_, var)| var);
+            invalid(var, e.to_string())
         })?;
 
         let mut web = WebConfig::default();

@@ -129,6 +129,17 @@ pub enum PolicyError {
     CooldownTooLong,
 }
 
+impl PolicyError {
+    /// The refused knob, as named by its [`PolicyBuilder`] method (`"max_attempts"`).
+    pub fn knob(&self) -> &'static str {
+        match self {
+            Self::ZeroDuration(knob) | Self::ZeroCount(knob) => knob,
+            Self::CodeLength(_) => "code_length",
+            Self::CooldownTooLong => "resend_cooldown",
+        }
+    }
+}
+
 /// Builds a [`Policy`]; see the module docs.
 #[derive(Debug, Clone)]
 #[must_use]
