@@ -71,15 +71,7 @@ pub fn configure(tf: TwoFactor) -> impl FnOnce(&mut ServiceConfig) {
             .service(post(
                 "/logout",
                 tf.clone(),
-                |tf, _req, headers, _body| async move {
-                    // No body is needed, so none is read; an announced oversized one is still
-                    // refused, as on every endpoint.
-                    if announces_too_large(&headers) {
-                        WebResponse::payload_too_large()
-                    } else {
-                        tf.logout()
-                    }
-                },
+                |tf, _req, headers, _body| async move { tf.logout(&headers) },
             ))
             .service(
                 web::resource("/status")

@@ -598,8 +598,12 @@ impl TwoFactor {
         WebResponse::json(StatusCode::OK, &body)
     }
 
-    /// `POST {prefix}/logout`: 204 and a cookie that clears the token's.
-    pub fn logout(&self) -> WebResponse {
+    /// `POST {prefix}/logout`: 204 and a cookie that clears the token's. No body is needed, so
+    /// none is read; one announced as over [`MAX_BODY`] is still refused, as on every endpoint.
+    pub fn logout(&self, headers: &HeaderMap) -> WebResponse {
+        if announces_too_large(headers) {
+            return WebResponse::payload_too_large();
+        }
         tracing::info_span!("twofactor.logout", outcome = "logged_out")
             .in_scope(|| tracing::debug!("cookie cleared"));
         let mut headers = HeaderMap::new();

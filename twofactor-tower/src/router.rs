@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -85,11 +84,6 @@ async fn status(State(tf): State<TwoFactor>, headers: http::HeaderMap) -> Contra
     Contract(tf.status(&headers))
 }
 
-async fn logout(State(tf): State<TwoFactor>, request: Request<Body>) -> Contract {
-    // No body is needed; one that announces itself as too large is still refused.
-    Contract(if announces_too_large(request.headers()) {
-        WebResponse::payload_too_large()
-    } else {
-        tf.logout()
-    })
+async fn logout(State(tf): State<TwoFactor>, headers: http::HeaderMap) -> Contract {
+    Contract(tf.logout(&headers))
 }
