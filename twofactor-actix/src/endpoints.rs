@@ -7,7 +7,9 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, Scope};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use twofactor_core::web::{MAX_BODY, TwoFactor, WebResponse, announces_too_large};
+use twofactor_core::web::{
+    ALLOW_POST, ALLOW_STATUS, MAX_BODY, TwoFactor, WebResponse, announces_too_large,
+};
 
 use crate::convert::{http_headers, into_response};
 
@@ -89,7 +91,7 @@ pub fn configure(tf: TwoFactor) -> impl FnOnce(&mut ServiceConfig) {
                             }),
                     )
                     .default_service(web::to(|| async {
-                        into_response(WebResponse::method_not_allowed("GET, HEAD"))
+                        into_response(WebResponse::method_not_allowed(ALLOW_STATUS))
                     })),
             )
             .default_service(web::to(|| async {
@@ -112,7 +114,7 @@ where
             async move { into_response(response.await) }
         }))
         .default_service(web::to(|| async {
-            into_response(WebResponse::method_not_allowed("POST"))
+            into_response(WebResponse::method_not_allowed(ALLOW_POST))
         }))
 }
 

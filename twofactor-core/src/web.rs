@@ -50,6 +50,10 @@ use crate::{Channel, ProviderErrorKind};
 pub const MAX_BODY: usize = 4096;
 /// The default cookie name.
 pub const DEFAULT_COOKIE: &str = "twofactor_phone";
+/// `Allow` of the POST endpoints (`send`, `verify`, `logout`).
+pub const ALLOW_POST: &str = "POST";
+/// `Allow` of `status`: GET, and HEAD as axum's `get` routes answer it.
+pub const ALLOW_STATUS: &str = "GET, HEAD";
 /// `Retry-After` seconds when the store is unavailable.
 pub const STORE_RETRY_AFTER: u64 = 5;
 

@@ -7,7 +7,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use twofactor_core::web::{MAX_BODY, TwoFactor, WebResponse, announces_too_large};
+use twofactor_core::web::{
+    ALLOW_POST, ALLOW_STATUS, MAX_BODY, TwoFactor, WebResponse, announces_too_large,
+};
 
 use crate::response::Contract;
 
@@ -31,10 +33,13 @@ where
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/send", post(send).fallback(|| not_allowed("POST")))
-        .route("/verify", post(verify).fallback(|| not_allowed("POST")))
-        .route("/status", get(status).fallback(|| not_allowed("GET, HEAD")))
-        .route("/logout", post(logout).fallback(|| not_allowed("POST")))
+        .route("/send", post(send).fallback(|| not_allowed(ALLOW_POST)))
+        .route("/verify", post(verify).fallback(|| not_allowed(ALLOW_POST)))
+        .route(
+            "/status",
+            get(status).fallback(|| not_allowed(ALLOW_STATUS)),
+        )
+        .route("/logout", post(logout).fallback(|| not_allowed(ALLOW_POST)))
         .fallback(|| async { Contract(WebResponse::not_found()) })
         .with_state(tf)
 }
@@ -60,9 +65,7 @@ async fn read(
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             Err(WebResponse::payload_too_large())
         }
-        Err(_) => Err(WebResponse::invalid_request(
-            "the request body could not be read",
-        )),
+        Err(_) => Err(WebResponse::unreadable_body()),
     }
 }
 
