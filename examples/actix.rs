@@ -7,10 +7,13 @@ use std::process::ExitCode;
 #[actix_web::main]
 async fn main() -> ExitCode {
     twofactor_examples::run(async {
-        let (bind, tf) = twofactor_examples::configure().await?;
+        let (bind, settings) = twofactor_examples::configure()?;
+        let tf = twofactor_actix::TwoFactor::from_settings(settings)
+            .await
+            .map_err(|e| e.to_string())?;
         let listener =
             std::net::TcpListener::bind(bind).map_err(|e| format!("BIND {bind}: {e}"))?;
-        twofactor_examples::announce("actix", &tf, listener.local_addr().ok());
+        twofactor_examples::announce("actix", tf.verifier(), listener.local_addr().ok());
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let server = twofactor_examples::actix_app::server(listener, tf, workers)
             .map_err(|e| e.to_string())?;

@@ -8,12 +8,15 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     twofactor_examples::run(async {
-        let (bind, tf) = twofactor_examples::configure().await?;
+        let (bind, settings) = twofactor_examples::configure()?;
+        let tf = twofactor_tower::TwoFactor::from_settings(settings)
+            .await
+            .map_err(|e| e.to_string())?;
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .map_err(|e| format!("BIND {bind}: {e}"))?;
-        twofactor_examples::announce("axum", &tf, listener.local_addr().ok());
-        twofactor_examples::axum_app::serve(listener, tf)
+        twofactor_examples::announce("axum", tf.verifier(), listener.local_addr().ok());
+        twofactor_examples::axum_app::serve(listener, twofactor_examples::axum_app::app(tf))
             .await
             .map_err(|e| e.to_string())
     })

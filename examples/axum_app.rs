@@ -7,24 +7,31 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use tokio::net::TcpListener;
-use twofactor_tower::{RequireVerifiedPhone, TwoFactor, VerifiedPhone};
+use twofactor_tower::{RequireVerifiedPhoneLayer, TwoFactor, VerifiedPhone};
 
 use crate::{INDEX_HTML, Protected, RECENT};
 
-/// The demo app: the page, `/health`, the guarded `/protected` (and `/protected/recent`, which
-/// also demands a verification at most [`RECENT`] old), and the endpoints under `/phone`.
-pub fn app(tf: TwoFactor) -> Router {
-    let guard = RequireVerifiedPhone::new(tf.clone());
+/// The demo's routes: the page, `/health`, the guarded `/protected` (and `/protected/recent`,
+/// which also demands a verification at most [`RECENT`] old), and the endpoints under
+/// `/phone`. Without the app-level layer: [`app`] adds it.
+pub fn routes() -> Router {
     Router::new()
         .route("/", get(|| async { Html(INDEX_HTML) }))
         .route("/health", get(health))
-        .route("/protected", get(protected).route_layer(guard.clone()))
+        .route(
+            "/protected",
+            get(protected).route_layer(RequireVerifiedPhoneLayer::new()),
+        )
         .route(
             "/protected/recent",
-            get(protected).route_layer(guard.max_age(RECENT)),
+            get(protected).route_layer(RequireVerifiedPhoneLayer::new().max_age(RECENT)),
         )
-        .nest("/phone", twofactor_tower::router(tf.clone()))
-        .with_state(tf)
+        .nest("/phone", twofactor_tower::router())
+}
+
+/// The demo app: [`routes`] with `tf` installed.
+pub fn app(tf: TwoFactor) -> Router {
+    routes().layer(tf.layer())
 }
 
 async fn health() -> impl IntoResponse {
@@ -37,16 +44,16 @@ async fn health() -> impl IntoResponse {
 async fn protected(phone: VerifiedPhone) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        Protected::from(&*phone).to_json(),
+        Protected::from(phone.proof()).to_json(),
     )
 }
 
-/// Serves `app(tf)` on `listener` until the process is interrupted, with the peer address
-/// available for the per-IP cap.
-pub async fn serve(listener: TcpListener, tf: TwoFactor) -> std::io::Result<()> {
+/// Serves `app` on `listener` until the process is interrupted, with the peer address
+/// available for the per-address caps.
+pub async fn serve(listener: TcpListener, app: Router) -> std::io::Result<()> {
     axum::serve(
         listener,
-        app(tf).into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;

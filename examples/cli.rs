@@ -11,7 +11,8 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use twofactor_core::twofactor::BalanceKind;
-use twofactor_core::{Context, TwoFactorClient};
+use twofactor_core::twofactor::TwoFactorClient;
+use twofactor_core::verifier::Context;
 
 const USAGE: &str = "usage: cli flow <phone> | cli balance <sms|voice>";
 
@@ -34,8 +35,8 @@ async fn main() -> ExitCode {
 }
 
 async fn flow(phone: &str) -> Result<(), String> {
-    let (_, tf) = twofactor_examples::configure().await?;
-    let verifier = tf.verifier();
+    let (_, settings) = twofactor_examples::configure()?;
+    let verifier = settings.verifier().await.map_err(|e| e.to_string())?;
     let ctx = Context::default();
     let sent = verifier
         .send(phone, &ctx)

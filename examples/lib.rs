@@ -39,8 +39,8 @@ impl Protected {
     }
 }
 
-impl From<&twofactor_core::VerifiedPhone> for Protected {
-    fn from(p: &twofactor_core::VerifiedPhone) -> Self {
+impl From<&twofactor_core::token::PhoneProof> for Protected {
+    fn from(p: &twofactor_core::token::PhoneProof) -> Self {
         Self {
             phone: p.phone().e164(),
             verified_at: p.verified_at_unix(),
@@ -59,19 +59,18 @@ pub fn bind_address() -> Result<SocketAddr, String> {
     }
 }
 
-/// The demo's address (`BIND`) and endpoints, from the environment (DESIGN §5).
-pub async fn configure() -> Result<(SocketAddr, twofactor_core::web::TwoFactor), String> {
+/// The demo's address (`BIND`) and settings, from the environment (see the README).
+pub fn configure() -> Result<(SocketAddr, twofactor_core::config::Settings), String> {
     let bind = bind_address()?;
     let settings = twofactor_core::config::Settings::from_env().map_err(|e| e.to_string())?;
-    let tf = settings.build().await.map_err(|e| e.to_string())?;
-    Ok((bind, tf))
+    Ok((bind, settings))
 }
 
 /// Logs where a demo listens and with which provider.
-pub fn announce(framework: &str, tf: &twofactor_core::web::TwoFactor, addr: Option<SocketAddr>) {
+pub fn announce(framework: &str, verifier: &twofactor_core::verifier::PhoneVerifier, addr: Option<SocketAddr>) {
     let addr = addr.map_or_else(|| "?".to_owned(), |a| a.to_string());
     tracing::info!(
-        provider = tf.verifier().provider_name(),
+        provider = verifier.provider_name(),
         "twofactor {framework} demo listening on http://{addr}"
     );
 }

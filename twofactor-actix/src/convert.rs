@@ -1,32 +1,15 @@
 //! Between actix-web's HTTP types (the `http` 0.2 crate, under `actix_web::http`) and the
-//! `http` 1.x types of [`twofactor_core::web`]. Conversion only: no decision is taken here.
-
-use std::time::Duration;
+//! `http` 1.x types of `twofactor_core::web`. Conversion only: no decision is taken here.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use twofactor_core::VerifiedPhone;
-use twofactor_core::web::{GuardRejection, TwoFactor, WebResponse, token_from};
+use twofactor_core::web::WebResponse;
+use twofactor_core::web::adapter::token_from;
 
 /// Writes a [`WebResponse`] of the contract as an actix [`HttpResponse`]: same status, same
 /// headers, same body bytes.
-///
-/// Useful for handlers of your own that answer with the contract's bodies, for example
-/// [`GuardRejection::response`]:
-///
-/// ```
-/// use actix_web::http::StatusCode;
-/// use twofactor_actix::core::web::GuardRejection;
-///
-/// let response = twofactor_actix::into_response(GuardRejection::Required.response());
-/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-/// assert_eq!(
-///     response.headers().get("www-authenticate").unwrap(),
-///     r#"Bearer realm="phone""#
-/// );
-/// ```
-pub fn into_response(web: WebResponse) -> HttpResponse {
+pub(crate) fn into_response(web: WebResponse) -> HttpResponse {
     // Every `http` 1.x status, name and value is valid in `http` 0.2 too; the fallbacks are
     // unreachable in practice and stay on the safe side.
     let status =
@@ -58,21 +41,21 @@ pub(crate) fn http_headers(headers: &HeaderMap) -> http::HeaderMap {
     out
 }
 
-/// [`TwoFactor::authenticate`] straight from actix's headers: the token is borrowed where it
-/// lies, nothing is copied (the guard runs this on every protected request).
-pub(crate) fn authenticate(
-    tf: &TwoFactor,
-    headers: &HeaderMap,
-    max_age: Option<Duration>,
-) -> Result<VerifiedPhone, GuardRejection> {
-    let token = token_from(
+/// The token of a request, borrowed from actix's headers where it lies (the guard runs this on
+/// every protected request).
+pub(crate) fn token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Option<&'h str> {
+    token_from(
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
         headers
             .get_all(header::COOKIE)
             .filter_map(|v| v.to_str().ok()),
-        &tf.config().cookie_name,
-    );
-    tf.authenticate_token(token, max_age)
+        cookie_name,
+    )
+}
+
+/// An `http` 1.x header value as actix's.
+pub(crate) fn header_value(value: &http::HeaderValue) -> HeaderValue {
+    HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }

@@ -1,129 +1,180 @@
-//! The four endpoints of DESIGN §3, mounted with [`scope`] or [`configure`].
-
-use std::future::Future;
+//! The four endpoints, mounted with [`scope`] or [`configure`]; they read the app's
+//! [`TwoFactor`] from the request.
 
 use actix_web::error::PayloadError;
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpRequest, Scope};
+use actix_web::{HttpRequest, HttpResponse, Scope};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use twofactor_core::web::{
-    ALLOW_POST, ALLOW_STATUS, MAX_BODY, TwoFactor, WebResponse, announces_too_large,
-};
+use twofactor_core::web::adapter::{MAX_BODY, announces_too_large};
+use twofactor_core::web::{Endpoint, WebResponse};
 
 use crate::convert::{http_headers, into_response};
+use crate::extract::VerifiedPhone;
+use crate::handle::TwoFactor;
+use crate::session;
 
 /// A scope at `path` with the four endpoints — `POST {path}/send`, `POST {path}/verify`,
-/// `GET {path}/status`, `POST {path}/logout` — and `tf` registered as its app data.
+/// `GET {path}/status`, `POST {path}/logout`.
 ///
 /// Any other method on these paths is answered 405 `method_not_allowed` (with `Allow`), any
-/// other path under `path` 404 `not_found`, both with the contract's JSON error body.
-///
-/// `tf` is visible to the extractors only inside this scope: to extract
-/// [`VerifiedPhone`](crate::VerifiedPhone) in your own routes, also register it with
-/// `App::app_data(tf.clone())`, or guard them with
-/// [`RequireVerifiedPhone`](crate::RequireVerifiedPhone).
+/// other path under `path` 404 `not_found`, both with the contract's JSON error body. The
+/// endpoints use the [`TwoFactor`] of the app-level [`middleware`](TwoFactor::middleware)
+/// (without it, the opaque 500, logged with the fix). Gate who may ask for a code with
+/// [`Hooks::before_send`](crate::Hooks::before_send); mount fewer endpoints with [`scope_with`].
 ///
 /// ```
 /// # #[actix_web::main]
 /// # async fn main() {
 /// use actix_web::{App, test};
-/// use twofactor_actix::TwoFactor;
-/// use twofactor_actix::core::{PhoneVerifier, mock::MockProvider};
+/// use twofactor_actix::{MockProvider, PhoneVerifier, TwoFactor};
 ///
 /// let tf = TwoFactor::new(PhoneVerifier::builder(MockProvider::new()).build().unwrap());
-/// let app = test::init_service(App::new().service(twofactor_actix::scope("/phone", tf))).await;
+/// let app = test::init_service(
+///     App::new().wrap(tf.middleware()).service(twofactor_actix::scope("/phone")),
+/// )
+/// .await;
 ///
 /// let response = test::call_service(&app, test::TestRequest::get().uri("/phone/status").to_request()).await;
 /// assert_eq!(test::read_body(response).await, r#"{"verified":false}"#);
 /// # }
 /// ```
-pub fn scope(path: &str, tf: TwoFactor) -> Scope {
-    web::scope(path).configure(configure(tf))
+pub fn scope(path: &str) -> Scope {
+    scope_with(path, &Endpoint::ALL)
 }
 
-/// The four endpoints of [`scope`], as a configuration function for a scope of your own:
-/// `web::scope("/phone").configure(twofactor_actix::configure(tf))`.
+/// [`scope`] with only `endpoints`; the others answer 404 like any unknown path.
+pub fn scope_with(path: &str, endpoints: &[Endpoint]) -> Scope {
+    let endpoints = endpoints.to_vec();
+    web::scope(path).configure(move |cfg| configure_with(cfg, &endpoints))
+}
+
+/// The four endpoints of [`scope`], for a scope of your own:
+/// `web::scope("/phone").configure(twofactor_actix::configure)`.
 ///
 /// It also sets the scope's default service (404 `not_found` in JSON), so use it inside a
 /// scope of its own rather than on the whole `App`.
-pub fn configure(tf: TwoFactor) -> impl FnOnce(&mut ServiceConfig) {
-    move |cfg| {
-        cfg.app_data(tf.clone())
-            .service(post(
-                "/send",
-                tf.clone(),
-                |tf, req, headers, body| async move {
-                    match read_body(&headers, body).await {
-                        Ok(body) => tf.send(&headers, req.peer_addr(), &body).await,
-                        Err(refused) => refused,
-                    }
-                },
-            ))
-            .service(post(
-                "/verify",
-                tf.clone(),
-                |tf, req, headers, body| async move {
-                    match read_body(&headers, body).await {
-                        Ok(body) => tf.verify(&headers, req.peer_addr(), &body).await,
-                        Err(refused) => refused,
-                    }
-                },
-            ))
-            .service(post(
-                "/logout",
-                tf.clone(),
-                |tf, _req, headers, _body| async move { tf.logout(&headers) },
-            ))
-            .service(
-                web::resource("/status")
-                    // HEAD as well as GET, as axum's `get` routes answer it: both adapters
-                    // behave the same (actix leaves the body out of a HEAD response).
-                    .route(
-                        web::route()
-                            .guard(
-                                actix_web::guard::Any(actix_web::guard::Get())
-                                    .or(actix_web::guard::Head()),
-                            )
-                            .to(move |req: HttpRequest| {
-                                let response = tf.status(&http_headers(req.headers()));
-                                async move { into_response(response) }
-                            }),
-                    )
-                    .default_service(web::to(|| async {
-                        into_response(WebResponse::method_not_allowed(ALLOW_STATUS))
-                    })),
-            )
-            .default_service(web::to(|| async {
-                into_response(WebResponse::not_found())
-            }));
-    }
+pub fn configure(cfg: &mut ServiceConfig) {
+    configure_with(cfg, &Endpoint::ALL);
 }
 
-/// A `POST` resource at `path` answered by `handler` (given the request's headers in `http`
-/// 1.x types and its unread body), and 405 for every other method.
-fn post<F, Fut>(path: &str, tf: TwoFactor, handler: F) -> actix_web::Resource
-where
-    F: Fn(TwoFactor, HttpRequest, http::HeaderMap, web::Payload) -> Fut + Clone + 'static,
-    Fut: Future<Output = WebResponse> + 'static,
-{
-    web::resource(path)
-        .route(web::post().to(move |req: HttpRequest, body: web::Payload| {
-            let headers = http_headers(req.headers());
-            let response = handler(tf.clone(), req, headers, body);
-            async move { into_response(response.await) }
-        }))
-        .default_service(web::to(|| async {
-            into_response(WebResponse::method_not_allowed(ALLOW_POST))
-        }))
+fn configure_with(cfg: &mut ServiceConfig, endpoints: &[Endpoint]) {
+    for endpoint in endpoints {
+        let allow = endpoint.allow();
+        let resource = web::resource(endpoint.path()).default_service(web::to(move || async move {
+            into_response(WebResponse::method_not_allowed(allow))
+        }));
+        let resource = match endpoint {
+            Endpoint::Send => resource.route(web::post().to(send)),
+            Endpoint::Verify => resource.route(web::post().to(verify)),
+            Endpoint::Logout => resource.route(web::post().to(logout)),
+            // HEAD as well as GET, as axum's `get` routes answer it: both adapters behave the
+            // same (actix leaves the body out of a HEAD response).
+            Endpoint::Status => resource.route(
+                web::route()
+                    .guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+                    .to(status),
+            ),
+            _ => continue,
+        };
+        cfg.service(resource);
+    }
+    cfg.default_service(web::to(|| async { into_response(WebResponse::not_found()) }));
+}
+
+fn handle(req: &HttpRequest) -> Result<TwoFactor, HttpResponse> {
+    TwoFactor::of(req).ok_or_else(|| into_response(WebResponse::internal()))
+}
+
+async fn send(req: HttpRequest, body: web::Payload) -> HttpResponse {
+    let tf = match handle(&req) {
+        Ok(tf) => tf,
+        Err(response) => return response,
+    };
+    let headers = http_headers(req.headers());
+    let body = match read_body(&headers, body).await {
+        Ok(body) => body,
+        Err(refused) => return into_response(refused),
+    };
+    let contract = tf.contract();
+    let response = match tf.hooks() {
+        None => {
+            contract
+                .send(&headers, req.peer_addr(), &body, |_| async { Ok(()) })
+                .await
+        }
+        Some(hooks) => {
+            contract
+                .send(&headers, req.peer_addr(), &body, |preview| {
+                    hooks.before_send(&req, preview)
+                })
+                .await
+        }
+    };
+    into_response(response)
+}
+
+async fn verify(req: HttpRequest, body: web::Payload) -> HttpResponse {
+    let tf = match handle(&req) {
+        Ok(tf) => tf,
+        Err(response) => return response,
+    };
+    let headers = http_headers(req.headers());
+    let body = match read_body(&headers, body).await {
+        Ok(body) => body,
+        Err(refused) => return into_response(refused),
+    };
+    let save = |proof| {
+        let saved = session::save(&req, proof);
+        async move { saved }
+    };
+    let contract = tf.contract();
+    let response = match tf.hooks() {
+        None => {
+            contract
+                .verify(&headers, req.peer_addr(), &body, |_| async { Ok(Default::default()) }, save)
+                .await
+        }
+        Some(hooks) => {
+            contract
+                .verify(
+                    &headers,
+                    req.peer_addr(),
+                    &body,
+                    |proof| hooks.after_verify(&req, VerifiedPhone::from(proof)),
+                    save,
+                )
+                .await
+        }
+    };
+    into_response(response)
+}
+
+async fn status(req: HttpRequest) -> HttpResponse {
+    let tf = match handle(&req) {
+        Ok(tf) => tf,
+        Err(response) => return response,
+    };
+    let proof = tf.authenticate_request(&req, None).await;
+    into_response(tf.contract().status(proof))
+}
+
+async fn logout(req: HttpRequest) -> HttpResponse {
+    let tf = match handle(&req) {
+        Ok(tf) => tf,
+        Err(response) => return response,
+    };
+    let headers = http_headers(req.headers());
+    let removed = || {
+        let removed = session::remove(&req);
+        async move { removed }
+    };
+    into_response(tf.contract().logout(&headers, removed).await)
 }
 
 /// The body, at most [`MAX_BODY`] bytes: refused from `Content-Length` before reading
 /// anything, and by counting while reading when the body is chunked (or the header lies).
-async fn read_body(
-    headers: &http::HeaderMap,
-    mut payload: web::Payload,
-) -> Result<Bytes, WebResponse> {
+async fn read_body(headers: &http::HeaderMap, mut payload: web::Payload) -> Result<Bytes, WebResponse> {
     if announces_too_large(headers) {
         return Err(WebResponse::payload_too_large());
     }

@@ -1,137 +1,115 @@
-//! The [`VerifiedPhone`] extractor.
+//! [`VerifiedPhone`]: the verified phone of a request, as a handler argument.
 
 use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
-use futures_util::future::{Ready, ready};
-use twofactor_core::web::{GuardRejection, TwoFactor, WebResponse};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use futures_util::future::{Either, Ready, ready};
+use twofactor_core::token::PhoneProof;
+use twofactor_core::web::{GuardRejection, ProofStorage};
 
-use crate::convert::{authenticate, into_response};
+use crate::convert::into_response;
+use crate::handle::TwoFactor;
+use crate::hooks::LocalBoxFuture;
 
-/// The verified phone of the request: a handler argument that answers 401 (the contract's
-/// guard response) when the request carries no valid token, bearer or cookie.
+/// The proof that the request's user verified a phone number: a handler argument that answers
+/// the contract's 401 when the request carries no valid proof.
 ///
-/// Behind [`RequireVerifiedPhone`](crate::RequireVerifiedPhone) it takes the proof the guard
-/// already checked. Without the guard it checks the token itself, with the [`TwoFactor`]
-/// found in the app data: register it with `App::app_data(tf.clone())` (a `web::Data<TwoFactor>`
-/// is found too). If there is none, the request fails with an opaque 500 and an error is
-/// logged saying what to register.
+/// Behind [`RequireVerifiedPhone`](crate::RequireVerifiedPhone) it is the proof the guard
+/// already checked. Elsewhere it checks the request itself (the app's session in session mode,
+/// else the bearer token, else the cookie) with the [`TwoFactor`] that the app-level
+/// [`middleware`](TwoFactor::middleware) put in the request. If the middleware is missing the
+/// request gets the contract's opaque 500 and an error is logged naming the fix.
 ///
 /// `Option<VerifiedPhone>` gives `None` instead of refusing, for routes that serve both.
 ///
-/// ```
-/// # #[actix_web::main]
-/// # async fn main() {
-/// use actix_web::{App, test, web};
-/// use twofactor_actix::{TwoFactor, VerifiedPhone};
-/// use twofactor_actix::core::{PhoneVerifier, mock::MockProvider};
-///
-/// async fn greet(phone: Option<VerifiedPhone>) -> String {
-///     match phone {
-///         Some(phone) => format!("hello {}", phone.phone()),
-///         None => "hello stranger".to_owned(),
-///     }
-/// }
-///
-/// let tf = TwoFactor::new(PhoneVerifier::builder(MockProvider::new()).build().unwrap());
-/// let app = test::init_service(
-///     App::new().app_data(tf.clone()).route("/", web::get().to(greet)),
-/// )
-/// .await;
-/// let response = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
-/// assert_eq!(test::read_body(response).await, "hello stranger");
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct VerifiedPhone(twofactor_core::VerifiedPhone);
+/// It is `serde`-serialisable (transparently, as the proof), so an app can keep it in its own
+/// session, and it dereferences to [`PhoneProof`] for the phone, when it was verified, when it
+/// expires and to whom it is bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct VerifiedPhone(PhoneProof);
 
 impl VerifiedPhone {
     /// The proof.
-    pub fn into_inner(self) -> twofactor_core::VerifiedPhone {
-        self.0
+    pub fn proof(&self) -> &PhoneProof {
+        &self.0
     }
 
-    fn extract(req: &HttpRequest) -> Result<Self, VerifiedPhoneRejection> {
-        if let Some(proof) = req.extensions().get::<twofactor_core::VerifiedPhone>() {
-            return Ok(Self(*proof));
-        }
-        let tf = req.app_data::<TwoFactor>().or_else(|| {
-            req.app_data::<web::Data<TwoFactor>>()
-                .map(|data| data.get_ref())
-        });
-        let Some(tf) = tf else {
-            tracing::error!(
-                path = req.path(),
-                "twofactor-actix: VerifiedPhone was extracted but no TwoFactor is in the app data; \
-                 register TwoFactor with App::app_data(tf.clone()), or wrap the route in \
-                 RequireVerifiedPhone"
-            );
-            return Err(VerifiedPhoneRejection::NotConfigured);
-        };
-        authenticate(tf, req.headers(), None)
-            .map(Self)
-            .map_err(VerifiedPhoneRejection::Rejected)
+    /// The proof, by value.
+    pub fn into_proof(self) -> PhoneProof {
+        self.0
+    }
+}
+
+impl From<PhoneProof> for VerifiedPhone {
+    fn from(proof: PhoneProof) -> Self {
+        Self(proof)
     }
 }
 
 impl Deref for VerifiedPhone {
-    type Target = twofactor_core::VerifiedPhone;
+    type Target = PhoneProof;
 
-    fn deref(&self) -> &Self::Target {
+    fn deref(&self) -> &PhoneProof {
         &self.0
     }
 }
 
-impl From<VerifiedPhone> for twofactor_core::VerifiedPhone {
-    fn from(phone: VerifiedPhone) -> Self {
-        phone.0
-    }
-}
-
 impl FromRequest for VerifiedPhone {
-    type Error = VerifiedPhoneRejection;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Error = Rejection;
+    type Future = Either<Ready<Result<Self, Rejection>>, LocalBoxFuture<'static, Result<Self, Rejection>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Self::extract(req))
+        if let Some(phone) = req.extensions().get::<VerifiedPhone>() {
+            return Either::Left(ready(Ok(*phone)));
+        }
+        let Some(tf) = TwoFactor::of(req) else {
+            return Either::Left(ready(Err(Rejection(GuardRejection::Misconfigured))));
+        };
+        let contract = tf.contract();
+        if tf.config().proofs() == ProofStorage::Token && contract.can_check_now() {
+            let checked = contract.check(None, tf.token(req), None);
+            return Either::Left(ready(checked.map(Self).map_err(Rejection)));
+        }
+        let req = req.clone();
+        Either::Right(Box::pin(async move {
+            tf.authenticate_request(&req, None)
+                .await
+                .map(Self)
+                .map_err(Rejection)
+        }))
     }
 }
 
-/// Why the [`VerifiedPhone`] extractor refused a request; as an actix error it answers with
-/// the contract's response.
+/// Why [`VerifiedPhone`] (or the [`TwoFactor`] handle) was refused; as an actix error it answers
+/// with the contract's response: 401, 503 when proofs cannot be checked right now, the opaque
+/// 500 of a missing middleware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum VerifiedPhoneRejection {
-    /// No valid token: 401, as the guard answers.
-    #[error(transparent)]
-    Rejected(GuardRejection),
-    /// No [`TwoFactor`] in the app data to check the token with: a server misconfiguration,
-    /// answered with an opaque 500 `internal_error`.
-    #[error("no TwoFactor in the app data; register it with App::app_data")]
-    NotConfigured,
-}
+#[error(transparent)]
+pub struct Rejection(pub(crate) GuardRejection);
 
-impl VerifiedPhoneRejection {
-    /// The contract's response to this rejection.
-    pub fn response(&self) -> WebResponse {
-        match self {
-            Self::Rejected(rejection) => rejection.response(),
-            Self::NotConfigured => WebResponse::internal("internal server error"),
-        }
+impl Rejection {
+    /// Why.
+    pub fn reason(&self) -> GuardRejection {
+        self.0
     }
 }
 
-impl ResponseError for VerifiedPhoneRejection {
+impl From<GuardRejection> for Rejection {
+    fn from(rejection: GuardRejection) -> Self {
+        Self(rejection)
+    }
+}
+
+impl ResponseError for Rejection {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Rejected(_) => StatusCode::UNAUTHORIZED,
-            Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::from_u16(self.0.code().status().as_u16())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        into_response(self.response())
+        into_response(self.0.response())
     }
 }

@@ -1,39 +1,44 @@
-//! The guard: a middleware that lets through only requests carrying a valid token.
+//! The guard: a middleware that lets through only requests carrying a verified phone.
 
 use std::fmt;
+use std::rc::Rc;
 use std::time::Duration;
 
-use actix_web::Error;
-use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{Error, HttpMessage};
 use futures_util::TryFutureExt;
 use futures_util::future::{Either, MapOk, Ready, ready};
-use twofactor_core::web::TwoFactor;
+use twofactor_core::web::adapter::misconfigured;
+use twofactor_core::web::{GuardRejection, ProofStorage, WebResponse};
 
-use crate::convert::{authenticate, into_response};
+use crate::convert::into_response;
+use crate::extract::VerifiedPhone;
+use crate::handle::{MISSING_MIDDLEWARE, TwoFactor};
+use crate::hooks::LocalBoxFuture;
 
-/// Middleware that answers 401 (DESIGN §3, "The guard") to requests without a valid token,
-/// bearer or cookie, and passes the others on with the proof in the request extensions, where
-/// the [`VerifiedPhone`](crate::VerifiedPhone) extractor finds it.
+/// Middleware that answers the contract's 401 to requests without a valid proof — the app's
+/// session in session mode, else `Authorization: Bearer`, else the cookie — and passes the
+/// others on with the [`VerifiedPhone`] in the request extensions, where the extractor finds
+/// it. It uses the [`TwoFactor`] that the app-level middleware put in the request.
 ///
 /// A refused request never reaches the wrapped service. With [`max_age`](Self::max_age) the
-/// guard also refuses tokens of phones verified longer ago (401 `phone_verification_stale`),
-/// for step-up routes.
+/// guard also refuses proofs of phones verified longer ago (401 `phone_verification_stale`),
+/// for step-up routes. In token mode the check is in memory (about every 200 ms one request
+/// refreshes the revoked tokens from the store).
 ///
 /// ```
 /// # #[actix_web::main]
 /// # async fn main() {
 /// use std::time::Duration;
 /// use actix_web::{App, http::StatusCode, test, web};
-/// use twofactor_actix::{RequireVerifiedPhone, TwoFactor, VerifiedPhone};
-/// use twofactor_actix::core::{PhoneVerifier, mock::MockProvider};
+/// use twofactor_actix::{MockProvider, PhoneVerifier, RequireVerifiedPhone, TwoFactor, VerifiedPhone};
 ///
 /// let tf = TwoFactor::new(PhoneVerifier::builder(MockProvider::new()).build().unwrap());
 /// let app = test::init_service(
-///     App::new().service(
+///     App::new().wrap(tf.middleware()).service(
 ///         web::resource("/transfer")
-///             .wrap(RequireVerifiedPhone::new(tf).max_age(Duration::from_secs(300)))
+///             .wrap(RequireVerifiedPhone::new().max_age(Duration::from_secs(300)))
 ///             .to(|phone: VerifiedPhone| async move { phone.phone().to_string() }),
 ///     ),
 /// )
@@ -47,20 +52,19 @@ use crate::convert::{authenticate, into_response};
 /// );
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, Default)]
+#[must_use]
 pub struct RequireVerifiedPhone {
-    tf: TwoFactor,
     max_age: Option<Duration>,
 }
 
 impl RequireVerifiedPhone {
-    /// A guard checking tokens with `tf`'s keys and cookie name.
-    pub fn new(tf: TwoFactor) -> Self {
-        Self { tf, max_age: None }
+    /// A guard admitting any valid proof.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Also refuses tokens of phones verified more than `max_age` ago.
-    #[must_use]
+    /// Also refuses proofs of phones verified more than `max_age` ago.
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
         self
@@ -69,8 +73,8 @@ impl RequireVerifiedPhone {
 
 impl<S, B> Transform<S, ServiceRequest> for RequireVerifiedPhone
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
-    B: MessageBody,
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
@@ -80,53 +84,80 @@ where
 
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(RequireVerifiedPhoneService {
-            service,
-            guard: self.clone(),
+            service: Rc::new(service),
+            max_age: self.max_age,
         }))
     }
 }
 
 /// The service [`RequireVerifiedPhone`] wraps around yours.
 pub struct RequireVerifiedPhoneService<S> {
-    service: S,
-    guard: RequireVerifiedPhone,
+    service: Rc<S>,
+    max_age: Option<Duration>,
 }
 
 impl<S> fmt::Debug for RequireVerifiedPhoneService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequireVerifiedPhoneService")
-            .field("guard", &self.guard)
+            .field("max_age", &self.max_age)
             .finish_non_exhaustive()
     }
 }
 
 type Passed<B> = fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>;
+type Outcome<B> = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+fn refuse<B>(req: ServiceRequest, response: WebResponse) -> ServiceResponse<EitherBody<B>> {
+    req.into_response(into_response(response))
+        .map_into_right_body()
+}
 
 impl<S, B> Service<ServiceRequest> for RequireVerifiedPhoneService<S>
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
-    B: MessageBody,
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    // No boxing: the guard runs on every protected request.
-    type Future = Either<MapOk<S::Future, Passed<B>>, Ready<Result<Self::Response, Error>>>;
+    // No boxing on the fast path: the guard runs on every protected request.
+    type Future = Either<
+        Either<MapOk<S::Future, Passed<B>>, Ready<Outcome<B>>>,
+        LocalBoxFuture<'static, Outcome<B>>,
+    >;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        match authenticate(&self.guard.tf, req.headers(), self.guard.max_age) {
-            Ok(proof) => {
-                req.extensions_mut().insert(proof);
-                let passed: Passed<B> = ServiceResponse::map_into_left_body;
-                Either::Left(self.service.call(req).map_ok(passed))
-            }
-            Err(rejection) => {
-                let response = req
-                    .into_response(into_response(rejection.response()))
-                    .map_into_right_body();
-                Either::Right(ready(Ok(response)))
-            }
+        let Some(tf) = req.extensions().get::<TwoFactor>().cloned() else {
+            let response = misconfigured("actix-missing-middleware", MISSING_MIDDLEWARE);
+            return Either::Left(Either::Right(ready(Ok(refuse(req, response)))));
+        };
+        let contract = tf.contract();
+        if tf.config().proofs() == ProofStorage::Token && contract.can_check_now() {
+            let checked = contract.check(None, tf.token(req.request()), self.max_age);
+            return Either::Left(match checked {
+                Ok(proof) => {
+                    req.extensions_mut().insert(VerifiedPhone::from(proof));
+                    let passed: Passed<B> = ServiceResponse::map_into_left_body;
+                    Either::Left(self.service.call(req).map_ok(passed))
+                }
+                Err(rejection) => Either::Right(ready(Ok(rejected(req, rejection)))),
+            });
         }
+        let (service, max_age) = (self.service.clone(), self.max_age);
+        Either::Right(Box::pin(async move {
+            match tf.authenticate_request(req.request(), max_age).await {
+                Ok(proof) => {
+                    req.extensions_mut().insert(VerifiedPhone::from(proof));
+                    service.call(req).await.map(ServiceResponse::map_into_left_body)
+                }
+                Err(rejection) => Ok(rejected(req, rejection)),
+            }
+        }))
     }
+}
+
+fn rejected<B>(req: ServiceRequest, rejection: GuardRejection) -> ServiceResponse<EitherBody<B>> {
+    tracing::debug!(outcome = rejection.as_str(), "twofactor guard refused a request");
+    refuse(req, rejection.response())
 }

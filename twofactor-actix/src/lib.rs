@@ -1,41 +1,43 @@
 //! Phone verification by SMS one-time code for actix-web.
 //!
-//! This crate mounts the HTTP contract of [`twofactor_core::web`] in an actix-web 4 app, and
-//! holds no logic of its own: every status, body, header and cookie comes from core, so an
-//! actix app answers byte for byte like an axum one.
+//! One handle, one middleware, one extractor:
 //!
-//! - [`scope`] / [`configure`]: `POST /send`, `POST /verify`, `GET /status` and `POST /logout`
+//! - [`TwoFactor`]: the engine (provider, store, policy, keys), its HTTP settings and your
+//!   [`Hooks`]. Build it once, outside `HttpServer::new` (`TwoFactor::from_env().await?`, or
+//!   [`TwoFactor::builder`]), and clone it into each worker's app.
+//! - [`TwoFactor::middleware`]: `App::new().wrap(tf.middleware())`. Every route then reaches
+//!   it; there is no app data to register per scope.
+//! - [`scope`] / [`configure`]: `POST /send`, `POST /verify`, `GET /status`, `POST /logout`
 //!   under a prefix of your choice.
-//! - [`RequireVerifiedPhone`]: middleware that answers 401 to requests without a valid token
-//!   (optionally, without a recent enough one).
-//! - [`VerifiedPhone`]: the extractor giving the handler the verified phone
-//!   (`Option<VerifiedPhone>` too).
+//! - [`RequireVerifiedPhone`]: a guard for routes that need a verified phone (optionally
+//!   verified within the last N seconds, for step-up).
+//! - [`VerifiedPhone`]: the extractor (`Option<VerifiedPhone>` too), and the one type of proof
+//!   you meet: hooks receive it, sessions store it.
 //!
-//! Configuration (cookie name and `Secure`, token lifetime, trusting `X-Forwarded-For`) lives
-//! on [`TwoFactor`]: `with_cookie_name`, `with_cookie_secure`, `with_token_ttl`,
-//! `with_trust_forwarded_for`.
-//!
-//! [`TwoFactor`] is cheap to clone and clones share one engine: create it once, outside
-//! `HttpServer::new`, and clone it into each worker's `App`.
+//! This crate holds no logic of its own: every status, body, header and cookie comes from
+//! `twofactor_core::web`, so an actix app answers byte for byte like an axum one.
 //!
 //! ```
 //! # #[actix_web::main]
 //! # async fn main() {
 //! use actix_web::{App, HttpResponse, http::StatusCode, test, web};
-//! use twofactor_actix::{RequireVerifiedPhone, TwoFactor, VerifiedPhone};
-//! use twofactor_actix::core::{PhoneParser, PhoneVerifier, mock::MockProvider};
+//! use twofactor_actix::{MockProvider, PhoneParser, PhoneVerifier, RequireVerifiedPhone, TwoFactor, VerifiedPhone};
 //!
 //! let mock = MockProvider::new();
-//! let tf = TwoFactor::new(PhoneVerifier::builder(mock.clone()).build().unwrap())
-//!     .with_cookie_secure(false);
+//! // In an app: `let tf = TwoFactor::from_env().await?;` (console provider and in-memory store
+//! // when nothing is configured). Here, the recording mock provider:
+//! let tf = TwoFactor::builder(PhoneVerifier::builder(mock.clone()).build().unwrap())
+//!     .cookie_secure(false)
+//!     .build()
+//!     .unwrap();
 //!
 //! let app = test::init_service(
 //!     App::new()
-//!         .app_data(tf.clone())
-//!         .service(twofactor_actix::scope("/phone", tf.clone()))
+//!         .wrap(tf.middleware())
+//!         .service(twofactor_actix::scope("/phone"))
 //!         .service(
 //!             web::resource("/protected")
-//!                 .wrap(RequireVerifiedPhone::new(tf.clone()))
+//!                 .wrap(RequireVerifiedPhone::new())
 //!                 .to(|phone: VerifiedPhone| async move {
 //!                     HttpResponse::Ok().body(phone.phone().to_string())
 //!                 }),
@@ -69,18 +71,66 @@
 //! assert_eq!(test::call_and_read_body(&app, protected).await, "+919812345678");
 //! # }
 //! ```
+//!
+//! # Your users, your session
+//!
+//! [`Hooks::after_verify`] runs inside `POST /verify` once the code matched, with the request in
+//! hand: bind the phone to the logged-in user ([`Approval::bind`]) in the same request, add
+//! fields to the answer, or refuse. [`Hooks::before_send`] decides who may ask for a code at all.
+//! A bound proof passes as that user's only: check `phone.is_bound_to(&user_id)` on routes that
+//! need both your login and a verified phone.
+//!
+//! With the `actix-session` feature and [`TwoFactorBuilder::proofs_in_session`], the proof is
+//! written into the app's actix-session session (after renewing its key) instead of a token
+//! cookie, and the guard and the extractors read it from there. Your own logout ends the proof
+//! with the session (`session.purge()`); in token mode call [`TwoFactor::sign_out`], which
+//! revokes the token.
+//!
+//! # One dependency
+//!
+//! This crate re-exports what an app needs from `twofactor-core`: the engine
+//! ([`PhoneVerifier`]), the [`Policy`], phones and codes, the proof and keys, configuration from
+//! the environment ([`Settings`]), the providers ([`twofactor_in`], [`verihubs`],
+//! [`octopush`], [`failover`], [`local`], [`console`], [`mock`]) and the stores ([`store`]).
+//!
+//! Features: `moka` (default, the in-memory store), `redis`, `actix-session`, `testing`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod convert;
 mod endpoints;
 mod extract;
 mod guard;
+mod handle;
+mod hooks;
+pub mod middleware;
+mod session;
 
-pub use twofactor_core as core;
-pub use twofactor_core::web::{TwoFactor, WebConfig};
-
-pub use convert::into_response;
-pub use endpoints::{configure, scope};
-pub use extract::{VerifiedPhone, VerifiedPhoneRejection};
+pub use endpoints::{configure, scope, scope_with};
+pub use extract::{Rejection as VerifiedPhoneRejection, VerifiedPhone};
 pub use guard::{RequireVerifiedPhone, RequireVerifiedPhoneService};
+pub use handle::{SignedOut, TwoFactor, TwoFactorBuilder, TwoFactorError};
+pub use hooks::Hooks;
+pub use middleware::TwoFactorMiddleware;
+
+pub use twofactor_core::async_trait;
+pub use twofactor_core::config::{ConfigError, Settings};
+pub use twofactor_core::mock::MockProvider;
+pub use twofactor_core::phone::{PhoneError, PhoneNumber, PhoneParser};
+pub use twofactor_core::policy::{Policy, PolicyBuilder, PolicyError};
+pub use twofactor_core::token::{KeyRing, PhoneProof, SigningKey, TokenError};
+pub use twofactor_core::verifier::{
+    BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
+    VerifyError,
+};
+pub use twofactor_core::web::{
+    Approval, Endpoint, ErrorCode, GuardRejection, ProofStorage, Refusal, SameSite, SendPreview,
+    TrustedProxies, WebConfig, WebConfigBuilder, WebConfigError,
+};
+pub use twofactor_core::{
+    clock, code, console, events, failover, local, mock, octopush, phone, policy, provider,
+    store, token, verihubs,
+};
+/// The 2Factor.in provider and client.
+pub use twofactor_core::twofactor as twofactor_in;

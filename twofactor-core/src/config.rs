@@ -36,7 +36,7 @@ use crate::provider::OtpProvider;
 use crate::token::{KeyRing, SigningKey};
 use crate::transport::HttpOptions;
 use crate::verifier::PhoneVerifier;
-use crate::web::{TwoFactor, WebConfig};
+use crate::web::{Contract, WebConfig};
 use crate::{CountryId, PhoneParser};
 use crate::{
     OctopushError, OctopushProvider, TwoFactorClient, TwoFactorOtp, VerihubsError, VerihubsProvider,
@@ -131,8 +131,8 @@ pub struct Settings {
     pub phone_parser: PhoneParser,
     /// The `TWOFACTOR_*` policy variables and `TWOFACTOR_PROVIDER_TIMEOUT`.
     pub policy: Policy,
-    /// `TWOFACTOR_COOKIE_SECURE` (default true) and `TWOFACTOR_TRUST_FORWARDED_FOR` (default
-    /// false).
+    /// `TWOFACTOR_COOKIE_SECURE` (default true), `TWOFACTOR_TRUST_FORWARDED_FOR` (default
+    /// false), `TWOFACTOR_CLIENT_IP_HEADER`, `TWOFACTOR_IPV6_PREFIX` (default 64).
     pub web: WebConfig,
     /// `TWOFACTOR_TEST_NUMBERS`: `+919000000001=123456,...`.
     pub test_numbers: Vec<(String, String)>,
@@ -191,6 +191,52 @@ fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
         var,
         reason: reason.into(),
     }
+}
+
+/// `TWOFACTOR_COOKIE_SECURE`, `TWOFACTOR_TRUST_FORWARDED_FOR`, `TWOFACTOR_CLIENT_IP_HEADER`,
+/// `TWOFACTOR_IPV6_PREFIX`.
+fn web_config<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<WebConfig, ConfigError> {
+    let mut web = WebConfig::builder();
+    if let Some(secure) = env.flag("TWOFACTOR_COOKIE_SECURE")? {
+        web = web.cookie_secure(secure);
+    }
+    let hops = match env.get("TWOFACTOR_TRUST_FORWARDED_FOR") {
+        None => None,
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "0" | "false" | "no" | "off" => None,
+            "true" | "yes" | "on" => Some(1),
+            n => Some(n.parse::<u8>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                invalid(
+                    "TWOFACTOR_TRUST_FORWARDED_FOR",
+                    format!("expected false, true or a number of proxies (1-255), got {v:?}"),
+                )
+            })?),
+        },
+    };
+    let header = env.get("TWOFACTOR_CLIENT_IP_HEADER");
+    match (hops, header) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "TWOFACTOR_CLIENT_IP_HEADER",
+                "set either TWOFACTOR_CLIENT_IP_HEADER or TWOFACTOR_TRUST_FORWARDED_FOR, not both",
+            ));
+        }
+        (Some(hops), None) => web = web.trust_forwarded_for(hops),
+        (None, Some(header)) => web = web.client_ip_header(header),
+        (None, None) => {}
+    }
+    if let Some(bits) = env.parse::<u8>("TWOFACTOR_IPV6_PREFIX", "a prefix length (32-128)")? {
+        web = web.ipv6_prefix(bits);
+    }
+    web.build().map_err(|e| {
+        let var = match e {
+            crate::web::WebConfigError::HeaderName(_) => "TWOFACTOR_CLIENT_IP_HEADER",
+            crate::web::WebConfigError::Ipv6Prefix(_) => "TWOFACTOR_IPV6_PREFIX",
+            crate::web::WebConfigError::ZeroHops => "TWOFACTOR_TRUST_FORWARDED_FOR",
+            _ => "TWOFACTOR_COOKIE_SECURE",
+        };
+        invalid(var, e.to_string())
+    })
 }
 
 fn region(var: &'static str, code: &str) -> Result<CountryId, ConfigError> {
@@ -307,13 +353,7 @@ impl Settings {
             invalid(var, e.to_string())
         })?;
 
-        let mut web = WebConfig::default();
-        if let Some(secure) = env.flag("TWOFACTOR_COOKIE_SECURE")? {
-            web.cookie_secure = secure;
-        }
-        if let Some(trust) = env.flag("TWOFACTOR_TRUST_FORWARDED_FOR")? {
-            web.trust_forwarded_for = trust;
-        }
+        let web = web_config(&env)?;
 
         let test_numbers = env
             .get("TWOFACTOR_TEST_NUMBERS")
@@ -364,8 +404,10 @@ impl Settings {
 
     /// The code hasher for local mode: derived from the signing key so every instance sharing
     /// the key (and a Redis store) agrees; random when the key is random.
-    fn code_hasher(&self, keys: &KeyRing) -> CodeHasher {
-        CodeHasher::new(keys.primary().derive("local code hash v1"))
+    fn code_hasher(&self, keys: Option<&KeyRing>) -> CodeHasher {
+        keys.map_or_else(CodeHasher::random, |keys| {
+            CodeHasher::new(keys.primary().derive("local code hash v1"))
+        })
     }
 
     fn http(&self) -> HttpOptions {
@@ -373,7 +415,8 @@ impl Settings {
     }
 
     /// The provider these settings describe.
-    pub fn provider(&self, keys: &KeyRing) -> Result<Arc<dyn OtpProvider>, ConfigError> {
+    pub fn provider(&self) -> Result<Arc<dyn OtpProvider>, ConfigError> {
+        let keys = self.keys.as_ref();
         match self.provider {
             ProviderKind::Console => Ok(Arc::new(
                 LocalOtp::new(ConsoleSms::new()).with_hasher(self.code_hasher(keys)),
@@ -475,27 +518,28 @@ impl Settings {
 
     /// Builds the endpoints: provider, store (Redis if `TWOFACTOR_REDIS_URL` is set, else
     /// in-memory), engine and HTTP settings.
-    pub async fn build(self) -> Result<TwoFactor, ConfigError> {
-        let keys = self.keys.clone().unwrap_or_else(|| {
-            tracing::warn!(
-                "twofactor: TWOFACTOR_SIGNING_KEY is not set; using a random key (tokens die with \
-                 the process and other instances reject them)"
-            );
-            KeyRing::random()
-        });
-        let provider = self.provider(&keys)?;
+    pub async fn build(self) -> Result<Contract, ConfigError> {
+        Ok(Contract::with_config(self.verifier().await?, self.web.clone()))
+    }
+
+    /// Builds the engine alone: provider, store, policy, keys.
+    pub async fn verifier(&self) -> Result<PhoneVerifier, ConfigError> {
+        let provider = self.provider()?;
         let mut builder = PhoneVerifier::builder_shared(provider)
             .policy(self.policy.clone())
             .phone_parser(self.phone_parser.clone())
-            .keys(keys)
             .enable_test_numbers(self.enable_test_numbers);
+        // Without TWOFACTOR_SIGNING_KEY the engine picks a random key, and says so.
+        if let Some(keys) = &self.keys {
+            builder = builder.keys(keys.clone());
+        }
         for (number, code) in &self.test_numbers {
             builder = builder.test_number(number.clone(), code.clone());
         }
         if let Some(url) = &self.redis_url {
             builder = builder.shared_store(redis_store(url).await?);
         }
-        Ok(TwoFactor::with_config(builder.build()?, self.web.clone()))
+        Ok(builder.build()?)
     }
 }
 

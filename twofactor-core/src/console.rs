@@ -63,6 +63,9 @@ impl ConsoleSms {
     }
 }
 
+/// The console provider's name (the engine warns when it is in use).
+pub(crate) const CONSOLE_NAME: &str = "console";
+
 impl Default for ConsoleSms {
     fn default() -> Self {
         Self::new()
@@ -78,7 +81,7 @@ impl fmt::Debug for ConsoleSms {
 #[async_trait]
 impl SmsSender for ConsoleSms {
     fn name(&self) -> &str {
-        "console"
+        CONSOLE_NAME
     }
 
     async fn send_sms(&self, message: &SmsMessage) -> Result<SmsReceipt, ProviderError> {

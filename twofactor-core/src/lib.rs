@@ -38,6 +38,7 @@ mod phone_rules;
 pub mod policy;
 pub mod provider;
 mod response;
+pub mod revocation;
 mod secret;
 pub mod store;
 pub mod token;
@@ -45,6 +46,7 @@ pub mod transport;
 pub mod twofactor;
 pub mod verifier;
 pub mod verihubs;
+mod warn;
 pub mod web;
 
 pub use async_trait::async_trait;
@@ -61,7 +63,7 @@ pub use provider::{
 };
 pub use response::ResponseCode;
 pub use store::VerificationStore;
-pub use token::{KeyRing, SigningKey, TokenError, VerifiedPhone};
+pub use token::{KeyRing, PhoneProof, SigningKey, TokenError};
 pub use twofactor::{TwoFactorClient, TwoFactorError, TwoFactorOtp};
 pub use verifier::{
     BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,

@@ -89,6 +89,20 @@ impl serde::Serialize for PhoneNumber {
     }
 }
 
+/// Reads the E.164 form (`"+919812345678"`) that `Serialize` writes. Like
+/// [`PhoneNumber::from_digits`] it checks the form only, not the allow-list: it is for numbers
+/// that were parsed before (kept in a session, say), not for user input.
+impl<'de> serde::Deserialize<'de> for PhoneNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.strip_prefix('+')
+            .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|digits| digits.parse::<u64>().ok())
+            .and_then(Self::from_digits)
+            .ok_or_else(|| serde::de::Error::custom("expected an E.164 phone number"))
+    }
+}
+
 /// A phone number's log-safe form, see [`PhoneNumber::masked`].
 #[derive(Clone, Copy)]
 pub struct MaskedPhone(PhoneNumber);

@@ -1,35 +1,51 @@
-//! Verification tokens: the proof, carried by the client, that it verified a phone number.
+//! Proofs of verification, and the tokens that carry them.
 //!
-//! A token is 80 URL-safe characters (so it fits a cookie and an `Authorization: Bearer`
-//! header unchanged): base64url, without padding, of 60 bytes —
+//! A [`PhoneProof`] says that someone verified a phone number at a given moment, until when
+//! that counts, and — once the app has bound it — to which of the app's users it belongs.
+//! It travels either in the app's own session (serde) or as a signed token.
+//!
+//! A token is 104 URL-safe characters (so it fits a cookie and an `Authorization: Bearer`
+//! header unchanged): base64url, without padding, of 78 bytes —
 //!
 //! | bytes | field |
 //! |---|---|
-//! | 1 | format version (`1`) |
+//! | 1 | format version (`2`) |
 //! | 4 | key id: identifies which key of the [`KeyRing`] signed it |
 //! | 8 | the phone's E.164 digits, big-endian |
-//! | 8 | verified at, Unix seconds, big-endian |
+//! | 8 | verified at, Unix milliseconds, big-endian |
 //! | 8 | expires at, Unix seconds, big-endian |
-//! | 1 | reserved (`0`) |
-//! | 30 | HMAC-SHA256 of the 30 bytes above, truncated to 240 bits |
+//! | 1 | flags: bit 0 set when the proof is bound to a subject; the other bits are zero |
+//! | 16 | the subject's tag (zeros when unbound) |
+//! | 32 | HMAC-SHA256 of the 46 bytes above |
 //!
-//! 60 bytes make exactly 80 base64 characters with no spare bits, so changing any character
+//! 78 bytes make exactly 104 base64 characters with no spare bits, so changing any character
 //! changes the bytes and breaks the MAC. The key ring signs with its first key and accepts any
 //! of its keys, which is how keys rotate: add the new key first, keep the old one until the
 //! tokens it signed have expired, then drop it.
 //!
+//! Verification is kept to the millisecond so that "sign out everywhere" can revoke every proof
+//! issued up to an instant without also revoking one issued a moment later.
+//!
+//! The subject is never written in clear: the token carries a 128-bit tag of it
+//! (SHA-256 with a domain prefix), which is enough to check "is this proof bound to user X?"
+//! and tells a reader of the token nothing simpler than guessing user ids would.
+//!
 //! ```
 //! use std::time::{Duration, SystemTime};
-//! use twofactor_core::{KeyRing, PhoneParser, SigningKey, TokenError};
+//! use twofactor_core::token::{KeyRing, PhoneProof, SigningKey, TokenError};
+//! use twofactor_core::phone::PhoneParser;
 //!
 //! let phone = PhoneParser::default().parse("+919812345678").unwrap();
 //! let old = SigningKey::from_bytes(&[7u8; 32]).unwrap();
 //! let new = SigningKey::from_bytes(&[9u8; 32]).unwrap();
 //! let now = SystemTime::now();
 //!
-//! let token = KeyRing::new(old.clone()).sign(phone, now, Duration::from_secs(3600));
+//! let proof = PhoneProof::new(phone, now, Duration::from_secs(3600)).bound_to("alice");
+//! let token = KeyRing::new(old.clone()).sign(&proof);
 //! let rotated = KeyRing::new(new).with_key(old);
-//! assert_eq!(rotated.verify(&token, now).unwrap().phone(), phone);
+//! let checked = rotated.verify(&token, now).unwrap();
+//! assert_eq!(checked.phone(), phone);
+//! assert!(checked.is_bound_to("alice") && !checked.is_bound_to("bob"));
 //!
 //! let mut tampered = token.clone().into_bytes();
 //! tampered[40] = if tampered[40] == b'A' { b'B' } else { b'A' };
@@ -44,37 +60,124 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
-use crate::PhoneNumber;
+use crate::phone::PhoneNumber;
 
 type HmacSha256 = Hmac<Sha256>;
 
-const VERSION: u8 = 1;
-const PAYLOAD_LEN: usize = 30;
-const MAC_LEN: usize = 30;
+const VERSION: u8 = 2;
+const PAYLOAD_LEN: usize = 46;
+const MAC_LEN: usize = 32;
 const TOKEN_BYTES: usize = PAYLOAD_LEN + MAC_LEN;
+const FLAG_BOUND: u8 = 1;
 /// The length of every token, in characters.
 pub const TOKEN_LEN: usize = TOKEN_BYTES / 3 * 4;
-/// Shortest signing key accepted, in bytes (DESIGN §4).
+/// Shortest signing key accepted, in bytes.
 pub const MIN_KEY_LEN: usize = 32;
 
-/// Proof that the bearer verified `phone` at `verified_at`; valid until `expires_at`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct VerifiedPhone {
-    phone: PhoneNumber,
-    verified_at: u64,
-    expires_at: u64,
+/// A 128-bit tag of the subject a proof is bound to (see the module docs).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubjectTag([u8; 16]);
+
+impl SubjectTag {
+    /// The tag of `subject` (an app's user id, say).
+    pub fn of(subject: &str) -> Self {
+        let digest = Sha256::new()
+            .chain_update(b"twofactor-rs subject v1\0")
+            .chain_update(subject.as_bytes())
+            .finalize();
+        let mut tag = [0u8; 16];
+        tag.copy_from_slice(&digest[..16]);
+        Self(tag)
+    }
+
+    fn matches(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
 }
 
-impl VerifiedPhone {
+impl fmt::Debug for SubjectTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SubjectTag({})", hex::encode(self.0))
+    }
+}
+
+/// Which token a proof came from: what logout revokes. Derived from the token's MAC, so it is
+/// unique per token and says nothing about the phone.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenId(pub(crate) [u8; 16]);
+
+impl TokenId {
+    /// The id's bytes (what a store keeps).
+    pub fn to_bytes(self) -> [u8; 16] {
+        self.0
+    }
+
+    /// An id from its bytes.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+}
+
+impl fmt::Debug for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Half of it is plenty to tell two apart in a log, and not enough to revoke with.
+        write!(f, "TokenId({}…)", hex::encode(&self.0[..4]))
+    }
+}
+
+/// Proof that someone verified `phone` at `verified_at`; valid until `expires_at`, and bound to
+/// one of the app's users once the app says so ([`bound_to`](Self::bound_to)).
+///
+/// It is `serde`-serialisable so an app can keep it in its own session:
+/// `{"phone":"+919812345678","verified_at_ms":…,"expires_at":…,"subject":"…"}`. A proof read back
+/// from a session is checked like a token (expiry, revocation) before it counts.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct PhoneProof {
+    phone: PhoneNumber,
+    verified_at_ms: u64,
+    /// Unix seconds.
+    expires_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "subject_hex")]
+    subject: Option<SubjectTag>,
+    /// Set when the proof was read from a token: what logout revokes.
+    #[serde(skip)]
+    token_id: Option<TokenId>,
+}
+
+impl fmt::Debug for PhoneProof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhoneProof")
+            .field("phone", &self.phone)
+            .field("verified_at_ms", &self.verified_at_ms)
+            .field("expires_at", &self.expires_at)
+            .field("bound", &self.subject.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PhoneProof {
     /// A proof that `phone` was verified at `verified_at`, valid for `ttl` (whole seconds).
     pub fn new(phone: PhoneNumber, verified_at: SystemTime, ttl: Duration) -> Self {
-        let verified_at = unix_secs(verified_at);
+        let verified_at_ms = unix_millis(verified_at);
         Self {
             phone,
-            verified_at,
-            expires_at: verified_at.saturating_add(ttl.as_secs()),
+            verified_at_ms,
+            expires_at: (verified_at_ms / 1000).saturating_add(ttl.as_secs()),
+            subject: None,
+            token_id: None,
         }
+    }
+
+    /// The same proof, bound to `subject` (the app's id for the user it belongs to). A bound
+    /// proof can be checked with [`is_bound_to`](Self::is_bound_to): another user's session or
+    /// request carrying it is not that user's proof.
+    #[must_use]
+    pub fn bound_to(mut self, subject: &str) -> Self {
+        self.subject = Some(SubjectTag::of(subject));
+        self.token_id = None;
+        self
     }
 
     /// The verified number.
@@ -84,12 +187,22 @@ impl VerifiedPhone {
 
     /// When it was verified.
     pub fn verified_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.verified_at)
+        UNIX_EPOCH + Duration::from_millis(self.verified_at_ms)
     }
 
-    /// When it was verified, in Unix seconds.
+    /// When it was verified, in Unix seconds (what the HTTP bodies carry).
     pub fn verified_at_unix(&self) -> u64 {
-        self.verified_at
+        self.verified_at_ms / 1000
+    }
+
+    /// When it was verified, in Unix milliseconds.
+    pub fn verified_at_millis(&self) -> u64 {
+        self.verified_at_ms
+    }
+
+    /// When the proof expires.
+    pub fn expires_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.expires_at)
     }
 
     /// When the proof expires, in Unix seconds.
@@ -97,14 +210,74 @@ impl VerifiedPhone {
         self.expires_at
     }
 
-    /// Seconds of validity left at `now` (0 if expired).
-    pub fn expires_in(&self, now: SystemTime) -> u64 {
-        self.expires_at.saturating_sub(unix_secs(now))
+    /// Validity left at `now`, in whole seconds (zero once expired).
+    pub fn expires_in(&self, now: SystemTime) -> Duration {
+        Duration::from_secs(self.expires_at.saturating_sub(unix_secs(now)))
+    }
+
+    /// Whether the proof has expired at `now`.
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        self.expires_at <= unix_secs(now)
+    }
+
+    /// How long ago the phone was verified, at `now`.
+    pub fn age(&self, now: SystemTime) -> Duration {
+        Duration::from_millis(unix_millis(now).saturating_sub(self.verified_at_ms))
     }
 
     /// Whether the phone was verified at most `max_age` before `now` (for step-up routes).
     pub fn is_fresh(&self, max_age: Duration, now: SystemTime) -> bool {
-        unix_secs(now).saturating_sub(self.verified_at) <= max_age.as_secs()
+        // Whole seconds, as `max_age` is configured and as `verified_at` is shown.
+        unix_secs(now).saturating_sub(self.verified_at_unix()) <= max_age.as_secs()
+    }
+
+    /// Whether the app bound this proof to one of its users.
+    pub fn is_bound(&self) -> bool {
+        self.subject.is_some()
+    }
+
+    /// Whether the proof is bound to `subject` (compared in constant time).
+    pub fn is_bound_to(&self, subject: &str) -> bool {
+        self.subject
+            .is_some_and(|tag| tag.matches(&SubjectTag::of(subject)))
+    }
+
+    /// The subject's tag, if bound.
+    pub fn subject(&self) -> Option<SubjectTag> {
+        self.subject
+    }
+
+    /// The token this proof was read from, if any.
+    pub fn token_id(&self) -> Option<TokenId> {
+        self.token_id
+    }
+}
+
+mod subject_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::SubjectTag;
+
+    pub(super) fn serialize<S: Serializer>(
+        tag: &Option<SubjectTag>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match tag {
+            Some(tag) => serializer.serialize_str(&hex::encode(tag.0)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SubjectTag>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        let mut tag = [0u8; 16];
+        hex::decode_to_slice(&text, &mut tag)
+            .map_err(|_| serde::de::Error::custom("a subject tag is 32 hex digits"))?;
+        Ok(Some(SubjectTag(tag)))
     }
 }
 
@@ -112,8 +285,13 @@ fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Why a token was refused. Deliberately coarse: a client learns only that the token is not
-/// good, or that it is old.
+fn unix_millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Why a token or proof was refused. Deliberately coarse: a client learns only that its proof
+/// is not good, or that it is old.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
@@ -123,6 +301,9 @@ pub enum TokenError {
     /// Past its expiry.
     #[error("verification token expired")]
     Expired,
+    /// Revoked by a logout or a "sign out everywhere".
+    #[error("verification token revoked")]
+    Revoked,
 }
 
 /// Why a signing key was refused.
@@ -201,10 +382,7 @@ impl SigningKey {
     fn tag(&self, payload: &[u8; PAYLOAD_LEN]) -> [u8; MAC_LEN] {
         let mut mac = self.mac.clone();
         mac.update(payload);
-        let full = mac.finalize().into_bytes();
-        let mut tag = [0u8; MAC_LEN];
-        tag.copy_from_slice(&full[..MAC_LEN]);
-        tag
+        mac.finalize().into_bytes().into()
     }
 }
 
@@ -220,6 +398,12 @@ impl fmt::Debug for SigningKey {
 #[derive(Debug, Clone)]
 pub struct KeyRing {
     keys: Vec<SigningKey>,
+}
+
+fn token_id(tag: &[u8]) -> TokenId {
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&tag[..16]);
+    TokenId(id)
 }
 
 impl KeyRing {
@@ -247,28 +431,34 @@ impl KeyRing {
         &self.keys[0]
     }
 
-    /// Signs a token for `phone`, verified at `verified_at`, valid for `ttl`.
-    pub fn sign(&self, phone: PhoneNumber, verified_at: SystemTime, ttl: Duration) -> String {
-        self.sign_proof(&VerifiedPhone::new(phone, verified_at, ttl))
+    /// Signs a token carrying exactly `proof`.
+    pub fn sign(&self, proof: &PhoneProof) -> String {
+        self.sign_with_id(proof).0
     }
 
-    /// Signs a token carrying exactly `proof`.
-    pub fn sign_proof(&self, proof: &VerifiedPhone) -> String {
+    /// Signs a token for `proof` and returns its id too (what revokes it).
+    pub fn sign_with_id(&self, proof: &PhoneProof) -> (String, TokenId) {
         let key = self.primary();
         let mut bytes = [0u8; TOKEN_BYTES];
         bytes[0] = VERSION;
         bytes[1..5].copy_from_slice(&key.id);
         bytes[5..13].copy_from_slice(&proof.phone.digits().to_be_bytes());
-        bytes[13..21].copy_from_slice(&proof.verified_at.to_be_bytes());
+        bytes[13..21].copy_from_slice(&proof.verified_at_ms.to_be_bytes());
         bytes[21..29].copy_from_slice(&proof.expires_at.to_be_bytes());
+        if let Some(subject) = proof.subject {
+            bytes[29] = FLAG_BOUND;
+            bytes[30..46].copy_from_slice(&subject.0);
+        }
         let mut payload = [0u8; PAYLOAD_LEN];
         payload.copy_from_slice(&bytes[..PAYLOAD_LEN]);
-        bytes[PAYLOAD_LEN..].copy_from_slice(&key.tag(&payload));
-        URL_SAFE_NO_PAD.encode(bytes)
+        let tag = key.tag(&payload);
+        bytes[PAYLOAD_LEN..].copy_from_slice(&tag);
+        (URL_SAFE_NO_PAD.encode(bytes), token_id(&tag))
     }
 
-    /// Checks a token's signature and expiry at `now`.
-    pub fn verify(&self, token: &str, now: SystemTime) -> Result<VerifiedPhone, TokenError> {
+    /// Checks a token's signature and expiry at `now` (not its revocation: the engine does
+    /// that, see [`PhoneVerifier::check_token`](crate::verifier::PhoneVerifier::check_token)).
+    pub fn verify(&self, token: &str, now: SystemTime) -> Result<PhoneProof, TokenError> {
         if token.len() != TOKEN_LEN {
             return Err(TokenError::Invalid);
         }
@@ -277,7 +467,8 @@ impl KeyRing {
             Ok(TOKEN_BYTES) => {}
             _ => return Err(TokenError::Invalid),
         }
-        if bytes[0] != VERSION || bytes[29] != 0 {
+        let flags = bytes[29];
+        if bytes[0] != VERSION || flags & !FLAG_BOUND != 0 {
             return Err(TokenError::Invalid);
         }
         let key = self
@@ -285,12 +476,10 @@ impl KeyRing {
             .iter()
             .find(|k| k.id == bytes[1..5])
             .ok_or(TokenError::Invalid)?;
-        let mut payload = [0u8; PAYLOAD_LEN];
-        payload.copy_from_slice(&bytes[..PAYLOAD_LEN]);
         let mut mac = key.mac.clone();
-        mac.update(&payload);
-        // Constant-time comparison of the truncated tag.
-        mac.verify_truncated_left(&bytes[PAYLOAD_LEN..])
+        mac.update(&bytes[..PAYLOAD_LEN]);
+        // Constant-time comparison of the tag.
+        mac.verify_slice(&bytes[PAYLOAD_LEN..])
             .map_err(|_| TokenError::Invalid)?;
         let field = |range: std::ops::Range<usize>| {
             let mut b = [0u8; 8];
@@ -298,12 +487,23 @@ impl KeyRing {
             u64::from_be_bytes(b)
         };
         let phone = PhoneNumber::from_digits(field(5..13)).ok_or(TokenError::Invalid)?;
-        let proof = VerifiedPhone {
-            phone,
-            verified_at: field(13..21),
-            expires_at: field(21..29),
+        let subject = if flags & FLAG_BOUND != 0 {
+            let mut tag = [0u8; 16];
+            tag.copy_from_slice(&bytes[30..46]);
+            Some(SubjectTag(tag))
+        } else if bytes[30..46].iter().any(|b| *b != 0) {
+            return Err(TokenError::Invalid);
+        } else {
+            None
         };
-        if proof.expires_at <= unix_secs(now) {
+        let proof = PhoneProof {
+            phone,
+            verified_at_ms: field(13..21),
+            expires_at: field(21..29),
+            subject,
+            token_id: Some(token_id(&bytes[PAYLOAD_LEN..])),
+        };
+        if proof.is_expired(now) {
             return Err(TokenError::Expired);
         }
         Ok(proof)
@@ -313,7 +513,7 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PhoneParser;
+    use crate::phone::PhoneParser;
 
     fn phone() -> PhoneNumber {
         PhoneParser::default().parse("+919812345678").unwrap()
@@ -326,7 +526,7 @@ mod tests {
     #[test]
     fn round_trips() {
         let now = SystemTime::now();
-        let token = ring().sign(phone(), now, Duration::from_secs(60));
+        let token = ring().sign(&PhoneProof::new(phone(), now, Duration::from_secs(60)));
         assert_eq!(token.len(), TOKEN_LEN);
         assert!(
             token
@@ -336,13 +536,13 @@ mod tests {
         let proof = ring().verify(&token, now).unwrap();
         assert_eq!(proof.phone(), phone());
         assert_eq!(proof.verified_at_unix(), unix_secs(now));
-        assert_eq!(proof.expires_in(now), 60);
+        assert_eq!(proof.expires_in(now), Duration::from_secs(60));
     }
 
     #[test]
     fn flipping_any_single_character_is_rejected() {
         let now = SystemTime::now();
-        let token = ring().sign(phone(), now, Duration::from_secs(60));
+        let token = ring().sign(&PhoneProof::new(phone(), now, Duration::from_secs(60)));
         let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         for i in 0..token.len() {
             for &c in alphabet {
@@ -365,7 +565,7 @@ mod tests {
     #[test]
     fn expired_tokens_are_refused() {
         let now = SystemTime::now();
-        let token = ring().sign(phone(), now, Duration::from_secs(60));
+        let token = ring().sign(&PhoneProof::new(phone(), now, Duration::from_secs(60)));
         assert!(ring().verify(&token, now + Duration::from_secs(59)).is_ok());
         assert_eq!(
             ring().verify(&token, now + Duration::from_secs(60)),
@@ -377,12 +577,12 @@ mod tests {
     fn unknown_keys_are_refused_and_rotated_keys_accepted() {
         let now = SystemTime::now();
         let other = KeyRing::new(SigningKey::from_bytes(&[2u8; 32]).unwrap());
-        let token = other.sign(phone(), now, Duration::from_secs(60));
+        let token = other.sign(&PhoneProof::new(phone(), now, Duration::from_secs(60)));
         assert_eq!(ring().verify(&token, now), Err(TokenError::Invalid));
         let rotated = ring().with_key(other.primary().clone());
         assert!(rotated.verify(&token, now).is_ok());
         // The new ring signs with its first key.
-        let fresh = rotated.sign(phone(), now, Duration::from_secs(60));
+        let fresh = rotated.sign(&PhoneProof::new(phone(), now, Duration::from_secs(60)));
         assert!(ring().verify(&fresh, now).is_ok());
     }
 
@@ -404,7 +604,7 @@ mod tests {
     fn freshness() {
         let now = SystemTime::now();
         let proof = ring()
-            .verify(&ring().sign(phone(), now, Duration::from_secs(600)), now)
+            .verify(&ring().sign(&PhoneProof::new(phone(), now, Duration::from_secs(600))), now)
             .unwrap();
         let later = now + Duration::from_secs(120);
         assert!(proof.is_fresh(Duration::from_secs(120), later));

@@ -59,8 +59,13 @@ use crate::store::{
     AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
     SendDecision, SendLimits, StoreError, VerificationStore,
 };
-use crate::token::{KeyRing, TokenError, VerifiedPhone};
-use crate::{Channel, OtpCode, PhoneError, PhoneNumber, PhoneParser};
+use crate::code::OtpCode;
+use crate::phone::{PhoneError, PhoneNumber, PhoneParser};
+use crate::provider::Channel;
+use crate::revocation::RevocationList;
+use crate::store::{Revocation, StoreError as RevocationStoreError};
+use crate::token::{KeyRing, PhoneProof, TokenError};
+use crate::web::errors::ErrorCode;
 
 /// Where a request comes from and what it asks for, beside the phone and code.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,12 +75,10 @@ pub struct Context {
     pub client_ip: Option<IpAddr>,
     /// SMS (default) or voice, for sends.
     pub channel: Channel,
-    /// Token lifetime for this verification, instead of [`Policy::token_ttl`].
-    pub token_ttl: Option<Duration>,
 }
 
 impl Context {
-    /// An empty context: no client IP, SMS, the policy's token lifetime.
+    /// An empty context: no client IP, SMS.
     pub fn new() -> Self {
         Self::default()
     }
@@ -91,13 +94,6 @@ impl Context {
     #[must_use]
     pub fn with_channel(mut self, channel: Channel) -> Self {
         self.channel = channel;
-        self
-    }
-
-    /// Sets the token lifetime.
-    #[must_use]
-    pub fn with_token_ttl(mut self, ttl: Option<Duration>) -> Self {
-        self.token_ttl = ttl;
         self
     }
 }
@@ -119,7 +115,7 @@ pub struct Sent {
 #[non_exhaustive]
 pub struct Verified {
     /// The proof.
-    pub proof: VerifiedPhone,
+    pub proof: PhoneProof,
     /// The proof as a signed token, for the client (a secret: `Debug` hides it).
     pub token: String,
     /// How long the token is valid.
@@ -219,8 +215,12 @@ pub fn retry_secs(d: Duration) -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// No store was given and the `moka` feature (the default store) is off.
-    #[error("no verification store configured (enable the `moka` feature or call `store`)")]
+    /// No store was given and the in-memory store is not compiled in.
+    #[error(
+        "no verification store configured: give one with PhoneVerifierBuilder::store, or enable \
+         the `moka` feature (on by default in twofactor-core, twofactor-tower and twofactor-actix; \
+         check `default-features = false` in your Cargo.toml)"
+    )]
     NoStore,
     /// Test numbers were configured without [`PhoneVerifierBuilder::enable_test_numbers`].
     #[error(
@@ -237,6 +237,12 @@ pub enum BuildError {
     },
 }
 
+const RANDOM_KEY_WARNING: &str = "twofactor: no signing key configured; using a random one \
+     (tokens die with the process and other instances reject them; set TWOFACTOR_SIGNING_KEY \
+     or call PhoneVerifierBuilder::keys)";
+const CONSOLE_WARNING: &str = "twofactor: the console provider prints codes on stdout instead \
+     of sending them: for development only (set TWOFACTOR_PROVIDER and its credentials)";
+
 const PROVIDER_TICKET: &str = "p:";
 const TEST_TICKET: &str = "t:";
 
@@ -251,6 +257,8 @@ struct Inner {
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
     test_numbers: HashMap<PhoneNumber, OtpCode>,
+    revocations: RevocationList,
+    warnings: Vec<&'static str>,
 }
 
 /// The verification engine; cheap to clone (clones share everything). See the module docs.
@@ -375,13 +383,16 @@ impl PhoneVerifierBuilder {
             let code = OtpCode::parse(&code, len..=len).map_err(|e| reason(&e))?;
             test_numbers.insert(phone, code);
         }
+        let mut warnings = Vec::new();
         let keys = self.keys.unwrap_or_else(|| {
-            tracing::warn!(
-                "twofactor: no signing key configured; using a random one (tokens die with the \
-                 process and other instances reject them; set TWOFACTOR_SIGNING_KEY)"
-            );
+            warnings.push(RANDOM_KEY_WARNING);
+            crate::warn::important("random-signing-key", RANDOM_KEY_WARNING);
             KeyRing::random()
         });
+        if self.provider.name() == crate::console::CONSOLE_NAME {
+            warnings.push(CONSOLE_WARNING);
+            crate::warn::important("console-provider", CONSOLE_WARNING);
+        }
         Ok(PhoneVerifier {
             inner: Arc::new(Inner {
                 provider: self.provider,
@@ -394,6 +405,8 @@ impl PhoneVerifierBuilder {
                 events: self.events,
                 clock: self.clock,
                 test_numbers,
+                revocations: RevocationList::new(),
+                warnings,
             }),
         })
     }
@@ -449,9 +462,99 @@ impl PhoneVerifier {
         self.inner.provider.name()
     }
 
-    /// Checks a token: its signature, key and expiry.
-    pub fn authenticate(&self, token: &str) -> Result<VerifiedPhone, TokenError> {
-        self.inner.keys.verify(token, self.inner.clock.now())
+    /// The warnings that matter, raised while building (a random signing key, the console
+    /// provider). Each was also logged, and written to stderr if no `tracing` subscriber is
+    /// installed.
+    pub fn warnings(&self) -> &[&'static str] {
+        &self.inner.warnings
+    }
+
+    /// Checks a token: its signature, key, expiry, and revocation as this process knows it
+    /// (see [`refresh_revocations`](Self::refresh_revocations)).
+    pub fn authenticate(&self, token: &str) -> Result<PhoneProof, TokenError> {
+        let proof = self.inner.keys.verify(token, self.inner.clock.now())?;
+        self.check_proof(&proof)?;
+        Ok(proof)
+    }
+
+    /// Checks a proof from elsewhere (the app's session): expiry and revocation.
+    pub fn check_proof(&self, proof: &PhoneProof) -> Result<(), TokenError> {
+        if proof.is_expired(self.inner.clock.now()) {
+            return Err(TokenError::Expired);
+        }
+        if self.inner.revocations.is_revoked(proof) {
+            return Err(TokenError::Revoked);
+        }
+        Ok(())
+    }
+
+    /// The signed token carrying `proof`.
+    pub fn sign(&self, proof: &PhoneProof) -> String {
+        self.inner.keys.sign(proof)
+    }
+
+    /// Whether this process's copy of the revocations is recent enough to check proofs against
+    /// without touching the store (the guard's fast path; see the `revocation` module docs).
+    pub fn revocations_current(&self) -> bool {
+        self.inner.revocations.is_current()
+    }
+
+    /// Brings this process's copy of the revocations up to date when it is due: cheap when it
+    /// is recent, one store call when not. An error means the copy is too old to trust and the
+    /// store could not be read: refuse proofs until it can (fail closed).
+    pub async fn refresh_revocations(&self) -> Result<(), RevocationStoreError> {
+        self.inner
+            .revocations
+            .ensure_fresh(&*self.inner.store, self.inner.clock.now_millis())
+            .await
+    }
+
+    /// Revokes the token `proof` was read from (logout): at once in this process, and for
+    /// every instance sharing the store within a second. A proof that came from no token
+    /// (the app's session) has nothing to revoke here: end the session instead.
+    pub async fn revoke(&self, proof: &PhoneProof) -> Result<(), RevocationStoreError> {
+        let Some(id) = proof.token_id() else {
+            return Ok(());
+        };
+        let revocation = Revocation::Token {
+            id: id.to_bytes(),
+            expires_at_ms: proof.expires_at_unix().saturating_mul(1000),
+        };
+        self.record_revocation(revocation).await
+    }
+
+    /// Revokes every proof issued for `phone` until now, tokens and session proofs alike
+    /// ("sign out everywhere"). Proofs issued afterwards are not affected.
+    pub async fn sign_out_everywhere(&self, phone: PhoneNumber) -> Result<(), RevocationStoreError> {
+        let now = self.inner.clock.now_millis();
+        // Every proof verified until now expires within one token lifetime (and a second of
+        // rounding to whole seconds).
+        let lifetime = crate::store::millis(self.inner.policy.token_ttl()).saturating_add(1000);
+        let revocation = Revocation::Phone {
+            phone,
+            before_ms: now,
+            expires_at_ms: now.saturating_add(lifetime),
+        };
+        self.record_revocation(revocation).await
+    }
+
+    async fn record_revocation(&self, revocation: Revocation) -> Result<(), RevocationStoreError> {
+        self.inner.revocations.add(&revocation);
+        let result = self
+            .inner
+            .store
+            .revoke(&revocation, self.inner.clock.now_millis())
+            .await;
+        tracing::info!(
+            outcome = if result.is_ok() { "revoked" } else { "revoked_locally" },
+            "twofactor: proof revoked"
+        );
+        result
+    }
+
+    /// How many revocations this process holds (tokens, phones); for tests and metrics.
+    pub fn revocation_counts(&self) -> (usize, usize) {
+        self.inner.revocations.len()
     }
 
     fn emit(&self, event: Event) {
@@ -475,30 +578,34 @@ impl PhoneVerifier {
 
     /// Sends a code to the phone typed as `phone_input`.
     pub async fn send(&self, phone_input: &str, ctx: &Context) -> Result<Sent, SendError> {
-        let span = tracing::info_span!("twofactor.send", phone = tracing::field::Empty, channel = %ctx.channel, outcome = tracing::field::Empty);
-        let result = self
-            .send_inner(phone_input, ctx, &span)
-            .instrument(span.clone())
-            .await;
+        match self.inner.parser.parse(phone_input) {
+            Ok(phone) => self.send_to(phone, ctx).await,
+            Err(e) => {
+                let e = SendError::from(e);
+                tracing::info_span!("twofactor.send", channel = %ctx.channel, outcome = e.code().as_str())
+                    .in_scope(|| tracing::debug!("phone refused"));
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends a code to a phone already parsed with [`phone_parser`](Self::phone_parser) (an
+    /// app that looks at the number before the send, as the web hooks do).
+    pub async fn send_to(&self, phone: PhoneNumber, ctx: &Context) -> Result<Sent, SendError> {
+        let span = tracing::info_span!("twofactor.send", phone = %phone.masked(), channel = %ctx.channel, outcome = tracing::field::Empty);
+        let result = self.send_inner(phone, ctx).instrument(span.clone()).await;
         span.record(
             "outcome",
             match &result {
                 Ok(_) => "sent",
-                Err(e) => e.code(),
+                Err(e) => e.code().as_str(),
             },
         );
         result
     }
 
-    async fn send_inner(
-        &self,
-        phone_input: &str,
-        ctx: &Context,
-        span: &tracing::Span,
-    ) -> Result<Sent, SendError> {
+    async fn send_inner(&self, phone: PhoneNumber, ctx: &Context) -> Result<Sent, SendError> {
         let inner = &*self.inner;
-        let phone = inner.parser.parse(phone_input).map_err(SendError::from)?;
-        span.record("phone", tracing::field::display(phone.masked()));
         let test_code = inner.test_numbers.get(&phone);
         if test_code.is_none() && !inner.provider.supports(ctx.channel) {
             return Err(SendError::ChannelUnsupported(ctx.channel));
@@ -605,7 +712,7 @@ impl PhoneVerifier {
             "outcome",
             match &result {
                 Ok(_) => "verified",
-                Err(e) => e.code(),
+                Err(e) => e.code().as_str(),
             },
         );
         result
@@ -702,9 +809,9 @@ impl PhoneVerifier {
                         return Err(VerifyError::NoLiveCode);
                     }
                 }
-                let ttl = ctx.token_ttl.unwrap_or(inner.policy.token_ttl());
-                let proof = VerifiedPhone::new(phone, inner.clock.now(), ttl);
-                let token = inner.keys.sign_proof(&proof);
+                let ttl = inner.policy.token_ttl();
+                let proof = PhoneProof::new(phone, inner.clock.now(), ttl);
+                let token = inner.keys.sign(&proof);
                 self.emit(Event::Verified { phone });
                 Ok(Verified {
                     proof,
@@ -767,39 +874,39 @@ impl From<PhoneError> for VerifyError {
     }
 }
 
-fn provider_code(e: &ProviderError) -> &'static str {
+fn provider_code(e: &ProviderError) -> ErrorCode {
     match e.kind() {
-        ProviderErrorKind::Timeout => "provider_timeout",
-        _ => "provider_error",
+        ProviderErrorKind::Timeout => ErrorCode::ProviderTimeout,
+        _ => ErrorCode::ProviderError,
     }
 }
 
 impl SendError {
-    /// The stable snake_case code of DESIGN §3 for this error.
-    pub fn code(&self) -> &'static str {
+    /// The contract's error code for this error (its status is [`ErrorCode::status`]).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidPhone => "invalid_phone",
-            Self::PhoneNotAllowed { .. } => "phone_not_allowed",
-            Self::ChannelUnsupported(_) => "invalid_request",
-            Self::RateLimited { .. } => "rate_limited",
+            Self::InvalidPhone => ErrorCode::InvalidPhone,
+            Self::PhoneNotAllowed { .. } => ErrorCode::PhoneNotAllowed,
+            Self::ChannelUnsupported(_) => ErrorCode::InvalidRequest,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Provider(e) => provider_code(e),
-            Self::StoreUnavailable(_) => "service_unavailable",
+            Self::StoreUnavailable(_) => ErrorCode::ServiceUnavailable,
         }
     }
 }
 
 impl VerifyError {
-    /// The stable snake_case code of DESIGN §3 for this error.
-    pub fn code(&self) -> &'static str {
+    /// The contract's error code for this error (its status is [`ErrorCode::status`]).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidPhone => "invalid_phone",
-            Self::PhoneNotAllowed { .. } => "phone_not_allowed",
-            Self::InvalidCode { .. } => "invalid_code",
-            Self::NoLiveCode => "code_expired",
-            Self::Incorrect { .. } => "incorrect_code",
-            Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::InvalidPhone => ErrorCode::InvalidPhone,
+            Self::PhoneNotAllowed { .. } => ErrorCode::PhoneNotAllowed,
+            Self::InvalidCode { .. } => ErrorCode::InvalidCode,
+            Self::NoLiveCode => ErrorCode::CodeExpired,
+            Self::Incorrect { .. } => ErrorCode::IncorrectCode,
+            Self::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
             Self::Provider(e) => provider_code(e),
-            Self::StoreUnavailable(_) => "service_unavailable",
+            Self::StoreUnavailable(_) => ErrorCode::ServiceUnavailable,
         }
     }
 }

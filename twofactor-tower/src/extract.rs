@@ -1,87 +1,114 @@
-//! The [`VerifiedPhone`] extractor.
+//! [`VerifiedPhone`]: the verified phone of a request, as a handler argument.
 
 use std::ops::Deref;
 
-use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use twofactor_core::web::{GuardRejection, TwoFactor};
+use twofactor_core::token::PhoneProof;
+use twofactor_core::web::GuardRejection;
 
-use crate::response::Contract;
+use crate::handle::TwoFactor;
+use crate::response::into_axum;
 
-/// The verified phone of the request, for handlers: `async fn h(phone: VerifiedPhone)`.
+/// The proof that the request's user verified a phone number: `async fn h(phone: VerifiedPhone)`.
 ///
-/// It reuses the proof that [`RequireVerifiedPhone`](crate::RequireVerifiedPhone) left in the
-/// request extensions; on a route without the guard it checks the token itself (bearer, then
-/// cookie) with the [`TwoFactor`] taken from your app state through [`FromRef`]. A request
-/// without a valid token is answered with the contract's 401; take `Option<VerifiedPhone>` to
-/// handle that yourself.
+/// Behind [`RequireVerifiedPhoneLayer`](crate::RequireVerifiedPhoneLayer) it is the proof the
+/// guard already checked; elsewhere it checks the request itself (the app's session in session
+/// mode, else the bearer token, else the cookie), with the [`TwoFactor`] that the app-level
+/// [`layer`](TwoFactor::layer) put in the request: no state to pass, no `FromRef` to write.
+/// A request without a valid proof is answered with the contract's 401; take
+/// `Option<VerifiedPhone>` to handle that yourself.
 ///
-/// The app state must provide the [`TwoFactor`]: use it as the state (`.with_state(tf)`) or
-/// implement `FromRef<AppState> for TwoFactor` (or `#[derive(FromRef)]`). If it does not, the
-/// compiler says ``the trait `FromRef<AppState>` is not implemented for `TwoFactor` ``.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VerifiedPhone(pub twofactor_core::VerifiedPhone);
+/// If the app-level layer is missing, there is nothing to check a proof with: the request is
+/// answered with the contract's opaque 500 and an error is logged naming the fix (this cannot
+/// be a compile error: axum extractors see the request, not the router).
+///
+/// It is `serde`-serialisable (transparently, as the proof), so an app can keep it in its own
+/// session or cache, and it dereferences to [`PhoneProof`] for the phone, when it was verified,
+/// when it expires and to whom it is bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct VerifiedPhone(PhoneProof);
 
 impl VerifiedPhone {
-    /// The core proof.
-    pub fn into_inner(self) -> twofactor_core::VerifiedPhone {
+    /// The proof.
+    pub fn proof(&self) -> &PhoneProof {
+        &self.0
+    }
+
+    /// The proof, by value.
+    pub fn into_proof(self) -> PhoneProof {
         self.0
     }
 }
 
+impl From<PhoneProof> for VerifiedPhone {
+    fn from(proof: PhoneProof) -> Self {
+        Self(proof)
+    }
+}
+
 impl Deref for VerifiedPhone {
-    type Target = twofactor_core::VerifiedPhone;
-    fn deref(&self) -> &Self::Target {
+    type Target = PhoneProof;
+
+    fn deref(&self) -> &PhoneProof {
         &self.0
     }
 }
 
-/// The rejection of [`VerifiedPhone`]: the contract's 401.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MissingVerification(pub GuardRejection);
+/// Why [`VerifiedPhone`] was refused: the contract's answer (401, or 503 when proofs cannot be
+/// checked right now, or the opaque 500 of a missing layer).
+#[derive(Debug)]
+pub struct VerifiedPhoneRejection(Response);
 
-impl IntoResponse for MissingVerification {
+impl IntoResponse for VerifiedPhoneRejection {
     fn into_response(self) -> Response {
-        Contract(self.0.response()).into_response()
+        self.0
     }
 }
 
-fn extract<S>(parts: &Parts, state: &S) -> Result<VerifiedPhone, GuardRejection>
-where
-    TwoFactor: FromRef<S>,
-{
-    if let Some(proof) = parts.extensions.get::<twofactor_core::VerifiedPhone>() {
-        return Ok(VerifiedPhone(*proof));
+async fn extract(parts: &Parts) -> Result<VerifiedPhone, Result<GuardRejection, Response>> {
+    if let Some(phone) = parts.extensions.get::<VerifiedPhone>() {
+        return Ok(*phone);
     }
-    TwoFactor::from_ref(state)
-        .authenticate(&parts.headers, None)
+    let tf = TwoFactor::from_parts(parts).map_err(Err)?;
+    tf.authenticate_parts(parts, None)
+        .await
         .map(VerifiedPhone)
+        .map_err(Ok)
 }
 
-impl<S> FromRequestParts<S> for VerifiedPhone
-where
-    TwoFactor: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = MissingVerification;
+impl<S: Send + Sync> FromRequestParts<S> for VerifiedPhone {
+    type Rejection = VerifiedPhoneRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        extract(parts, state).map_err(MissingVerification)
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        extract(parts).await.map_err(|e| {
+            VerifiedPhoneRejection(match e {
+                Ok(rejection) => into_axum(rejection.response()),
+                Err(response) => response,
+            })
+        })
     }
 }
 
-impl<S> OptionalFromRequestParts<S> for VerifiedPhone
-where
-    TwoFactor: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = std::convert::Infallible;
+/// `Option<VerifiedPhone>`: `None` for a request without a valid proof (also when proofs cannot
+/// be checked right now: unverified is the safe answer); a missing app-level layer is still the
+/// opaque 500, so that it is noticed.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for VerifiedPhone {
+    type Rejection = VerifiedPhoneRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &S,
+        _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(extract(parts, state).ok())
+        match extract(parts).await {
+            Ok(phone) => Ok(Some(phone)),
+            Err(Ok(GuardRejection::Misconfigured)) => Err(VerifiedPhoneRejection(into_axum(
+                GuardRejection::Misconfigured.response(),
+            ))),
+            Err(Ok(_)) => Ok(None),
+            Err(Err(response)) => Err(VerifiedPhoneRejection(response)),
+        }
     }
 }

@@ -1,45 +1,103 @@
 //! Phone verification by SMS one-time code for axum and any tower stack.
 //!
-//! Three pieces, all over one [`TwoFactor`] (the engine from `twofactor-core` plus its HTTP
-//! settings):
+//! One handle, one layer, one extractor:
 //!
-//! - [`router`]: the endpoints `POST /send`, `POST /verify`, `GET /status`, `POST /logout`, as
-//!   an axum [`Router`](axum::Router) to nest under a prefix of your choice.
-//! - [`RequireVerifiedPhone`]: a tower [`Layer`](tower_layer::Layer) that lets through only
-//!   requests carrying a valid verification token (bearer or cookie), optionally verified
-//!   within the last N seconds. Works on any `tower::Service` over `http::Request`.
-//! - [`VerifiedPhone`]: an axum extractor for handlers (`Option<VerifiedPhone>` too).
+//! - [`TwoFactor`]: the engine (provider, store, policy, keys), its HTTP settings and your
+//!   [`Hooks`]. Build it once (`TwoFactor::from_env().await?`, or [`TwoFactor::builder`]).
+//! - [`TwoFactor::layer`]: install it once on the app, outermost. Every route then reaches it:
+//!   no state to pass around, no `FromRef` to write, your own state type stays yours.
+//! - [`router`]: `POST /send`, `POST /verify`, `GET /status`, `POST /logout`, to nest under a
+//!   prefix of your choice.
+//! - [`RequireVerifiedPhoneLayer`]: a guard for routes that need a verified phone (optionally
+//!   verified within the last N seconds, for step-up).
+//! - [`VerifiedPhone`]: the extractor (`Option<VerifiedPhone>` too), and the one type of proof
+//!   you meet: hooks receive it, sessions store it.
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use twofactor_tower::{RequireVerifiedPhone, TwoFactor, VerifiedPhone};
-//! use twofactor_core::{PhoneVerifier, mock::MockProvider};
+//! use twofactor_tower::{MockProvider, PhoneVerifier, RequireVerifiedPhoneLayer, TwoFactor, VerifiedPhone};
 //!
 //! async fn protected(phone: VerifiedPhone) -> String {
 //!     format!("hello {}", phone.phone())
 //! }
 //!
-//! let verifier = PhoneVerifier::builder(MockProvider::new()).build().unwrap();
-//! let tf = TwoFactor::new(verifier).with_cookie_secure(false);
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // In an app: `let tf = TwoFactor::from_env().await?;` (console provider and in-memory store
+//! // when nothing is configured). Here, the recording mock provider:
+//! let tf = TwoFactor::new(PhoneVerifier::builder(MockProvider::new()).build().unwrap());
 //! let app: Router = Router::new()
-//!     .route("/protected", get(protected).route_layer(RequireVerifiedPhone::new(tf.clone())))
-//!     .nest("/phone", twofactor_tower::router(tf.clone()))
-//!     .with_state(tf);
+//!     .route("/protected", get(protected).route_layer(RequireVerifiedPhoneLayer::new()))
+//!     .nest("/phone", twofactor_tower::router())
+//!     .layer(tf.layer());
+//! // axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
 //! # let _ = app;
+//! # }
 //! ```
 //!
-//! Every status, body, header and cookie comes from [`twofactor_core::web`], the contract
-//! shared with the actix adapter; this crate only moves bytes between axum and it.
+//! # Your users, your session
+//!
+//! [`Hooks::after_verify`] runs inside `POST /verify` once the code matched, with the request
+//! in hand: bind the phone to the logged-in user ([`Approval::bind`]) in the same request, add
+//! fields to the answer, or refuse. [`Hooks::before_send`] decides who may ask for a code at all.
+//! A bound proof passes as that user's only: check `phone.is_bound_to(&user_id)` on routes that
+//! need both your login and a verified phone.
+//!
+//! With the `tower-sessions` feature and [`TwoFactorBuilder::proofs_in_session`], the proof is
+//! written into the app's tower-sessions session (after rotating its id) instead of a token
+//! cookie, and the guard and the extractors read it from there; install tower-sessions'
+//! `SessionManagerLayer` inside this crate's layer. Your own logout ends the proof with the
+//! session (`session.flush()`); in token mode call [`TwoFactor::sign_out`], which revokes the
+//! token.
+//!
+//! # One dependency
+//!
+//! This crate re-exports what an app needs from `twofactor-core`: the engine
+//! ([`PhoneVerifier`]), the [`Policy`], phones and codes, the proof and keys, configuration
+//! from the environment ([`Settings`]), the providers ([`twofactor_in`], [`verihubs`],
+//! [`octopush`], [`failover`], [`local`], [`console`], [`mock`]) and the stores ([`store`]).
+//!
+//! Features: `moka` (default, the in-memory store), `redis`, `tower-sessions`, `testing`.
+//!
+//! Every status, body, header and cookie comes from `twofactor_core::web`, the contract shared
+//! with the actix adapter; this crate only moves bytes between axum and it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod extract;
 pub mod guard;
+mod handle;
+mod hooks;
+pub mod manager;
 mod response;
 mod router;
+mod session;
 
-pub use extract::{MissingVerification, VerifiedPhone};
-pub use guard::RequireVerifiedPhone;
-pub use router::router;
-pub use twofactor_core as core;
-pub use twofactor_core::web::{TwoFactor, WebConfig};
+pub use extract::{VerifiedPhone, VerifiedPhoneRejection};
+pub use guard::{RequireVerifiedPhone, RequireVerifiedPhoneLayer};
+pub use handle::{SignedOut, TwoFactor, TwoFactorBuilder, TwoFactorError};
+pub use hooks::Hooks;
+pub use manager::{TwoFactorManager, TwoFactorManagerLayer};
+pub use router::{router, router_with};
+
+pub use twofactor_core::async_trait;
+pub use twofactor_core::config::{ConfigError, Settings};
+pub use twofactor_core::mock::MockProvider;
+pub use twofactor_core::phone::{PhoneError, PhoneNumber, PhoneParser};
+pub use twofactor_core::policy::{Policy, PolicyBuilder, PolicyError};
+pub use twofactor_core::token::{KeyRing, PhoneProof, SigningKey, TokenError};
+pub use twofactor_core::verifier::{
+    BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
+    VerifyError,
+};
+pub use twofactor_core::web::{
+    Approval, Endpoint, ErrorCode, GuardRejection, ProofStorage, Refusal, SameSite, SendPreview,
+    TrustedProxies, WebConfig, WebConfigBuilder, WebConfigError,
+};
+pub use twofactor_core::{
+    clock, code, console, events, failover, local, mock, octopush, phone, policy, provider,
+    store, token, verihubs,
+};
+/// The 2Factor.in provider and client.
+pub use twofactor_core::twofactor as twofactor_in;

@@ -1,22 +1,24 @@
-//! Writing the contract's [`WebResponse`] as an axum response.
+//! Writing the contract's [`WebResponse`] as an HTTP response of any body type that can be
+//! made from bytes (axum's `Body`, `Full<Bytes>`, …).
 
-use axum::body::Body;
-use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::Response;
 use twofactor_core::web::WebResponse;
 
-/// A contract response, ready for axum.
-pub(crate) struct Contract(pub(crate) WebResponse);
+/// `response` as an `http::Response<B>`.
+pub(crate) fn into_http<B: From<Bytes>>(response: WebResponse) -> Response<B> {
+    let WebResponse {
+        status,
+        headers,
+        body,
+    } = response;
+    let mut out = Response::new(B::from(body));
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    out
+}
 
-impl IntoResponse for Contract {
-    fn into_response(self) -> Response {
-        let WebResponse {
-            status,
-            headers,
-            body,
-        } = self.0;
-        let mut response = Response::new(Body::from(body));
-        *response.status_mut() = status;
-        *response.headers_mut() = headers;
-        response
-    }
+/// `response` for axum.
+pub(crate) fn into_axum(response: WebResponse) -> axum::response::Response {
+    into_http(response)
 }

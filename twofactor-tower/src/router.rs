@@ -1,92 +1,172 @@
-//! The endpoints, as an axum router.
+//! The endpoints, as an axum router that reads the app's [`TwoFactor`] from the request.
 
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
+use axum::routing::{MethodRouter, get, post};
+use bytes::Bytes;
+use http::request::Parts;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use twofactor_core::web::{
-    ALLOW_POST, ALLOW_STATUS, MAX_BODY, TwoFactor, WebResponse, announces_too_large,
-};
+use twofactor_core::web::adapter::{MAX_BODY, announces_too_large};
+use twofactor_core::web::{Endpoint, WebResponse};
 
-use crate::response::Contract;
+use crate::extract::VerifiedPhone;
+use crate::handle::TwoFactor;
+use crate::response::into_axum;
+use crate::session;
 
-/// The endpoints of DESIGN §3 over `tf`, to nest under a prefix:
-/// `Router::new().nest("/phone", twofactor_tower::router(tf))`.
+/// The four endpoints, to nest under a prefix: `.nest("/phone", twofactor_tower::router())`.
 ///
 /// | route | |
 /// |---|---|
 /// | `POST /send` | `{"phone": "+919812345678", "channel": "sms"}` → sends a code |
-/// | `POST /verify` | `{"phone": "+919812345678", "code": "123456"}` → a token and its cookie |
-/// | `GET /status` | whether the request carries a valid token |
-/// | `POST /logout` | clears the cookie |
+/// | `POST /verify` | `{"phone": "+919812345678", "code": "123456"}` → the proof: a token (and its cookie, or the app's session) |
+/// | `GET /status` | whether the request carries a valid proof |
+/// | `POST /logout` | revokes the request's token, clears the cookie (and the session's proof) |
 ///
-/// The router carries its own state, so it nests into a router of any state type. The client
-/// address for the per-IP cap is the peer's: serve the app with
-/// `into_make_service_with_connect_info::<SocketAddr>()` (without it, the per-IP cap is
-/// skipped), or trust `X-Forwarded-For` behind your proxy with
-/// [`TwoFactor::with_trust_forwarded_for`].
-pub fn router<S>(tf: TwoFactor) -> Router<S>
+/// Any other method on these paths is 405 `method_not_allowed` (with `Allow`), any other path
+/// under the prefix 404 `not_found`, both in the contract's JSON. The router has no state of
+/// its own: it nests into a router of any state type and finds the [`TwoFactor`] the app-level
+/// [`layer`](TwoFactor::layer) put in the request (without it, the opaque 500, logged with the
+/// fix). Gate who may ask for a code with [`Hooks::before_send`](crate::Hooks::before_send);
+/// mount fewer endpoints with [`router_with`].
+///
+/// The client address for the per-address caps is the peer's: serve the app with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (without it the caps cannot apply, and
+/// a warning says so), or trust your proxy (see [`TrustedProxies`](crate::TrustedProxies)).
+pub fn router<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    Router::new()
-        .route("/send", post(send).fallback(|| not_allowed(ALLOW_POST)))
-        .route("/verify", post(verify).fallback(|| not_allowed(ALLOW_POST)))
-        .route(
-            "/status",
-            get(status).fallback(|| not_allowed(ALLOW_STATUS)),
-        )
-        .route("/logout", post(logout).fallback(|| not_allowed(ALLOW_POST)))
-        .fallback(|| async { Contract(WebResponse::not_found()) })
-        .with_state(tf)
+    router_with(&Endpoint::ALL)
 }
 
-async fn not_allowed(allow: &'static str) -> Response {
-    Contract(WebResponse::method_not_allowed(allow)).into_response()
-}
-
-/// The parts of a request the contract needs: headers, peer, body (at most `MAX_BODY`).
-async fn read(
-    request: Request,
-) -> Result<(http::HeaderMap, Option<SocketAddr>, bytes::Bytes), WebResponse> {
-    if announces_too_large(request.headers()) {
-        return Err(WebResponse::payload_too_large());
+/// [`router`] with only `endpoints` (say, without [`Endpoint::Logout`] when the app's own
+/// logout calls [`TwoFactor::sign_out`]). The others answer 404 like any unknown path.
+pub fn router_with<S>(endpoints: &[Endpoint]) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let mut router = Router::new();
+    for endpoint in endpoints {
+        let route: MethodRouter<S> = match endpoint {
+            Endpoint::Send => post(send),
+            Endpoint::Verify => post(verify),
+            Endpoint::Status => get(status),
+            Endpoint::Logout => post(logout),
+            _ => continue,
+        };
+        let allow = endpoint.allow();
+        router = router.route(
+            endpoint.path(),
+            route.fallback(move || async move { into_axum(WebResponse::method_not_allowed(allow)) }),
+        );
     }
+    router.fallback(|| async { into_axum(WebResponse::not_found()) })
+}
+
+/// The request's parts, its body (at most [`MAX_BODY`] bytes) and the app's handle.
+async fn read(request: Request) -> Result<(Parts, Bytes, TwoFactor), Response> {
     let (parts, body) = request.into_parts();
-    let peer = parts
+    let tf = TwoFactor::from_parts(&parts)?.clone();
+    if announces_too_large(&parts.headers) {
+        return Err(into_axum(WebResponse::payload_too_large()));
+    }
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok((parts, collected.to_bytes(), tf)),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(into_axum(WebResponse::payload_too_large()))
+        }
+        Err(_) => Err(into_axum(WebResponse::unreadable_body())),
+    }
+}
+
+fn peer(parts: &Parts) -> Option<SocketAddr> {
+    parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => Ok((parts.headers, peer, collected.to_bytes())),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(WebResponse::payload_too_large())
+        .map(|c| c.0)
+}
+
+async fn send(request: Request) -> Response {
+    let (mut parts, body, tf) = match read(request).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let peer = peer(&parts);
+    let contract = tf.contract();
+    let response = match tf.hooks() {
+        None => {
+            contract
+                .send(&parts.headers, peer, &body, |_| async { Ok(()) })
+                .await
         }
-        Err(_) => Err(WebResponse::unreadable_body()),
-    }
+        Some(hooks) => {
+            // The hook may change the parts; the contract reads the headers as they came.
+            let headers = parts.headers.clone();
+            contract
+                .send(&headers, peer, &body, |preview| {
+                    hooks.before_send(&mut parts, preview)
+                })
+                .await
+        }
+    };
+    into_axum(response)
 }
 
-async fn send(State(tf): State<TwoFactor>, request: Request) -> Contract {
-    Contract(match read(request).await {
-        Ok((headers, peer, body)) => tf.send(&headers, peer, &body).await,
-        Err(r) => r,
-    })
+async fn verify(request: Request) -> Response {
+    let (mut parts, body, tf) = match read(request).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let peer = peer(&parts);
+    let session = session::of(&parts.extensions);
+    let save = |proof| session::save(session, proof);
+    let contract = tf.contract();
+    let response = match tf.hooks() {
+        None => {
+            contract
+                .verify(&parts.headers, peer, &body, |_| async { Ok(Default::default()) }, save)
+                .await
+        }
+        Some(hooks) => {
+            let headers = parts.headers.clone();
+            contract
+                .verify(
+                    &headers,
+                    peer,
+                    &body,
+                    |proof| hooks.after_verify(&mut parts, VerifiedPhone::from(proof)),
+                    save,
+                )
+                .await
+        }
+    };
+    into_axum(response)
 }
 
-async fn verify(State(tf): State<TwoFactor>, request: Request) -> Contract {
-    Contract(match read(request).await {
-        Ok((headers, peer, body)) => tf.verify(&headers, peer, &body).await,
-        Err(r) => r,
-    })
+async fn status(request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let tf = match TwoFactor::from_parts(&parts) {
+        Ok(tf) => tf,
+        Err(response) => return response,
+    };
+    let proof = tf.authenticate_parts(&parts, None).await;
+    into_axum(tf.contract().status(proof))
 }
 
-async fn status(State(tf): State<TwoFactor>, headers: http::HeaderMap) -> Contract {
-    Contract(tf.status(&headers))
-}
-
-async fn logout(State(tf): State<TwoFactor>, headers: http::HeaderMap) -> Contract {
-    Contract(tf.logout(&headers))
+async fn logout(request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let tf = match TwoFactor::from_parts(&parts) {
+        Ok(tf) => tf,
+        Err(response) => return response,
+    };
+    let session = session::of(&parts.extensions);
+    into_axum(
+        tf.contract()
+            .logout(&parts.headers, || session::remove(session))
+            .await,
+    )
 }

@@ -284,6 +284,60 @@ pub enum FinishOutcome {
     Gone,
 }
 
+/// A revocation, as stored (see [`VerificationStore::revoke`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Revocation {
+    /// One token, by its id (16 bytes the engine derives from the token).
+    Token {
+        /// The token's id.
+        id: [u8; 16],
+        /// When the token expires anyway, Unix milliseconds: the entry can go then.
+        expires_at_ms: u64,
+    },
+    /// Every proof for `phone` verified at or before `before_ms` ("sign out everywhere").
+    Phone {
+        /// The phone.
+        phone: PhoneNumber,
+        /// Proofs verified at or before this instant (Unix milliseconds) are revoked.
+        before_ms: u64,
+        /// When every such proof has expired anyway, Unix milliseconds.
+        expires_at_ms: u64,
+    },
+}
+
+impl Revocation {
+    /// When the entry can be forgotten, Unix milliseconds.
+    pub fn expires_at_ms(&self) -> u64 {
+        match self {
+            Self::Token { expires_at_ms, .. } | Self::Phone { expires_at_ms, .. } => {
+                *expires_at_ms
+            }
+        }
+    }
+}
+
+/// Where [`VerificationStore::revocations`] continues from; opaque to the engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationCursor(pub String);
+
+impl RevocationCursor {
+    /// From the beginning: every live revocation.
+    pub fn start() -> Self {
+        Self::default()
+    }
+}
+
+/// An answer of [`VerificationStore::revocations`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevocationBatch {
+    /// Revocations added since the cursor (possibly some seen before).
+    pub entries: Vec<Revocation>,
+    /// Where to continue from.
+    pub cursor: RevocationCursor,
+}
+
 /// Storage for pending codes, attempt counters and rate-limit counters; see the module docs
 /// for the protocol. Every method is one atomic step.
 #[async_trait]
@@ -320,6 +374,17 @@ pub trait VerificationStore: Send + Sync + 'static {
         result: AttemptResult,
         now_ms: u64,
     ) -> Result<FinishOutcome, StoreError>;
+
+    /// Records a revocation; it stays until its `expires_at_ms`.
+    async fn revoke(&self, revocation: &Revocation, now_ms: u64) -> Result<(), StoreError>;
+
+    /// The live revocations added since `since` ([`RevocationCursor::start`]: all live ones).
+    /// It may repeat entries, but never misses one added after the cursor was handed out.
+    async fn revocations(
+        &self,
+        since: &RevocationCursor,
+        now_ms: u64,
+    ) -> Result<RevocationBatch, StoreError>;
 }
 
 #[async_trait]
@@ -356,6 +421,16 @@ impl<S: VerificationStore + ?Sized> VerificationStore for std::sync::Arc<S> {
         (**self)
             .finish_attempt(phone, pending_id, result, now_ms)
             .await
+    }
+    async fn revoke(&self, revocation: &Revocation, now_ms: u64) -> Result<(), StoreError> {
+        (**self).revoke(revocation, now_ms).await
+    }
+    async fn revocations(
+        &self,
+        since: &RevocationCursor,
+        now_ms: u64,
+    ) -> Result<RevocationBatch, StoreError> {
+        (**self).revocations(since, now_ms).await
     }
 }
 

@@ -12,6 +12,7 @@ use moka::sync::Cache;
 
 use super::compact::CompactTicket;
 use super::{
+    Revocation, RevocationBatch, RevocationCursor,
     AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
     SendDecision, StoreError, VerificationStore, window_wait,
 };
@@ -221,6 +222,14 @@ pub struct MokaStore {
     buckets: u64,
     ips: Cache<IpAddr, IpRecord>,
     global: Arc<Mutex<VecDeque<u64>>>,
+    revoked: Arc<Mutex<RevocationLog>>,
+}
+
+/// Revocations in order of arrival; the cursor is the next sequence number.
+#[derive(Debug, Default)]
+struct RevocationLog {
+    next: u64,
+    entries: std::collections::BTreeMap<u64, Revocation>,
 }
 
 impl std::fmt::Debug for MokaStore {
@@ -275,6 +284,7 @@ impl MokaStoreBuilder {
                 .expire_after(KeepFor)
                 .build(),
             global: Arc::new(Mutex::new(VecDeque::new())),
+            revoked: Arc::default(),
         }
     }
 }
@@ -560,5 +570,35 @@ impl VerificationStore for MokaStore {
                 }
             }
         }))
+    }
+
+    async fn revoke(&self, revocation: &Revocation, now: u64) -> Result<(), StoreError> {
+        let mut log = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+        log.entries.retain(|_, r| r.expires_at_ms() > now);
+        let seq = log.next;
+        log.next += 1;
+        log.entries.insert(seq, revocation.clone());
+        Ok(())
+    }
+
+    async fn revocations(
+        &self,
+        since: &RevocationCursor,
+        now: u64,
+    ) -> Result<RevocationBatch, StoreError> {
+        let from = if since.0.is_empty() {
+            0
+        } else {
+            since
+                .0
+                .parse::<u64>()
+                .map_err(|_| StoreError::Corrupt("revocation cursor".into()))?
+        };
+        let mut log = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+        log.entries.retain(|_, r| r.expires_at_ms() > now);
+        Ok(RevocationBatch {
+            entries: log.entries.range(from..).map(|(_, r)| r.clone()).collect(),
+            cursor: RevocationCursor(log.next.to_string()),
+        })
     }
 }

@@ -107,6 +107,7 @@ use redis::{RedisError, Script, ScriptInvocation, Value};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
+    Revocation, RevocationBatch, RevocationCursor,
     AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
     SendDecision, StoreError, VerificationStore,
 };
@@ -646,5 +647,18 @@ impl VerificationStore for RedisStore {
             }
         })
         .await
+    }
+
+    // Replaced by the store branch's stream-based implementation when merged.
+    async fn revoke(&self, _revocation: &Revocation, _now: u64) -> Result<(), StoreError> {
+        Err(StoreError::Corrupt("revocation is not wired on this branch".into()))
+    }
+
+    async fn revocations(
+        &self,
+        _since: &RevocationCursor,
+        _now: u64,
+    ) -> Result<RevocationBatch, StoreError> {
+        Err(StoreError::Corrupt("revocation is not wired on this branch".into()))
     }
 }

@@ -2,63 +2,72 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::Response;
-use http_body_util::{Either, Full};
 use pin_project_lite::pin_project;
 
+use crate::hooks::BoxFuture;
+
 pin_project! {
-    /// The guard's response future: the inner service's, or the 401 ready at once. An enum
-    /// rather than a boxed future, so the guard allocates nothing per request.
-    #[project = Proj]
-    pub struct ResponseFuture<F> {
+    /// The guard's response future: the inner service's (the fast path: no allocation), the
+    /// refusal ready at once, or — when the session must be read or the revocations refreshed —
+    /// a boxed future doing that first.
+    pub struct ResponseFuture<F, B, E> {
         #[pin]
-        kind: Kind<F>,
+        kind: Kind<F, B, E>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
-    enum Kind<F> {
+    enum Kind<F, B, E> {
         Inner { #[pin] future: F },
-        Rejected { response: Option<Response<Full<Bytes>>> },
+        Ready { response: Option<Response<B>> },
+        Checking { future: BoxFuture<'static, Result<Response<B>, E>> },
     }
 }
 
-impl<F> ResponseFuture<F> {
+impl<F, B, E> ResponseFuture<F, B, E> {
     pub(super) fn inner(future: F) -> Self {
         Self {
             kind: Kind::Inner { future },
         }
     }
 
-    pub(super) fn rejected(response: Response<Full<Bytes>>) -> Self {
+    pub(super) fn ready(response: Response<B>) -> Self {
         Self {
-            kind: Kind::Rejected {
+            kind: Kind::Ready {
                 response: Some(response),
             },
         }
     }
+
+    pub(super) fn checking(future: BoxFuture<'static, Result<Response<B>, E>>) -> Self {
+        Self {
+            kind: Kind::Checking { future },
+        }
+    }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, B, E> Future for ResponseFuture<F, B, E>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: Default,
 {
-    type Output = Result<Response<Either<B, Full<Bytes>>>, E>;
+    type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future } => future.poll(cx).map_ok(|r| r.map(Either::Left)),
-            KindProj::Rejected { response } => {
-                // Polled again after completion is a caller bug; answer with an empty 401
-                // rather than panic.
+            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Checking { future } => future.as_mut().poll(cx),
+            KindProj::Ready { response } => {
+                // Polled again after completion is a caller bug; answer an empty 401 rather
+                // than panic.
                 let response = response.take().unwrap_or_else(|| {
-                    let mut r = Response::new(Full::default());
+                    let mut r = Response::new(B::default());
                     *r.status_mut() = http::StatusCode::UNAUTHORIZED;
                     r
                 });
-                Poll::Ready(Ok(response.map(Either::Right)))
+                Poll::Ready(Ok(response))
             }
         }
     }

@@ -1,26 +1,24 @@
 use std::time::Duration;
 
 use tower_layer::Layer;
-use twofactor_core::web::TwoFactor;
 
-use super::RequireVerifiedPhoneService;
+use super::RequireVerifiedPhone;
 
 /// A [`Layer`] that admits only requests carrying a verified phone; see the
 /// [module docs](crate::guard).
-#[derive(Debug, Clone)]
-pub struct RequireVerifiedPhone {
-    tf: TwoFactor,
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequireVerifiedPhoneLayer {
     max_age: Option<Duration>,
 }
 
-impl RequireVerifiedPhone {
-    /// Admits any valid, unexpired token.
-    pub fn new(tf: TwoFactor) -> Self {
-        Self { tf, max_age: None }
+impl RequireVerifiedPhoneLayer {
+    /// Admits any valid proof.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Also demands that the phone was verified at most `max_age` ago (for step-up routes: a
-    /// payment, a change of phone number); an older token gets 401 `phone_verification_stale`.
+    /// payment, a change of phone number); an older proof gets 401 `phone_verification_stale`.
     #[must_use]
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
@@ -28,10 +26,10 @@ impl RequireVerifiedPhone {
     }
 }
 
-impl<S> Layer<S> for RequireVerifiedPhone {
-    type Service = RequireVerifiedPhoneService<S>;
+impl<S> Layer<S> for RequireVerifiedPhoneLayer {
+    type Service = RequireVerifiedPhone<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequireVerifiedPhoneService::new(inner, self.tf.clone(), self.max_age)
+        RequireVerifiedPhone::new(inner, self.max_age)
     }
 }

@@ -1,30 +1,37 @@
 //! The guard: only requests carrying a verified phone reach the inner service.
 //!
-//! [`RequireVerifiedPhone`] is a tower [`Layer`](tower_layer::Layer). Its service checks the
-//! token (`Authorization: Bearer`, then the cookie) with
-//! [`TwoFactor::authenticate`](twofactor_core::web::TwoFactor::authenticate); a valid one
-//! puts the core [`VerifiedPhone`](twofactor_core::VerifiedPhone) in the request extensions and
-//! calls the inner service; anything else is answered with the contract's 401 at once, without
-//! calling the inner service. The check is a base64 decode and one HMAC-SHA256: no I/O, no
-//! allocation on the way through.
+//! [`RequireVerifiedPhoneLayer`] is a tower [`Layer`](tower_layer::Layer); it finds the app's
+//! [`TwoFactor`](crate::TwoFactor) in the request extensions (put there by the app-level
+//! [`layer`](crate::TwoFactor::layer)). A request with a valid proof — the app's session in
+//! session mode, else `Authorization: Bearer`, else the cookie — gets the
+//! [`VerifiedPhone`](crate::VerifiedPhone) in its extensions and goes on; anything else is
+//! answered with the contract's 401 at once, and the inner service is not called.
 //!
-//! It works on any `tower::Service<http::Request<B>>`, axum or not:
+//! In token mode the check is a base64 decode, one HMAC-SHA256 and a look-up in the in-memory
+//! list of revoked tokens: no I/O, no allocation on the way through. About every 200 ms one
+//! request refreshes that list from the store (see `twofactor_core::revocation`); in session
+//! mode the session is read, which is the session store's cost.
+//!
+//! It works on any `tower::Service<http::Request<B>>` whose response body can be made from
+//! `Bytes`, axum or not:
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! use std::convert::Infallible;
+//! use bytes::Bytes;
 //! use http::{Request, Response, StatusCode};
+//! use http_body_util::Full;
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
-//! use twofactor_core::{PhoneVerifier, mock::MockProvider};
-//! use twofactor_tower::{RequireVerifiedPhone, TwoFactor};
+//! use twofactor_tower::{MockProvider, PhoneVerifier, RequireVerifiedPhoneLayer, TwoFactor, VerifiedPhone};
 //!
 //! let tf = TwoFactor::new(PhoneVerifier::builder(MockProvider::new()).build().unwrap());
 //! let service = ServiceBuilder::new()
-//!     .layer(RequireVerifiedPhone::new(tf))
+//!     .layer(tf.layer())
+//!     .layer(RequireVerifiedPhoneLayer::new())
 //!     .service(service_fn(|req: Request<String>| async move {
-//!         let phone = req.extensions().get::<twofactor_core::VerifiedPhone>().unwrap().phone();
-//!         Ok::<_, Infallible>(Response::new(http_body_util::Full::new(bytes::Bytes::from(phone.to_string()))))
+//!         let phone = req.extensions().get::<VerifiedPhone>().map(|p| p.phone().to_string());
+//!         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(phone.unwrap_or_default()))))
 //!     }));
 //! let response = service.oneshot(Request::new(String::new())).await.unwrap();
 //! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -36,5 +43,5 @@ mod layer;
 mod service;
 
 pub use future::ResponseFuture;
-pub use layer::RequireVerifiedPhone;
-pub use service::RequireVerifiedPhoneService;
+pub use layer::RequireVerifiedPhoneLayer;
+pub use service::RequireVerifiedPhone;

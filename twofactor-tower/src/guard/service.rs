@@ -3,23 +3,25 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{Either, Full};
 use tower_service::Service;
-use twofactor_core::web::TwoFactor;
+use twofactor_core::web::ProofStorage;
+use twofactor_core::web::adapter::misconfigured;
 
 use super::ResponseFuture;
+use crate::extract::VerifiedPhone;
+use crate::handle::{MISSING_LAYER, TwoFactor};
+use crate::response::into_http;
 
-/// The service of [`RequireVerifiedPhone`](super::RequireVerifiedPhone).
+/// The service of [`RequireVerifiedPhoneLayer`](super::RequireVerifiedPhoneLayer).
 #[derive(Debug, Clone)]
-pub struct RequireVerifiedPhoneService<S> {
+pub struct RequireVerifiedPhone<S> {
     inner: S,
-    tf: TwoFactor,
     max_age: Option<Duration>,
 }
 
-impl<S> RequireVerifiedPhoneService<S> {
-    pub(super) fn new(inner: S, tf: TwoFactor, max_age: Option<Duration>) -> Self {
-        Self { inner, tf, max_age }
+impl<S> RequireVerifiedPhone<S> {
+    pub(super) fn new(inner: S, max_age: Option<Duration>) -> Self {
+        Self { inner, max_age }
     }
 
     /// The inner service.
@@ -28,32 +30,62 @@ impl<S> RequireVerifiedPhoneService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireVerifiedPhoneService<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireVerifiedPhone<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<Bytes> + Default + Send + 'static,
 {
-    type Response = Response<Either<ResBody, Full<Bytes>>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        match self.tf.authenticate(req.headers(), self.max_age) {
-            Ok(proof) => {
-                req.extensions_mut().insert(proof);
-                ResponseFuture::inner(self.inner.call(req))
-            }
-            Err(rejection) => {
-                let contract = rejection.response();
-                tracing::debug!(outcome = %rejection, "twofactor guard refused a request");
-                let mut response = Response::new(Full::new(contract.body));
-                *response.status_mut() = contract.status;
-                *response.headers_mut() = contract.headers;
-                ResponseFuture::rejected(response)
-            }
+        let Some(tf) = req.extensions().get::<TwoFactor>() else {
+            return ResponseFuture::ready(into_http(misconfigured(
+                "tower-missing-layer",
+                MISSING_LAYER,
+            )));
+        };
+        let contract = tf.contract();
+        if tf.config().proofs() == ProofStorage::Token && contract.can_check_now() {
+            // The fast path: everything is in memory.
+            let checked = contract.check(None, contract.token(req.headers()), self.max_age);
+            return match checked {
+                Ok(proof) => {
+                    req.extensions_mut().insert(VerifiedPhone::from(proof));
+                    ResponseFuture::inner(self.inner.call(req))
+                }
+                Err(rejection) => {
+                    tracing::debug!(outcome = rejection.as_str(), "twofactor guard refused a request");
+                    ResponseFuture::ready(into_http(rejection.response()))
+                }
+            };
         }
+        // The inner service was polled ready; take it into the future and leave a clone.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let (tf, max_age) = (tf.clone(), self.max_age);
+        ResponseFuture::checking(Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let checked = tf.authenticate_parts(&parts, max_age).await;
+            let mut req = Request::from_parts(parts, body);
+            match checked {
+                Ok(proof) => {
+                    req.extensions_mut().insert(VerifiedPhone::from(proof));
+                    inner.call(req).await
+                }
+                Err(rejection) => {
+                    tracing::debug!(outcome = rejection.as_str(), "twofactor guard refused a request");
+                    Ok(into_http(rejection.response()))
+                }
+            }
+        }))
     }
 }
