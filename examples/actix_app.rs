@@ -50,12 +50,10 @@ async fn protected(phone: VerifiedPhone) -> HttpResponse {
 /// The demo server on `listener` with `workers` worker threads sharing one engine. Await the
 /// returned [`Server`] inside an actix system (`#[actix_web::main]`).
 pub fn server(listener: TcpListener, tf: TwoFactor, workers: usize) -> std::io::Result<Server> {
-    Ok(HttpServer::new(move || {
-        App::new()
-            .wrap(tf.middleware())
-            .configure(configure)
-    })
-    .workers(workers.max(1))
-    .listen(listener)?
-    .run())
+    Ok(
+        HttpServer::new(move || App::new().wrap(tf.middleware()).configure(configure))
+            .workers(workers.max(1))
+            .listen(listener)?
+            .run(),
+    )
 }

@@ -67,7 +67,11 @@ pub fn configure() -> Result<(SocketAddr, twofactor_core::config::Settings), Str
 }
 
 /// Logs where a demo listens and with which provider.
-pub fn announce(framework: &str, verifier: &twofactor_core::verifier::PhoneVerifier, addr: Option<SocketAddr>) {
+pub fn announce(
+    framework: &str,
+    verifier: &twofactor_core::verifier::PhoneVerifier,
+    addr: Option<SocketAddr>,
+) {
     let addr = addr.map_or_else(|| "?".to_owned(), |a| a.to_string());
     tracing::info!(
         provider = verifier.provider_name(),

@@ -428,6 +428,20 @@ impl twofactor_core::VerificationStore for DownStore {
     ) -> Result<twofactor_core::store::FinishOutcome, twofactor_core::store::StoreError> {
         Err(twofactor_core::store::StoreError::Timeout)
     }
+    async fn revoke(
+        &self,
+        _: &twofactor_core::store::Revocation,
+        _: u64,
+    ) -> Result<(), twofactor_core::store::StoreError> {
+        Err(twofactor_core::store::StoreError::Timeout)
+    }
+    async fn revocations(
+        &self,
+        _: &twofactor_core::store::RevocationCursor,
+        _: u64,
+    ) -> Result<twofactor_core::store::RevocationBatch, twofactor_core::store::StoreError> {
+        Err(twofactor_core::store::StoreError::Timeout)
+    }
 }
 
 async fn verify_returns_a_token_and_the_cookie(adapter: Adapter) {
@@ -632,11 +646,11 @@ async fn logout_clears_the_cookie(adapter: Adapter) {
 async fn the_guard_refuses_everything_but_a_valid_token(adapter: Adapter) {
     let app = app(adapter).await;
     let token = app.verified_token(PHONE).await;
-    let foreign = other_keys().sign(
+    let foreign = other_keys().sign(&twofactor_core::PhoneProof::new(
         twofactor_core::PhoneParser::default().parse(PHONE).unwrap(),
         std::time::SystemTime::now(),
         Duration::from_secs(3600),
-    );
+    ));
     let expected =
         r#"{"error":"phone_verification_required","message":"verify your phone number first"}"#;
     for (what, auth) in [

@@ -13,12 +13,15 @@ use std::time::Duration;
 use serde_json::Value;
 use twofactor_core::clock::ManualClock;
 use twofactor_core::config::OtpMode;
+use twofactor_core::local::LocalOtp;
+use twofactor_core::policy::Policy;
+use twofactor_core::provider::OtpProvider;
+use twofactor_core::store::VerificationStore;
+use twofactor_core::token::{KeyRing, SigningKey};
 use twofactor_core::transport::HttpOptions;
-use twofactor_core::web::TwoFactor;
-use twofactor_core::{
-    KeyRing, LocalOtp, OtpProvider, PhoneVerifier, Policy, SigningKey, TwoFactorClient,
-    TwoFactorOtp, VerificationStore,
-};
+use twofactor_core::twofactor::{TwoFactorClient, TwoFactorOtp};
+use twofactor_core::verifier::PhoneVerifier;
+use twofactor_core::web::WebConfig;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
 
 /// The API key the fake 2Factor server expects; every response is scanned for it.
@@ -305,8 +308,10 @@ pub struct TestApp {
     pub fake: FakeTwoFactor,
     /// The app's clock.
     pub clock: ManualClock,
-    /// The endpoints' state (engine and settings).
-    pub tf: TwoFactor,
+    /// The engine.
+    pub verifier: PhoneVerifier,
+    /// The HTTP settings.
+    pub web: WebConfig,
     /// Which adapter.
     pub adapter: Adapter,
     http: reqwest::Client,
@@ -329,8 +334,17 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Builds the endpoints' state for `options` against `fake`.
-pub fn two_factor(options: &Options, fake: &FakeTwoFactor, clock: &ManualClock) -> TwoFactor {
+/// The engine and HTTP settings an app under test runs with.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    /// The engine.
+    pub verifier: PhoneVerifier,
+    /// The HTTP settings.
+    pub web: WebConfig,
+}
+
+/// Builds the engine and HTTP settings for `options` against `fake`.
+pub fn engine(options: &Options, fake: &FakeTwoFactor, clock: &ManualClock) -> Engine {
     let provider: Arc<dyn OtpProvider> = match &options.provider {
         Some(p) => p.clone(),
         None => {
@@ -352,9 +366,14 @@ pub fn two_factor(options: &Options, fake: &FakeTwoFactor, clock: &ManualClock) 
     if let Some(store) = &options.store {
         builder = builder.shared_store(store.clone());
     }
-    TwoFactor::new(builder.build().unwrap_or_else(|e| panic!("engine: {e}")))
-        .with_cookie_secure(options.cookie_secure)
-        .with_trust_forwarded_for(options.trust_forwarded_for)
+    let mut web = WebConfig::builder().cookie_secure(options.cookie_secure);
+    if options.trust_forwarded_for {
+        web = web.trust_forwarded_for(1);
+    }
+    Engine {
+        verifier: builder.build().unwrap_or_else(|e| panic!("engine: {e}")),
+        web: web.build().unwrap_or_else(|e| panic!("web config: {e}")),
+    }
 }
 
 impl TestApp {
@@ -362,14 +381,14 @@ impl TestApp {
     pub async fn spawn(adapter: Adapter, options: Options) -> Self {
         let fake = FakeTwoFactor::start().await;
         let clock = ManualClock::new();
-        let tf = two_factor(&options, &fake, &clock);
-        Self::serve(adapter, tf, fake, clock).await
+        let engine = engine(&options, &fake, &clock);
+        Self::serve(adapter, engine, fake, clock).await
     }
 
-    /// Serves `tf` with `adapter`.
+    /// Serves `engine` with `adapter`.
     pub async fn serve(
         adapter: Adapter,
-        tf: TwoFactor,
+        engine: Engine,
         fake: FakeTwoFactor,
         clock: ManualClock,
     ) -> Self {
@@ -381,13 +400,22 @@ impl TestApp {
                 let addr = listener
                     .local_addr()
                     .unwrap_or_else(|e| panic!("addr: {e}"));
-                let app = tf.clone();
+                let tf = twofactor_tower::TwoFactor::builder(engine.verifier.clone())
+                    .web_config(engine.web.clone())
+                    .build()
+                    .unwrap_or_else(|e| panic!("axum handle: {e}"));
+                let app = twofactor_examples::axum_app::app(tf);
                 let task = tokio::spawn(async move {
                     let _ = twofactor_examples::axum_app::serve(listener, app).await;
                 });
                 (addr, ServerHandle::Tokio(task))
             }
-            Adapter::Actix => spawn_actix(tf.clone()),
+            Adapter::Actix => spawn_actix(
+                twofactor_actix::TwoFactor::builder(engine.verifier.clone())
+                    .web_config(engine.web.clone())
+                    .build()
+                    .unwrap_or_else(|e| panic!("actix handle: {e}")),
+            ),
         };
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -398,7 +426,8 @@ impl TestApp {
             base: format!("http://{addr}"),
             fake,
             clock,
-            tf,
+            verifier: engine.verifier,
+            web: engine.web,
             adapter,
             http,
             replies: Arc::new(Mutex::new(Vec::new())),
@@ -673,7 +702,7 @@ impl FakeOtpServer {
     }
 }
 
-fn spawn_actix(tf: TwoFactor) -> (SocketAddr, ServerHandle) {
+fn spawn_actix(tf: twofactor_actix::TwoFactor) -> (SocketAddr, ServerHandle) {
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
     let addr = listener

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use twofactor_core::clock::ManualClock;
 use twofactor_core::store::redis::RedisStore;
-use twofactor_tests::{Adapter, FakeTwoFactor, Options, TestApp, two_factor};
+use twofactor_tests::{Adapter, FakeTwoFactor, Options, TestApp, engine};
 
 const PHONE: &str = "+919812345678";
 
@@ -44,7 +44,7 @@ async fn two_instances_on_one_redis_are_one_service() {
         };
         TestApp::serve(
             adapter,
-            two_factor(&options, &fake, &clock),
+            engine(&options, &fake, &clock),
             fake.clone(),
             clock.clone(),
         )

@@ -61,9 +61,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
 fn configure_with(cfg: &mut ServiceConfig, endpoints: &[Endpoint]) {
     for endpoint in endpoints {
         let allow = endpoint.allow();
-        let resource = web::resource(endpoint.path()).default_service(web::to(move || async move {
-            into_response(WebResponse::method_not_allowed(allow))
-        }));
+        let resource =
+            web::resource(endpoint.path()).default_service(web::to(move || async move {
+                into_response(WebResponse::method_not_allowed(allow))
+            }));
         let resource = match endpoint {
             Endpoint::Send => resource.route(web::post().to(send)),
             Endpoint::Verify => resource.route(web::post().to(verify)),
@@ -72,24 +73,28 @@ fn configure_with(cfg: &mut ServiceConfig, endpoints: &[Endpoint]) {
             // same (actix leaves the body out of a HEAD response).
             Endpoint::Status => resource.route(
                 web::route()
-                    .guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+                    .guard(
+                        actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()),
+                    )
                     .to(status),
             ),
             _ => continue,
         };
         cfg.service(resource);
     }
-    cfg.default_service(web::to(|| async { into_response(WebResponse::not_found()) }));
+    cfg.default_service(web::to(|| async {
+        into_response(WebResponse::not_found())
+    }));
 }
 
-fn handle(req: &HttpRequest) -> Result<TwoFactor, HttpResponse> {
-    TwoFactor::of(req).ok_or_else(|| into_response(WebResponse::internal()))
+fn handle(req: &HttpRequest) -> Result<TwoFactor, Box<HttpResponse>> {
+    TwoFactor::of(req).ok_or_else(|| Box::new(into_response(WebResponse::internal())))
 }
 
 async fn send(req: HttpRequest, body: web::Payload) -> HttpResponse {
     let tf = match handle(&req) {
         Ok(tf) => tf,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let headers = http_headers(req.headers());
     let body = match read_body(&headers, body).await {
@@ -117,7 +122,7 @@ async fn send(req: HttpRequest, body: web::Payload) -> HttpResponse {
 async fn verify(req: HttpRequest, body: web::Payload) -> HttpResponse {
     let tf = match handle(&req) {
         Ok(tf) => tf,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let headers = http_headers(req.headers());
     let body = match read_body(&headers, body).await {
@@ -132,7 +137,13 @@ async fn verify(req: HttpRequest, body: web::Payload) -> HttpResponse {
     let response = match tf.hooks() {
         None => {
             contract
-                .verify(&headers, req.peer_addr(), &body, |_| async { Ok(Default::default()) }, save)
+                .verify(
+                    &headers,
+                    req.peer_addr(),
+                    &body,
+                    |_| async { Ok(Default::default()) },
+                    save,
+                )
                 .await
         }
         Some(hooks) => {
@@ -153,7 +164,7 @@ async fn verify(req: HttpRequest, body: web::Payload) -> HttpResponse {
 async fn status(req: HttpRequest) -> HttpResponse {
     let tf = match handle(&req) {
         Ok(tf) => tf,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let proof = tf.authenticate_request(&req, None).await;
     into_response(tf.contract().status(proof))
@@ -162,7 +173,7 @@ async fn status(req: HttpRequest) -> HttpResponse {
 async fn logout(req: HttpRequest) -> HttpResponse {
     let tf = match handle(&req) {
         Ok(tf) => tf,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let headers = http_headers(req.headers());
     let removed = || {
@@ -174,7 +185,10 @@ async fn logout(req: HttpRequest) -> HttpResponse {
 
 /// The body, at most [`MAX_BODY`] bytes: refused from `Content-Length` before reading
 /// anything, and by counting while reading when the body is chunked (or the header lies).
-async fn read_body(headers: &http::HeaderMap, mut payload: web::Payload) -> Result<Bytes, WebResponse> {
+async fn read_body(
+    headers: &http::HeaderMap,
+    mut payload: web::Payload,
+) -> Result<Bytes, WebResponse> {
     if announces_too_large(headers) {
         return Err(WebResponse::payload_too_large());
     }

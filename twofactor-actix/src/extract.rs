@@ -59,7 +59,8 @@ impl Deref for VerifiedPhone {
 
 impl FromRequest for VerifiedPhone {
     type Error = Rejection;
-    type Future = Either<Ready<Result<Self, Rejection>>, LocalBoxFuture<'static, Result<Self, Rejection>>>;
+    type Future =
+        Either<Ready<Result<Self, Rejection>>, LocalBoxFuture<'static, Result<Self, Rejection>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         if let Some(phone) = req.extensions().get::<VerifiedPhone>() {

@@ -149,7 +149,10 @@ where
             match tf.authenticate_request(req.request(), max_age).await {
                 Ok(proof) => {
                     req.extensions_mut().insert(VerifiedPhone::from(proof));
-                    service.call(req).await.map(ServiceResponse::map_into_left_body)
+                    service
+                        .call(req)
+                        .await
+                        .map(ServiceResponse::map_into_left_body)
                 }
                 Err(rejection) => Ok(rejected(req, rejection)),
             }
@@ -158,6 +161,9 @@ where
 }
 
 fn rejected<B>(req: ServiceRequest, rejection: GuardRejection) -> ServiceResponse<EitherBody<B>> {
-    tracing::debug!(outcome = rejection.as_str(), "twofactor guard refused a request");
+    tracing::debug!(
+        outcome = rejection.as_str(),
+        "twofactor guard refused a request"
+    );
     refuse(req, rejection.response())
 }

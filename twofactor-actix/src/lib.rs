@@ -120,6 +120,8 @@ pub use twofactor_core::mock::MockProvider;
 pub use twofactor_core::phone::{PhoneError, PhoneNumber, PhoneParser};
 pub use twofactor_core::policy::{Policy, PolicyBuilder, PolicyError};
 pub use twofactor_core::token::{KeyRing, PhoneProof, SigningKey, TokenError};
+/// The 2Factor.in provider and client.
+pub use twofactor_core::twofactor as twofactor_in;
 pub use twofactor_core::verifier::{
     BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
     VerifyError,
@@ -129,8 +131,6 @@ pub use twofactor_core::web::{
     TrustedProxies, WebConfig, WebConfigBuilder, WebConfigError,
 };
 pub use twofactor_core::{
-    clock, code, console, events, failover, local, mock, octopush, phone, policy, provider,
-    store, token, verihubs,
+    clock, code, console, events, failover, local, mock, octopush, phone, policy, provider, store,
+    token, verihubs,
 };
-/// The 2Factor.in provider and client.
-pub use twofactor_core::twofactor as twofactor_in;

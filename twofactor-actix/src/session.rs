@@ -31,7 +31,9 @@ mod imp {
     pub(crate) fn save(req: &HttpRequest, proof: PhoneProof) -> Result<(), SessionError> {
         let session = req.get_session();
         session.renew();
-        session.insert(SESSION_KEY, proof).map_err(|_| SessionError::Unavailable)
+        session
+            .insert(SESSION_KEY, proof)
+            .map_err(|_| SessionError::Unavailable)
     }
 
     pub(crate) fn remove(req: &HttpRequest) -> Result<(), SessionError> {

@@ -519,7 +519,10 @@ impl Settings {
     /// Builds the endpoints: provider, store (Redis if `TWOFACTOR_REDIS_URL` is set, else
     /// in-memory), engine and HTTP settings.
     pub async fn build(self) -> Result<Contract, ConfigError> {
-        Ok(Contract::with_config(self.verifier().await?, self.web.clone()))
+        Ok(Contract::with_config(
+            self.verifier().await?,
+            self.web.clone(),
+        ))
     }
 
     /// Builds the engine alone: provider, store, policy, keys.

@@ -21,8 +21,8 @@
 //! [`VerificationStore::revocations`]: crate::store::VerificationStore::revocations
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::phone::PhoneNumber;
@@ -53,7 +53,10 @@ impl Revoked {
                 before_ms,
                 expires_at_ms,
             } => {
-                let entry = self.phones.entry(phone).or_insert((before_ms, expires_at_ms));
+                let entry = self
+                    .phones
+                    .entry(phone)
+                    .or_insert((before_ms, expires_at_ms));
                 entry.0 = entry.0.max(before_ms);
                 entry.1 = entry.1.max(expires_at_ms);
             }
@@ -134,10 +137,10 @@ impl RevocationList {
             Some(age) if age < REFRESH_AFTER => return Ok(()),
             age if usable(age) => {
                 // Due, not yet stale: one request refreshes, the others go on.
-                if let Ok(mut cursor) = self.refresh.try_lock() {
-                    if let Err(e) = self.refresh_locked(&mut cursor, store, now_ms).await {
-                        tracing::warn!(error = %e, "twofactor: could not refresh the revoked tokens");
-                    }
+                if let Ok(mut cursor) = self.refresh.try_lock()
+                    && let Err(e) = self.refresh_locked(&mut cursor, store, now_ms).await
+                {
+                    tracing::warn!(error = %e, "twofactor: could not refresh the revoked tokens");
                 }
                 return Ok(());
             }
@@ -200,4 +203,3 @@ impl RevocationList {
         (revoked.tokens.len(), revoked.phones.len())
     }
 }
-

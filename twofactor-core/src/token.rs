@@ -604,7 +604,10 @@ mod tests {
     fn freshness() {
         let now = SystemTime::now();
         let proof = ring()
-            .verify(&ring().sign(&PhoneProof::new(phone(), now, Duration::from_secs(600))), now)
+            .verify(
+                &ring().sign(&PhoneProof::new(phone(), now, Duration::from_secs(600))),
+                now,
+            )
             .unwrap();
         let later = now + Duration::from_secs(120);
         assert!(proof.is_fresh(Duration::from_secs(120), later));

@@ -50,19 +50,19 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::clock::{Clock, SystemClock};
+use crate::code::OtpCode;
 use crate::events::{Event, EventSink, FailureReason, TracingEvents};
+use crate::phone::{PhoneError, PhoneNumber, PhoneParser};
 use crate::policy::Policy;
+use crate::provider::Channel;
 use crate::provider::{
     Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
 };
+use crate::revocation::RevocationList;
 use crate::store::{
     AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
     SendDecision, SendLimits, StoreError, VerificationStore,
 };
-use crate::code::OtpCode;
-use crate::phone::{PhoneError, PhoneNumber, PhoneParser};
-use crate::provider::Channel;
-use crate::revocation::RevocationList;
 use crate::store::{Revocation, StoreError as RevocationStoreError};
 use crate::token::{KeyRing, PhoneProof, TokenError};
 use crate::web::errors::ErrorCode;
@@ -525,7 +525,10 @@ impl PhoneVerifier {
 
     /// Revokes every proof issued for `phone` until now, tokens and session proofs alike
     /// ("sign out everywhere"). Proofs issued afterwards are not affected.
-    pub async fn sign_out_everywhere(&self, phone: PhoneNumber) -> Result<(), RevocationStoreError> {
+    pub async fn sign_out_everywhere(
+        &self,
+        phone: PhoneNumber,
+    ) -> Result<(), RevocationStoreError> {
         let now = self.inner.clock.now_millis();
         // Every proof verified until now expires within one token lifetime (and a second of
         // rounding to whole seconds).
@@ -546,7 +549,11 @@ impl PhoneVerifier {
             .revoke(&revocation, self.inner.clock.now_millis())
             .await;
         tracing::info!(
-            outcome = if result.is_ok() { "revoked" } else { "revoked_locally" },
+            outcome = if result.is_ok() {
+                "revoked"
+            } else {
+                "revoked_locally"
+            },
             "twofactor: proof revoked"
         );
         result
@@ -722,7 +729,7 @@ impl PhoneVerifier {
         &self,
         phone_input: &str,
         code_input: &str,
-        ctx: &Context,
+        _ctx: &Context,
         span: &tracing::Span,
     ) -> Result<Verified, VerifyError> {
         let inner = &*self.inner;

@@ -19,7 +19,7 @@ fn nobody_listens() -> bool {
 /// if no `tracing` subscriber is installed.
 pub(crate) fn important(key: &'static str, message: &str) {
     tracing::warn!("{message}");
-    let first = seen().lock().map_or(false, |mut seen| seen.insert(key));
+    let first = seen().lock().is_ok_and(|mut seen| seen.insert(key));
     if first && nobody_listens() {
         eprintln!("warning: {message}");
     }
@@ -28,7 +28,7 @@ pub(crate) fn important(key: &'static str, message: &str) {
 /// Emits `message` as a warning the first time `key` is seen in this process (for warnings a
 /// request could otherwise repeat thousands of times), on stderr too if nothing listens.
 pub(crate) fn once(key: &'static str, message: &str) {
-    let first = seen().lock().map_or(false, |mut seen| seen.insert(key));
+    let first = seen().lock().is_ok_and(|mut seen| seen.insert(key));
     if first {
         tracing::warn!("{message}");
         if nobody_listens() {
@@ -41,7 +41,7 @@ pub(crate) fn once(key: &'static str, message: &str) {
 /// first time on stderr too if no `tracing` subscriber is installed.
 pub(crate) fn misconfigured(key: &'static str, message: &str) {
     tracing::error!("{message}");
-    let first = seen().lock().map_or(false, |mut seen| seen.insert(key));
+    let first = seen().lock().is_ok_and(|mut seen| seen.insert(key));
     if first && nobody_listens() {
         eprintln!("error: {message}");
     }

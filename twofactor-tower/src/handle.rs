@@ -139,6 +139,8 @@ impl TwoFactor {
     }
 
     /// The handle the app-level layer put into `parts`, or the opaque 500 (logged with the fix).
+    // The error is the response itself, built only on a misconfigured app.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn from_parts(parts: &Parts) -> Result<&Self, Response> {
         parts
             .extensions
@@ -265,16 +267,11 @@ impl TwoFactorBuilder {
         self
     }
 
-
     /// Whether the cookie is `Secure` (default true; off only for plain-http development).
     pub fn cookie_secure(mut self, secure: bool) -> Self {
         self.web = self.web.cookie_secure(secure);
         self
     }
-
-
-
-
 
     /// The handle.
     pub fn build(self) -> Result<TwoFactor, TwoFactorError> {
@@ -288,4 +285,3 @@ impl TwoFactorBuilder {
         ))
     }
 }
-

@@ -61,7 +61,8 @@ where
         let allow = endpoint.allow();
         router = router.route(
             endpoint.path(),
-            route.fallback(move || async move { into_axum(WebResponse::method_not_allowed(allow)) }),
+            route
+                .fallback(move || async move { into_axum(WebResponse::method_not_allowed(allow)) }),
         );
     }
     router.fallback(|| async { into_axum(WebResponse::not_found()) })
@@ -128,7 +129,13 @@ async fn verify(request: Request) -> Response {
     let response = match tf.hooks() {
         None => {
             contract
-                .verify(&parts.headers, peer, &body, |_| async { Ok(Default::default()) }, save)
+                .verify(
+                    &parts.headers,
+                    peer,
+                    &body,
+                    |_| async { Ok(Default::default()) },
+                    save,
+                )
                 .await
         }
         Some(hooks) => {

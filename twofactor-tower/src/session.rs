@@ -29,7 +29,9 @@ mod imp {
         SessionError::NotInstalled
     }
 
-    pub(crate) async fn read(extensions: &Extensions) -> Result<Option<PhoneProof>, GuardRejection> {
+    pub(crate) async fn read(
+        extensions: &Extensions,
+    ) -> Result<Option<PhoneProof>, GuardRejection> {
         let Some(session) = extensions.get::<Session>() else {
             missing();
             return Err(GuardRejection::Misconfigured);
@@ -48,7 +50,10 @@ mod imp {
         }
     }
 
-    pub(crate) async fn save(session: Option<Session>, proof: PhoneProof) -> Result<(), SessionError> {
+    pub(crate) async fn save(
+        session: Option<Session>,
+        proof: PhoneProof,
+    ) -> Result<(), SessionError> {
         let session = session.ok_or_else(missing)?;
         let stored = async {
             session.cycle_id().await?;

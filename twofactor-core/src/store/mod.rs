@@ -310,9 +310,7 @@ impl Revocation {
     /// When the entry can be forgotten, Unix milliseconds.
     pub fn expires_at_ms(&self) -> u64 {
         match self {
-            Self::Token { expires_at_ms, .. } | Self::Phone { expires_at_ms, .. } => {
-                *expires_at_ms
-            }
+            Self::Token { expires_at_ms, .. } | Self::Phone { expires_at_ms, .. } => *expires_at_ms,
         }
     }
 }

@@ -12,9 +12,9 @@ use moka::sync::Cache;
 
 use super::compact::CompactTicket;
 use super::{
-    Revocation, RevocationBatch, RevocationCursor,
-    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
-    SendDecision, StoreError, VerificationStore, window_wait,
+    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, Revocation,
+    RevocationBatch, RevocationCursor, SendAttempt, SendDecision, StoreError, VerificationStore,
+    window_wait,
 };
 use crate::{PhoneNumber, Ticket};
 

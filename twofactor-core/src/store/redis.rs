@@ -107,9 +107,8 @@ use redis::{RedisError, Script, ScriptInvocation, Value};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Revocation, RevocationBatch, RevocationCursor,
-    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
-    SendDecision, StoreError, VerificationStore,
+    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, Revocation,
+    RevocationBatch, RevocationCursor, SendAttempt, SendDecision, StoreError, VerificationStore,
 };
 use crate::{PhoneNumber, Ticket};
 
@@ -651,7 +650,9 @@ impl VerificationStore for RedisStore {
 
     // Replaced by the store branch's stream-based implementation when merged.
     async fn revoke(&self, _revocation: &Revocation, _now: u64) -> Result<(), StoreError> {
-        Err(StoreError::Corrupt("revocation is not wired on this branch".into()))
+        Err(StoreError::Corrupt(
+            "revocation is not wired on this branch".into(),
+        ))
     }
 
     async fn revocations(
@@ -659,6 +660,8 @@ impl VerificationStore for RedisStore {
         _since: &RevocationCursor,
         _now: u64,
     ) -> Result<RevocationBatch, StoreError> {
-        Err(StoreError::Corrupt("revocation is not wired on this branch".into()))
+        Err(StoreError::Corrupt(
+            "revocation is not wired on this branch".into(),
+        ))
     }
 }

@@ -171,15 +171,26 @@ mod tests {
     #[test]
     fn the_peer_unless_proxies_are_trusted() {
         let h = headers(&[("x-forwarded-for", "203.0.113.9, 198.51.100.2")]);
-        assert_eq!(ClientAddressing::default().resolve(&h, peer()), ip("10.0.0.1"));
+        assert_eq!(
+            ClientAddressing::default().resolve(&h, peer()),
+            ip("10.0.0.1")
+        );
         assert_eq!(hops(1).resolve(&h, peer()), ip("198.51.100.2"));
         assert_eq!(hops(2).resolve(&h, peer()), ip("203.0.113.9"));
-        assert_eq!(hops(3).resolve(&h, peer()), ip("10.0.0.1"), "fewer entries than hops");
+        assert_eq!(
+            hops(3).resolve(&h, peer()),
+            ip("10.0.0.1"),
+            "fewer entries than hops"
+        );
     }
 
     #[test]
     fn an_unusable_entry_means_the_peer_never_an_entry_further_left() {
-        for chain in ["203.0.113.9, unknown", "203.0.113.9, garbage!", "203.0.113.9, "] {
+        for chain in [
+            "203.0.113.9, unknown",
+            "203.0.113.9, garbage!",
+            "203.0.113.9, ",
+        ] {
             let h = headers(&[("x-forwarded-for", chain)]);
             assert_eq!(hops(1).resolve(&h, peer()), ip("10.0.0.1"), "{chain}");
         }
@@ -213,11 +224,17 @@ mod tests {
             trust: TrustedProxies::Header(HeaderName::from_static("cf-connecting-ip")),
             ..ClientAddressing::default()
         };
-        let h = headers(&[("cf-connecting-ip", "203.0.113.9"), ("x-forwarded-for", "1.2.3.4")]);
+        let h = headers(&[
+            ("cf-connecting-ip", "203.0.113.9"),
+            ("x-forwarded-for", "1.2.3.4"),
+        ]);
         assert_eq!(cf.resolve(&h, peer()), ip("203.0.113.9"));
         for bad in [
             headers(&[("cf-connecting-ip", "203.0.113.9, 1.2.3.4")]),
-            headers(&[("cf-connecting-ip", "203.0.113.9"), ("cf-connecting-ip", "1.2.3.4")]),
+            headers(&[
+                ("cf-connecting-ip", "203.0.113.9"),
+                ("cf-connecting-ip", "1.2.3.4"),
+            ]),
             headers(&[("cf-connecting-ip", "unknown")]),
             HeaderMap::new(),
         ] {
@@ -227,7 +244,10 @@ mod tests {
 
     #[test]
     fn grouping() {
-        assert_eq!(group("::ffff:198.51.100.7".parse().unwrap(), 64), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            group("::ffff:198.51.100.7".parse().unwrap(), 64),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(
             group("2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse().unwrap(), 64),
             "2001:db8:1:2::".parse::<IpAddr>().unwrap()

@@ -333,7 +333,14 @@ impl Contract {
         if let Ok(proof) = &proof {
             span.record("phone", tracing::field::display(proof.phone().masked()));
         }
-        span.record("outcome", if proof.is_ok() { "verified" } else { "unverified" });
+        span.record(
+            "outcome",
+            if proof.is_ok() {
+                "verified"
+            } else {
+                "unverified"
+            },
+        );
         let body = match proof {
             Ok(proof) => StatusBody {
                 verified: true,
@@ -393,7 +400,10 @@ impl Contract {
         response
             .headers
             .insert(header::SET_COOKIE, self.inner.clear_cookie.clone());
-        tracing::info!(outcome = if failed { "unavailable" } else { "logged_out" }, "twofactor.logout");
+        tracing::info!(
+            outcome = if failed { "unavailable" } else { "logged_out" },
+            "twofactor.logout"
+        );
         response
     }
 

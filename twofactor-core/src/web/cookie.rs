@@ -1,7 +1,9 @@
 //! The twofactor cookie, built with the `cookie` crate from a [`CookieSettings`] checked once,
 //! when the configuration is built.
 //!
-//! Default: `twofactor_phone=<token>; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=<ttl>`.
+//! Default: `twofactor_phone=<token>; HttpOnly; SameSite=Lax; Path=/; Max-Age=<ttl>; Secure`.
+//! The attributes are written in that order (the `cookie` crate's own rendering would move
+//! `Secure`): the bytes of the header are part of the contract the adapters keep.
 //! `HttpOnly` is not configurable (script has no business reading the token); `Secure` can be
 //! turned off for plain-http development only. The cookie-name prefixes of RFC 6265bis are
 //! enforced: a `__Host-` name needs `Secure`, `Path=/` and no `Domain`; a `__Secure-` name needs
@@ -42,22 +44,22 @@ impl Default for CookieSettings {
 /// RFC 6265 `token`: visible ASCII except separators.
 fn is_token(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b)
-        })
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
 }
 
 fn is_domain(domain: &str) -> bool {
     let domain = domain.strip_prefix('.').unwrap_or(domain);
     !domain.is_empty()
         && domain.len() <= 253
-        && domain
-            .split('.')
-            .all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            })
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 fn is_path(path: &str) -> bool {
@@ -114,10 +116,27 @@ impl CookieSettings {
         if let Some(domain) = &self.domain {
             cookie = cookie.domain(domain.as_str());
         }
+        let cookie = cookie.build();
+        let mut text = format!(
+            "{}={}; HttpOnly; SameSite={}; Path={}",
+            cookie.name(),
+            cookie.value(),
+            self.same_site,
+            self.path
+        );
+        if let Some(domain) = cookie.domain() {
+            text.push_str("; Domain=");
+            text.push_str(domain);
+        }
+        if let Some(max_age) = cookie.max_age() {
+            text.push_str(&format!("; Max-Age={}", max_age.whole_seconds()));
+        }
+        if self.secure {
+            text.push_str("; Secure");
+        }
         // Every part was checked at construction and tokens are base64url: always a valid
         // header value. Should that ever not hold, no cookie beats a wrong one.
-        HeaderValue::try_from(cookie.build().to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static(""))
+        HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
     /// `Set-Cookie` carrying `token` for `max_age` seconds.
@@ -141,11 +160,11 @@ mod tests {
         c.check().unwrap();
         assert_eq!(
             c.set("tok", 60).to_str().unwrap(),
-            "twofactor_phone=tok; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60"
+            "twofactor_phone=tok; HttpOnly; SameSite=Lax; Path=/; Max-Age=60; Secure"
         );
         assert_eq!(
             c.clear().to_str().unwrap(),
-            "twofactor_phone=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0"
+            "twofactor_phone=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure"
         );
     }
 
@@ -156,7 +175,10 @@ mod tests {
                 name: bad.into(),
                 ..CookieSettings::default()
             };
-            assert!(matches!(c.check(), Err(WebConfigError::CookieName(_))), "{bad:?}");
+            assert!(
+                matches!(c.check(), Err(WebConfigError::CookieName(_))),
+                "{bad:?}"
+            );
         }
         let host = CookieSettings {
             name: "__Host-phone".into(),
@@ -164,9 +186,18 @@ mod tests {
         };
         host.check().unwrap();
         for broken in [
-            CookieSettings { secure: false, ..host.clone() },
-            CookieSettings { path: "/app".into(), ..host.clone() },
-            CookieSettings { domain: Some("example.com".into()), ..host.clone() },
+            CookieSettings {
+                secure: false,
+                ..host.clone()
+            },
+            CookieSettings {
+                path: "/app".into(),
+                ..host.clone()
+            },
+            CookieSettings {
+                domain: Some("example.com".into()),
+                ..host.clone()
+            },
         ] {
             assert_eq!(broken.check(), Err(WebConfigError::HostPrefix));
         }
@@ -186,7 +217,10 @@ mod tests {
             domain: Some("exa mple.com".into()),
             ..CookieSettings::default()
         };
-        assert!(matches!(domain.check(), Err(WebConfigError::CookieDomain(_))));
+        assert!(matches!(
+            domain.check(),
+            Err(WebConfigError::CookieDomain(_))
+        ));
         let path = CookieSettings {
             path: "app".into(),
             ..CookieSettings::default()
@@ -205,7 +239,7 @@ mod tests {
         c.check().unwrap();
         assert_eq!(
             c.set("t", 5).to_str().unwrap(),
-            "twofactor_phone=t; HttpOnly; SameSite=Strict; Secure; Path=/app; Domain=example.com; Max-Age=5"
+            "twofactor_phone=t; HttpOnly; SameSite=Strict; Path=/app; Domain=example.com; Max-Age=5; Secure"
         );
     }
 }

@@ -167,7 +167,10 @@ mod tests {
             ("cookie", "twofactor_phone=ghi"),
         ]);
         assert_eq!(token(&h, COOKIE), Some("ghi"));
-        assert_eq!(token(&headers(&[("cookie", "twofactor_phone=")]), COOKIE), None);
+        assert_eq!(
+            token(&headers(&[("cookie", "twofactor_phone=")]), COOKIE),
+            None
+        );
         assert_eq!(token(&HeaderMap::new(), COOKIE), None);
     }
 
@@ -183,7 +186,11 @@ mod tests {
             None
         );
         assert_eq!(
-            token_from(Some("Basic xyz"), ["x=1", "twofactor_phone=\"ghi\""], COOKIE),
+            token_from(
+                Some("Basic xyz"),
+                ["x=1", "twofactor_phone=\"ghi\""],
+                COOKIE
+            ),
             Some("ghi")
         );
         assert_eq!(token_from(None, [], COOKIE), None);

@@ -48,7 +48,9 @@ impl WebResponse {
     /// A JSON response of `body`.
     pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Self {
         // Serializing the contract's plain structs cannot fail.
-        let body = serde_json::to_vec(body).map(Bytes::from).unwrap_or_default();
+        let body = serde_json::to_vec(body)
+            .map(Bytes::from)
+            .unwrap_or_default();
         Self::raw_json(status, body)
     }
 
@@ -98,7 +100,8 @@ impl WebResponse {
             },
         );
         if let Some(secs) = extras.retry_after {
-            r.headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            r.headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         r
     }

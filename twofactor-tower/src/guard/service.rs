@@ -63,7 +63,10 @@ where
                     ResponseFuture::inner(self.inner.call(req))
                 }
                 Err(rejection) => {
-                    tracing::debug!(outcome = rejection.as_str(), "twofactor guard refused a request");
+                    tracing::debug!(
+                        outcome = rejection.as_str(),
+                        "twofactor guard refused a request"
+                    );
                     ResponseFuture::ready(into_http(rejection.response()))
                 }
             };
@@ -82,7 +85,10 @@ where
                     inner.call(req).await
                 }
                 Err(rejection) => {
-                    tracing::debug!(outcome = rejection.as_str(), "twofactor guard refused a request");
+                    tracing::debug!(
+                        outcome = rejection.as_str(),
+                        "twofactor guard refused a request"
+                    );
                     Ok(into_http(rejection.response()))
                 }
             }
