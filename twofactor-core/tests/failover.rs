@@ -123,8 +123,9 @@ async fn primary_refused_fails_over_and_verify_goes_to_the_secondary() {
 
 #[tokio::test]
 async fn provider_side_refusals_fail_over_and_verify_skips_the_primary() {
+    // (A 5xx is not among them: it may have sent the code, see
+    // `a_send_that_may_have_delivered_never_fails_over`.)
     for (status, kind) in [
-        (503, ProviderErrorKind::ServerError),
         (429, ProviderErrorKind::RateLimited),
         (403, ProviderErrorKind::QuotaExhausted),
         (401, ProviderErrorKind::Unauthorized),
@@ -249,7 +250,8 @@ async fn an_unreadable_success_does_not_fail_over() {
 
 #[tokio::test]
 async fn the_breaker_opens_after_n_failures_and_closes_after_the_cool_off() {
-    let primary = octopush_mock(500, "").await;
+    // Throttled: a refusal that sent nothing, so the next provider is tried.
+    let primary = octopush_mock(429, "").await;
     let secondary = octopush_mock(201, "otp_secondary").await;
     let clock = ManualClock::new();
     let events = Events::default();
@@ -312,7 +314,7 @@ async fn the_breaker_opens_after_n_failures_and_closes_after_the_cool_off() {
 
 #[tokio::test]
 async fn a_failed_trial_after_the_cool_off_reopens_at_once() {
-    let primary = octopush_mock(502, "").await;
+    let primary = octopush_mock(429, "").await;
     let secondary = octopush_mock(201, "otp_secondary").await;
     let clock = ManualClock::new();
     let events = Events::default();
@@ -355,8 +357,8 @@ async fn a_failed_trial_after_the_cool_off_reopens_at_once() {
 
 #[tokio::test]
 async fn with_every_breaker_open_providers_are_still_tried() {
-    let first = octopush_mock(500, "").await;
-    let second = octopush_mock(500, "").await;
+    let first = octopush_mock(429, "").await;
+    let second = octopush_mock(429, "").await;
     let clock = ManualClock::new();
     let failover = Failover::new(vec![octopush(first.uri()), octopush(second.uri())])
         .unwrap()
@@ -366,7 +368,7 @@ async fn with_every_breaker_open_providers_are_still_tried() {
         .send(&phone(), &SendOptions::default())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ProviderErrorKind::ServerError);
+    assert_eq!(err.kind(), ProviderErrorKind::RateLimited);
     assert_eq!((requests(&first).await, requests(&second).await), (1, 1));
 
     // Both open now; the next send still tries both, the one that reopens first first.
@@ -375,7 +377,7 @@ async fn with_every_breaker_open_providers_are_still_tried() {
         .send(&phone(), &SendOptions::default())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ProviderErrorKind::ServerError);
+    assert_eq!(err.kind(), ProviderErrorKind::RateLimited);
     assert_eq!((requests(&first).await, requests(&second).await), (2, 2));
 }
 
@@ -401,11 +403,11 @@ async fn verify_goes_to_the_issuer_even_while_its_breaker_is_open() {
         .send(&phone(), &SendOptions::default())
         .await
         .unwrap();
-    // The primary now fails a send and its breaker opens.
+    // The primary now refuses a send (throttled) and its breaker opens.
     primary.reset().await;
     Mock::given(method("POST"))
         .and(path(GENERATE))
-        .respond_with(ResponseTemplate::new(500))
+        .respond_with(ResponseTemplate::new(429))
         .mount(&primary)
         .await;
     Mock::given(method("PUT"))

@@ -102,16 +102,17 @@ mod response;
 mod sms;
 mod webhook;
 
+pub use crate::transport::TransportFailure;
 pub use bulk::{
-    BULK_MAX_MESSAGES, BULK_MAX_TEXT_CHARS, BulkAccepted, BulkMessage, BulkRejected, BulkReport,
-    CallbackFormat,
+    BULK_MAX_MESSAGES, BULK_MAX_TEXT_CHARS, BulkAccepted, BulkChunkFailure, BulkFailure,
+    BulkMessage, BulkRejected, BulkReport, CallbackFormat,
 };
 pub use client::{DEFAULT_BASE_URL, TwoFactorClient, TwoFactorClientBuilder};
 pub use encrypted::{
     EncryptedDeliveryStatus, EncryptedSms, EncryptedSmsSent, EncryptionConfig, EncryptionMode,
     IvPlacement, KeyEncoding,
 };
-pub use error::{TransportFailure, TwoFactorError};
+pub use error::TwoFactorError;
 pub use otp::{Balance, BalanceKind, OtpKind, OtpSent, SessionId, TemplateName};
 pub use provider::TwoFactorOtp;
 pub use sms::{MIN_SCHEDULE_LEAD, SmsRequest, SmsSent};
