@@ -524,3 +524,103 @@ async fn failover_events_reach_the_engine_event_sink() {
     let names: Vec<&str> = seen.lock().unwrap().iter().map(Event::name).collect();
     assert_eq!(names, ["breaker_opened", "failed_over"]);
 }
+
+/// What fails, the primary, the secondary, and the secondary's mock.
+type Case = (
+    String,
+    Arc<dyn OtpProvider>,
+    Arc<dyn OtpProvider>,
+    MockServer,
+);
+
+#[tokio::test]
+async fn a_send_that_may_have_delivered_never_fails_over() {
+    // (what, primary, the secondary's mock); every mock lives to the end of the test, when
+    // wiremock checks its expectations.
+    let mut cases: Vec<Case> = Vec::new();
+    let mut primaries = Vec::new();
+    let untouchable = || async {
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"code": 0})))
+            .expect(0)
+            .mount(&server)
+            .await;
+        server
+    };
+    for (what, response) in common::server_failures() {
+        // Both providers as the primary, each failing with the same answer.
+        let octo = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(GENERATE))
+            .respond_with(response.clone())
+            .expect(1)
+            .mount(&octo)
+            .await;
+        let veri = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v2/otp/send"))
+            .respond_with(response)
+            .expect(1)
+            .mount(&veri)
+            .await;
+        let second = untouchable().await;
+        cases.push((
+            format!("octopush {what}"),
+            octopush(octo.uri()),
+            verihubs(second.uri()),
+            second,
+        ));
+        let second = untouchable().await;
+        cases.push((
+            format!("verihubs {what}"),
+            verihubs(veri.uri()),
+            octopush(second.uri()),
+            second,
+        ));
+        primaries.extend([octo, veri]);
+    }
+    for how in [common::Hangup::Close, common::Hangup::Reset] {
+        let (url, _) = common::dropping_server(how).await;
+        let second = untouchable().await;
+        cases.push((
+            format!("dropped ({how:?})"),
+            verihubs(url),
+            octopush(second.uri()),
+            second,
+        ));
+    }
+    // A timeout once connected (the short timeout of these providers is 300 ms).
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/otp/send"))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(3)))
+        .mount(&slow)
+        .await;
+    let second = untouchable().await;
+    cases.push((
+        "timeout".into(),
+        verihubs(slow.uri()),
+        octopush(second.uri()),
+        second,
+    ));
+
+    for (what, primary, secondary, secondary_mock) in cases {
+        let events = Events::default();
+        let failover = Failover::new(vec![primary, secondary])
+            .unwrap()
+            .on_event(events.listener());
+        let err = failover
+            .send(&phone(), &SendOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.delivery(), Delivery::MaybeSent, "{what}: {err}");
+        assert!(events.take().is_empty(), "{what}: failed over");
+        assert_eq!(
+            requests(&secondary_mock).await,
+            0,
+            "{what}: the second provider was called"
+        );
+    }
+    drop(primaries);
+}

@@ -840,7 +840,7 @@ async fn a_send_whose_outcome_is_unknown_may_have_sent() {
     assert_eq!(err.delivery(), Delivery::MaybeSent, "{err}");
 
     // The connection dropped after the request was written.
-    for how in [common::Drop::Close, common::Drop::Reset] {
+    for how in [common::Hangup::Close, common::Hangup::Reset] {
         let (url, seen) = common::dropping_server(how).await;
         let verihubs = VerihubsProvider::builder(APP_ID, API_KEY)
             .base_url(url)

@@ -191,8 +191,8 @@ impl SmsSender for TwoFactorClient {
             return Err(ProviderError::new(PROVIDER, ProviderErrorKind::Rejected)
                 .with_delivery(delivery)
                 .with_detail(format!(
-                    "{} of {} messages not confirmed sent (first: {first})",
-                    report.unconfirmed(),
+                    "a partial success: {} of {} messages accepted ({first})",
+                    report.accepted.len(),
                     messages.len(),
                 )));
         }

@@ -115,7 +115,7 @@ pub fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
 
 /// How a [`dropping_server`] ends each connection after reading the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Drop {
+pub enum Hangup {
     /// An orderly close (FIN): the client reads EOF where the answer should be.
     Close,
     /// A reset (RST).
@@ -126,7 +126,7 @@ pub enum Drop {
 /// connection without answering: the request reached it, the answer never came back. Returns
 /// the base URL and a count of the requests it read.
 pub async fn dropping_server(
-    how: Drop,
+    how: Hangup,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -141,7 +141,7 @@ pub async fn dropping_server(
                 if read_request(&mut stream).await {
                     counter.fetch_add(1, Ordering::SeqCst);
                 }
-                if how == Drop::Reset {
+                if how == Hangup::Reset {
                     let _ = stream.set_zero_linger();
                 }
                 drop(stream);
