@@ -111,7 +111,13 @@ pub enum CallbackFormat {
     RawUrlEncoded,
 }
 
-/// The merged answer to a bulk send; see [the module docs](self) on partial success.
+/// The merged answer to a bulk send.
+///
+/// An `Ok` report does not mean every message went out. 2Factor answers `success: true` while
+/// rejecting some messages (`rejectedSamples`), while its own queue reports failed chunks
+/// (`queueStats.failedChunks`), or while leaving messages unaccounted for; all of that is in
+/// here. [`BulkReport::is_complete`] is `true` only when every message was accepted, and
+/// [`BulkReport::failed`] lists what was not. The report is `#[must_use]` for that reason.
 ///
 /// ```
 /// # use twofactor_core::twofactor::BulkReport;

@@ -184,8 +184,6 @@ impl SmsSender for TwoFactorClient {
                 .map(|f| match f {
                     BulkFailure::Rejected(r) => r.reason.clone(),
                     BulkFailure::Chunk(c) => c.reason.clone(),
-                    #[allow(unreachable_patterns)] // `BulkFailure` is non-exhaustive
-                    _ => String::new(),
                 })
                 .unwrap_or_else(|| "fewer messages accepted than sent".to_owned());
             return Err(ProviderError::new(PROVIDER, ProviderErrorKind::Rejected)
