@@ -12,7 +12,7 @@ use futures_util::future::{Either, MapOk, Ready, ready};
 use twofactor_core::web::adapter::misconfigured;
 use twofactor_core::web::{GuardRejection, ProofStorage, WebResponse};
 
-use crate::convert::into_response;
+use crate::convert::{into_response, token};
 use crate::extract::VerifiedPhone;
 use crate::handle::{MISSING_MIDDLEWARE, TwoFactor};
 use crate::hooks::LocalBoxFuture;
@@ -128,35 +128,51 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let Some(tf) = req.extensions().get::<TwoFactor>().cloned() else {
-            let response = misconfigured("actix-missing-middleware", MISSING_MIDDLEWARE);
-            return Either::Left(Either::Right(ready(Ok(refuse(req, response)))));
-        };
-        let contract = tf.contract();
-        if tf.config().proofs() == ProofStorage::Token && contract.can_check_now() {
-            let checked = contract.check(None, tf.token(req.request()), self.max_age);
-            return Either::Left(match checked {
-                Ok(proof) => {
-                    req.extensions_mut().insert(VerifiedPhone::from(proof));
-                    let passed: Passed<B> = ServiceResponse::map_into_left_body;
-                    Either::Left(self.service.call(req).map_ok(passed))
+        // The fast path borrows the handle; only the slow path needs its own clone.
+        let checked = {
+            let extensions = req.extensions();
+            match extensions.get::<TwoFactor>() {
+                None => None,
+                Some(tf)
+                    if tf.config().proofs() == ProofStorage::Token
+                        && tf.contract().can_check_now() =>
+                {
+                    let contract = tf.contract();
+                    let token = token(req.headers(), tf.config().cookie().name());
+                    Some(Ok(contract.check(None, token, self.max_age)))
                 }
-                Err(rejection) => Either::Right(ready(Ok(rejected(req, rejection)))),
-            });
-        }
-        let (service, max_age) = (self.service.clone(), self.max_age);
-        Either::Right(Box::pin(async move {
-            match tf.authenticate_request(req.request(), max_age).await {
-                Ok(proof) => {
-                    req.extensions_mut().insert(VerifiedPhone::from(proof));
-                    service
-                        .call(req)
-                        .await
-                        .map(ServiceResponse::map_into_left_body)
-                }
-                Err(rejection) => Ok(rejected(req, rejection)),
+                Some(tf) => Some(Err(tf.clone())),
             }
-        }))
+        };
+        match checked {
+            None => {
+                let response = misconfigured("actix-missing-middleware", MISSING_MIDDLEWARE);
+                Either::Left(Either::Right(ready(Ok(refuse(req, response)))))
+            }
+            Some(Ok(Ok(proof))) => {
+                req.extensions_mut().insert(VerifiedPhone::from(proof));
+                let passed: Passed<B> = ServiceResponse::map_into_left_body;
+                Either::Left(Either::Left(self.service.call(req).map_ok(passed)))
+            }
+            Some(Ok(Err(rejection))) => {
+                Either::Left(Either::Right(ready(Ok(rejected(req, rejection)))))
+            }
+            Some(Err(tf)) => {
+                let (service, max_age) = (self.service.clone(), self.max_age);
+                Either::Right(Box::pin(async move {
+                    match tf.authenticate_request(req.request(), max_age).await {
+                        Ok(proof) => {
+                            req.extensions_mut().insert(VerifiedPhone::from(proof));
+                            service
+                                .call(req)
+                                .await
+                                .map(ServiceResponse::map_into_left_body)
+                        }
+                        Err(rejection) => Ok(rejected(req, rejection)),
+                    }
+                }))
+            }
+        }
     }
 }
 

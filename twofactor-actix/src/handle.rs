@@ -45,7 +45,7 @@ pub struct TwoFactor {
 
 struct Inner {
     contract: Contract,
-    hooks: Option<Box<dyn ErasedHooks>>,
+    hooks: Option<Arc<dyn ErasedHooks>>,
 }
 
 impl fmt::Debug for TwoFactor {
@@ -103,16 +103,32 @@ impl TwoFactor {
         Ok(Self::from_contract(settings.build().await?, None))
     }
 
-    fn from_contract(contract: Contract, hooks: Option<Box<dyn ErasedHooks>>) -> Self {
+    fn from_contract(contract: Contract, hooks: Option<Arc<dyn ErasedHooks>>) -> Self {
         Self {
             inner: Arc::new(Inner { contract, hooks }),
         }
     }
 
+    /// The same handle, keeping proofs in the app's session (see
+    /// [`TwoFactorBuilder::proofs_in_session`]); for a handle made by [`from_env`](Self::from_env).
+    pub fn with_proofs_in_session(self) -> Result<Self, TwoFactorError> {
+        if !cfg!(feature = "actix-session") {
+            return Err(TwoFactorError::NoSessionSupport);
+        }
+        let config = self
+            .config()
+            .clone()
+            .into_builder()
+            .proofs(ProofStorage::Session)
+            .build()?;
+        let contract = Contract::with_config(self.verifier().clone(), config);
+        Ok(Self::from_contract(contract, self.inner.hooks.clone()))
+    }
+
     /// The same handle with `hooks`.
     #[must_use]
     pub fn with_hooks(self, hooks: impl Hooks) -> Self {
-        Self::from_contract(self.inner.contract.clone(), Some(Box::new(hooks)))
+        Self::from_contract(self.inner.contract.clone(), Some(Arc::new(hooks)))
     }
 
     /// The app-level middleware: `App::new().wrap(tf.middleware())`.
@@ -236,7 +252,7 @@ impl FromRequest for TwoFactor {
 pub struct TwoFactorBuilder {
     verifier: PhoneVerifier,
     web: WebConfigBuilder,
-    hooks: Option<Box<dyn ErasedHooks>>,
+    hooks: Option<Arc<dyn ErasedHooks>>,
 }
 
 impl fmt::Debug for TwoFactorBuilder {
@@ -251,7 +267,7 @@ impl fmt::Debug for TwoFactorBuilder {
 impl TwoFactorBuilder {
     /// The app's hooks (see [`Hooks`]).
     pub fn hooks(mut self, hooks: impl Hooks) -> Self {
-        self.hooks = Some(Box::new(hooks));
+        self.hooks = Some(Arc::new(hooks));
         self
     }
 

@@ -44,7 +44,7 @@ pub struct TwoFactor {
 
 struct Inner {
     contract: Contract,
-    hooks: Option<Box<dyn ErasedHooks>>,
+    hooks: Option<Arc<dyn ErasedHooks>>,
 }
 
 impl fmt::Debug for TwoFactor {
@@ -102,16 +102,32 @@ impl TwoFactor {
         Ok(Self::from_contract(settings.build().await?, None))
     }
 
-    fn from_contract(contract: Contract, hooks: Option<Box<dyn ErasedHooks>>) -> Self {
+    fn from_contract(contract: Contract, hooks: Option<Arc<dyn ErasedHooks>>) -> Self {
         Self {
             inner: Arc::new(Inner { contract, hooks }),
         }
     }
 
+    /// The same handle, keeping proofs in the app's session (see
+    /// [`TwoFactorBuilder::proofs_in_session`]); for a handle made by [`from_env`](Self::from_env).
+    pub fn with_proofs_in_session(self) -> Result<Self, TwoFactorError> {
+        if !cfg!(feature = "tower-sessions") {
+            return Err(TwoFactorError::NoSessionSupport);
+        }
+        let config = self
+            .config()
+            .clone()
+            .into_builder()
+            .proofs(ProofStorage::Session)
+            .build()?;
+        let contract = Contract::with_config(self.verifier().clone(), config);
+        Ok(Self::from_contract(contract, self.inner.hooks.clone()))
+    }
+
     /// The same handle with `hooks`.
     #[must_use]
     pub fn with_hooks(self, hooks: impl Hooks) -> Self {
-        Self::from_contract(self.inner.contract.clone(), Some(Box::new(hooks)))
+        Self::from_contract(self.inner.contract.clone(), Some(Arc::new(hooks)))
     }
 
     /// The app-level layer: install it once, outermost, so that every route sees this handle.
@@ -235,7 +251,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TwoFactor {
 pub struct TwoFactorBuilder {
     verifier: PhoneVerifier,
     web: WebConfigBuilder,
-    hooks: Option<Box<dyn ErasedHooks>>,
+    hooks: Option<Arc<dyn ErasedHooks>>,
 }
 
 impl fmt::Debug for TwoFactorBuilder {
@@ -250,7 +266,7 @@ impl fmt::Debug for TwoFactorBuilder {
 impl TwoFactorBuilder {
     /// The app's hooks (see [`Hooks`]).
     pub fn hooks(mut self, hooks: impl Hooks) -> Self {
-        self.hooks = Some(Box::new(hooks));
+        self.hooks = Some(Arc::new(hooks));
         self
     }
 

@@ -16,8 +16,8 @@ mod imp {
     use super::*;
 
     const NO_SESSION: &str = "twofactor-tower: proofs are kept in the session, but the request \
-         carries no tower-sessions Session: add tower-sessions' SessionManagerLayer to the app, \
-         inside (that is, after) the TwoFactor layer: `.layer(session_layer).layer(tf.layer())`";
+         carries no tower-sessions Session: add tower-sessions' SessionManagerLayer to the app \
+         (`.layer(SessionManagerLayer::new(store))`, beside `.layer(tf.layer())`)";
 
     /// The session of the request.
     pub(crate) fn of(extensions: &Extensions) -> Option<Session> {

@@ -24,8 +24,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use client::{Outcome, Repeat, Request, Script};
+use twofactor_core::local::LocalOtp;
 use twofactor_core::transport::HttpOptions;
-use twofactor_core::{Context, LocalOtp, TwoFactorClient, TwoFactorOtp};
+use twofactor_core::twofactor::{TwoFactorClient, TwoFactorOtp};
+use twofactor_core::verifier::Context;
 
 /// How long and how hard.
 #[derive(Debug, Clone)]
@@ -200,7 +202,7 @@ fn guard_part(
     s: &Settings,
     part: &str,
     problems: &mut Problems,
-    start: impl FnOnce(twofactor_core::web::TwoFactor, u64) -> SocketAddr,
+    start: impl FnOnce(twofactor_core::web::Contract, u64) -> SocketAddr,
 ) -> (Comparison, (usize, usize)) {
     let tf = servers::two_factor(LocalOtp::new(servers::NullSms::default()));
     let (token, verified_at) = servers::token(&tf);

@@ -12,13 +12,16 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use twofactor_core::provider::CodeMessage;
-use twofactor_core::store::MokaStore;
-use twofactor_core::web::TwoFactor;
-use twofactor_core::{
-    KeyRing, OtpCode, OtpProvider, PhoneNumber, PhoneVerifier, Policy, ProviderError, SigningKey,
-    SmsMessage, SmsReceipt, SmsSender,
+use twofactor_core::code::OtpCode;
+use twofactor_core::phone::PhoneNumber;
+use twofactor_core::policy::Policy;
+use twofactor_core::provider::{
+    CodeMessage, OtpProvider, ProviderError, SmsMessage, SmsReceipt, SmsSender,
 };
+use twofactor_core::store::MokaStore;
+use twofactor_core::token::{KeyRing, PhoneProof, SigningKey};
+use twofactor_core::verifier::PhoneVerifier;
+use twofactor_core::web::{Contract, WebConfig};
 use twofactor_examples::Protected;
 
 /// The phone every guard request carries a token for.
@@ -71,26 +74,43 @@ impl SmsSender for NullSms {
     }
 }
 
-/// The engine over `provider`, the default moka store, the bench policy and fixed keys.
-pub fn two_factor(provider: impl OtpProvider) -> TwoFactor {
+/// The engine over `provider`, the default moka store, the bench policy and fixed keys, with
+/// its HTTP settings (cookies without `Secure`: the harness speaks plain HTTP).
+pub fn two_factor(provider: impl OtpProvider) -> Contract {
     let verifier = PhoneVerifier::builder(provider)
         .store(MokaStore::default())
         .policy(bench_policy())
         .keys(keys())
         .build()
         .expect("engine");
-    TwoFactor::new(verifier).with_cookie_secure(false)
+    let web = WebConfig::builder()
+        .cookie_secure(false)
+        .build()
+        .expect("web config");
+    Contract::with_config(verifier, web)
 }
 
 /// A token for [`PHONE`], and the `verified_at` it carries.
-pub fn token(tf: &TwoFactor) -> (String, u64) {
+pub fn token(tf: &Contract) -> (String, u64) {
     let phone = tf.verifier().phone_parser().parse(PHONE).expect("phone");
-    let token = tf
-        .verifier()
-        .keys()
-        .sign(phone, SystemTime::now(), Duration::from_secs(86_400));
+    let proof = PhoneProof::new(phone, SystemTime::now(), Duration::from_secs(86_400));
+    let token = tf.verifier().sign(&proof);
     let proof = tf.verifier().authenticate(&token).expect("token");
     (token, proof.verified_at_unix())
+}
+
+fn tower(tf: &Contract) -> twofactor_tower::TwoFactor {
+    twofactor_tower::TwoFactor::builder(tf.verifier().clone())
+        .web_config(tf.config().clone())
+        .build()
+        .expect("axum handle")
+}
+
+fn actix_handle(tf: &Contract) -> twofactor_actix::TwoFactor {
+    twofactor_actix::TwoFactor::builder(tf.verifier().clone())
+        .web_config(tf.config().clone())
+        .build()
+        .expect("actix handle")
 }
 
 #[derive(serde::Deserialize, serde::Serialize)]
@@ -112,12 +132,12 @@ fn listener() -> (TcpListener, SocketAddr) {
 
 /// The axum demo app and the baseline routes, on a current-thread runtime of its own thread.
 /// It runs until the process ends.
-pub fn axum(tf: TwoFactor, verified_at: u64) -> SocketAddr {
+pub fn axum(tf: Contract, verified_at: u64) -> SocketAddr {
     axum_with_workers(tf, verified_at, 1)
 }
 
 /// [`axum`] on `workers` threads (a multi-thread runtime when more than one).
-pub fn axum_with_workers(tf: TwoFactor, verified_at: u64, workers: usize) -> SocketAddr {
+pub fn axum_with_workers(tf: Contract, verified_at: u64, workers: usize) -> SocketAddr {
     let (std_listener, addr) = listener();
     std_listener.set_nonblocking(true).expect("nonblocking");
     let app = axum_app(tf, verified_at);
@@ -125,14 +145,14 @@ pub fn axum_with_workers(tf: TwoFactor, verified_at: u64, workers: usize) -> Soc
     addr
 }
 
-/// The axum demo app with the baseline routes.
-pub fn axum_app(tf: TwoFactor, verified_at: u64) -> axum::Router {
+/// The axum demo app with the baseline routes, all behind the app-level layer.
+pub fn axum_app(tf: Contract, verified_at: u64) -> axum::Router {
     use axum::body::Bytes;
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
     use axum::routing::{get, post};
 
-    twofactor_examples::axum_app::app(tf)
+    twofactor_examples::axum_app::routes()
         .route(
             "/unguarded",
             get(move || async move {
@@ -157,6 +177,7 @@ pub fn axum_app(tf: TwoFactor, verified_at: u64) -> axum::Router {
                 }
             }),
         )
+        .layer(tower(&tf).layer())
 }
 
 fn serve_axum(app: axum::Router, std_listener: TcpListener, workers: usize) {
@@ -188,10 +209,11 @@ fn serve_axum(app: axum::Router, std_listener: TcpListener, workers: usize) {
 }
 
 /// The actix demo app and the baseline routes, with one worker. It runs until the process ends.
-pub fn actix(tf: TwoFactor, verified_at: u64) -> SocketAddr {
+pub fn actix(tf: Contract, verified_at: u64) -> SocketAddr {
     use actix_web::http::header::ContentType;
     use actix_web::{App, HttpResponse, HttpServer, web};
 
+    let tf = actix_handle(&tf);
     let (std_listener, addr) = listener();
     std::thread::Builder::new()
         .name("server-actix".to_owned())
@@ -199,7 +221,8 @@ pub fn actix(tf: TwoFactor, verified_at: u64) -> SocketAddr {
             actix_rt::System::new().block_on(async move {
                 let server = HttpServer::new(move || {
                     App::new()
-                        .configure(twofactor_examples::actix_app::configure(tf.clone()))
+                        .wrap(tf.middleware())
+                        .configure(twofactor_examples::actix_app::configure)
                         .route(
                             "/unguarded",
                             web::get().to(move || async move {
