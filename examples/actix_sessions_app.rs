@@ -1,6 +1,6 @@
 //! The sessions example on actix-web and actix-session: an app with its own users and login
 //! session, and phone verification bound to the logged-in user (the routes and the flow are in
-//! the [`sessions`](crate::sessions) docs).
+//! the [`crate::sessions`] docs).
 //!
 //! What it takes, in this file:
 //!
