@@ -9,13 +9,19 @@
 //! | `GET /protected` | guarded; `{"phone":"+91…","verified_at":…}` |
 //! | `GET /protected/recent` | the same, but only for a phone verified in the last 5 minutes (step-up) |
 //! | `/phone/*` | the endpoints of DESIGN §3 |
+//!
+//! The sessions examples (`axum_sessions`, `actix_sessions`) show the library inside an app with
+//! its own users and login session: see [`sessions`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::net::SocketAddr;
 
 pub mod actix_app;
+pub mod actix_sessions_app;
 pub mod axum_app;
+pub mod axum_sessions_app;
+pub mod sessions;
 
 /// How recent a verification `GET /protected/recent` demands.
 pub const RECENT: std::time::Duration = std::time::Duration::from_secs(300);

@@ -1,6 +1,12 @@
 //! The HTTP suite: DESIGN §3 over real HTTP, written once and run against every adapter's demo
-//! app (see the `suite!` list at the bottom). The app runs on port 0 against a fake 2Factor on
-//! loopback; the app's clock is injected, so expiry is tested without sleeping.
+//! app and sessions example (see the `suite!` list at the bottom). The app runs on port 0
+//! against a fake 2Factor on loopback; the app's clock is injected, so expiry is tested without
+//! sleeping.
+//!
+//! The sessions examples differ by design in two ways, and the cases say so where it matters:
+//! they keep the proof in the app's session (`Adapter::proofs`: the session cookie is set
+//! instead of the token cookie), and their `/protected` also needs the app's login and a proof
+//! bound to that user (`Adapter::has_login`: see [`protected_token`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +14,8 @@ use std::time::Duration;
 use serde_json::json;
 use twofactor_core::Policy;
 use twofactor_core::config::OtpMode;
-use twofactor_tests::{API_KEY, Adapter, Options, TestApp, other_keys};
+use twofactor_core::web::ProofStorage;
+use twofactor_tests::{API_KEY, Adapter, Options, Reply, SESSION_COOKIE, TestApp, other_keys};
 use wiremock::ResponseTemplate;
 
 const PHONE: &str = "+919812345678";
@@ -18,8 +25,56 @@ async fn app(adapter: Adapter) -> TestApp {
     TestApp::spawn(adapter, Options::default()).await
 }
 
-fn cookie_of(reply: &twofactor_tests::Reply) -> String {
-    reply.header("set-cookie").unwrap_or_default().to_owned()
+/// The token cookie this reply set (or cleared), whole.
+fn cookie_of(reply: &Reply) -> String {
+    reply
+        .set_cookie("twofactor_phone")
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The attributes of a `Set-Cookie` header, sorted (frameworks write them in their own order).
+fn attributes(set_cookie: &str) -> Vec<String> {
+    let mut attributes: Vec<String> = set_cookie.split("; ").skip(1).map(str::to_owned).collect();
+    attributes.sort();
+    attributes
+}
+
+fn sorted(attributes: &[&str]) -> Vec<String> {
+    let mut attributes: Vec<String> = attributes.iter().map(|a| (*a).to_owned()).collect();
+    attributes.sort();
+    attributes
+}
+
+/// A verified token for `phone` that opens `/protected`, and the `Cookie` header to send along
+/// with it. On the demos: the token alone. On the sessions examples `/protected` also needs the
+/// app's login and a proof bound to that user: the code is verified while logged in (so the
+/// token is bound), and the cookie returned is a fresh login of the same user, which carries no
+/// proof of its own — so that what the route checks is still the token.
+async fn protected_token(app: &TestApp, phone: &str) -> (String, Option<String>) {
+    if !app.adapter.has_login() {
+        return (app.verified_token(phone).await, None);
+    }
+    let login = app.login("suite-user").await;
+    let sent = app
+        .post_json_as("/phone/send", Some(&login), json!({ "phone": phone }))
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let reply = app.verify_as(Some(&login), phone, &app.code(phone)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let token = reply.json()["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (token, Some(app.login("suite-user").await))
+}
+
+/// The `Cookie` header of `login` (if any) and `more`.
+fn cookies(login: Option<&str>, more: &str) -> String {
+    match login {
+        Some(login) => format!("{login}; {more}"),
+        None => more.to_owned(),
+    }
 }
 
 async fn send_returns_pending_with_the_normalised_phone(adapter: Adapter) {
@@ -461,6 +516,9 @@ async fn verify_returns_a_token_and_the_cookie(adapter: Adapter) {
     );
     let token = body["token"].as_str().unwrap_or_default().to_owned();
     assert!(!token.is_empty());
+    if adapter.proofs() == ProofStorage::Session {
+        return the_proof_went_into_the_session(&app, &reply, &token).await;
+    }
     assert_eq!(
         cookie_of(&reply),
         format!("twofactor_phone={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age=86400; Secure")
@@ -479,6 +537,47 @@ async fn verify_returns_a_token_and_the_cookie(adapter: Adapter) {
     assert_eq!(with_cookie.text, protected.text);
 }
 
+/// Session mode: the verify answer set the app's session cookie, not the token cookie; that
+/// cookie alone carries the proof, and the token in the body works as a bearer token.
+async fn the_proof_went_into_the_session(app: &TestApp, reply: &Reply, token: &str) {
+    assert_eq!(reply.set_cookie("twofactor_phone"), None, "no token cookie");
+    let set = reply
+        .set_cookie(SESSION_COOKIE)
+        .unwrap_or_else(|| panic!("no session cookie: {:?}", reply.headers));
+    assert_eq!(
+        attributes(set),
+        sorted(&[
+            "HttpOnly",
+            "SameSite=Lax",
+            "Path=/",
+            "Max-Age=86400",
+            "Secure"
+        ])
+    );
+    assert!(!set.contains(token), "the session cookie is not the token");
+    let session = reply.cookie(SESSION_COOKIE).unwrap_or_default();
+    let status = app.get_as("/phone/status", Some(&session), None).await;
+    assert_eq!(
+        (
+            status.json()["verified"].as_bool(),
+            status.json()["phone"].as_str()
+        ),
+        (Some(true), Some(PHONE)),
+        "the session cookie alone: {}",
+        status.text
+    );
+    let bearer = app.get("/phone/status", Some(token)).await;
+    assert_eq!(bearer.json()["phone"], PHONE, "the token as bearer");
+    // And /protected, logged in: the bound token as bearer, and the session cookie alone.
+    let (token, login) = protected_token(app, OTHER).await;
+    let protected = app
+        .get_as("/protected", login.as_deref(), Some(&token))
+        .await;
+    assert_eq!(protected.status, 200, "{}", protected.text);
+    assert_eq!(protected.json()["phone"], OTHER);
+    assert!(protected.json()["verified_at"].as_u64().is_some());
+}
+
 async fn the_cookie_drops_secure_when_configured_off(adapter: Adapter) {
     let app = TestApp::spawn(
         adapter,
@@ -490,6 +589,16 @@ async fn the_cookie_drops_secure_when_configured_off(adapter: Adapter) {
     .await;
     app.send(PHONE).await;
     let reply = app.verify(PHONE, &app.code(PHONE)).await;
+    if adapter.proofs() == ProofStorage::Session {
+        // The app's session cookie follows the same setting.
+        let set = reply.set_cookie(SESSION_COOKIE).unwrap_or_default();
+        assert_eq!(
+            attributes(set),
+            sorted(&["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=86400"]),
+            "{set}"
+        );
+        return;
+    }
     let cookie = cookie_of(&reply);
     assert!(
         cookie.ends_with("; HttpOnly; SameSite=Lax; Path=/; Max-Age=86400"),
@@ -641,11 +750,33 @@ async fn logout_clears_the_cookie(adapter: Adapter) {
         cookie_of(&reply),
         "twofactor_phone=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure"
     );
+    if adapter.proofs() == ProofStorage::Session {
+        // The proof in the app's session goes too; the app's login is the app's to end.
+        let login = app.login("suite-user").await;
+        app.post_json_as("/phone/send", Some(&login), json!({ "phone": PHONE }))
+            .await;
+        let verified = app.verify_as(Some(&login), PHONE, &app.code(PHONE)).await;
+        let session = verified.cookie(SESSION_COOKIE).unwrap_or_default();
+        let reply = app.request("POST", "/phone/logout", |b| {
+            b.header("cookie", session.clone())
+        });
+        assert_eq!(reply.await.status, 204);
+        assert_eq!(
+            app.get_as("/phone/status", Some(&session), None).await.text,
+            r#"{"verified":false}"#
+        );
+        assert_eq!(
+            app.get_as("/me", Some(&session), None).await.text,
+            r#"{"user":"suite-user","phone":null}"#
+        );
+    }
 }
 
 async fn the_guard_refuses_everything_but_a_valid_token(adapter: Adapter) {
     let app = app(adapter).await;
-    let token = app.verified_token(PHONE).await;
+    // On the sessions examples, every request below also carries the app's login.
+    let (token, login) = protected_token(&app, PHONE).await;
+    let login = login.as_deref();
     let foreign = other_keys().sign(&twofactor_core::PhoneProof::new(
         twofactor_core::PhoneParser::default().parse(PHONE).unwrap(),
         std::time::SystemTime::now(),
@@ -659,7 +790,7 @@ async fn the_guard_refuses_everything_but_a_valid_token(adapter: Adapter) {
         ("garbage", Some("not-a-token".to_owned())),
         ("signed with an unknown key", Some(foreign)),
     ] {
-        let reply = app.get("/protected", auth.as_deref()).await;
+        let reply = app.get_as("/protected", login, auth.as_deref()).await;
         assert_eq!(reply.status, 401, "{what}");
         assert_eq!(reply.text, expected, "{what}");
         assert_eq!(
@@ -668,31 +799,30 @@ async fn the_guard_refuses_everything_but_a_valid_token(adapter: Adapter) {
             "{what}"
         );
     }
-    let cookie = app
-        .request("GET", "/protected", |b| {
-            b.header("cookie", format!("twofactor_phone={}", flip(&token, 5)))
-        })
-        .await;
+    let tampered = cookies(login, &format!("twofactor_phone={}", flip(&token, 5)));
+    let cookie = app.get_as("/protected", Some(&tampered), None).await;
     assert_eq!(cookie.status, 401, "tampered cookie");
     assert_eq!(
-        app.get("/protected/recent", Some(&token)).await.status,
+        app.get_as("/protected/recent", login, Some(&token))
+            .await
+            .status,
         200,
         "fresh"
     );
     app.clock.advance(Duration::from_secs(301));
-    let stale = app.get("/protected/recent", Some(&token)).await;
+    let stale = app.get_as("/protected/recent", login, Some(&token)).await;
     assert_eq!(
         (stale.status, stale.error().as_str()),
         (401, "phone_verification_stale")
     );
     assert_eq!(
-        app.get("/protected", Some(&token)).await.status,
+        app.get_as("/protected", login, Some(&token)).await.status,
         200,
         "still valid where freshness is not demanded"
     );
     app.clock.advance(Duration::from_secs(86_400));
     assert_eq!(
-        app.get("/protected", Some(&token)).await.status,
+        app.get_as("/protected", login, Some(&token)).await.status,
         401,
         "expired"
     );
@@ -781,10 +911,21 @@ async fn no_response_carries_a_code_a_session_id_or_the_key(adapter: Adapter) {
         let token = app.verified_token(PHONE).await;
         app.send(OTHER).await;
         app.verify(OTHER, &app.wrong_code(OTHER)).await;
+        let mut secrets: Vec<String> = Vec::new();
         app.get("/phone/status", Some(&token)).await;
         app.get("/protected", Some(&token)).await;
         app.request("POST", "/phone/logout", |b| b).await;
-        let mut secrets = vec![API_KEY.to_owned(), app.code(PHONE), app.code(OTHER)];
+        if adapter.has_login() {
+            // The app's own routes too, with a proof in the session.
+            let (token, login) = protected_token(&app, "+919812345670").await;
+            app.get_as("/me", login.as_deref(), None).await;
+            app.get_as("/protected", login.as_deref(), Some(&token))
+                .await;
+            app.request("POST", "/logout", |b| b.bearer_auth(&token))
+                .await;
+            secrets.push(app.code("+919812345670"));
+        }
+        secrets.extend([API_KEY.to_owned(), app.code(PHONE), app.code(OTHER)]);
         secrets.extend(app.fake.session_ids());
         for reply in app.replies() {
             let all = format!("{:?} {}", reply.headers, reply.text);
@@ -822,6 +963,14 @@ async fn demo_surface(adapter: Adapter) {
         (200, r#"{"ok":true}"#)
     );
     assert_eq!(health.header("content-type"), Some("application/json"));
+    if adapter.has_login() {
+        // No page on the sessions examples; their own routes answer in the contract's shape.
+        let me = app.get("/me", None).await;
+        assert_eq!((me.status, me.error().as_str()), (401, "login_required"));
+        assert!(me.json()["message"].is_string());
+        assert_eq!(me.header("content-type"), Some("application/json"));
+        return;
+    }
     let page = app.get("/", None).await;
     assert_eq!(page.status, 200);
     assert!(
@@ -852,6 +1001,22 @@ macro_rules! suite {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     super::$case(twofactor_tests::Adapter::Actix).await
+                }
+            )*
+        }
+        mod axum_sessions {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(twofactor_tests::Adapter::AxumSessions).await
+                }
+            )*
+        }
+        mod actix_sessions {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(twofactor_tests::Adapter::ActixSessions).await
                 }
             )*
         }
@@ -932,7 +1097,15 @@ async fn the_happy_path_runs_with_every_provider(adapter: Adapter) {
             },
         )
         .await;
-        let sent = app.send(PHONE).await;
+        // On the sessions examples: logged in, so that the proof opens /protected.
+        let login = match adapter.has_login() {
+            true => Some(app.login("suite-user").await),
+            false => None,
+        };
+        let login = login.as_deref();
+        let sent = app
+            .post_json_as("/phone/send", login, json!({ "phone": PHONE }))
+            .await;
         assert_eq!(sent.status, 200, "{name}: {}", sent.text);
         let code = match fake {
             Some(f) => f
@@ -941,21 +1114,27 @@ async fn the_happy_path_runs_with_every_provider(adapter: Adapter) {
             None => app.code(PHONE),
         };
         let wrong = if code == "000000" { "111111" } else { "000000" };
-        let reply = app.verify(PHONE, wrong).await;
+        let reply = app.verify_as(login, PHONE, wrong).await;
         assert_eq!(
             (reply.status, reply.json()["attempts_left"].as_u64()),
             (422, Some(4)),
             "{name}: {}",
             reply.text
         );
-        let reply = app.verify(PHONE, &code).await;
+        let reply = app.verify_as(login, PHONE, &code).await;
         assert_eq!(reply.status, 200, "{name}: {}", reply.text);
         let token = reply.json()["token"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
+        let fresh = match adapter.has_login() {
+            true => Some(app.login("suite-user").await),
+            false => None,
+        };
         assert_eq!(
-            app.get("/protected", Some(&token)).await.status,
+            app.get_as("/protected", fresh.as_deref(), Some(&token))
+                .await
+                .status,
             200,
             "{name}"
         );

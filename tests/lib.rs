@@ -1,8 +1,11 @@
-//! Support for the cross-crate integration tests: a fake 2Factor.in server, and the demo app
-//! of either adapter spawned on port 0 and driven over real HTTP.
+//! Support for the cross-crate integration tests: a fake 2Factor.in server, and the example
+//! apps — the demo of either adapter, and the sessions example of either — spawned on port 0
+//! and driven over real HTTP.
 //!
 //! The HTTP suite (`http_suite.rs`) is written once against [`TestApp`] and run for every
-//! [`Adapter`]: any difference between the adapters is a bug in one of them.
+//! [`Adapter`]: any difference between the adapters is a bug in one of them. Where the
+//! sessions examples differ by design (proofs kept in the app's session, a login in front of
+//! `/protected`), the suite follows [`Adapter::proofs`] and [`Adapter::has_login`].
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -21,20 +24,44 @@ use twofactor_core::token::{KeyRing, SigningKey};
 use twofactor_core::transport::HttpOptions;
 use twofactor_core::twofactor::{TwoFactorClient, TwoFactorOtp};
 use twofactor_core::verifier::PhoneVerifier;
-use twofactor_core::web::WebConfig;
+use twofactor_core::web::{ProofStorage, WebConfig};
+use twofactor_examples::sessions::{Setup, Users};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
 
 /// The API key the fake 2Factor server expects; every response is scanned for it.
 pub const API_KEY: &str = "TEST-API-KEY-7f3c9e1b";
 
-/// Which adapter serves the demo app.
+/// Which app serves the tests: a demo, or a sessions example, of one adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adapter {
-    /// twofactor-tower on axum.
+    /// The demo on twofactor-tower and axum.
     Axum,
-    /// twofactor-actix.
+    /// The demo on twofactor-actix.
     Actix,
+    /// The sessions example on axum and tower-sessions.
+    AxumSessions,
+    /// The sessions example on actix-web and actix-session.
+    ActixSessions,
 }
+
+impl Adapter {
+    /// Where the app keeps proofs: the demos in a token cookie, the sessions examples in the
+    /// app's session.
+    pub fn proofs(self) -> ProofStorage {
+        match self {
+            Self::Axum | Self::Actix => ProofStorage::Token,
+            Self::AxumSessions | Self::ActixSessions => ProofStorage::Session,
+        }
+    }
+
+    /// Whether the app has its own login (`POST /login`) in front of `/protected`.
+    pub fn has_login(self) -> bool {
+        self.proofs() == ProofStorage::Session
+    }
+}
+
+/// The name of the sessions examples' session cookie.
+pub const SESSION_COOKIE: &str = twofactor_examples::sessions::SESSION_COOKIE;
 
 #[derive(Default)]
 struct FakeState {
@@ -242,6 +269,9 @@ pub struct Options {
     pub provider: Option<Arc<dyn OtpProvider>>,
     /// The provider timeout of the HTTP client.
     pub provider_timeout: Duration,
+    /// The sessions examples' setup (user table, login required to send, sessions in Redis);
+    /// the demos ignore it.
+    pub setup: Setup,
 }
 
 impl Default for Options {
@@ -254,6 +284,7 @@ impl Default for Options {
             store: None,
             provider: None,
             provider_timeout: Duration::from_secs(5),
+            setup: Setup::default(),
         }
     }
 }
@@ -297,6 +328,29 @@ impl Reply {
     pub fn error(&self) -> String {
         self.json()["error"].as_str().unwrap_or_default().to_owned()
     }
+
+    /// Every `Set-Cookie` header, in order.
+    pub fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The `Set-Cookie` header for the cookie `name`, if this reply set (or cleared) it.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.set_cookies().into_iter().find(|c| {
+            c.split_once('=')
+                .is_some_and(|(cookie, _)| cookie.trim() == name)
+        })
+    }
+
+    /// The `name=value` pair to send back for the cookie `name` this reply set.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookie(name)
+            .map(|c| c.split(';').next().unwrap_or_default().trim().to_owned())
+    }
 }
 
 /// The demo app of one adapter, served on 127.0.0.1:0 against a fake 2Factor.
@@ -314,6 +368,8 @@ pub struct TestApp {
     pub web: WebConfig,
     /// Which adapter.
     pub adapter: Adapter,
+    /// The sessions examples' user table (empty and unused on the demos).
+    pub users: Users,
     http: reqwest::Client,
     replies: Arc<Mutex<Vec<Reply>>>,
     _server: ServerHandle,
@@ -367,6 +423,8 @@ pub fn engine(options: &Options, fake: &FakeTwoFactor, clock: &ManualClock) -> E
         builder = builder.shared_store(store.clone());
     }
     let mut web = WebConfig::builder().cookie_secure(options.cookie_secure);
+    // The demos keep proofs in a token cookie; the sessions examples' builders put them in
+    // the app's session themselves.
     if options.trust_forwarded_for {
         web = web.trust_forwarded_for(1);
     }
@@ -382,15 +440,26 @@ impl TestApp {
         let fake = FakeTwoFactor::start().await;
         let clock = ManualClock::new();
         let engine = engine(&options, &fake, &clock);
-        Self::serve(adapter, engine, fake, clock).await
+        Self::serve_with(adapter, engine, fake, clock, options.setup).await
     }
 
-    /// Serves `engine` with `adapter`.
+    /// Serves `engine` with `adapter` (the sessions examples with the default setup).
     pub async fn serve(
         adapter: Adapter,
         engine: Engine,
         fake: FakeTwoFactor,
         clock: ManualClock,
+    ) -> Self {
+        Self::serve_with(adapter, engine, fake, clock, Setup::default()).await
+    }
+
+    /// Serves `engine` with `adapter`; the sessions examples with `setup`.
+    pub async fn serve_with(
+        adapter: Adapter,
+        engine: Engine,
+        fake: FakeTwoFactor,
+        clock: ManualClock,
+        setup: Setup,
     ) -> Self {
         let (addr, server) = match adapter {
             Adapter::Axum => {
@@ -410,12 +479,36 @@ impl TestApp {
                 });
                 (addr, ServerHandle::Tokio(task))
             }
-            Adapter::Actix => spawn_actix(
-                twofactor_actix::TwoFactor::builder(engine.verifier.clone())
+            Adapter::Actix => {
+                let tf = twofactor_actix::TwoFactor::builder(engine.verifier.clone())
                     .web_config(engine.web.clone())
                     .build()
-                    .unwrap_or_else(|e| panic!("actix handle: {e}")),
-            ),
+                    .unwrap_or_else(|e| panic!("actix handle: {e}"));
+                spawn_actix(move |listener| twofactor_examples::actix_app::server(listener, tf, 2))
+            }
+            Adapter::AxumSessions => {
+                use twofactor_examples::axum_sessions_app::{app, two_factor};
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .unwrap_or_else(|e| panic!("bind: {e}"));
+                let addr = listener
+                    .local_addr()
+                    .unwrap_or_else(|e| panic!("addr: {e}"));
+                let tf = two_factor(engine.verifier.clone(), engine.web.clone(), &setup)
+                    .unwrap_or_else(|e| panic!("axum sessions handle: {e}"));
+                let app = app(tf, &setup);
+                let task = tokio::spawn(async move {
+                    let _ = twofactor_examples::axum_app::serve(listener, app).await;
+                });
+                (addr, ServerHandle::Tokio(task))
+            }
+            Adapter::ActixSessions => {
+                use twofactor_examples::actix_sessions_app::{server, two_factor};
+                let tf = two_factor(engine.verifier.clone(), engine.web.clone(), &setup)
+                    .unwrap_or_else(|e| panic!("actix sessions handle: {e}"));
+                let setup = setup.clone();
+                spawn_actix(move |listener| server(listener, tf, &setup, 2))
+            }
         };
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -429,6 +522,7 @@ impl TestApp {
             verifier: engine.verifier,
             web: engine.web,
             adapter,
+            users: setup.users,
             http,
             replies: Arc::new(Mutex::new(Vec::new())),
             _server: server,
@@ -495,6 +589,57 @@ impl TestApp {
     pub async fn verify(&self, phone: &str, code: &str) -> Reply {
         self.post_json(
             "/phone/verify",
+            serde_json::json!({ "phone": phone, "code": code }),
+        )
+        .await
+    }
+
+    /// `GET path` with an optional `Cookie` header (say, a session cookie) and bearer token.
+    pub async fn get_as(&self, path: &str, cookie: Option<&str>, bearer: Option<&str>) -> Reply {
+        self.request("GET", path, |b| {
+            let b = match cookie {
+                Some(c) => b.header("cookie", c),
+                None => b,
+            };
+            match bearer {
+                Some(t) => b.bearer_auth(t),
+                None => b,
+            }
+        })
+        .await
+    }
+
+    /// `POST path` with a JSON body and an optional `Cookie` header.
+    pub async fn post_json_as(&self, path: &str, cookie: Option<&str>, body: Value) -> Reply {
+        self.request("POST", path, |b| {
+            let b = b
+                .header("content-type", "application/json")
+                .body(body.to_string());
+            match cookie {
+                Some(c) => b.header("cookie", c),
+                None => b,
+            }
+        })
+        .await
+    }
+
+    /// `POST /login` as `user` on a sessions example: the session cookie to send back
+    /// (`app_session=…`).
+    pub async fn login(&self, user: &str) -> String {
+        let reply = self
+            .post_json("/login", serde_json::json!({ "user": user }))
+            .await;
+        assert_eq!(reply.status, 204, "login: {}", reply.text);
+        reply
+            .cookie(SESSION_COOKIE)
+            .unwrap_or_else(|| panic!("login set no session cookie: {:?}", reply.headers))
+    }
+
+    /// `POST /phone/verify` with an optional `Cookie` header.
+    pub async fn verify_as(&self, cookie: Option<&str>, phone: &str, code: &str) -> Reply {
+        self.post_json_as(
+            "/phone/verify",
+            cookie,
             serde_json::json!({ "phone": phone, "code": code }),
         )
         .await
@@ -702,7 +847,11 @@ impl FakeOtpServer {
     }
 }
 
-fn spawn_actix(tf: twofactor_actix::TwoFactor) -> (SocketAddr, ServerHandle) {
+fn spawn_actix(
+    server: impl FnOnce(std::net::TcpListener) -> std::io::Result<actix_web::dev::Server>
+    + Send
+    + 'static,
+) -> (SocketAddr, ServerHandle) {
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
     let addr = listener
@@ -712,7 +861,7 @@ fn spawn_actix(tf: twofactor_actix::TwoFactor) -> (SocketAddr, ServerHandle) {
     std::thread::spawn(move || {
         let system = actix_rt::System::new();
         system.block_on(async move {
-            let server = match twofactor_examples::actix_app::server(listener, tf, 2) {
+            let server = match server(listener) {
                 Ok(server) => server,
                 Err(e) => panic!("actix server: {e}"),
             };
