@@ -11,7 +11,7 @@ use bytes::Bytes;
 use twofactor_actix::clock::{Clock, ManualClock};
 use twofactor_actix::{
     KeyRing, MockProvider, PhoneNumber, PhoneParser, PhoneProof, PhoneVerifier,
-    PhoneVerifierBuilder, TwoFactor, TwoFactorBuilder,
+    PhoneVerifierBuilder, Policy, TwoFactor, TwoFactorBuilder,
 };
 
 pub const PHONE: &str = "+919812345678";
@@ -68,6 +68,16 @@ impl Kit {
             .unwrap()
             .as_secs()
     }
+}
+
+/// A policy without a resend cooldown and with room for many sends: tests that verify the
+/// same phone several times.
+pub fn relaxed() -> Policy {
+    Policy::builder()
+        .resend_cooldown(Duration::ZERO)
+        .sends_per_phone_per_hour(100)
+        .build()
+        .unwrap()
 }
 
 pub fn parse(phone: &str) -> PhoneNumber {
