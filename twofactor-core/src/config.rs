@@ -3,7 +3,8 @@
 //!
 //! [`Settings::from_env`] reads and checks every variable — a bad value is an error naming the
 //! variable, never a silent default — and [`Settings::build`] turns the settings into a ready
-//! [`TwoFactor`]: provider, store, policy, keys and HTTP settings.
+//! [`Contract`]: provider, store, policy, keys and HTTP settings (the adapters'
+//! `TwoFactor::from_env` do this for you).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -14,8 +15,8 @@
 //! let settings = Settings::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
 //! assert_eq!(settings.provider, ProviderKind::Console);
 //! assert_eq!(settings.policy.max_attempts(), 3);
-//! let tf = settings.build().await.unwrap();
-//! assert!(!tf.config().cookie_secure);
+//! let contract = settings.build().await.unwrap();
+//! assert!(!contract.config().cookie().secure());
 //!
 //! let bad = Settings::from_lookup(|k| (k == "TWOFACTOR_MAX_ATTEMPTS").then(|| "many".to_string()));
 //! assert_eq!(bad.unwrap_err().to_string(), "TWOFACTOR_MAX_ATTEMPTS: expected a whole number, got \"many\"");

@@ -247,6 +247,12 @@ impl PhoneProof {
         self.subject
     }
 
+    /// The same proof, as read from the token `id`.
+    pub(crate) fn with_token_id(mut self, id: TokenId) -> Self {
+        self.token_id = Some(id);
+        self
+    }
+
     /// The token this proof was read from, if any.
     pub fn token_id(&self) -> Option<TokenId> {
         self.token_id

@@ -818,7 +818,8 @@ impl PhoneVerifier {
                 }
                 let ttl = inner.policy.token_ttl();
                 let proof = PhoneProof::new(phone, inner.clock.now(), ttl);
-                let token = inner.keys.sign(&proof);
+                let (token, id) = inner.keys.sign_with_id(&proof);
+                let proof = proof.with_token_id(id);
                 self.emit(Event::Verified { phone });
                 Ok(Verified {
                     proof,

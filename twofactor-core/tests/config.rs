@@ -30,7 +30,11 @@ async fn zero_configuration_is_the_console_provider_and_the_defaults() {
         (s.provider, s.otp_mode),
         (ProviderKind::Console, OtpMode::Provider)
     );
-    assert!(s.web.cookie_secure && !s.web.trust_forwarded_for);
+    assert!(s.web.cookie().secure());
+    assert_eq!(
+        s.web.client_addressing().trust(),
+        &twofactor_core::web::TrustedProxies::None
+    );
     assert_eq!(s.policy, twofactor_core::Policy::default());
     let tf = s.build().await.unwrap();
     assert_eq!(tf.verifier().provider_name(), "console");
@@ -184,7 +188,11 @@ fn every_policy_variable_is_read() {
         (p.token_ttl(), p.provider_timeout()),
         (Duration::from_secs(3600), Duration::from_secs(2))
     );
-    assert!(!s.web.cookie_secure && s.web.trust_forwarded_for);
+    assert!(!s.web.cookie().secure());
+    assert_eq!(
+        s.web.client_addressing().trust(),
+        &twofactor_core::web::TrustedProxies::Hops(1)
+    );
     assert_eq!(
         s.phone_parser.parse("(415) 555-2671").unwrap().to_string(),
         "+14155552671"
@@ -222,7 +230,7 @@ fn a_bad_value_is_an_error_naming_its_variable() {
         ("TWOFACTOR_TOKEN_TTL", "0"),
         ("TWOFACTOR_PROVIDER_TIMEOUT", "0"),
         ("TWOFACTOR_COOKIE_SECURE", "maybe"),
-        ("TWOFACTOR_TRUST_FORWARDED_FOR", "2"),
+        ("TWOFACTOR_TRUST_FORWARDED_FOR", "maybe"),
         ("TWOFACTOR_TEST_NUMBERS", "+919000000001"),
         ("TWOFACTOR_ENABLE_TEST_NUMBERS", "sure"),
     ];
@@ -247,7 +255,11 @@ fn signing_keys_rotate_and_never_show() {
         .parse("+919812345678")
         .unwrap();
     let now = std::time::SystemTime::now();
-    let token = old_ring.sign(phone, now, Duration::from_secs(60));
+    let token = old_ring.sign(&twofactor_core::PhoneProof::new(
+        phone,
+        now,
+        Duration::from_secs(60),
+    ));
     assert!(
         ring.verify(&token, now).is_ok(),
         "the old key still verifies"
@@ -282,4 +294,63 @@ async fn test_numbers_need_their_switch() {
         .verify("+919000000001", "424242", &ctx)
         .await
         .unwrap();
+}
+
+#[test]
+fn the_client_address_variables() {
+    use twofactor_core::web::TrustedProxies;
+    let trust = |vars: &[(&str, &str)]| settings(vars).unwrap().web.client_addressing().clone();
+    assert_eq!(
+        trust(&[("TWOFACTOR_TRUST_FORWARDED_FOR", "true")]).trust(),
+        &TrustedProxies::Hops(1)
+    );
+    assert_eq!(
+        trust(&[("TWOFACTOR_TRUST_FORWARDED_FOR", "2")]).trust(),
+        &TrustedProxies::Hops(2)
+    );
+    assert_eq!(
+        trust(&[("TWOFACTOR_TRUST_FORWARDED_FOR", "false")]).trust(),
+        &TrustedProxies::None
+    );
+    assert_eq!(
+        trust(&[("TWOFACTOR_CLIENT_IP_HEADER", "CF-Connecting-IP")]).trust(),
+        &TrustedProxies::Header(http::HeaderName::from_static("cf-connecting-ip"))
+    );
+    assert_eq!(trust(&[("TWOFACTOR_IPV6_PREFIX", "48")]).ipv6_prefix(), 48);
+    assert_eq!(trust(&[]).ipv6_prefix(), 64);
+    for (vars, var) in [
+        (
+            vec![("TWOFACTOR_TRUST_FORWARDED_FOR", "0x")],
+            "TWOFACTOR_TRUST_FORWARDED_FOR",
+        ),
+        (
+            vec![("TWOFACTOR_TRUST_FORWARDED_FOR", "256")],
+            "TWOFACTOR_TRUST_FORWARDED_FOR",
+        ),
+        (
+            vec![("TWOFACTOR_CLIENT_IP_HEADER", "bad header")],
+            "TWOFACTOR_CLIENT_IP_HEADER",
+        ),
+        (
+            vec![("TWOFACTOR_IPV6_PREFIX", "16")],
+            "TWOFACTOR_IPV6_PREFIX",
+        ),
+        (
+            vec![("TWOFACTOR_IPV6_PREFIX", "129")],
+            "TWOFACTOR_IPV6_PREFIX",
+        ),
+        (
+            vec![("TWOFACTOR_IPV6_PREFIX", "x")],
+            "TWOFACTOR_IPV6_PREFIX",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_TRUST_FORWARDED_FOR", "1"),
+                ("TWOFACTOR_CLIENT_IP_HEADER", "X-Real-IP"),
+            ],
+            "TWOFACTOR_CLIENT_IP_HEADER",
+        ),
+    ] {
+        assert_eq!(error_var(&vars), var, "{vars:?}");
+    }
 }

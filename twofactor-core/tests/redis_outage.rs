@@ -14,7 +14,7 @@ use twofactor_core::mock::MockProvider;
 use twofactor_core::store::StoreError;
 use twofactor_core::store::conformance::random_phone;
 use twofactor_core::store::redis::RedisStore;
-use twofactor_core::web::TwoFactor;
+use twofactor_core::web::Contract;
 use twofactor_core::{Context, KeyRing, PhoneNumber, PhoneVerifier, SendError, VerifyError};
 
 /// What a failing call may take at most.
@@ -225,7 +225,7 @@ async fn a_password_in_the_url_shows_nowhere() {
 }
 
 /// `POST /send` or `/verify` through the framework-free HTTP layer both adapters use.
-async fn http(app: &TwoFactor, path: &str, body: String) -> twofactor_core::web::WebResponse {
+async fn http(app: &Contract, path: &str, body: String) -> twofactor_core::web::WebResponse {
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::CONTENT_TYPE,
@@ -233,8 +233,20 @@ async fn http(app: &TwoFactor, path: &str, body: String) -> twofactor_core::web:
     );
     let started = Instant::now();
     let response = match path {
-        "send" => app.send(&headers, None, body.as_bytes()).await,
-        _ => app.verify(&headers, None, body.as_bytes()).await,
+        "send" => {
+            app.send(&headers, None, body.as_bytes(), |_| async { Ok(()) })
+                .await
+        }
+        _ => {
+            app.verify(
+                &headers,
+                None,
+                body.as_bytes(),
+                |_| async { Ok(Default::default()) },
+                |_| async { Ok(()) },
+            )
+            .await
+        }
     };
     assert!(
         started.elapsed() < BOUND,
