@@ -10,13 +10,13 @@ use actix_web::test::TestRequest;
 use actix_web::{App, test, web};
 use bytes::Bytes;
 use futures_util::stream;
-use twofactor_actix::core::store::{
-    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Pending, SendAttempt,
-    SendDecision, StoreError,
+use twofactor_actix::provider::{Channel, ProviderErrorKind};
+use twofactor_actix::store::{
+    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Pending, Revocation,
+    RevocationBatch, RevocationCursor, SendAttempt, SendDecision, StoreError, VerificationStore,
 };
-use twofactor_actix::core::{
-    Channel, PhoneNumber, Policy, ProviderErrorKind, VerificationStore, async_trait,
-};
+use twofactor_actix::token::TOKEN_LEN;
+use twofactor_actix::{PhoneNumber, Policy, WebConfig, async_trait};
 
 use crate::support::*;
 
@@ -242,6 +242,16 @@ impl VerificationStore for DownStore {
     ) -> Result<FinishOutcome, StoreError> {
         Err(StoreError::Timeout)
     }
+    async fn revoke(&self, _: &Revocation, _: u64) -> Result<(), StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn revocations(
+        &self,
+        _: &RevocationCursor,
+        _: u64,
+    ) -> Result<RevocationBatch, StoreError> {
+        Err(StoreError::Timeout)
+    }
 }
 
 #[actix_web::test]
@@ -292,11 +302,10 @@ async fn the_peer_address_is_the_client_and_x_forwarded_for_is_ignored_by_defaul
 
 #[actix_web::test]
 async fn x_forwarded_for_is_the_client_when_trusted() {
-    let kit = one_send_per_ip();
-    let kit = Kit {
-        tf: kit.tf.with_trust_forwarded_for(true),
-        ..kit
-    };
+    let kit = Kit::with(
+        |b| b.policy(Policy::builder().sends_per_ip_per_hour(1).build().unwrap()),
+        |tf| tf.web_config(WebConfig::builder().trust_forwarded_for(1).build().unwrap()),
+    );
     let app = phone_app!(kit.tf);
     let peer = "10.1.2.3:40000".parse().unwrap();
     let send = |phone: &str, forwarded: &str| {
@@ -434,7 +443,7 @@ async fn verify_answers_the_token_and_sets_the_cookie() {
     assert_eq!(reply.status, 200, "{}", reply.text());
     let json = reply.json();
     let token = json["token"].as_str().unwrap();
-    assert_eq!(token.len(), 80);
+    assert_eq!(token.len(), TOKEN_LEN);
     assert_eq!(
         reply.text(),
         format!(
@@ -458,11 +467,22 @@ async fn verify_answers_the_token_and_sets_the_cookie() {
 #[actix_web::test]
 async fn the_cookie_follows_the_configuration() {
     let kit = Kit::with(
-        |b| b,
+        |b| {
+            b.policy(
+                Policy::builder()
+                    .token_ttl(Duration::from_secs(3600))
+                    .build()
+                    .unwrap(),
+            )
+        },
         |tf| {
-            tf.with_cookie_name("phone_proof")
-                .with_cookie_secure(false)
-                .with_token_ttl(Duration::from_secs(3600))
+            tf.web_config(
+                WebConfig::builder()
+                    .cookie_name("phone_proof")
+                    .cookie_secure(false)
+                    .build()
+                    .unwrap(),
+            )
         },
     );
     let app = phone_app!(kit.tf);
@@ -729,9 +749,8 @@ async fn configure_mounts_the_same_endpoints_in_a_scope_of_your_own() {
     let kit = Kit::new();
     let app = test::init_service(
         App::new()
-            .service(
-                web::scope("/auth/phone").configure(twofactor_actix::configure(kit.tf.clone())),
-            )
+            .wrap(kit.tf.middleware())
+            .service(web::scope("/auth/phone").configure(twofactor_actix::configure))
             .route("/other", web::get().to(|| async { "other" })),
     )
     .await;

@@ -1,19 +1,17 @@
 //! `VerifiedPhone` and `Option<VerifiedPhone>` as handler arguments, with and without the guard.
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::test::TestRequest;
 use actix_web::{App, HttpResponse, test, web};
-use twofactor_actix::{RequireVerifiedPhone, TwoFactor, VerifiedPhone};
+use twofactor_actix::{RequireVerifiedPhone, VerifiedPhone};
 
 use crate::support::*;
 
 async fn me(phone: VerifiedPhone) -> HttpResponse {
-    // Deref to the core proof, and into_inner.
+    // Deref to the proof, and into_proof.
     let at = phone.verified_at_unix();
-    let proof = phone.into_inner();
+    let proof = phone.into_proof();
     HttpResponse::Ok().body(format!("{} {at}", proof.phone()))
 }
 
@@ -28,11 +26,11 @@ const REQUIRED: &str =
     r#"{"error":"phone_verification_required","message":"verify your phone number first"}"#;
 
 #[actix_web::test]
-async fn without_the_guard_the_extractor_checks_the_token_with_the_app_data() {
+async fn without_the_guard_the_extractor_checks_the_token_with_the_middlewares_handle() {
     let kit = Kit::new();
     let app = test::init_service(
         App::new()
-            .app_data(kit.tf.clone())
+            .wrap(kit.tf.middleware())
             .route("/me", web::get().to(me)),
     )
     .await;
@@ -75,30 +73,14 @@ async fn without_the_guard_the_extractor_checks_the_token_with_the_app_data() {
 }
 
 #[actix_web::test]
-async fn web_data_is_found_too() {
+async fn a_route_added_to_the_endpoints_scope_works_too() {
     let kit = Kit::new();
     let app = test::init_service(
         App::new()
-            .app_data(web::Data::new(kit.tf.clone()))
-            .route("/me", web::get().to(me)),
+            .wrap(kit.tf.middleware())
+            .service(twofactor_actix::scope("/phone").route("/me", web::get().to(me))),
     )
     .await;
-    let req = TestRequest::get()
-        .uri("/me")
-        .insert_header(bearer(&kit.token()))
-        .to_request();
-    let reply = call(&app, req).await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-}
-
-#[actix_web::test]
-async fn inside_the_scope_its_app_data_is_enough() {
-    let kit = Kit::new();
-    let app =
-        test::init_service(App::new().service(
-            twofactor_actix::scope("/phone", kit.tf.clone()).route("/me", web::get().to(me)),
-        ))
-        .await;
     let req = TestRequest::get()
         .uri("/phone/me")
         .insert_header(bearer(&kit.token()))
@@ -110,11 +92,10 @@ async fn inside_the_scope_its_app_data_is_enough() {
 #[actix_web::test]
 async fn behind_the_guard_the_extractor_reuses_its_proof() {
     let kit = Kit::new();
-    // No app data at all: only the guard's proof can satisfy the extractor.
     let app = test::init_service(
-        App::new().service(
+        App::new().wrap(kit.tf.middleware()).service(
             web::resource("/me")
-                .wrap(RequireVerifiedPhone::new(kit.tf.clone()))
+                .wrap(RequireVerifiedPhone::new())
                 .to(me),
         ),
     )
@@ -132,9 +113,9 @@ async fn behind_the_guard_the_extractor_reuses_its_proof() {
 async fn behind_a_fresh_guard_the_extractor_does_not_undo_the_freshness_check() {
     let kit = Kit::new();
     let app = test::init_service(
-        App::new().app_data(kit.tf.clone()).service(
+        App::new().wrap(kit.tf.middleware()).service(
             web::resource("/me")
-                .wrap(RequireVerifiedPhone::new(kit.tf.clone()).max_age(Duration::from_secs(60)))
+                .wrap(RequireVerifiedPhone::new().max_age(Duration::from_secs(60)))
                 .to(me),
         ),
     )
@@ -155,7 +136,7 @@ async fn option_verified_phone_is_none_without_a_valid_token() {
     let kit = Kit::new();
     let app = test::init_service(
         App::new()
-            .app_data(kit.tf.clone())
+            .wrap(kit.tf.middleware())
             .route("/maybe", web::get().to(maybe)),
     )
     .await;
@@ -189,89 +170,26 @@ async fn option_verified_phone_is_none_without_a_valid_token() {
     );
 }
 
-/// Log lines, captured.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-#[actix_web::test]
-async fn missing_app_data_is_an_opaque_500_and_a_clear_log_line() {
-    let logs = Logs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer({
-            let logs = logs.clone();
-            move || logs.clone()
-        })
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let kit = Kit::new();
-    let app = test::init_service(
-        App::new()
-            .route("/me", web::get().to(me))
-            .route("/maybe", web::get().to(maybe)),
-    )
-    .await;
-    let req = TestRequest::get()
-        .uri("/me")
-        .insert_header(bearer(&kit.token()))
-        .to_request();
-    let reply = call(&app, req).await;
-    assert_eq!(reply.status, 500);
-    assert_eq!(
-        reply.text(),
-        r#"{"error":"internal_error","message":"internal server error"}"#
-    );
-    assert_eq!(reply.header("content-type"), Some("application/json"));
-    let log = logs.text();
-    assert!(log.contains("ERROR"), "{log}");
-    assert!(
-        log.contains("register TwoFactor with App::app_data"),
-        "{log}"
-    );
-    assert!(log.contains("/me"), "{log}");
-    // The token is not logged.
-    assert!(!log.contains(&kit.token()), "{log}");
-
-    // `Option` turns the misconfiguration into None, but it is still logged.
-    let req = TestRequest::get().uri("/maybe").to_request();
-    assert_eq!(call(&app, req).await.text(), "anonymous");
-    assert_eq!(
-        logs.text()
-            .matches("register TwoFactor with App::app_data")
-            .count(),
-        2
-    );
-}
-
 #[actix_web::test]
 async fn rejections_answer_the_contract() {
     use actix_web::ResponseError;
-    use twofactor_actix::VerifiedPhoneRejection;
-    use twofactor_actix::core::web::GuardRejection;
+    use twofactor_actix::{GuardRejection, VerifiedPhoneRejection};
 
-    let stale = VerifiedPhoneRejection::Rejected(GuardRejection::Stale);
+    let stale = VerifiedPhoneRejection::from(GuardRejection::Stale);
+    assert_eq!(stale.reason(), GuardRejection::Stale);
     assert_eq!(stale.status_code().as_u16(), 401);
     assert_eq!(stale.error_response().status().as_u16(), 401);
     assert_eq!(stale.to_string(), GuardRejection::Stale.to_string());
-    let missing = VerifiedPhoneRejection::NotConfigured;
+    let missing = VerifiedPhoneRejection::from(GuardRejection::Misconfigured);
     assert_eq!(missing.status_code().as_u16(), 500);
-    assert!(missing.to_string().contains("App::app_data"));
-    let _: fn(TwoFactor) -> RequireVerifiedPhone = RequireVerifiedPhone::new;
+    let response = missing.error_response();
+    assert_eq!(response.status().as_u16(), 500);
+    let body = actix_web::body::to_bytes(response.into_body())
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        r#"{"error":"internal_error","message":"internal server error"}"#
+    );
+    let _: fn() -> RequireVerifiedPhone = RequireVerifiedPhone::new;
 }

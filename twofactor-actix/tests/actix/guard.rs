@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::test::TestRequest;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, test, web};
-use twofactor_actix::RequireVerifiedPhone;
+use twofactor_actix::{RequireVerifiedPhone, VerifiedPhone, WebConfig};
 
 use crate::support::*;
 
@@ -23,10 +23,7 @@ fn counting(
     let calls = calls.clone();
     move |req: HttpRequest| {
         calls.fetch_add(1, Ordering::SeqCst);
-        let proof = req
-            .extensions()
-            .get::<twofactor_actix::core::VerifiedPhone>()
-            .copied();
+        let proof = req.extensions().get::<VerifiedPhone>().copied();
         std::future::ready(match proof {
             Some(proof) => HttpResponse::Ok().body(proof.phone().to_string()),
             None => HttpResponse::InternalServerError().body("no proof in the extensions"),
@@ -39,17 +36,15 @@ macro_rules! guarded_app {
     ($kit:expr, $calls:expr) => {
         test::init_service(
             App::new()
+                .wrap($kit.tf.middleware())
                 .service(
                     web::resource("/guarded")
-                        .wrap(RequireVerifiedPhone::new($kit.tf.clone()))
+                        .wrap(RequireVerifiedPhone::new())
                         .to(counting(&$calls)),
                 )
                 .service(
                     web::resource("/fresh")
-                        .wrap(
-                            RequireVerifiedPhone::new($kit.tf.clone())
-                                .max_age(Duration::from_secs(300)),
-                        )
+                        .wrap(RequireVerifiedPhone::new().max_age(Duration::from_secs(300)))
                         .to(counting(&$calls)),
                 ),
         )
@@ -151,7 +146,10 @@ async fn bearer_and_cookie_are_both_accepted_and_the_proof_is_left_in_the_extens
 
 #[actix_web::test]
 async fn the_guard_reads_the_configured_cookie() {
-    let kit = Kit::with(|b| b, |tf| tf.with_cookie_name("sid"));
+    let kit = Kit::with(
+        |b| b,
+        |tf| tf.web_config(WebConfig::builder().cookie_name("sid").build().unwrap()),
+    );
     let calls = Arc::new(AtomicUsize::new(0));
     let app = guarded_app!(kit, calls);
     let token = kit.token();
@@ -196,9 +194,10 @@ async fn the_guard_can_wrap_a_whole_scope() {
     let calls = Arc::new(AtomicUsize::new(0));
     let app = test::init_service(
         App::new()
+            .wrap(kit.tf.middleware())
             .service(
                 web::scope("/account")
-                    .wrap(RequireVerifiedPhone::new(kit.tf.clone()))
+                    .wrap(RequireVerifiedPhone::new())
                     .route("/a", web::get().to(counting(&calls)))
                     .route("/b", web::post().to(counting(&calls))),
             )

@@ -29,11 +29,11 @@ fn start(tf: TwoFactor) -> (SocketAddr, ServerHandle) {
                     Ok(response)
                 }
             })
-            .app_data(tf.clone())
-            .service(twofactor_actix::scope("/phone", tf.clone()))
+            .wrap(tf.middleware())
+            .service(twofactor_actix::scope("/phone"))
             .service(
                 web::resource("/protected")
-                    .wrap(RequireVerifiedPhone::new(tf.clone()))
+                    .wrap(RequireVerifiedPhone::new())
                     .to(|phone: VerifiedPhone| async move {
                         HttpResponse::Ok().json(serde_json::json!({
                             "phone": phone.phone().to_string(),

@@ -8,11 +8,10 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use bytes::Bytes;
-use twofactor_actix::TwoFactor;
-use twofactor_actix::core::clock::{Clock, ManualClock};
-use twofactor_actix::core::mock::MockProvider;
-use twofactor_actix::core::{
-    KeyRing, PhoneNumber, PhoneParser, PhoneVerifier, PhoneVerifierBuilder,
+use twofactor_actix::clock::{Clock, ManualClock};
+use twofactor_actix::{
+    KeyRing, MockProvider, PhoneNumber, PhoneParser, PhoneProof, PhoneVerifier,
+    PhoneVerifierBuilder, Policy, TwoFactor, TwoFactorBuilder,
 };
 
 pub const PHONE: &str = "+919812345678";
@@ -32,7 +31,7 @@ impl Kit {
 
     pub fn with(
         builder: impl FnOnce(PhoneVerifierBuilder) -> PhoneVerifierBuilder,
-        web: impl FnOnce(TwoFactor) -> TwoFactor,
+        web: impl FnOnce(TwoFactorBuilder) -> TwoFactorBuilder,
     ) -> Self {
         let mock = MockProvider::new();
         let clock = ManualClock::new();
@@ -40,7 +39,7 @@ impl Kit {
             .build()
             .unwrap();
         Self {
-            tf: web(TwoFactor::new(verifier)),
+            tf: web(TwoFactor::builder(verifier)).build().unwrap(),
             mock,
             clock,
         }
@@ -57,10 +56,8 @@ impl Kit {
 
     /// A token for [`PHONE`], verified now, signed with the engine's keys.
     pub fn token(&self) -> String {
-        self.tf
-            .verifier()
-            .keys()
-            .sign(parse(PHONE), self.clock.now(), Duration::from_secs(86_400))
+        let proof = PhoneProof::new(parse(PHONE), self.clock.now(), Duration::from_secs(86_400));
+        self.tf.verifier().keys().sign(&proof)
     }
 
     /// Now on the engine's clock, in Unix seconds.
@@ -73,13 +70,24 @@ impl Kit {
     }
 }
 
+/// A policy without a resend cooldown and with room for many sends: tests that verify the
+/// same phone several times.
+pub fn relaxed() -> Policy {
+    Policy::builder()
+        .resend_cooldown(Duration::ZERO)
+        .sends_per_phone_per_hour(100)
+        .build()
+        .unwrap()
+}
+
 pub fn parse(phone: &str) -> PhoneNumber {
     PhoneParser::default().parse(phone).unwrap()
 }
 
 /// A token for [`PHONE`] signed by a key the engine does not hold.
 pub fn foreign_token() -> String {
-    KeyRing::random().sign(parse(PHONE), SystemTime::now(), Duration::from_secs(3600))
+    let proof = PhoneProof::new(parse(PHONE), SystemTime::now(), Duration::from_secs(3600));
+    KeyRing::random().sign(&proof)
 }
 
 /// Changes one character in the middle of `token` (the MAC then fails).
@@ -151,11 +159,13 @@ where
     }
 }
 
-/// The endpoints under `/phone`, as the examples mount them.
+/// The endpoints under `/phone` with the app-level middleware, as the examples mount them.
 macro_rules! phone_app {
     ($tf:expr) => {
         actix_web::test::init_service(
-            actix_web::App::new().service(twofactor_actix::scope("/phone", $tf.clone())),
+            actix_web::App::new()
+                .wrap($tf.middleware())
+                .service(twofactor_actix::scope("/phone")),
         )
         .await
     };

@@ -1,42 +1,22 @@
-//! The guard on plain tower services, and the extractors in axum apps with their own state.
+//! The guard on plain tower services, and the extractors in an axum app with its own state
+//! (in-process: these are about tower plumbing, not HTTP).
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::FromRef;
+use axum::extract::State;
 use axum::routing::get;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use twofactor_core::clock::ManualClock;
-use twofactor_core::mock::MockProvider;
-use twofactor_core::{KeyRing, PhoneParser, PhoneVerifier, SigningKey};
-use twofactor_tower::{RequireVerifiedPhone, TwoFactor, VerifiedPhone};
+use twofactor_tower::{RequireVerifiedPhoneLayer, TwoFactor, VerifiedPhone};
 
-fn keys() -> KeyRing {
-    KeyRing::new(SigningKey::from_bytes(&[5; 32]).unwrap())
-}
-
-fn setup() -> (TwoFactor, ManualClock) {
-    let clock = ManualClock::new();
-    let verifier = PhoneVerifier::builder(MockProvider::new())
-        .keys(keys())
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    (TwoFactor::new(verifier), clock)
-}
-
-fn token(clock: &ManualClock, ttl: u64) -> String {
-    use twofactor_core::clock::Clock;
-    let phone = PhoneParser::default().parse("+919812345678").unwrap();
-    keys().sign(phone, clock.now(), Duration::from_secs(ttl))
-}
+use crate::support::*;
 
 async fn body_text<B: http_body::Body>(body: B) -> String
 where
@@ -47,23 +27,22 @@ where
 
 #[tokio::test]
 async fn the_guard_works_on_a_plain_service_fn_and_never_calls_it_on_rejection() {
-    let (tf, clock) = setup();
+    let kit = Kit::new();
+    let tf = TwoFactor::new(kit.verifier.clone());
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
     let inner = service_fn(move |req: Request<Full<Bytes>>| {
         let counter = counter.clone();
         async move {
             counter.fetch_add(1, Ordering::SeqCst);
-            let proof = req
-                .extensions()
-                .get::<twofactor_core::VerifiedPhone>()
-                .copied();
+            let proof = req.extensions().get::<VerifiedPhone>().copied();
             let text = proof.map(|p| p.phone().to_string()).unwrap_or_default();
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text))))
         }
     });
     let service = ServiceBuilder::new()
-        .layer(RequireVerifiedPhone::new(tf.clone()).max_age(Duration::from_secs(60)))
+        .layer(tf.layer())
+        .layer(RequireVerifiedPhoneLayer::new().max_age(Duration::from_secs(60)))
         .service(inner);
 
     let refused = service
@@ -77,18 +56,14 @@ async fn the_guard_works_on_a_plain_service_fn_and_never_calls_it_on_rejection()
         "Bearer realm=\"phone\""
     );
     assert_eq!(refused.headers()[header::CONTENT_TYPE], "application/json");
-    assert!(
-        body_text(refused.into_body())
-            .await
-            .contains("phone_verification_required")
-    );
+    assert_eq!(body_text(refused.into_body()).await, REQUIRED);
     assert_eq!(
         calls.load(Ordering::SeqCst),
         0,
         "the inner service is not called"
     );
 
-    let good = token(&clock, 3600);
+    let good = kit.token(3600);
     let request = Request::builder()
         .header(header::AUTHORIZATION, format!("Bearer {good}"))
         .body(Full::default())
@@ -97,7 +72,7 @@ async fn the_guard_works_on_a_plain_service_fn_and_never_calls_it_on_rejection()
     assert_eq!(ok.status(), StatusCode::OK);
     assert_eq!(
         body_text(ok.into_body()).await,
-        "+919812345678",
+        PHONE,
         "the proof reached the inner service"
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -112,7 +87,7 @@ async fn the_guard_works_on_a_plain_service_fn_and_never_calls_it_on_rejection()
         "cookie accepted"
     );
 
-    clock.advance(Duration::from_secs(61));
+    kit.clock.advance(Duration::from_secs(61));
     let request = Request::builder()
         .header(header::AUTHORIZATION, format!("Bearer {good}"))
         .body(Full::default())
@@ -124,25 +99,19 @@ async fn the_guard_works_on_a_plain_service_fn_and_never_calls_it_on_rejection()
             .await
             .contains("phone_verification_stale")
     );
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "not called for the stale one"
+    );
 }
 
 #[derive(Clone)]
 struct AppState {
-    tf: TwoFactor,
     greeting: &'static str,
 }
 
-impl FromRef<AppState> for TwoFactor {
-    fn from_ref(state: &AppState) -> Self {
-        state.tf.clone()
-    }
-}
-
-async fn greet(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    phone: Option<VerifiedPhone>,
-) -> String {
+async fn greet(State(state): State<AppState>, phone: Option<VerifiedPhone>) -> String {
     match phone {
         Some(p) => format!("{} {}", state.greeting, p.phone()),
         None => "who are you?".into(),
@@ -150,24 +119,22 @@ async fn greet(
 }
 
 async fn strict(phone: VerifiedPhone) -> String {
-    phone.into_inner().phone().to_string()
+    phone.into_proof().phone().to_string()
 }
 
 #[tokio::test]
-async fn extractors_take_the_state_through_from_ref_and_option_works() {
-    let (tf, clock) = setup();
+async fn extractors_work_in_an_app_with_its_own_state_and_option_works() {
+    let kit = Kit::new();
     let app = Router::new()
         .route("/greet", get(greet))
         .route("/strict", get(strict))
         .route(
             "/guarded",
-            get(strict).route_layer(RequireVerifiedPhone::new(tf.clone())),
+            get(strict).route_layer(RequireVerifiedPhoneLayer::new()),
         )
-        .with_state(AppState {
-            tf,
-            greeting: "hello",
-        });
-    let good = token(&clock, 3600);
+        .with_state(AppState { greeting: "hello" })
+        .layer(TwoFactor::new(kit.verifier.clone()).layer());
+    let good = kit.token(3600);
     let call = |path: &'static str, auth: Option<String>| {
         let app = app.clone();
         async move {
@@ -189,29 +156,21 @@ async fn extractors_take_the_state_through_from_ref_and_option_works() {
     );
     assert_eq!(
         call("/greet", Some(good.clone())).await,
-        (StatusCode::OK, "hello +919812345678".into())
+        (StatusCode::OK, format!("hello {PHONE}"))
     );
     let (status, body) = call("/strict", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(body.contains("phone_verification_required"));
+    assert_eq!(body, REQUIRED);
     assert_eq!(
         call("/strict", Some(good.clone())).await,
-        (StatusCode::OK, "+919812345678".into())
+        (StatusCode::OK, PHONE.into())
     );
     assert_eq!(
         call("/guarded", Some(good)).await,
-        (StatusCode::OK, "+919812345678".into())
+        (StatusCode::OK, PHONE.into())
     );
-    let expired = {
-        let phone = PhoneParser::default().parse("+919812345678").unwrap();
-        keys().sign(
-            phone,
-            SystemTime::now() - Duration::from_secs(7200),
-            Duration::from_secs(60),
-        )
-    };
     assert_eq!(
-        call("/guarded", Some(expired)).await.0,
+        call("/guarded", Some(expired_token())).await.0,
         StatusCode::UNAUTHORIZED
     );
 }

@@ -1,0 +1,124 @@
+//! Proofs in the app's tower-sessions session (`proofs_in_session()`), over real HTTP, in the
+//! very app of `own_app` (only the handle's builder changes).
+
+use axum::Router;
+use axum::routing::get;
+use twofactor_tower::{RequireVerifiedPhoneLayer, TwoFactor, VerifiedPhone};
+
+use crate::own_app::app;
+use crate::support::*;
+
+#[tokio::test]
+async fn the_proof_lives_in_the_session_and_the_session_id_is_rotated() {
+    let kit = Kit::with(|b| b.policy(relaxed()));
+    let tf = TwoFactor::builder(kit.verifier.clone())
+        .hooks(app::BindToUser)
+        .proofs_in_session()
+        .cookie_secure(false)
+        .build()
+        .unwrap();
+    let server = serve(app::app(tf)).await;
+    let alice = Client::new(&server);
+
+    assert_eq!(alice.post("/login/alice").send().await.status, 204);
+    let before = alice.cookie("id").expect("the app's session cookie");
+    let verified = alice.verify_phone(&kit).await;
+    assert_eq!(verified.json()["status"], "verified");
+    assert_eq!(
+        verified.set_cookie("twofactor_phone"),
+        None,
+        "no token cookie in session mode"
+    );
+    assert!(
+        verified.set_cookie("id").is_some(),
+        "the session was written"
+    );
+    let after = alice.cookie("id").unwrap();
+    assert_ne!(before, after, "the session id is rotated on verify");
+
+    // The session cookie alone passes the guard and both extractors; the proof came back from
+    // the session still bound to alice (`/account` checks `is_bound_to("alice")`).
+    assert_eq!(alice.cookie("twofactor_phone"), None);
+    let account = alice.get("/account").send().await;
+    assert_eq!(account.status, 200, "{}", account.text());
+    assert_eq!(
+        account.text(),
+        format!("welcome alice, your phone is {PHONE}")
+    );
+    assert_eq!(alice.get("/phone-only").send().await.text(), PHONE);
+    assert_eq!(
+        alice.get("/").send().await.text(),
+        format!("welcome {PHONE}")
+    );
+    assert_eq!(
+        alice.get("/phone/status").send().await.json()["verified"],
+        true
+    );
+
+    // The session id from before the verification carries no proof (no fixation).
+    let planted = Client::new(&server);
+    planted.set_cookie("id", &before);
+    assert_eq!(planted.get("/account").send().await.text(), REQUIRED);
+    assert_eq!(planted.get("/phone-only").send().await.status, 401);
+    // Nor does no session at all.
+    let stranger = Client::new(&server);
+    assert_eq!(stranger.get("/account").send().await.status, 401);
+    assert_eq!(stranger.get("/").send().await.text(), "welcome stranger");
+
+    // Logout removes the proof from the session, and only the proof.
+    let logout = alice.post("/phone/logout").send().await;
+    assert_eq!(logout.status, 204, "{}", logout.text());
+    assert_eq!(alice.get("/account").send().await.text(), REQUIRED);
+    assert_eq!(alice.get("/phone-only").send().await.status, 401);
+    assert_eq!(alice.get("/").send().await.text(), "welcome stranger");
+    assert_eq!(
+        alice.get("/phone/status").send().await.text(),
+        r#"{"verified":false}"#
+    );
+    // Alice is still logged in to the app: her hook binds a new verification at once.
+    alice.verify_phone(&kit).await;
+    assert_eq!(alice.get("/account").send().await.status, 200);
+}
+
+#[tokio::test]
+async fn session_mode_without_the_session_layer_is_an_opaque_500_naming_the_fix() {
+    let (logs, _guard) = Logs::capture();
+    let kit = Kit::new();
+    let tf = TwoFactor::builder(kit.verifier.clone())
+        .proofs_in_session()
+        .build()
+        .unwrap();
+    let app: Router = Router::new()
+        .route(
+            "/guarded",
+            get(|| async { "secret" }).route_layer(RequireVerifiedPhoneLayer::new()),
+        )
+        .route(
+            "/maybe",
+            get(|phone: Option<VerifiedPhone>| async move { format!("{}", phone.is_some()) }),
+        )
+        .nest("/phone", twofactor_tower::router())
+        .layer(tf.layer());
+    let server = serve(app).await;
+    let client = Client::new(&server);
+
+    client.send_code().await;
+    let replies = [
+        client.get("/guarded").send().await,
+        client.get("/maybe").send().await,
+        client.verify(&kit.code()).send().await,
+        client.get("/phone/status").send().await,
+        client.post("/phone/logout").send().await,
+    ];
+    for reply in &replies {
+        assert_eq!(reply.status, 500, "{}", reply.text());
+        assert_eq!(reply.text(), INTERNAL);
+        assert_eq!(reply.header("set-cookie"), None);
+    }
+    let log = logs.text();
+    let errors = log
+        .lines()
+        .filter(|l| l.contains("ERROR") && l.contains("SessionManagerLayer"))
+        .count();
+    assert_eq!(errors, replies.len(), "{log}");
+}
