@@ -1,7 +1,7 @@
 //! The axum demo: `cargo run --example axum`, then open http://127.0.0.1:3000.
 //!
 //! With no configuration it runs on the console provider (codes printed on stdout) and the
-//! in-memory store; every variable of DESIGN §5 works (see the README).
+//! in-memory store; every variable of the README's configuration table works.
 
 use std::process::ExitCode;
 

@@ -5,7 +5,7 @@
 //! TWOFACTOR_API_KEY=... cargo run --example cli -- balance sms|voice
 //! ```
 //!
-//! It reads the same environment variables as the demo apps (DESIGN §5).
+//! It reads the same environment variables as the demo apps (the README's configuration table).
 
 use std::io::BufRead;
 use std::process::ExitCode;

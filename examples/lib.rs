@@ -1,5 +1,5 @@
 //! What the demo apps share: the settings read from the environment, the page, and the app
-//! surface of DESIGN §6, built once per framework so that tests and benchmarks drive exactly
+//! surface described in the README, built once per framework so that tests and benchmarks drive exactly
 //! what `cargo run --example axum` serves.
 //!
 //! | route | |
@@ -8,7 +8,7 @@
 //! | `GET /health` | `{"ok":true}`, unguarded |
 //! | `GET /protected` | guarded; `{"phone":"+91…","verified_at":…}` |
 //! | `GET /protected/recent` | the same, but only for a phone verified in the last 5 minutes (step-up) |
-//! | `/phone/*` | the endpoints of DESIGN §3 |
+//! | `/phone/*` | the endpoints of the HTTP contract (`twofactor_core::web`) |
 //!
 //! The sessions examples (`axum_sessions`, `actix_sessions`) show the library inside an app with
 //! its own users and login session: see [`sessions`].

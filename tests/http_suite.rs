@@ -1,4 +1,4 @@
-//! The HTTP suite: DESIGN §3 over real HTTP, written once and run against every adapter's demo
+//! The HTTP suite: the HTTP contract over real HTTP, written once and run against every adapter's demo
 //! app and sessions example (see the `suite!` list at the bottom). The app runs on port 0
 //! against a fake 2Factor on loopback; the app's clock is injected, so expiry is tested without
 //! sleeping.

@@ -1,4 +1,4 @@
-//! Configuration from the environment (DESIGN §5), for the demo apps and for apps that want the
+//! Configuration from the environment (the variables of the README's configuration table), for the demo apps and for apps that want the
 //! same variables.
 //!
 //! [`Settings::from_env`] reads and checks every variable — a bad value is an error naming the
@@ -97,7 +97,7 @@ pub enum OtpMode {
     Local,
 }
 
-/// Every setting DESIGN §5 names, parsed and checked. Secrets are `SecretString`s and are
+/// Every setting of the README's configuration table, parsed and checked. Secrets are `SecretString`s and are
 /// redacted from `Debug`.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

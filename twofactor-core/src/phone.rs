@@ -166,7 +166,7 @@ pub struct PhoneParser {
 }
 
 impl Default for PhoneParser {
-    /// Region `IN`, only Indian numbers allowed (DESIGN §4).
+    /// Region `IN`, only Indian numbers allowed.
     fn default() -> Self {
         Self::new(CountryId::IN)
     }

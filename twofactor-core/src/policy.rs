@@ -1,5 +1,5 @@
 //! The verification policy: code shape and lifetime, the attempt budget, send caps, token
-//! lifetime. Every default is DESIGN §4's, and every value is checked when the policy is built.
+//! lifetime. Every default is the README's, and every value is checked when the policy is built.
 //!
 //! ```
 //! use std::time::Duration;
@@ -25,7 +25,7 @@ use crate::code::MAX_CODE_LEN;
 pub const SEND_WINDOW: Duration = Duration::from_secs(3600);
 
 /// A validated verification policy. Build one with [`Policy::builder`]; `Policy::default()` is
-/// DESIGN §4.
+/// the defaults of the README.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     code_length: usize,

@@ -463,7 +463,7 @@ impl KeyRing {
     }
 
     /// Checks a token's signature and expiry at `now` (not its revocation: the engine does
-    /// that, see [`PhoneVerifier::check_token`](crate::verifier::PhoneVerifier::check_token)).
+    /// that, see [`PhoneVerifier::authenticate`](crate::verifier::PhoneVerifier::authenticate)).
     pub fn verify(&self, token: &str, now: SystemTime) -> Result<PhoneProof, TokenError> {
         if token.len() != TOKEN_LEN {
             return Err(TokenError::Invalid);

@@ -29,7 +29,7 @@ pub const USER_AGENT: &str = concat!("twofactor-rs/", env!("CARGO_PKG_VERSION"))
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct HttpOptions {
-    /// The whole request, connect included (DESIGN §5 `TWOFACTOR_PROVIDER_TIMEOUT`, default 10 s).
+    /// The whole request, connect included (`TWOFACTOR_PROVIDER_TIMEOUT`, default 10 s).
     pub timeout: Duration,
     /// Connecting only (default 5 s, never more than `timeout`).
     pub connect_timeout: Duration,

@@ -315,7 +315,7 @@ impl PhoneVerifierBuilder {
         self
     }
 
-    /// The policy (default: DESIGN §4).
+    /// The policy (default: the defaults of the README).
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
         self

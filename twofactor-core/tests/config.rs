@@ -1,4 +1,4 @@
-//! Configuration from the environment (DESIGN §5): every variable, and a clear error naming the
+//! Configuration from the environment (the README's configuration table): every variable, and a clear error naming the
 //! variable for every bad value.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! `POST /send`, `POST /verify`, `GET /status`, `POST /logout`: every row of DESIGN §3.
+//! `POST /send`, `POST /verify`, `GET /status`, `POST /logout`: every row of the HTTP contract.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -128,6 +128,16 @@ impl Refusal {
         }
     }
 
+    /// [`new`](Self::new) with the status as a number (for apps whose framework has its own
+    /// status type, as actix-web has): an unknown or non-error status becomes 403.
+    pub fn with_status(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+            code,
+            message,
+        )
+    }
+
     /// 403 with `code` and `message`.
     pub fn forbidden(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)

@@ -108,7 +108,7 @@ pub(crate) fn token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Option<&'h
     )
 }
 
-/// [`token`] from header values already taken out of the request: the token in the first
+/// The token of a request, from header values already taken out of it: the token in the first
 /// `Authorization` value if it is a bearer one, else in the `Cookie` values. Borrows, never
 /// allocates — the guard runs it on every protected request.
 pub fn token_from<'h>(
