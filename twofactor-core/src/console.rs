@@ -31,11 +31,13 @@ pub struct ConsoleSms {
 }
 
 impl ConsoleSms {
-    /// Prints to stdout, and warns (via `tracing`) that nothing is really sent.
+    /// Prints to stdout, and warns that nothing is really sent (through `tracing`, and on
+    /// stderr once if no subscriber is installed).
     pub fn new() -> Self {
-        tracing::warn!(
+        crate::warn::important(
+            "console-provider",
             "twofactor: the console provider prints codes to stdout and sends no SMS; \
-             it is for development only (set TWOFACTOR_API_KEY or TWOFACTOR_PROVIDER)"
+             it is for development only (set TWOFACTOR_API_KEY or TWOFACTOR_PROVIDER)",
         );
         Self { out: None }
     }
@@ -63,8 +65,7 @@ impl ConsoleSms {
     }
 }
 
-/// The console provider's name (the engine warns when it is in use).
-pub(crate) const CONSOLE_NAME: &str = "console";
+const CONSOLE_NAME: &str = "console";
 
 impl Default for ConsoleSms {
     fn default() -> Self {

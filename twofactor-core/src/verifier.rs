@@ -240,8 +240,6 @@ pub enum BuildError {
 const RANDOM_KEY_WARNING: &str = "twofactor: no signing key configured; using a random one \
      (tokens die with the process and other instances reject them; set TWOFACTOR_SIGNING_KEY \
      or call PhoneVerifierBuilder::keys)";
-const CONSOLE_WARNING: &str = "twofactor: the console provider prints codes on stdout instead \
-     of sending them: for development only (set TWOFACTOR_PROVIDER and its credentials)";
 
 const PROVIDER_TICKET: &str = "p:";
 const TEST_TICKET: &str = "t:";
@@ -389,10 +387,6 @@ impl PhoneVerifierBuilder {
             crate::warn::important("random-signing-key", RANDOM_KEY_WARNING);
             KeyRing::random()
         });
-        if self.provider.name() == crate::console::CONSOLE_NAME {
-            warnings.push(CONSOLE_WARNING);
-            crate::warn::important("console-provider", CONSOLE_WARNING);
-        }
         Ok(PhoneVerifier {
             inner: Arc::new(Inner {
                 provider: self.provider,
@@ -462,9 +456,8 @@ impl PhoneVerifier {
         self.inner.provider.name()
     }
 
-    /// The warnings that matter, raised while building (a random signing key, the console
-    /// provider). Each was also logged, and written to stderr if no `tracing` subscriber is
-    /// installed.
+    /// The warnings that matter raised while building (a random signing key). Each was also
+    /// logged, and written to stderr if no `tracing` subscriber is installed.
     pub fn warnings(&self) -> &[&'static str] {
         &self.inner.warnings
     }
