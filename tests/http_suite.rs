@@ -414,6 +414,7 @@ impl twofactor_core::VerificationStore for DownStore {
     async fn begin_attempt(
         &self,
         _: twofactor_core::PhoneNumber,
+        _: Option<std::net::IpAddr>,
         _: u64,
         _: &twofactor_core::store::AttemptLimits,
     ) -> Result<twofactor_core::store::AttemptDecision, twofactor_core::store::StoreError> {
@@ -426,6 +427,34 @@ impl twofactor_core::VerificationStore for DownStore {
         _: twofactor_core::store::AttemptResult,
         _: u64,
     ) -> Result<twofactor_core::store::FinishOutcome, twofactor_core::store::StoreError> {
+        Err(twofactor_core::store::StoreError::Timeout)
+    }
+    async fn record_verified(
+        &self,
+        _: twofactor_core::store::Country,
+        _: u64,
+    ) -> Result<(), twofactor_core::store::StoreError> {
+        Err(twofactor_core::store::StoreError::Timeout)
+    }
+    async fn conversion(
+        &self,
+        _: twofactor_core::store::Country,
+        _: u64,
+    ) -> Result<twofactor_core::store::ConversionFigures, twofactor_core::store::StoreError> {
+        Err(twofactor_core::store::StoreError::Timeout)
+    }
+    async fn revoke(
+        &self,
+        _: &twofactor_core::store::Revocation,
+        _: u64,
+    ) -> Result<(), twofactor_core::store::StoreError> {
+        Err(twofactor_core::store::StoreError::Timeout)
+    }
+    async fn revocations(
+        &self,
+        _: &twofactor_core::store::RevocationCursor,
+        _: u64,
+    ) -> Result<twofactor_core::store::RevocationBatch, twofactor_core::store::StoreError> {
         Err(twofactor_core::store::StoreError::Timeout)
     }
 }

@@ -36,15 +36,17 @@
 //!   [`Policy::lockout`]; while locked even the right code is refused, and no code is sent
 //!   (a send is answered [`SendError::RateLimited`] with [`Limit::Locked`]).
 //! - At most one live code per phone: a new send replaces the old code.
-//! - Sends pass the cooldown, the per-phone, per-IP and overall hourly caps and the country
-//!   allow-list, each refusal saying when it lifts.
+//! - Sends pass the cooldown, the per-phone, per-IP, per-number-range, voice and overall hourly
+//!   caps, the country conversion guard and the country allow-list, each refusal saying which
+//!   limit refused and when it lifts. Verifies spend the client address's hourly budget first
+//!   ([`VerifyError::RateLimited`]).
 //! - The store failing means refusal ([`SendError::StoreUnavailable`]): never a send without a
 //!   record, never a guess without a count.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tracing::Instrument;
@@ -56,8 +58,8 @@ use crate::provider::{
     Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
 };
 use crate::store::{
-    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
-    SendDecision, SendLimits, StoreError, VerificationStore,
+    AttemptDecision, AttemptLimits, AttemptResult, Country, FinishOutcome, Limit, Pending,
+    SendAttempt, SendDecision, SendLimits, StoreError, VerificationStore,
 };
 use crate::token::{KeyRing, TokenError, VerifiedPhone};
 use crate::{Channel, OtpCode, PhoneError, PhoneNumber, PhoneParser};
@@ -202,6 +204,14 @@ pub enum VerifyError {
         /// When the lock lifts.
         retry_after: Duration,
     },
+    /// The client address spent its verify budget ([`Limit::Ip`]); the phone lost no attempt.
+    #[error("too many verifications ({limit}); retry in {}s", retry_secs(*.retry_after))]
+    RateLimited {
+        /// Which limit.
+        limit: Limit,
+        /// When it lifts.
+        retry_after: Duration,
+    },
     /// The provider failed.
     #[error("the SMS provider failed")]
     Provider(#[source] ProviderError),
@@ -235,6 +245,9 @@ pub enum BuildError {
         /// What is wrong.
         reason: String,
     },
+    /// The store cannot hold what the policy needs without forgetting counters or locks.
+    #[error("{0}")]
+    StoreCapacity(String),
 }
 
 const PROVIDER_TICKET: &str = "p:";
@@ -251,6 +264,8 @@ struct Inner {
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
     test_numbers: HashMap<PhoneNumber, OtpCode>,
+    /// The countries the conversion guard refused last, to report throttle and release once.
+    throttled: Mutex<HashSet<Country>>,
 }
 
 /// The verification engine; cheap to clone (clones share everything). See the module docs.
@@ -361,6 +376,9 @@ impl PhoneVerifierBuilder {
             #[cfg(not(feature = "moka"))]
             None => return Err(BuildError::NoStore),
         };
+        store
+            .check_policy(&self.policy)
+            .map_err(|e| BuildError::StoreCapacity(e.to_string()))?;
         if !self.test_numbers.is_empty() && !self.test_numbers_enabled {
             return Err(BuildError::TestNumbersNotEnabled);
         }
@@ -394,6 +412,7 @@ impl PhoneVerifierBuilder {
                 events: self.events,
                 clock: self.clock,
                 test_numbers,
+                throttled: Mutex::default(),
             }),
         })
     }
@@ -504,8 +523,16 @@ impl PhoneVerifier {
             return Err(SendError::ChannelUnsupported(ctx.channel));
         }
         let now = inner.clock.now_millis();
-        let attempt = SendAttempt::new(phone, ctx.client_ip, now, inner.send_limits);
-        match inner.store.reserve_send(&attempt).await {
+        let country = Country::of(phone);
+        let attempt = SendAttempt::new(phone, now, inner.send_limits)
+            .with_client(ctx.client_ip)
+            .with_channel(ctx.channel)
+            .with_country(country);
+        let decision = inner.store.reserve_send(&attempt).await;
+        if let Ok(d) = &decision {
+            self.note_conversion(country, d);
+        }
+        match decision {
             Err(e) => {
                 self.emit(Event::StoreFailed { phone });
                 return Err(SendError::StoreUnavailable(e));
@@ -585,6 +612,43 @@ impl PhoneVerifier {
         })
     }
 
+    /// Reports the conversion guard's transitions for `country`, as the send decision `d` shows
+    /// them: refused by it (throttled), or past it (released; every limit after it in
+    /// [`Limit`]'s order means the guard let the send through).
+    fn note_conversion(&self, country: Country, d: &SendDecision) {
+        let throttled = match d {
+            SendDecision::Refused {
+                limit: Limit::Country,
+                ..
+            } => true,
+            SendDecision::Granted
+            | SendDecision::Refused {
+                limit: Limit::Global,
+                ..
+            } => false,
+            _ => return,
+        };
+        let changed = {
+            let mut set = self
+                .inner
+                .throttled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if throttled {
+                set.insert(country)
+            } else {
+                set.remove(&country)
+            }
+        };
+        if changed {
+            self.emit(if throttled {
+                Event::CountryThrottled { country }
+            } else {
+                Event::CountryReleased { country }
+            });
+        }
+    }
+
     /// Checks `code_input` for the phone typed as `phone_input`.
     pub async fn verify(
         &self,
@@ -631,10 +695,23 @@ impl PhoneVerifier {
         };
         let (pending_id, ticket, attempt, last) = match inner
             .store
-            .begin_attempt(phone, now, &inner.attempt_limits)
+            .begin_attempt(phone, ctx.client_ip, now, &inner.attempt_limits)
             .await
             .map_err(store_failed)?
         {
+            AttemptDecision::RateLimited { retry_after_ms } => {
+                let retry_after = Duration::from_millis(retry_after_ms);
+                self.emit(Event::RateLimited {
+                    phone,
+                    client_ip: ctx.client_ip,
+                    limit: Limit::Ip,
+                    retry_after,
+                });
+                return Err(VerifyError::RateLimited {
+                    limit: Limit::Ip,
+                    retry_after,
+                });
+            }
             AttemptDecision::Locked { retry_after_ms } => {
                 self.emit(Event::VerificationFailed {
                     phone,
@@ -693,7 +770,14 @@ impl PhoneVerifier {
                     .await
                     .map_err(store_failed)?
                 {
-                    FinishOutcome::Done => {}
+                    FinishOutcome::Done => {
+                        // Only the conversion guard's figures: a failure here costs the user
+                        // nothing and leaves the guard on the strict side.
+                        if let Err(e) = inner.store.record_verified(Country::of(phone), now).await
+                        {
+                            tracing::warn!(error = %e, "twofactor: could not count a verification for the conversion guard");
+                        }
+                    }
                     FinishOutcome::Gone => {
                         self.emit(Event::VerificationFailed {
                             phone,
@@ -798,6 +882,7 @@ impl VerifyError {
             Self::NoLiveCode => "code_expired",
             Self::Incorrect { .. } => "incorrect_code",
             Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Provider(e) => provider_code(e),
             Self::StoreUnavailable(_) => "service_unavailable",
         }

@@ -127,6 +127,8 @@ struct ErrorBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     attempts_left: Option<u32>,
 }
 
@@ -156,6 +158,7 @@ impl WebResponse {
                 error: code,
                 message,
                 retry_after: None,
+                reason: None,
                 attempts_left: None,
             },
         )
@@ -174,6 +177,7 @@ impl WebResponse {
                 error: code,
                 message,
                 retry_after,
+                reason: None,
                 attempts_left,
             },
         );
@@ -694,6 +698,24 @@ fn store_unavailable() -> WebResponse {
     )
 }
 
+/// 429 `rate_limited` with `retry_after`, `Retry-After` and the refusing limit as `reason`.
+fn rate_limited(e: &dyn std::fmt::Display, limit: crate::store::Limit, retry_after: u64) -> WebResponse {
+    let message = e.to_string();
+    let mut r = WebResponse::json(
+        StatusCode::TOO_MANY_REQUESTS,
+        &ErrorBody {
+            error: "rate_limited",
+            message: &message,
+            retry_after: Some(retry_after),
+            reason: Some(limit.as_str()),
+            attempts_left: None,
+        },
+    );
+    r.headers
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    r
+}
+
 /// The contract's response to a send error.
 pub fn send_error(e: &SendError) -> WebResponse {
     let message = e.to_string();
@@ -703,13 +725,9 @@ pub fn send_error(e: &SendError) -> WebResponse {
             WebResponse::error(StatusCode::FORBIDDEN, e.code(), &message)
         }
         SendError::ChannelUnsupported(_) => WebResponse::invalid_request(&message),
-        SendError::RateLimited { retry_after, .. } => WebResponse::error_with(
-            StatusCode::TOO_MANY_REQUESTS,
-            e.code(),
-            &message,
-            Some(retry_secs(*retry_after)),
-            None,
-        ),
+        SendError::RateLimited { limit, retry_after } => {
+            rate_limited(e, *limit, retry_secs(*retry_after))
+        }
         SendError::Provider(p) => provider_response(p),
         SendError::StoreUnavailable(_) => store_unavailable(),
     }
@@ -740,6 +758,9 @@ pub fn verify_error(e: &VerifyError) -> WebResponse {
             Some(retry_secs(*retry_after)),
             None,
         ),
+        VerifyError::RateLimited { limit, retry_after } => {
+            rate_limited(e, *limit, retry_secs(*retry_after))
+        }
         VerifyError::Provider(p) => provider_response(p),
         VerifyError::StoreUnavailable(_) => store_unavailable(),
     }

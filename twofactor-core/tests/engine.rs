@@ -10,8 +10,9 @@ use twofactor_core::events::{Event, FailureReason};
 use twofactor_core::mock::MockProvider;
 use twofactor_core::provider::{CodeMessage, SmsMessage, SmsReceipt};
 use twofactor_core::store::{
-    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, MokaStore, Pending,
-    SendAttempt, SendDecision, StoreError, VerificationStore,
+    AttemptDecision, AttemptLimits, AttemptResult, ConversionFigures, Country, FinishOutcome,
+    Limit, MokaStore, Pending, Revocation, RevocationBatch, RevocationCursor, SendAttempt,
+    SendDecision, StoreError, VerificationStore,
 };
 use twofactor_core::{
     BuildError, Channel, Context, LocalOtp, OtpCode, PhoneNumber, PhoneVerifier, Policy,
@@ -137,7 +138,7 @@ async fn sends_per_phone_per_hour_are_capped() {
     }
     assert_eq!(
         retry_limit(h.verifier.send(PHONE, &ctx()).await),
-        (Limit::PhoneHourly, 3600 - 300)
+        (Limit::Phone, 3600 - 300)
     );
     h.verifier.send(OTHER, &ctx()).await.unwrap();
     h.clock.advance(Duration::from_secs(3600 - 300));
@@ -148,14 +149,15 @@ async fn sends_per_phone_per_hour_are_capped() {
 async fn sends_per_client_ip_per_hour_are_capped() {
     let h = harness();
     for i in 0..20 {
+        // Each in its own number block (the per-range cap is 10).
         h.verifier
-            .send(&format!("+9198123456{i:02}"), &ip("203.0.113.7"))
+            .send(&format!("+9198{i:02}345678"), &ip("203.0.113.7"))
             .await
             .unwrap();
     }
     assert_eq!(
         retry_limit(h.verifier.send("+919812345699", &ip("203.0.113.7")).await),
-        (Limit::IpHourly, 3600)
+        (Limit::Ip, 3600)
     );
     h.verifier
         .send("+919812345699", &ip("203.0.113.8"))
@@ -176,7 +178,7 @@ async fn sends_overall_per_hour_are_capped() {
     h.clock.advance(Duration::from_secs(100));
     assert_eq!(
         retry_limit(h.verifier.send("+919812345699", &ctx()).await),
-        (Limit::GlobalHourly, 3500)
+        (Limit::Global, 3500)
     );
     assert_eq!(h.events().last(), Some(&"rate_limited"));
 }
@@ -671,6 +673,7 @@ impl VerificationStore for DownStore {
     async fn begin_attempt(
         &self,
         _: PhoneNumber,
+        _: Option<IpAddr>,
         _: u64,
         _: &AttemptLimits,
     ) -> Result<AttemptDecision, StoreError> {
@@ -683,6 +686,22 @@ impl VerificationStore for DownStore {
         _: AttemptResult,
         _: u64,
     ) -> Result<FinishOutcome, StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn record_verified(&self, _: Country, _: u64) -> Result<(), StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn conversion(&self, _: Country, _: u64) -> Result<ConversionFigures, StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn revoke(&self, _: &Revocation, _: u64) -> Result<(), StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn revocations(
+        &self,
+        _: &RevocationCursor,
+        _: u64,
+    ) -> Result<RevocationBatch, StoreError> {
         Err(StoreError::Timeout)
     }
 }
@@ -719,7 +738,7 @@ fn the_moka_store_respects_its_capacity() {
         for i in 0..1_000u64 {
             let phone = PhoneNumber::from_digits(919_000_000_000 + i).unwrap();
             let _ = store
-                .reserve_send(&SendAttempt::new(phone, None, now, limits))
+                .reserve_send(&SendAttempt::new(phone, now, limits))
                 .await
                 .unwrap();
         }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use twofactor_core::provider::CodeMessage;
+use twofactor_core::policy::MAX_CAP;
 use twofactor_core::store::MokaStore;
 use twofactor_core::web::TwoFactor;
 use twofactor_core::{
@@ -25,13 +26,22 @@ use twofactor_examples::Protected;
 pub const PHONE: &str = "+919812345678";
 
 /// Caps out of the way: the load comes from one address and verifies far more phones an hour
-/// than the defaults allow (they are what a real deployment keeps).
+/// than the defaults allow (they are what a real deployment keeps). The overall cap stays
+/// within what [`bench_store`] can hold.
 pub fn bench_policy() -> Policy {
     Policy::builder()
-        .sends_per_hour(u32::MAX)
-        .sends_per_ip_per_hour(u32::MAX)
+        .sends_per_hour(500_000)
+        .sends_per_ip_per_hour(MAX_CAP)
+        .sends_per_range_per_hour(MAX_CAP)
+        .verifies_per_ip_per_hour(MAX_CAP)
+        .conversion_min_sends(0)
         .build()
         .expect("policy")
+}
+
+/// An in-memory store large enough for [`bench_policy`] (its capacity rule).
+pub fn bench_store() -> MokaStore {
+    MokaStore::builder().max_ips(500_000).build()
 }
 
 pub fn keys() -> KeyRing {
@@ -74,7 +84,7 @@ impl SmsSender for NullSms {
 /// The engine over `provider`, the default moka store, the bench policy and fixed keys.
 pub fn two_factor(provider: impl OtpProvider) -> TwoFactor {
     let verifier = PhoneVerifier::builder(provider)
-        .store(MokaStore::default())
+        .store(bench_store())
         .policy(bench_policy())
         .keys(keys())
         .build()

@@ -228,6 +228,7 @@ impl VerificationStore for DownStore {
     async fn begin_attempt(
         &self,
         _: PhoneNumber,
+        _: Option<std::net::IpAddr>,
         _: u64,
         _: &AttemptLimits,
     ) -> Result<AttemptDecision, StoreError> {
@@ -240,6 +241,30 @@ impl VerificationStore for DownStore {
         _: AttemptResult,
         _: u64,
     ) -> Result<FinishOutcome, StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn record_verified(
+        &self,
+        _: twofactor_core::store::Country,
+        _: u64,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn conversion(
+        &self,
+        _: twofactor_core::store::Country,
+        _: u64,
+    ) -> Result<twofactor_core::store::ConversionFigures, StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn revoke(&self, _: &twofactor_core::store::Revocation, _: u64) -> Result<(), StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn revocations(
+        &self,
+        _: &twofactor_core::store::RevocationCursor,
+        _: u64,
+    ) -> Result<twofactor_core::store::RevocationBatch, StoreError> {
         Err(StoreError::Timeout)
     }
 }

@@ -34,12 +34,22 @@
 //! |---|---|---|---|
 //! | `P:{+919812345678}` | hash | the live code (`pid` id, `pexp` expiry, `tkt` ticket), the attempt count (`att`, `attu`) and the lock (`lock`) | until the last of those deadlines |
 //! | `P:{+919812345678}:sends` | sorted set | the phone's sends in the last hour, scored by time | until the newest leaves the window |
-//! | `P:{caps}:ip:<address>` | sorted set | one client IP's sends in the last hour | the same |
+//! | `P:{caps}:ip:<address>` | sorted set | one client address's sends in the last hour | the same |
+//! | `P:{caps}:range:919812345xxx` | sorted set | one number block's sends in the last hour (the `x`s are the block's trailing digits) | the same |
+//! | `P:{caps}:voice` | sorted set | every voice send in the last hour | the same |
 //! | `P:{caps}:all` | sorted set | every send in the last hour (the spend guard) | the same |
+//! | `P:{caps}:conv:IN:sends` | sorted set | the sends to one country let through in the last hour (conversion guard) | the same |
+//! | `P:{caps}:conv:IN:verified` | sorted set | that country's successful verifications in the last hour | the same |
+//! | `P:{caps}:vip:<address>` | hash | one client address's verifies, counted by minute (field: the minute's index) | until the newest minute leaves the window |
+//! | `P:{revocations}` | stream | every revocation not yet expired (fields `k` kind, `a` token id or phone, `b` before, `x` expiry, `sx` expiry in the store's clock) | until the last revocation expires |
+//! | `P:{revocations}:exp` | sorted set | the stream's ids by expiry, to forget expired entries in order | the same |
 //!
-//! The braces are Redis Cluster hash tags: the two keys of a phone share a slot, and the cap
-//! logs share another (`{caps}`), so each script below touches one slot. Every key carries a
-//! TTL, so nothing grows without bound; the logs hold at most a cap's worth of entries.
+//! The braces are Redis Cluster hash tags: the two keys of a phone share a slot, the caps
+//! share another (`{caps}`), the revocations a third, so each script below touches one slot
+//! (but one, see `begin_attempt`). Every key carries a TTL, so nothing grows without bound: a
+//! send log holds at most a cap's worth of entries, a verify budget at most 60 counts, and the
+//! revocation stream only what has not expired (each `revoke` forgets up to 1000 expired
+//! entries, and both keys go when the last one expires).
 //! Codes are never stored: the ticket is the provider's session id or, for codes checked
 //! locally, a keyed hash ([`LocalOtp`](crate::LocalOtp)). Tickets are read back, never logged.
 //!
@@ -49,19 +59,26 @@
 //! SHA (`EVALSHA`, which Redis runs atomically). After a Redis restart the script cache is
 //! empty: the call gets `NOSCRIPT` (meaning nothing ran), loads the script and calls again.
 //!
-//! - `begin_attempt`, `put_pending`, `finish_attempt`: one script each on the phone's slot.
-//!   A verify is one round trip before the provider call (a wrong guess with attempts left:
-//!   one in all; a match: one more to consume the code).
+//! - `put_pending`, `finish_attempt`: one script each on the phone's slot.
+//! - `begin_attempt` with a client address must first spend the address's verify budget (in
+//!   `{caps}`), then touch the phone. On a standalone server it is one script over both slots
+//!   — a wrong guess with attempts left is one round trip in all (a match: one more to
+//!   consume the code, and one to count the verification for the conversion guard). Redis
+//!   Cluster refuses cross-slot scripts, so
+//!   [`RedisStoreBuilder::cluster_safe_scripts`] switches to two one-slot scripts, the
+//!   address's first, then the phone's: one round trip more. Without an address only the
+//!   phone's script runs.
 //! - `reserve_send` must check the phone (lock, cooldown, per-phone cap) *and* the shared caps
-//!   (per IP, overall), and those live in different slots: one script over all of them would
-//!   be a cross-slot script, refused by Redis Cluster. So a send runs two scripts, the phone's
-//!   and the caps', each atomic and each recording the send only if its own checks pass. Both
-//!   are sent at once on the multiplexed connection — one round trip. If both grant, the send
-//!   is granted; if one refuses (or fails), the other's record is taken back (`ZREM` of this
-//!   send's unique member) and the refusal is returned, with the phone's refusal first, as in
-//!   the in-memory store. A successful send is therefore two round trips (reserve, then `put_pending` after
-//!   the provider), three `EVALSHA`s; the compensating step happens only on the refusal path,
-//!   which sends no SMS.
+//!   (address, range, voice, country, overall), and those live in different slots: one script
+//!   over all of them would be a cross-slot script, refused by Redis Cluster. So a send runs
+//!   two scripts, the phone's and the caps', each atomic and each recording the send only if
+//!   its own checks pass. Both are sent at once on the multiplexed connection — one round
+//!   trip. If both grant, the send is granted; if one refuses (or fails), the other's record
+//!   is taken back (the `release` script removes this send's unique member, the
+//!   [`SendAttempt::id`], from each of its logs) and the refusal is returned, with the phone's
+//!   refusal first, as its limits come first in DESIGN order. A successful send is therefore
+//!   two round trips (reserve, then `put_pending` after the provider), three `EVALSHA`s; the
+//!   compensating step happens only on the refusal path, which sends no SMS.
 //!
 //!   Why this holds the caps: each counter is checked and incremented atomically, and a send
 //!   goes ahead only when every counter has recorded it, so no cap can be exceeded. The price
@@ -69,9 +86,31 @@
 //!   request may see one send too many and be refused too. Alternatives were worse: checking
 //!   the phone, then the caps in sequence costs a third round trip on every send; putting all
 //!   keys under one hash tag makes every phone share one Cluster slot.
+//! - `release_send`: the `release` script on each slot, at once.
+//! - `revoke` appends to the stream; `revocations` reads it from the cursor (the last stream
+//!   id read) in chunks of 1000. Stream ids only grow, so a reader misses nothing appended
+//!   after its cursor, by any instance. (If the stream expires entirely, new ids start from
+//!   the server's clock again: a cursor stays valid as long as that clock does not go back.)
 //!
-//! Times come from the engine (`now_ms`); scripts never read Redis's clock, so app instances
-//! and tests with a simulated clock agree with their records. TTLs are set relative to `now`.
+//! # Time
+//!
+//! By default ([`Clock::Server`]) every script reads the Redis server's clock (`TIME`), and
+//! callers pass only durations: instances whose clocks disagree by minutes still share one
+//! lock deadline, one cooldown, one code expiry. The engine's `now_ms` then only matters for
+//! converting absolute times it hands in (a code's or a revocation's expiry) into durations,
+//! so a skewed instance shifts those by its skew, and nothing else.
+//! [`Clock::Caller`] uses the engine's `now_ms` instead, as the in-memory store does: for
+//! tests that move a simulated clock (the conformance suite), and only where the instances'
+//! clocks are known to agree.
+//!
+//! # Eviction
+//!
+//! Redis under memory pressure evicts keys by its `maxmemory-policy`, and every key here has a
+//! TTL — so `volatile-*` policies can evict them as well as `allkeys-*` ones, and an evicted
+//! lock or counter is silently gone. At connect time the store reads the policy (`INFO
+//! memory`, falling back to `CONFIG GET` where `INFO` is refused) and, unless it is
+//! `noeviction` or there is no memory limit, logs a warning; [`RedisStore::eviction`] tells
+//! what it found.
 //!
 //! # Failing closed
 //!
@@ -107,9 +146,11 @@ use redis::{RedisError, Script, ScriptInvocation, Value};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
-    SendDecision, StoreError, VerificationStore,
+    AttemptDecision, AttemptLimits, AttemptResult, CONVERSION_WINDOW_MS, ConversionFigures,
+    Country, FinishOutcome, Limit, Pending, Revocation, RevocationBatch, RevocationCursor,
+    SendAttempt, SendDecision, StoreError, VerificationStore, number_range,
 };
+use crate::provider::Channel;
 use crate::{PhoneNumber, Ticket};
 
 /// The default key prefix.
@@ -131,6 +172,34 @@ const PRELUDE: &str = include_str!("redis/prelude.lua");
 // Reply codes of the scripts (see prelude.lua).
 const GRANTED: i64 = 0;
 const REFUSED: i64 = 1;
+/// Revocations read per script call.
+const REVOCATION_CHUNK: usize = 1000;
+
+/// Which clock the store's scripts go by; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Clock {
+    /// The Redis server's clock (`TIME`): instances with skewed clocks still agree.
+    #[default]
+    Server,
+    /// The `now_ms` the engine passes: for tests with a simulated clock.
+    Caller,
+}
+
+/// Whether Redis may evict this store's keys under memory pressure, as read at connect time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Eviction {
+    /// `maxmemory-policy` is `noeviction`, or there is no memory limit (`maxmemory 0`).
+    Never,
+    /// The policy may evict keys (every key here has a TTL, so `volatile-*` ones too).
+    Possible {
+        /// The `maxmemory-policy`.
+        policy: String,
+    },
+    /// The server would not say (`INFO` and `CONFIG` both refused).
+    Unknown,
+}
 
 /// A failed Redis call; the operation names the store step. Redis errors carry no URL.
 #[derive(Debug, thiserror::Error)]
@@ -161,44 +230,54 @@ fn corrupt(op: &str) -> StoreError {
     StoreError::Corrupt(format!("unexpected reply to {op}"))
 }
 
-/// The scripts, each prefixed with the shared prelude.
-struct Scripts {
-    reserve_phone: Script,
-    reserve_caps: Script,
-    release: Script,
-    put_pending: Script,
-    begin_attempt: Script,
-    finish_attempt: Script,
-    /// The full sources, for `SCRIPT LOAD` at start-up.
-    sources: Vec<String>,
+macro_rules! scripts {
+    ($($name:ident),* $(,)?) => {
+        /// The scripts, each prefixed with the shared prelude.
+        struct Scripts {
+            $($name: Script,)*
+            /// The full sources, for `SCRIPT LOAD` at start-up.
+            sources: Vec<String>,
+        }
+
+        impl Scripts {
+            fn new() -> Self {
+                let sources: Vec<String> = [
+                    $(include_str!(concat!("redis/", stringify!($name), ".lua")),)*
+                ]
+                .iter()
+                .map(|body| format!("{PRELUDE}\n{body}"))
+                .collect();
+                let mut each = sources.iter();
+                // One source per script, in order: the iterator cannot run short.
+                let mut next = || Script::new(each.next().map_or("", String::as_str));
+                Self {
+                    $($name: next(),)*
+                    sources,
+                }
+            }
+
+            fn all(&self) -> Vec<&Script> {
+                vec![$(&self.$name),*]
+            }
+        }
+    };
 }
 
-impl Scripts {
-    fn new() -> Self {
-        let bodies = [
-            include_str!("redis/reserve_phone.lua"),
-            include_str!("redis/reserve_caps.lua"),
-            include_str!("redis/release.lua"),
-            include_str!("redis/put_pending.lua"),
-            include_str!("redis/begin_attempt.lua"),
-            include_str!("redis/finish_attempt.lua"),
-        ];
-        let sources: Vec<String> = bodies
-            .iter()
-            .map(|body| format!("{PRELUDE}\n{body}"))
-            .collect();
-        let script = |i: usize| Script::new(&sources[i]);
-        Self {
-            reserve_phone: script(0),
-            reserve_caps: script(1),
-            release: script(2),
-            put_pending: script(3),
-            begin_attempt: script(4),
-            finish_attempt: script(5),
-            sources,
-        }
-    }
+scripts!(
+    reserve_phone,
+    reserve_caps,
+    release,
+    put_pending,
+    begin_attempt,
+    verify_budget,
+    finish_attempt,
+    record_verified,
+    conversion,
+    revoke,
+    revocations,
+);
 
+impl Scripts {
     /// Loads every script in one round trip.
     async fn load(&self, conn: &mut ConnectionManager) -> Result<(), StoreError> {
         let mut pipe = redis::pipe();
@@ -209,14 +288,7 @@ impl Scripts {
             .query_async(conn)
             .await
             .map_err(redis_error("script load"))?;
-        let expected = [
-            &self.reserve_phone,
-            &self.reserve_caps,
-            &self.release,
-            &self.put_pending,
-            &self.begin_attempt,
-            &self.finish_attempt,
-        ];
+        let expected = self.all();
         let same = hashes.len() == expected.len()
             && hashes
                 .iter()
@@ -227,6 +299,62 @@ impl Scripts {
         } else {
             Err(corrupt("SCRIPT LOAD"))
         }
+    }
+}
+
+/// Reads the server's eviction policy (see the module docs); never fails.
+async fn read_eviction<C: redis::aio::ConnectionLike + Send>(conn: &mut C) -> Eviction {
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(|v| v.trim().to_owned())
+    };
+    let from_info = match redis::cmd("INFO")
+        .arg("memory")
+        .query_async::<String>(conn)
+        .await
+    {
+        Ok(info) => field(&info, "maxmemory_policy").zip(field(&info, "maxmemory")),
+        Err(_) => None,
+    };
+    let found = match from_info {
+        Some(found) => Some(found),
+        None => {
+            let get = |name: &'static str| {
+                let mut cmd = redis::cmd("CONFIG");
+                cmd.arg("GET").arg(name);
+                cmd
+            };
+            let policy = get("maxmemory-policy")
+                .query_async::<Vec<String>>(conn)
+                .await;
+            let limit = get("maxmemory").query_async::<Vec<String>>(conn).await;
+            match (policy, limit) {
+                (Ok(p), Ok(m)) => p.get(1).cloned().zip(m.get(1).cloned()),
+                _ => None,
+            }
+        }
+    };
+    match found {
+        None => Eviction::Unknown,
+        Some((policy, limit)) if policy == "noeviction" || limit == "0" => Eviction::Never,
+        Some((policy, _)) => Eviction::Possible { policy },
+    }
+}
+
+fn warn_eviction(eviction: &Eviction) {
+    match eviction {
+        Eviction::Never => {}
+        Eviction::Possible { policy } => tracing::warn!(
+            maxmemory_policy = %policy,
+            "twofactor: Redis may evict this store's keys under memory pressure (locks, attempt \
+             and send counters, codes would be silently forgotten); set maxmemory-policy \
+             noeviction"
+        ),
+        Eviction::Unknown => tracing::warn!(
+            "twofactor: could not read Redis's maxmemory-policy (INFO and CONFIG refused); make \
+             sure it is noeviction, or locks and counters may be evicted"
+        ),
     }
 }
 
@@ -243,17 +371,37 @@ impl Keys {
     fn phone_sends(&self, phone: PhoneNumber) -> String {
         format!("{}:{{{phone}}}:sends", self.prefix)
     }
-    fn all_sends(&self) -> String {
-        format!("{}:{{caps}}:all", self.prefix)
+    fn cap(&self, name: impl fmt::Display) -> String {
+        format!("{}:{{caps}}:{name}", self.prefix)
     }
-    fn ip_sends(&self, ip: IpAddr) -> String {
-        format!("{}:{{caps}}:ip:{ip}", self.prefix)
+    fn range(&self, phone: PhoneNumber, digits: u8) -> String {
+        let block = number_range(phone, digits);
+        let tail = "x".repeat(usize::from(digits));
+        self.cap(format_args!("range:{block}{tail}"))
     }
-    /// The cap logs a send touches: the overall one, then the IP's.
-    fn caps(&self, ip: Option<IpAddr>) -> Vec<String> {
-        let mut keys = vec![self.all_sends()];
-        keys.extend(ip.map(|ip| self.ip_sends(ip)));
+    fn country(&self, country: Country, which: &str) -> String {
+        self.cap(format_args!("conv:{country}:{which}"))
+    }
+    fn verify_budget(&self, ip: IpAddr) -> String {
+        self.cap(format_args!("vip:{ip}"))
+    }
+    /// The cap logs a send touches, in the order reserve_caps.lua takes them.
+    fn caps(&self, send: &SendAttempt) -> Vec<String> {
+        let mut keys = vec![
+            self.cap("all"),
+            self.cap("voice"),
+            self.country(send.country, "sends"),
+            self.country(send.country, "verified"),
+            self.range(send.phone, send.limits.range_digits),
+        ];
+        keys.extend(send.client_ip.map(|ip| self.cap(format_args!("ip:{ip}"))));
         keys
+    }
+    fn revocations(&self) -> [String; 2] {
+        [
+            format!("{}:{{revocations}}", self.prefix),
+            format!("{}:{{revocations}}:exp", self.prefix),
+        ]
     }
 }
 
@@ -265,6 +413,9 @@ pub struct RedisStore {
     scripts: Arc<Scripts>,
     keys: Keys,
     timeout: Duration,
+    clock: Clock,
+    cluster_safe: bool,
+    eviction: Arc<Eviction>,
     /// `host:port/db`, for `Debug` (never the credentials).
     server: Arc<str>,
 }
@@ -275,6 +426,8 @@ impl fmt::Debug for RedisStore {
             .field("server", &self.server)
             .field("prefix", &self.keys.prefix)
             .field("timeout", &self.timeout)
+            .field("clock", &self.clock)
+            .field("cluster_safe", &self.cluster_safe)
             .finish_non_exhaustive()
     }
 }
@@ -285,6 +438,8 @@ pub struct RedisStoreBuilder {
     url: SecretString,
     prefix: String,
     timeout: Duration,
+    clock: Clock,
+    cluster_safe: bool,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
@@ -293,6 +448,8 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("url", &"[REDACTED]")
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("clock", &self.clock)
+            .field("cluster_safe", &self.cluster_safe)
             .finish()
     }
 }
@@ -310,6 +467,20 @@ impl RedisStoreBuilder {
     /// take twice as long (connect, then load the scripts).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Which clock the scripts go by (default [`Clock::Server`]; see the module docs).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Whether every script must stay within one Cluster slot (default false): a verify with
+    /// a client address then takes two sequential scripts instead of one (see the module
+    /// docs). Redis Cluster needs it; a standalone server does not.
+    pub fn cluster_safe_scripts(mut self, on: bool) -> Self {
+        self.cluster_safe = on;
         self
     }
 
@@ -339,11 +510,13 @@ impl RedisStoreBuilder {
                 .await
                 .map_err(redis_error("connect"))?;
             scripts.load(&mut conn).await?;
-            Ok::<_, StoreError>(conn)
+            let eviction = read_eviction(&mut conn).await;
+            Ok::<_, StoreError>((conn, eviction))
         };
-        let conn = tokio::time::timeout(self.timeout.saturating_mul(2), connect)
+        let (conn, eviction) = tokio::time::timeout(self.timeout.saturating_mul(2), connect)
             .await
             .map_err(|_| StoreError::Timeout)??;
+        warn_eviction(&eviction);
         Ok(RedisStore {
             conn,
             scripts: Arc::new(scripts),
@@ -351,6 +524,9 @@ impl RedisStoreBuilder {
                 prefix: self.prefix.into(),
             },
             timeout: self.timeout,
+            clock: self.clock,
+            cluster_safe: self.cluster_safe,
+            eviction: Arc::new(eviction),
             server,
         })
     }
@@ -400,9 +576,12 @@ fn send_decision(reply: &Value) -> Option<SendDecision> {
             limit: match int(limit)? {
                 1 => Limit::Locked,
                 2 => Limit::Cooldown,
-                3 => Limit::PhoneHourly,
-                4 => Limit::IpHourly,
-                5 => Limit::GlobalHourly,
+                3 => Limit::Phone,
+                4 => Limit::Ip,
+                5 => Limit::Range,
+                6 => Limit::Channel,
+                7 => Limit::Country,
+                8 => Limit::Global,
                 _ => return None,
             },
             retry_after_ms: wait_ms(wait)?,
@@ -422,6 +601,9 @@ fn attempt_decision(reply: Value) -> Option<AttemptDecision> {
             retry_after_ms: wait_ms(&items.next()?)?,
         }),
         1 => Some(AttemptDecision::NoCode),
+        3 => Some(AttemptDecision::RateLimited {
+            retry_after_ms: wait_ms(&items.next()?)?,
+        }),
         2 => {
             let pending_id = text(items.next()?)?.parse().ok()?;
             let ticket = Ticket::new(text(items.next()?)?);
@@ -452,6 +634,32 @@ impl RedisStore {
             url: SecretString::from(url),
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
+            clock: Clock::Server,
+            cluster_safe: false,
+        }
+    }
+
+    /// What the server's `maxmemory-policy` allows (read at connect time; see the module
+    /// docs).
+    pub fn eviction(&self) -> &Eviction {
+        &self.eviction
+    }
+
+    /// The clock the scripts go by.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Whether every script stays within one Cluster slot.
+    pub fn cluster_safe_scripts(&self) -> bool {
+        self.cluster_safe
+    }
+
+    /// The scripts' first argument: the server's clock, or the caller's `now_ms`.
+    fn now_arg(&self, now_ms: u64) -> String {
+        match self.clock {
+            Clock::Server => "server".to_owned(),
+            Clock::Caller => now_ms.to_string(),
         }
     }
 
@@ -490,16 +698,84 @@ impl RedisStore {
 
     /// Takes this send's records back from `keys` (the other half refused it or failed).
     async fn forget(&self, keys: &[String], member: &str) {
-        let mut pipe = redis::pipe();
-        for key in keys {
-            pipe.cmd("ZREM").arg(key.as_str()).arg(member).ignore();
-        }
-        let mut conn = self.conn.clone();
-        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+        let mut release = call(&self.scripts.release, keys);
+        release.arg(member);
+        if let Err(e) = self.eval("release_send", release).await {
             // The record stays until it leaves the window: a cap counts one send too many,
             // which is the safe side.
             tracing::warn!(error = %e, "twofactor: could not take back a refused send's record");
         }
+    }
+
+    /// Runs `begin_attempt` as one script (standalone) or two (Cluster-safe).
+    async fn attempt(
+        &self,
+        phone: PhoneNumber,
+        client: Option<IpAddr>,
+        now_ms: u64,
+        limits: &AttemptLimits,
+    ) -> Result<AttemptDecision, StoreError> {
+        let now = self.now_arg(now_ms);
+        let window = span(limits.verify_window_ms);
+        let mut keys = vec![self.keys.phone(phone)];
+        if let Some(ip) = client {
+            let budget = self.keys.verify_budget(ip);
+            if self.cluster_safe {
+                let mut first = call(&self.scripts.verify_budget, &[budget]);
+                first.arg(&now).arg(limits.verifies_per_ip).arg(window);
+                let reply = self.eval("begin_attempt", first).await?;
+                match int(&reply) {
+                    Some(0) => {}
+                    Some(_) => {
+                        return Ok(AttemptDecision::RateLimited {
+                            retry_after_ms: wait_ms(&reply)
+                                .ok_or_else(|| corrupt("begin_attempt"))?,
+                        });
+                    }
+                    None => return Err(corrupt("begin_attempt")),
+                }
+            } else {
+                keys.push(budget);
+            }
+        }
+        let mut begin = call(&self.scripts.begin_attempt, &keys);
+        begin
+            .arg(&now)
+            .arg(limits.max_attempts)
+            .arg(span(limits.lockout_ms))
+            .arg(span(limits.memory_ms))
+            .arg(limits.verifies_per_ip)
+            .arg(window);
+        let reply = self.eval("begin_attempt", begin).await?;
+        attempt_decision(reply).ok_or_else(|| corrupt("begin_attempt"))
+    }
+}
+
+/// Reads one revocation as revocations.lua returns it: `{kind, a, b, x}`.
+fn revocation(entry: Value) -> Option<Revocation> {
+    let Value::Array(fields) = entry else {
+        return None;
+    };
+    let mut fields = fields.into_iter().map(text);
+    let (kind, a, b, x) = (
+        fields.next()??,
+        fields.next()??,
+        fields.next()??,
+        fields.next()??,
+    );
+    let expires_at_ms = x.parse().ok()?;
+    match kind.as_str() {
+        "t" => {
+            let mut id = [0u8; 16];
+            hex::decode_to_slice(&a, &mut id).ok()?;
+            Some(Revocation::Token { id, expires_at_ms })
+        }
+        "p" => Some(Revocation::Phone {
+            phone: PhoneNumber::from_digits(a.parse().ok()?)?,
+            before_ms: b.parse().ok()?,
+            expires_at_ms,
+        }),
+        _ => None,
     }
 }
 
@@ -515,27 +791,34 @@ fn call<'s>(script: &'s Script, keys: &[String]) -> ScriptInvocation<'s> {
 #[async_trait]
 impl VerificationStore for RedisStore {
     async fn reserve_send(&self, send: &SendAttempt) -> Result<SendDecision, StoreError> {
-        let (now, l) = (send.now_ms, send.limits);
+        let l = send.limits;
+        let now = self.now_arg(send.now_ms);
         let phone_keys = [
             self.keys.phone(send.phone),
             self.keys.phone_sends(send.phone),
         ];
-        let cap_keys = self.keys.caps(send.client_ip);
-        // The send's member in every log: unique, so that a compensation removes this send.
-        let member = format!("{now}:{}", hex::encode(crate::secret::random_bytes::<8>()));
+        let cap_keys = self.keys.caps(send);
+        // The send's member in every log: its id, so that a release removes exactly it.
+        let member = format!("{:016x}", send.id());
         let window = span(l.window_ms);
         let mut phone = call(&self.scripts.reserve_phone, &phone_keys);
         phone
-            .arg(now)
+            .arg(&now)
             .arg(span(l.cooldown_ms))
             .arg(l.per_phone)
             .arg(window)
             .arg(&member);
         let mut caps = call(&self.scripts.reserve_caps, &cap_keys);
-        caps.arg(now)
+        caps.arg(&now)
             .arg(window)
             .arg(l.per_ip)
+            .arg(l.per_range)
+            .arg(l.voice_global)
+            .arg(u8::from(send.channel == Channel::Voice))
             .arg(l.global)
+            .arg(l.conversion_min_sends)
+            .arg(l.conversion_min_permille)
+            .arg(CONVERSION_WINDOW_MS)
             .arg(&member);
         self.bounded(async {
             // Both in flight at once on the multiplexed connection: one round trip.
@@ -556,7 +839,7 @@ impl VerificationStore for RedisStore {
                 (false, true) => self.forget(&cap_keys, &member).await,
                 (false, false) => {}
             }
-            // The phone's refusal (or failure) first, as in the in-memory store.
+            // The phone's refusal (or failure) first: its limits come first.
             match phone {
                 Ok(SendDecision::Granted) => caps,
                 other => other,
@@ -566,12 +849,13 @@ impl VerificationStore for RedisStore {
     }
 
     async fn release_send(&self, send: &SendAttempt) -> Result<(), StoreError> {
+        let member = format!("{:016x}", send.id());
         let phone_keys = [self.keys.phone_sends(send.phone)];
-        let cap_keys = self.keys.caps(send.client_ip);
+        let cap_keys = self.keys.caps(send);
         let mut phone = call(&self.scripts.release, &phone_keys);
-        phone.arg(send.now_ms);
+        phone.arg(&member);
         let mut caps = call(&self.scripts.release, &cap_keys);
-        caps.arg(send.now_ms);
+        caps.arg(&member);
         self.bounded(async {
             let (phone, caps) = tokio::join!(
                 self.eval("release_send", phone),
@@ -591,13 +875,11 @@ impl VerificationStore for RedisStore {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         let keys = [self.keys.phone(phone)];
-        let expires = pending
-            .expires_at_ms
-            .min(now_ms.saturating_add(MAX_SPAN_MS));
+        let life = span(pending.expires_at_ms.saturating_sub(now_ms));
         let mut put = call(&self.scripts.put_pending, &keys);
-        put.arg(now_ms)
+        put.arg(self.now_arg(now_ms))
             .arg(pending.id)
-            .arg(expires)
+            .arg(life)
             .arg(pending.ticket.expose());
         self.bounded(async { self.eval("put_pending", put).await.map(drop) })
             .await
@@ -606,21 +888,12 @@ impl VerificationStore for RedisStore {
     async fn begin_attempt(
         &self,
         phone: PhoneNumber,
+        client: Option<IpAddr>,
         now_ms: u64,
         limits: &AttemptLimits,
     ) -> Result<AttemptDecision, StoreError> {
-        let keys = [self.keys.phone(phone)];
-        let mut begin = call(&self.scripts.begin_attempt, &keys);
-        begin
-            .arg(now_ms)
-            .arg(limits.max_attempts)
-            .arg(span(limits.lockout_ms))
-            .arg(span(limits.memory_ms));
-        self.bounded(async {
-            let reply = self.eval("begin_attempt", begin).await?;
-            attempt_decision(reply).ok_or_else(|| corrupt("begin_attempt"))
-        })
-        .await
+        self.bounded(self.attempt(phone, client, now_ms, limits))
+            .await
     }
 
     async fn finish_attempt(
@@ -636,7 +909,10 @@ impl VerificationStore for RedisStore {
             AttemptResult::LastMismatch => 2,
         };
         let mut finish = call(&self.scripts.finish_attempt, &keys);
-        finish.arg(pending_id).arg(result).arg(now_ms);
+        finish
+            .arg(pending_id)
+            .arg(result)
+            .arg(self.now_arg(now_ms));
         self.bounded(async {
             let reply = self.eval("finish_attempt", finish).await?;
             match int(&reply) {
@@ -644,6 +920,112 @@ impl VerificationStore for RedisStore {
                 Some(1) => Ok(FinishOutcome::Gone),
                 _ => Err(corrupt("finish_attempt")),
             }
+        })
+        .await
+    }
+
+    async fn record_verified(&self, country: Country, now_ms: u64) -> Result<(), StoreError> {
+        let keys = [self.keys.country(country, "verified")];
+        let member = hex::encode(crate::secret::random_bytes::<8>());
+        let mut record = call(&self.scripts.record_verified, &keys);
+        record
+            .arg(self.now_arg(now_ms))
+            .arg(CONVERSION_WINDOW_MS)
+            .arg(member);
+        self.bounded(async { self.eval("record_verified", record).await.map(drop) })
+            .await
+    }
+
+    async fn conversion(
+        &self,
+        country: Country,
+        now_ms: u64,
+    ) -> Result<ConversionFigures, StoreError> {
+        let keys = [
+            self.keys.country(country, "sends"),
+            self.keys.country(country, "verified"),
+        ];
+        let mut read = call(&self.scripts.conversion, &keys);
+        read.arg(self.now_arg(now_ms)).arg(CONVERSION_WINDOW_MS);
+        self.bounded(async {
+            let reply = self.eval("conversion", read).await?;
+            let count = |v: Option<&Value>| v.and_then(int).and_then(|n| u64::try_from(n).ok());
+            match &reply {
+                Value::Array(items) => count(items.first())
+                    .zip(count(items.get(1)))
+                    .map(|(sends, verified)| ConversionFigures::new(sends, verified))
+                    .ok_or_else(|| corrupt("conversion")),
+                _ => Err(corrupt("conversion")),
+            }
+        })
+        .await
+    }
+
+    async fn revoke(&self, revocation: &Revocation, now_ms: u64) -> Result<(), StoreError> {
+        let keys = self.keys.revocations();
+        let expires = revocation.expires_at_ms();
+        let (kind, a, b) = match revocation {
+            Revocation::Token { id, .. } => ("t", hex::encode(id), String::new()),
+            Revocation::Phone {
+                phone, before_ms, ..
+            } => ("p", phone.digits().to_string(), before_ms.to_string()),
+        };
+        let mut revoke = call(&self.scripts.revoke, &keys);
+        revoke
+            .arg(self.now_arg(now_ms))
+            .arg(span(expires.saturating_sub(now_ms)))
+            .arg(kind)
+            .arg(a)
+            .arg(b)
+            .arg(expires);
+        self.bounded(async { self.eval("revoke", revoke).await.map(drop) })
+            .await
+    }
+
+    async fn revocations(
+        &self,
+        since: &RevocationCursor,
+        now_ms: u64,
+    ) -> Result<RevocationBatch, StoreError> {
+        let [stream, _] = self.keys.revocations();
+        let keys = [stream];
+        let now = self.now_arg(now_ms);
+        self.bounded(async {
+            let mut cursor = since.position().unwrap_or_default().to_owned();
+            let mut entries = Vec::new();
+            loop {
+                let mut read = call(&self.scripts.revocations, &keys);
+                read.arg(&now).arg(&cursor).arg(REVOCATION_CHUNK);
+                let reply = self.eval("revocations", read).await?;
+                let Value::Array(items) = reply else {
+                    return Err(corrupt("revocations"));
+                };
+                let mut items = items.into_iter();
+                let (last, read_count, found) = (items.next(), items.next(), items.next());
+                let last = last.and_then(text).ok_or_else(|| corrupt("revocations"))?;
+                let read_count = read_count
+                    .as_ref()
+                    .and_then(int)
+                    .ok_or_else(|| corrupt("revocations"))?;
+                match found {
+                    Some(Value::Array(found)) => {
+                        for entry in found {
+                            entries.push(revocation(entry).ok_or_else(|| corrupt("revocations"))?);
+                        }
+                    }
+                    _ => return Err(corrupt("revocations")),
+                }
+                cursor = last;
+                if usize::try_from(read_count).unwrap_or(0) < REVOCATION_CHUNK {
+                    break;
+                }
+            }
+            let cursor = if cursor.is_empty() {
+                RevocationCursor::start()
+            } else {
+                RevocationCursor::at(cursor)
+            };
+            Ok(RevocationBatch::new(entries, cursor))
         })
         .await
     }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use twofactor_core::store::redis::RedisStore;
+use twofactor_core::store::redis::{RedisStore, RedisStoreBuilder};
 
 /// The shared test server (`TWOFACTOR_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`).
 pub fn url() -> String {
@@ -55,7 +55,12 @@ pub fn prefix() -> String {
 
 /// A store on the shared server under `prefix`, or a skip.
 pub async fn store(prefix: &str) -> Option<RedisStore> {
-    match RedisStore::builder(&url()).prefix(prefix).connect().await {
+    connect(RedisStore::builder(&url()).prefix(prefix)).await
+}
+
+/// A store from `builder` (on the shared server), or a skip.
+pub async fn connect(builder: RedisStoreBuilder) -> Option<RedisStore> {
+    match builder.connect().await {
         Ok(store) => Some(store),
         Err(e) => skip(&format!(
             "no Redis at TWOFACTOR_TEST_REDIS_URL: {}",

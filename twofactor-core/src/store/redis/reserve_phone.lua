@@ -1,8 +1,8 @@
 -- reserve_send, the phone's half: the lock, the cooldown and the per-phone cap, checked and
 -- (if all pass) recorded in one step.
 -- KEYS: the phone record, the phone's send log (one hash tag: one slot).
--- ARGV: now, cooldown_ms, per_phone cap, window_ms, member (unique id of this send).
-local now = tonumber(ARGV[1])
+-- ARGV: clock, cooldown_ms, per_phone cap, window_ms, member (unique id of this send).
+local now = clock(ARGV[1])
 local cooldown = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
@@ -25,7 +25,7 @@ if last[2] then
 end
 local wait = window_wait(KEYS[2], cap, window, now)
 if wait > 0 then
-  return { REFUSED, PHONE_HOURLY, wait }
+  return { REFUSED, PHONE, wait }
 end
 
 log_send(KEYS[2], ARGV[5], window, now)
