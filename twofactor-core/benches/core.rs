@@ -156,9 +156,7 @@ fn store(c: &mut Criterion) {
     let pending = Pending::new(1, Ticket::new(PROVIDER_TICKET), now + 600_000);
     ready(s.put_pending(p, &pending, now)).expect("put");
     g.bench_function("attempt", |b| {
-        b.iter(|| {
-            ready(s.begin_attempt(black_box(p), None, now, &attempt_limits)).expect("begin")
-        })
+        b.iter(|| ready(s.begin_attempt(black_box(p), None, now, &attempt_limits)).expect("begin"))
     });
 
     // A right guess: count the attempt, then consume the code (re-armed outside the timing).
@@ -217,10 +215,7 @@ fn engine(c: &mut Criterion) {
     let sms = NullSms::default();
     let clock = ManualClock::new();
     // Sized for the bench policy's overall cap (the in-memory store's capacity rule).
-    let store = MokaStore::builder()
-        .max_phones(2 * u64::from(MAX_CAP))
-        .max_ips(u64::from(MAX_CAP))
-        .build();
+    let store = MokaStore::builder().sized_for(&bench_policy()).build();
     let verifier = PhoneVerifier::builder(LocalOtp::new(sms.clone()))
         .store(store)
         .policy(bench_policy())

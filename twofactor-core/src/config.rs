@@ -171,6 +171,14 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         self.parse::<u32>(var, "a whole number")
     }
 
+    fn digits(&self, var: &'static str) -> Result<Option<u8>, ConfigError> {
+        self.parse::<u8>(var, "a whole number of digits")
+    }
+
+    fn rate(&self, var: &'static str) -> Result<Option<f64>, ConfigError> {
+        self.parse::<f64>(var, "a number between 0 and 1")
+    }
+
     fn flag(&self, var: &'static str) -> Result<Option<bool>, ConfigError> {
         self.get(var)
             .map(|v| match v.to_ascii_lowercase().as_str() {
@@ -297,6 +305,28 @@ impl Settings {
         );
         knob!("TWOFACTOR_SENDS_PER_IP_HOUR", count, sends_per_ip_per_hour);
         knob!("TWOFACTOR_SENDS_PER_HOUR", count, sends_per_hour);
+        knob!(
+            "TWOFACTOR_SENDS_PER_RANGE_HOUR",
+            count,
+            sends_per_range_per_hour
+        );
+        knob!("TWOFACTOR_RANGE_DIGITS", digits, range_digits);
+        knob!(
+            "TWOFACTOR_VOICE_SENDS_PER_HOUR",
+            count,
+            voice_sends_per_hour
+        );
+        knob!(
+            "TWOFACTOR_VERIFIES_PER_IP_HOUR",
+            count,
+            verifies_per_ip_per_hour
+        );
+        knob!(
+            "TWOFACTOR_CONVERSION_MIN_SENDS",
+            count,
+            conversion_min_sends
+        );
+        knob!("TWOFACTOR_CONVERSION_MIN_RATE", rate, conversion_min_rate);
         knob!("TWOFACTOR_TOKEN_TTL", secs, token_ttl);
         knob!("TWOFACTOR_PROVIDER_TIMEOUT", secs, provider_timeout);
         let policy = b.build().map_err(|e| {

@@ -444,9 +444,18 @@ mod tests {
         let secs = Duration::from_secs;
         let out = |knob, bound| PolicyError::OutOfRange { knob, bound };
         let cases = [
-            (Policy::builder().max_attempts(21), out("max_attempts", "at most 20")),
-            (Policy::builder().code_ttl(secs(3601)), out("code_ttl", "at most one hour")),
-            (Policy::builder().lockout(secs(86_401)), out("lockout", "at most 24 hours")),
+            (
+                Policy::builder().max_attempts(21),
+                out("max_attempts", "at most 20"),
+            ),
+            (
+                Policy::builder().code_ttl(secs(3601)),
+                out("code_ttl", "at most one hour"),
+            ),
+            (
+                Policy::builder().lockout(secs(86_401)),
+                out("lockout", "at most 24 hours"),
+            ),
             (
                 Policy::builder().token_ttl(secs(30 * 86_400 + 1)),
                 out("token_ttl", "at most 30 days"),
@@ -455,8 +464,14 @@ mod tests {
                 Policy::builder().provider_timeout(secs(301)),
                 out("provider_timeout", "at most 5 minutes"),
             ),
-            (Policy::builder().range_digits(0), out("range_digits", "between 1 and 6")),
-            (Policy::builder().range_digits(7), out("range_digits", "between 1 and 6")),
+            (
+                Policy::builder().range_digits(0),
+                out("range_digits", "between 1 and 6"),
+            ),
+            (
+                Policy::builder().range_digits(7),
+                out("range_digits", "between 1 and 6"),
+            ),
             (
                 Policy::builder().conversion_min_rate(1.01),
                 out("conversion_min_rate", "between 0.0 and 1.0"),
@@ -530,8 +545,17 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(edge.conversion_min_permille(), 1000);
-        let p = Policy::builder().conversion_min_rate(0.1234).build().unwrap();
+        let p = Policy::builder()
+            .conversion_min_rate(0.1234)
+            .build()
+            .unwrap();
         assert_eq!(p.conversion_min_permille(), 123, "kept in thousandths");
-        assert!(Policy::builder().range_digits(1).conversion_min_rate(0.0).build().is_ok());
+        assert!(
+            Policy::builder()
+                .range_digits(1)
+                .conversion_min_rate(0.0)
+                .build()
+                .is_ok()
+        );
     }
 }

@@ -68,7 +68,7 @@ use crate::{Channel, OtpCode, PhoneError, PhoneNumber, PhoneParser};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Context {
-    /// The client's address (for the per-IP send cap).
+    /// The client's address (for the per-address send cap and verify budget).
     pub client_ip: Option<IpAddr>,
     /// SMS (default) or voice, for sends.
     pub channel: Channel,
@@ -310,7 +310,10 @@ impl fmt::Debug for PhoneVerifierBuilder {
 }
 
 impl PhoneVerifierBuilder {
-    /// The store (default: a [`MokaStore`](crate::store::MokaStore) with default capacity).
+    /// The store (default: a [`MokaStore`](crate::store::MokaStore) with the default
+    /// capacities, raised to what the policy needs). [`build`](Self::build) refuses a store
+    /// that cannot hold the policy's working set
+    /// ([`VerificationStore::check_policy`]).
     pub fn store(mut self, store: impl VerificationStore) -> Self {
         self.store = Some(Arc::new(store));
         self
@@ -372,7 +375,11 @@ impl PhoneVerifierBuilder {
         let store = match self.store {
             Some(store) => store,
             #[cfg(feature = "moka")]
-            None => Arc::new(crate::store::MokaStore::default()),
+            None => Arc::new(
+                crate::store::MokaStore::builder()
+                    .sized_for(&self.policy)
+                    .build(),
+            ),
             #[cfg(not(feature = "moka"))]
             None => return Err(BuildError::NoStore),
         };
@@ -773,8 +780,7 @@ impl PhoneVerifier {
                     FinishOutcome::Done => {
                         // Only the conversion guard's figures: a failure here costs the user
                         // nothing and leaves the guard on the strict side.
-                        if let Err(e) = inner.store.record_verified(Country::of(phone), now).await
-                        {
+                        if let Err(e) = inner.store.record_verified(Country::of(phone), now).await {
                             tracing::warn!(error = %e, "twofactor: could not count a verification for the conversion guard");
                         }
                     }

@@ -699,7 +699,11 @@ fn store_unavailable() -> WebResponse {
 }
 
 /// 429 `rate_limited` with `retry_after`, `Retry-After` and the refusing limit as `reason`.
-fn rate_limited(e: &dyn std::fmt::Display, limit: crate::store::Limit, retry_after: u64) -> WebResponse {
+fn rate_limited(
+    e: &dyn std::fmt::Display,
+    limit: crate::store::Limit,
+    retry_after: u64,
+) -> WebResponse {
     let message = e.to_string();
     let mut r = WebResponse::json(
         StatusCode::TOO_MANY_REQUESTS,

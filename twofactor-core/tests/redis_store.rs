@@ -997,7 +997,10 @@ async fn callers_with_skewed_clocks_cannot_reset_a_lock_or_a_cooldown() {
 
     let p = phone();
     let send = |at| SendAttempt::new(p, at, sends);
-    assert_eq!(a.reserve_send(&send(now)).await.unwrap(), SendDecision::Granted);
+    assert_eq!(
+        a.reserve_send(&send(now)).await.unwrap(),
+        SendDecision::Granted
+    );
     assert!(
         matches!(
             b.reserve_send(&send(ahead)).await.unwrap(),
@@ -1055,7 +1058,10 @@ async fn callers_with_skewed_clocks_cannot_reset_a_lock_or_a_cooldown() {
     };
     let q = phone();
     let send = |at| SendAttempt::new(q, at, sends);
-    assert_eq!(caller.reserve_send(&send(now)).await.unwrap(), SendDecision::Granted);
+    assert_eq!(
+        caller.reserve_send(&send(now)).await.unwrap(),
+        SendDecision::Granted
+    );
     assert_eq!(
         caller.reserve_send(&send(ahead)).await.unwrap(),
         SendDecision::Granted,
@@ -1084,22 +1090,43 @@ async fn the_revocation_stream_forgets_expired_entries_and_then_goes() {
         store.revoke(&token(n, 300), now()).await.unwrap();
     }
     store.revoke(&token(99, 1_500), now()).await.unwrap();
-    let len: usize = redis::cmd("XLEN").arg(&stream).query_async(&mut raw).await.unwrap();
+    let len: usize = redis::cmd("XLEN")
+        .arg(&stream)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
     assert_eq!(len, 51);
     let ttl: i64 = raw.pttl(&stream).await.unwrap();
-    assert!(ttl > 0 && ttl <= 1_500, "the stream lives until its last entry expires: {ttl}");
+    assert!(
+        ttl > 0 && ttl <= 1_500,
+        "the stream lives until its last entry expires: {ttl}"
+    );
 
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let batch = store.revocations(&RevocationCursor::start(), now()).await.unwrap();
+    let batch = store
+        .revocations(&RevocationCursor::start(), now())
+        .await
+        .unwrap();
     assert_eq!(batch.entries.len(), 1, "the expired ones are not returned");
     // The next revocation forgets the expired entries.
     store.revoke(&token(100, 1_000), now()).await.unwrap();
-    let len: usize = redis::cmd("XLEN").arg(&stream).query_async(&mut raw).await.unwrap();
+    let len: usize = redis::cmd("XLEN")
+        .arg(&stream)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
     let indexed: usize = raw.zcard(&index).await.unwrap();
-    assert_eq!((len, indexed), (2, 2), "expired entries are trimmed from both keys");
+    assert_eq!(
+        (len, indexed),
+        (2, 2),
+        "expired entries are trimmed from both keys"
+    );
 
     tokio::time::sleep(Duration::from_millis(1_700)).await;
-    let batch = store.revocations(&RevocationCursor::start(), now()).await.unwrap();
+    let batch = store
+        .revocations(&RevocationCursor::start(), now())
+        .await
+        .unwrap();
     assert!(batch.entries.is_empty());
     let exists: usize = raw.exists(&[&stream, &index]).await.unwrap();
     assert_eq!(exists, 0, "after the last expiry, the keys are gone");
@@ -1132,8 +1159,14 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
 #[test]
 fn an_evicting_maxmemory_policy_is_warned_about_at_connect_time() {
     let cases: [(&[&str], Eviction); 6] = [
-        (&["--maxmemory", "64mb", "--maxmemory-policy", "noeviction"], Eviction::Never),
-        (&["--maxmemory", "0", "--maxmemory-policy", "allkeys-lru"], Eviction::Never),
+        (
+            &["--maxmemory", "64mb", "--maxmemory-policy", "noeviction"],
+            Eviction::Never,
+        ),
+        (
+            &["--maxmemory", "0", "--maxmemory-policy", "allkeys-lru"],
+            Eviction::Never,
+        ),
         (
             &["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"],
             Eviction::Possible {

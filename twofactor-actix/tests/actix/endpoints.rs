@@ -257,7 +257,11 @@ impl VerificationStore for DownStore {
     ) -> Result<twofactor_core::store::ConversionFigures, StoreError> {
         Err(StoreError::Timeout)
     }
-    async fn revoke(&self, _: &twofactor_core::store::Revocation, _: u64) -> Result<(), StoreError> {
+    async fn revoke(
+        &self,
+        _: &twofactor_core::store::Revocation,
+        _: u64,
+    ) -> Result<(), StoreError> {
         Err(StoreError::Timeout)
     }
     async fn revocations(

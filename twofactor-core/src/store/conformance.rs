@@ -13,10 +13,21 @@
 //! ```
 //!
 //! It needs a multi-threaded Tokio runtime: the concurrency checks release many tasks at once
-//! against one phone. Each check uses fresh random phone numbers and IPs and its own stretch of
-//! (simulated) time, so the suite can run against a store that other tests share; only the
-//! overall cap is store-wide, so give each run its own store (a fresh `MokaStore`, a fresh Redis
-//! key prefix). Failures panic with the check's name.
+//! against one phone, one address, one number block, one country, and readers against writers
+//! of revocations. Each check uses fresh random phone numbers, addresses and countries and its
+//! own stretch of (simulated) time, so the suite can run against a store that other tests
+//! share; the overall and voice caps, the countries' conversion figures and the revocations are
+//! store-wide, so give each run its own store (a fresh `MokaStore`, a fresh Redis key prefix),
+//! and a store that takes the caller's clock (the Redis store's `Clock::Caller`). Failures panic
+//! with the check's name.
+//!
+//! What it holds every store to, beyond the basic steps: each cap refuses with its
+//! [`Limit`] in DESIGN order; a refused send spends no cap; a release takes back every counter;
+//! the per-address verify budget refuses before the phone is read and counts every outcome,
+//! in [`VERIFY_BUCKETS`](super::VERIFY_BUCKETS) sub-buckets (its `retry_after` is exact); the
+//! conversion guard throttles and recovers as time moves and verifications come in; no
+//! concurrent burst exceeds any cap; revocations follow the cursor contract of
+//! [`VerificationStore::revocations`] and are forgotten at their expiry.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv6Addr};
@@ -59,8 +70,8 @@ pub fn random_phone() -> PhoneNumber {
 fn neighbour(phone: PhoneNumber) -> PhoneNumber {
     let block = phone.digits() / 1000 * 1000;
     loop {
-        let p = PhoneNumber::from_digits(block + random_u64() % 1000)
-            .unwrap_or_else(|| unreachable!());
+        let p =
+            PhoneNumber::from_digits(block + random_u64() % 1000).unwrap_or_else(|| unreachable!());
         if p != phone {
             return p;
         }
@@ -832,11 +843,17 @@ async fn refusal_order<S: VerificationStore + ?Sized>(store: &S) {
     let cases = [
         (send(p, Some(ip), voice, country, strict), Limit::Locked),
         (send(p2, Some(ip), voice, country, strict), Limit::Cooldown),
-        (send(p2, Some(ip), voice, country, no_cooldown), Limit::Phone),
+        (
+            send(p2, Some(ip), voice, country, no_cooldown),
+            Limit::Phone,
+        ),
         (send(p3, Some(ip), voice, country, no_cooldown), Limit::Ip),
         (send(p3, None, voice, country, no_cooldown), Limit::Range),
         (send(p4, None, voice, country, no_cooldown), Limit::Channel),
-        (send(p4, None, Channel::Sms, country, no_cooldown), Limit::Country),
+        (
+            send(p4, None, Channel::Sms, country, no_cooldown),
+            Limit::Country,
+        ),
         (
             send(p4, None, Channel::Sms, other_country(country), no_cooldown),
             Limit::Global,
@@ -967,7 +984,10 @@ async fn release_takes_back_every_counter<S: VerificationStore + ?Sized>(store: 
     };
     let first = send(p, t);
     assert_eq!(reserve_it(store, &first).await, SendDecision::Granted);
-    assert_eq!(figures(store, country, t).await, ConversionFigures::new(1, 0));
+    assert_eq!(
+        figures(store, country, t).await,
+        ConversionFigures::new(1, 0)
+    );
     store
         .release_send(&first)
         .await
@@ -1046,7 +1066,10 @@ async fn conversion_guard<S: VerificationStore + ?Sized>(store: &S) {
     );
     // Two hours on, everything has left: below the minimum, whatever the rate.
     let later = t + 3 * HOUR;
-    assert_eq!(figures(store, country, later).await, ConversionFigures::new(0, 0));
+    assert_eq!(
+        figures(store, country, later).await,
+        ConversionFigures::new(0, 0)
+    );
     for i in 0..4 {
         assert_eq!(
             reserve_it(store, &send(country, later + i)).await,
@@ -1197,7 +1220,10 @@ async fn revocation_contract<S: VerificationStore + ?Sized>(store: &S) {
     );
     revoke(store, &b, t + 2).await;
     let (new, cursor) = read(store, &cursor, t + 3).await;
-    assert!(new.contains(&b), "revocations: the cursor sees what came after it");
+    assert!(
+        new.contains(&b),
+        "revocations: the cursor sees what came after it"
+    );
     assert!(
         new.is_subset(&HashSet::from([a.clone(), p.clone(), b.clone()])),
         "revocations: nothing that was not revoked"
@@ -1214,7 +1240,10 @@ async fn revocation_contract<S: VerificationStore + ?Sized>(store: &S) {
         "revocations: dropped at their expiry"
     );
     let (from_cursor, _) = read(store, &cursor, t + 1_000).await;
-    assert!(!from_cursor.contains(&a), "revocations: expired, not even repeated");
+    assert!(
+        !from_cursor.contains(&a),
+        "revocations: expired, not even repeated"
+    );
     let (all, cursor) = read(store, &RevocationCursor::start(), t + HOUR).await;
     assert!(all.is_empty(), "revocations: all expired: {all:?}");
     let c = Revocation::Token {
@@ -1276,7 +1305,11 @@ async fn concurrent_new_caps<S: VerificationStore>(store: Arc<S>) {
         reserve(&*s, neighbour(first), Some(random_ip()), t, l).await
     })
     .await;
-    assert_eq!(granted(&results), 7, "concurrent sends: exactly the per-range cap");
+    assert_eq!(
+        granted(&results),
+        7,
+        "concurrent sends: exactly the per-range cap"
+    );
 
     let t = base_time();
     let l = SendLimits {
@@ -1288,7 +1321,11 @@ async fn concurrent_new_caps<S: VerificationStore>(store: Arc<S>) {
         reserve_it(&*s, &send).await
     })
     .await;
-    assert_eq!(granted(&results), 6, "concurrent sends: exactly the voice cap");
+    assert_eq!(
+        granted(&results),
+        6,
+        "concurrent sends: exactly the voice cap"
+    );
 
     let (t, country) = (base_time(), random_country());
     let l = SendLimits {
@@ -1306,7 +1343,10 @@ async fn concurrent_new_caps<S: VerificationStore>(store: Arc<S>) {
         10,
         "concurrent sends: the conversion guard lets exactly its minimum through"
     );
-    assert_eq!(figures(&*store, country, t).await, ConversionFigures::new(10, 0));
+    assert_eq!(
+        figures(&*store, country, t).await,
+        ConversionFigures::new(10, 0)
+    );
 }
 
 async fn concurrent_verify_budget<S: VerificationStore>(store: Arc<S>) {

@@ -514,9 +514,7 @@ impl Revocation {
     /// When the store may forget this revocation, Unix milliseconds.
     pub fn expires_at_ms(&self) -> u64 {
         match self {
-            Self::Token { expires_at_ms, .. } | Self::Phone { expires_at_ms, .. } => {
-                *expires_at_ms
-            }
+            Self::Token { expires_at_ms, .. } | Self::Phone { expires_at_ms, .. } => *expires_at_ms,
         }
     }
 }
@@ -805,7 +803,12 @@ mod tests {
         assert_eq!(Country::of(phone(919812345678)).as_str(), "IN");
         assert_eq!(Country::of(phone(14155552671)).as_str(), "US");
         assert_eq!(Country::of(phone(16135550123)).as_str(), "CA");
-        assert_eq!(Country::of(phone(447911123456)).as_str(), "GB");
+        assert_eq!(Country::of(phone(447400123456)).as_str(), "GB");
+        assert_eq!(
+            Country::of(phone(447911123456)).as_str(),
+            "GG",
+            "+44 7911 1… is Guernsey"
+        );
         assert_eq!(Country::of(phone(80012345678)), Country::NON_GEOGRAPHIC);
         assert_eq!(Country::new("i1"), None);
         assert_eq!(format!("{:?}", Country::new("in").unwrap()), "Country(IN)");
@@ -828,7 +831,10 @@ mod tests {
         assert_eq!(b.take(2, window, t0), Ok(()));
         assert_eq!(b.take(2, window, t0 + 60_000), Ok(()));
         // Full: the first bucket (1000) leaves when bucket 1060 starts.
-        assert_eq!(b.take(2, window, t0 + 120_000), Err(1060 * 60_000 - t0 - 120_000));
+        assert_eq!(
+            b.take(2, window, t0 + 120_000),
+            Err(1060 * 60_000 - t0 - 120_000)
+        );
         assert_eq!(b.take(2, window, 1060 * 60_000), Ok(()));
         assert_eq!(b.0.len(), 2, "the old bucket is gone");
         assert_eq!(b.take(0, window, 1060 * 60_000), Err(window));

@@ -16,8 +16,8 @@ use super::compact::CompactTicket;
 use super::{
     AttemptDecision, AttemptLimits, AttemptResult, Buckets, CONVERSION_WINDOW_MS,
     ConversionFigures, Country, FinishOutcome, Limit, Pending, Revocation, RevocationBatch,
-    RevocationCursor, SendAttempt, SendDecision, StoreError, VerificationStore,
-    conversion_refuses, number_range, window_wait,
+    RevocationCursor, SendAttempt, SendDecision, StoreError, VerificationStore, conversion_refuses,
+    number_range, window_wait,
 };
 use crate::policy::{Policy, SEND_WINDOW};
 use crate::provider::Channel;
@@ -217,7 +217,13 @@ impl<K, V: Kept> Expiry<K, V> for KeepFor {
     fn expire_after_create(&self, _: &K, v: &V, _: Instant) -> Option<Duration> {
         Some(Duration::from_millis(v.keep_for_ms()))
     }
-    fn expire_after_update(&self, _: &K, v: &V, _: Instant, _: Option<Duration>) -> Option<Duration> {
+    fn expire_after_update(
+        &self,
+        _: &K,
+        v: &V,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
         Some(Duration::from_millis(v.keep_for_ms()))
     }
 }
@@ -313,6 +319,8 @@ impl Revocations {
 /// - **client addresses and number blocks**: an address's or a block's log lives one hour
 ///   after its newest send, so each table holds at most `sends_per_hour` entries:
 ///   `max_ips ≥ sends_per_hour`.
+/// - [`MokaStoreBuilder::sized_for`] raises the capacities to what a policy needs; the
+///   engine's default store is sized so.
 /// - **verify budgets per address** are bounded by no cap (anyone may verify), so their table
 ///   (also `max_ips` entries) may fill up; it then evicts, with a warning logged (at most once
 ///   a minute). That is the lesser evil against failing closed for everyone: filling it takes
@@ -407,6 +415,16 @@ impl MokaStoreBuilder {
         self
     }
 
+    /// Raises the capacities (never lowers them) to what `policy` needs by the capacity rule
+    /// (see [`MokaStore`]); the engine's default store is built this way. Capacities are
+    /// bounds, not allocations: memory follows what is actually held.
+    pub fn sized_for(mut self, policy: &Policy) -> Self {
+        let need = Needs::of(policy);
+        self.max_phones = self.max_phones.max(need.phones);
+        self.max_ips = self.max_ips.max(need.ips);
+        self
+    }
+
     /// The store.
     pub fn build(self) -> MokaStore {
         MokaStore {
@@ -426,6 +444,28 @@ impl MokaStoreBuilder {
             shared: Arc::default(),
             revocations: Arc::default(),
             verifies_full_warned: Arc::default(),
+        }
+    }
+}
+
+/// What a policy needs held, by the capacity rule (see [`MokaStore`]).
+struct Needs {
+    phones: u64,
+    ips: u64,
+    /// How long a phone's record lives after its last send, in milliseconds.
+    life_ms: u64,
+}
+
+impl Needs {
+    fn of(policy: &Policy) -> Self {
+        let hour = super::millis(SEND_WINDOW);
+        let code = super::millis(policy.code_ttl());
+        let life_ms = hour.max(code.saturating_add(super::millis(policy.lockout()).max(code)));
+        let global = u64::from(policy.sends_per_hour());
+        Self {
+            phones: global.saturating_mul(life_ms.saturating_mul(2).div_ceil(hour)),
+            ips: global,
+            life_ms,
         }
     }
 }
@@ -558,13 +598,9 @@ impl MokaStore {
         };
         match send.client_ip {
             None => range_and_shared(),
-            Some(ip) => Self::through_log(
-                &self.ips,
-                ip,
-                (l.per_ip, Limit::Ip),
-                send,
-                range_and_shared,
-            ),
+            Some(ip) => {
+                Self::through_log(&self.ips, ip, (l.per_ip, Limit::Ip), send, range_and_shared)
+            }
         }
     }
 
@@ -580,7 +616,8 @@ impl MokaStore {
         let is_voice = send.channel == Channel::Voice;
         if is_voice {
             prune(voice, now, l.window_ms);
-            if let Some(wait) = window_wait(voice.make_contiguous(), l.voice_global, l.window_ms, now)
+            if let Some(wait) =
+                window_wait(voice.make_contiguous(), l.voice_global, l.window_ms, now)
             {
                 return Err(refused(Limit::Channel, wait));
             }
@@ -878,25 +915,22 @@ impl VerificationStore for MokaStore {
     }
 
     fn check_policy(&self, policy: &Policy) -> Result<(), StoreError> {
-        let hour = super::millis(SEND_WINDOW);
-        let code = super::millis(policy.code_ttl());
-        let life = hour.max(code.saturating_add(super::millis(policy.lockout()).max(code)));
-        let hours = life.saturating_mul(2).div_ceil(hour);
-        let global = u64::from(policy.sends_per_hour());
-        let phones = global.saturating_mul(hours);
-        if self.max_phones < phones {
+        let need = Needs::of(policy);
+        let global = policy.sends_per_hour();
+        if self.max_phones < need.phones {
             return Err(StoreError::Capacity(format!(
-                "max_phones is {} but sends_per_hour {global} can keep {phones} phones' records \
+                "max_phones is {} but sends_per_hour {global} can keep {} phones' records \
                  (each lives up to {} min after its last send; see MokaStore's capacity rule)",
                 self.max_phones,
-                life / 60_000,
+                need.phones,
+                need.life_ms / 60_000,
             )));
         }
-        if self.max_ips < global {
+        if self.max_ips < need.ips {
             return Err(StoreError::Capacity(format!(
-                "max_ips is {} but sends_per_hour {global} can keep {global} client addresses' \
-                 and number blocks' send logs",
-                self.max_ips
+                "max_ips is {} but sends_per_hour {global} can keep {} client addresses' and \
+                 number blocks' send logs",
+                self.max_ips, need.ips
             )));
         }
         Ok(())
@@ -909,8 +943,14 @@ mod tests {
 
     #[test]
     fn the_capacity_rule_follows_the_policy() {
-        let store = MokaStore::builder().max_phones(2_000).max_ips(1_000).build();
-        assert!(store.check_policy(&Policy::default()).is_ok(), "1000/h × 2 h");
+        let store = MokaStore::builder()
+            .max_phones(2_000)
+            .max_ips(1_000)
+            .build();
+        assert!(
+            store.check_policy(&Policy::default()).is_ok(),
+            "1000/h × 2 h"
+        );
         let small = MokaStore::builder().max_phones(1_999).build();
         let err = small.check_policy(&Policy::default()).unwrap_err();
         assert!(matches!(err, StoreError::Capacity(_)));
@@ -921,10 +961,46 @@ mod tests {
             .build()
             .unwrap();
         assert!(store.check_policy(&long).is_err());
-        let big = MokaStore::builder().max_phones(49_000).max_ips(1_000).build();
+        let big = MokaStore::builder()
+            .max_phones(49_000)
+            .max_ips(1_000)
+            .build();
         assert!(big.check_policy(&long).is_ok());
         let few_ips = MokaStore::builder().max_ips(999).build();
         let err = few_ips.check_policy(&Policy::default()).unwrap_err();
         assert!(err.to_string().contains("max_ips is 999"), "{err}");
+        // Sized for a policy: enough, and never less than asked.
+        let busy = Policy::builder()
+            .sends_per_hour(10_000_000)
+            .build()
+            .unwrap();
+        let sized = MokaStore::builder().sized_for(&busy).build();
+        assert!(sized.check_policy(&busy).is_ok());
+        assert_eq!((sized.max_phones, sized.max_ips), (20_000_000, 10_000_000));
+        let kept = MokaStore::builder().sized_for(&Policy::default()).build();
+        assert_eq!((kept.max_phones, kept.max_ips), (1_000_000, 100_000));
+    }
+
+    #[tokio::test]
+    async fn expired_revocations_leave_nothing_behind() {
+        let store = MokaStore::default();
+        for i in 0..100u64 {
+            let r = Revocation::Token {
+                id: [i as u8; 16],
+                expires_at_ms: 1_000 + i,
+            };
+            store.revoke(&r, 0).await.unwrap();
+        }
+        let batch = store
+            .revocations(&RevocationCursor::start(), 1_050)
+            .await
+            .unwrap();
+        assert_eq!(batch.entries.len(), 49);
+        store
+            .revocations(&RevocationCursor::start(), 2_000)
+            .await
+            .unwrap();
+        let r = lock(&store.revocations);
+        assert!(r.entries.is_empty() && r.by_expiry.is_empty());
     }
 }

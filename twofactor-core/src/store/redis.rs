@@ -909,10 +909,7 @@ impl VerificationStore for RedisStore {
             AttemptResult::LastMismatch => 2,
         };
         let mut finish = call(&self.scripts.finish_attempt, &keys);
-        finish
-            .arg(pending_id)
-            .arg(result)
-            .arg(self.now_arg(now_ms));
+        finish.arg(pending_id).arg(result).arg(self.now_arg(now_ms));
         self.bounded(async {
             let reply = self.eval("finish_attempt", finish).await?;
             match int(&reply) {
