@@ -226,13 +226,14 @@ async fn cooldown_and_caps_answer_429_with_retry_after(adapter: Adapter) {
         "a second send inside the cooldown sends no SMS"
     );
 
-    // Per client IP (from X-Forwarded-For, trusted here).
+    // Per client IP (from X-Forwarded-For, trusted here); each phone in its own number block
+    // (the per-range cap is 10).
     for i in 0..20 {
         let reply = app
             .request("POST", "/phone/send", |b| {
                 b.header("content-type", "application/json")
                     .header("x-forwarded-for", "203.0.113.50")
-                    .body(json!({"phone": format!("+9198765432{i:02}")}).to_string())
+                    .body(json!({"phone": format!("+9198{i:02}543210")}).to_string())
             })
             .await;
         assert_eq!(reply.status, 200, "{i}: {}", reply.text);

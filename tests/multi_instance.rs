@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use twofactor_core::clock::ManualClock;
-use twofactor_core::store::redis::RedisStore;
+use twofactor_core::store::redis::{Clock, RedisStore};
 use twofactor_tests::{Adapter, FakeTwoFactor, Options, TestApp, two_factor};
 
 const PHONE: &str = "+919812345678";
@@ -16,7 +16,14 @@ const PHONE: &str = "+919812345678";
 async fn redis(prefix: &str) -> Option<RedisStore> {
     let url = std::env::var("TWOFACTOR_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    match RedisStore::builder(&url).prefix(prefix).connect().await {
+    // The apps run on a manual clock that the test moves: the store must go by it, not by
+    // the Redis server's clock.
+    match RedisStore::builder(&url)
+        .prefix(prefix)
+        .clock(Clock::Caller)
+        .connect()
+        .await
+    {
         Ok(store) => Some(store),
         Err(e) => {
             let in_ci = std::env::var("CI").is_ok_and(|v| matches!(v.trim(), "true" | "1" | "yes"));
