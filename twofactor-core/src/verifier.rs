@@ -530,11 +530,11 @@ impl PhoneVerifier {
             return Err(SendError::ChannelUnsupported(ctx.channel));
         }
         let now = inner.clock.now_millis();
-        let country = Country::of(phone);
+        // `new` takes the phone's own country ([`Country::of`]).
         let attempt = SendAttempt::new(phone, now, inner.send_limits)
             .with_client(ctx.client_ip)
-            .with_channel(ctx.channel)
-            .with_country(country);
+            .with_channel(ctx.channel);
+        let country = attempt.country;
         let decision = inner.store.reserve_send(&attempt).await;
         if let Ok(d) = &decision {
             self.note_conversion(country, d);

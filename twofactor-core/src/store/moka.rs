@@ -272,6 +272,22 @@ struct Shared {
     voice: VecDeque<u64>,
     /// At most one entry per region code (a few hundred), each emptied by the window.
     countries: HashMap<Country, ConversionLog>,
+    /// When to next drop what left the window from every country's logs, not only from the
+    /// ones being sent to (a country sent to once would otherwise keep its send forever).
+    sweep_at: u64,
+}
+
+impl Shared {
+    fn sweep(&mut self, now: u64) {
+        if now < self.sweep_at {
+            return;
+        }
+        self.sweep_at = now.saturating_add(CONVERSION_WINDOW_MS / 60);
+        self.countries.retain(|_, log| {
+            log.settle(now);
+            !log.is_empty()
+        });
+    }
 }
 
 /// The revocations, by sequence number, with an index by expiry to forget them in order.
@@ -608,10 +624,12 @@ impl MokaStore {
     fn reserve_shared(&self, send: &SendAttempt) -> Result<(), SendDecision> {
         let (now, l) = (send.now_ms, send.limits);
         let mut shared = lock(&self.shared);
+        shared.sweep(now);
         let Shared {
             global,
             voice,
             countries,
+            ..
         } = &mut *shared;
         let is_voice = send.channel == Channel::Voice;
         if is_voice {
@@ -857,6 +875,7 @@ impl VerificationStore for MokaStore {
 
     async fn record_verified(&self, country: Country, now_ms: u64) -> Result<(), StoreError> {
         let mut shared = lock(&self.shared);
+        shared.sweep(now_ms);
         let log = shared.countries.entry(country).or_default();
         log.settle(now_ms);
         insert_sorted(&mut log.verified, now_ms);
@@ -979,6 +998,32 @@ mod tests {
         assert_eq!((sized.max_phones, sized.max_ips), (20_000_000, 10_000_000));
         let kept = MokaStore::builder().sized_for(&Policy::default()).build();
         assert_eq!((kept.max_phones, kept.max_ips), (1_000_000, 100_000));
+    }
+
+    #[tokio::test]
+    async fn countries_no_longer_sent_to_are_forgotten() {
+        let store = MokaStore::default();
+        let limits = super::super::SendLimits::from(&Policy::default());
+        let phone = PhoneNumber::from_digits(919812345678).unwrap();
+        for (i, code) in ["AA", "BB", "CC"].iter().enumerate() {
+            let send = SendAttempt::new(phone, i as u64 * 60_000, limits)
+                .with_country(Country::new(code).unwrap());
+            store.reserve_send(&send).await.unwrap();
+        }
+        assert_eq!(lock(&store.shared).countries.len(), 3);
+        store
+            .record_verified(Country::new("DD").unwrap(), 2 * CONVERSION_WINDOW_MS)
+            .await
+            .unwrap();
+        let shared = lock(&store.shared);
+        assert_eq!(
+            shared
+                .countries
+                .keys()
+                .map(Country::as_str)
+                .collect::<Vec<_>>(),
+            ["DD"]
+        );
     }
 
     #[tokio::test]
