@@ -98,19 +98,26 @@
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script, ScriptInvocation, Value};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+
+use self::connection::{Connection, Target};
 
 use super::{
     AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
     SendDecision, StoreError, VerificationStore,
 };
 use crate::{PhoneNumber, Ticket};
+
+mod connection;
+
+#[cfg(feature = "redis-tls")]
+pub(crate) use self::connection::check_ca_pem;
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "twofactor";
@@ -199,14 +206,10 @@ impl Scripts {
         }
     }
 
-    /// Loads every script in one round trip.
-    async fn load(&self, conn: &mut ConnectionManager) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        for source in &self.sources {
-            pipe.cmd("SCRIPT").arg("LOAD").arg(source.as_str());
-        }
-        let hashes: Vec<String> = pipe
-            .query_async(conn)
+    /// Loads every script (in one round trip on a single endpoint, on every node of a cluster).
+    async fn load(&self, conn: &mut Connection) -> Result<(), StoreError> {
+        let hashes: Vec<String> = conn
+            .load_scripts(&self.sources)
             .await
             .map_err(redis_error("script load"))?;
         let expected = [
@@ -261,11 +264,11 @@ impl Keys {
 /// module docs for the key layout, the scripts and the failure behaviour.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
     scripts: Arc<Scripts>,
     keys: Keys,
     timeout: Duration,
-    /// `host:port/db`, for `Debug` (never the credentials).
+    /// `host:port/db` (or `cluster host:port,…`), for `Debug` (never the credentials).
     server: Arc<str>,
 }
 
@@ -279,25 +282,57 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-/// Builds a [`RedisStore`]; see [`RedisStore::builder`].
+/// Builds a [`RedisStore`]; see [`RedisStore::builder`] (one endpoint) and
+/// [`RedisStore::cluster_builder`] (a Redis Cluster).
 #[must_use]
 pub struct RedisStoreBuilder {
-    url: SecretString,
+    /// One URL, or a cluster's seeds.
+    urls: Vec<SecretString>,
+    cluster: bool,
+    ca: Option<Ca>,
+    wait_for_replicas: Option<u32>,
     prefix: String,
     timeout: Duration,
+}
+
+/// Where the CA certificate comes from.
+enum Ca {
+    Pem(Vec<u8>),
+    File(PathBuf),
 }
 
 impl fmt::Debug for RedisStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStoreBuilder")
             .field("url", &"[REDACTED]")
+            .field("cluster", &self.cluster)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
+/// The CA file could not be read; the message names the file, which is no secret.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the Redis CA file {path}")]
+struct UnreadableCa {
+    path: String,
+    #[source]
+    source: std::io::Error,
+}
+
 impl RedisStoreBuilder {
+    fn new(urls: Vec<SecretString>, cluster: bool) -> Self {
+        Self {
+            urls,
+            cluster,
+            ca: None,
+            wait_for_replicas: None,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
     /// The key prefix (default `twofactor`), so that several apps or tests can share a Redis
     /// database. It must not contain `{` or `}` (they would break the hash tags).
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -313,35 +348,63 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Connects and loads the scripts. Fails if Redis cannot be reached or refuses us, or if
-    /// the URL or the prefix is unusable; the error never carries the URL.
+    /// Verifies the server's certificate against this CA (PEM, one certificate or more)
+    /// instead of the system's roots (feature `redis-tls`; the URL must be `rediss://`).
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca = Some(Ca::Pem(pem.into()));
+        self
+    }
+
+    /// Like [`ca_pem`](Self::ca_pem), with the PEM read from `path` when connecting.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca = Some(Ca::File(path.into()));
+        self
+    }
+
+    /// How many replicas must acknowledge each step's writes (`WAIT`) before it counts
+    /// (default: 1 on a cluster, 0 on a single endpoint). See the module docs, "Replication".
+    /// With `n > 0` connecting fails unless every primary has `n` replicas answering.
+    pub fn wait_for_replicas(mut self, n: u32) -> Self {
+        self.wait_for_replicas = Some(n);
+        self
+    }
+
+    /// Connects and loads the scripts. Fails if Redis cannot be reached or refuses us (a
+    /// certificate it cannot verify included), or if the URL, the CA or the prefix is unusable;
+    /// the error never carries the URL.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
         if self.prefix.contains(['{', '}']) {
             return Err(StoreError::unavailable(BadConfig(
                 "the Redis key prefix must not contain '{' or '}'",
             )));
         }
-        let client =
-            redis::Client::open(self.url.expose_secret()).map_err(redis_error("open the URL"))?;
-        let info = client.get_connection_info();
-        let server: Arc<str> = format!("{}/{}", info.addr, info.redis.db).into();
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(self.timeout)
-            .set_response_timeout(self.timeout)
-            // One attempt per reconnection, none delayed: the next call starts the next
-            // attempt, so recovery follows Redis's return at once, and no call waits on a
-            // backoff longer than the timeout.
-            .set_number_of_retries(0)
-            .set_tcp_settings(tcp_settings());
+        let ca_pem = match self.ca {
+            None => None,
+            Some(Ca::Pem(pem)) => Some(pem),
+            Some(Ca::File(path)) => Some(std::fs::read(&path).map_err(|source| {
+                StoreError::unavailable(UnreadableCa {
+                    path: path.display().to_string(),
+                    source,
+                })
+            })?),
+        };
+        let target = Target {
+            urls: &self.urls,
+            cluster: self.cluster,
+            ca_pem: ca_pem.as_deref(),
+            timeout: self.timeout,
+            wait_for_replicas: self
+                .wait_for_replicas
+                .unwrap_or(u32::from(self.cluster)),
+        };
         let scripts = Scripts::new();
         let connect = async {
-            let mut conn = ConnectionManager::new_with_config(client, config)
-                .await
-                .map_err(redis_error("connect"))?;
+            let (mut conn, server) = Connection::open(&target, &scripts.sources).await?;
             scripts.load(&mut conn).await?;
-            Ok::<_, StoreError>(conn)
+            conn.check_replicas().await?;
+            Ok::<_, StoreError>((conn, server))
         };
-        let conn = tokio::time::timeout(self.timeout.saturating_mul(2), connect)
+        let (conn, server) = tokio::time::timeout(self.timeout.saturating_mul(2), connect)
             .await
             .map_err(|_| StoreError::Timeout)??;
         Ok(RedisStore {
@@ -351,7 +414,7 @@ impl RedisStoreBuilder {
                 prefix: self.prefix.into(),
             },
             timeout: self.timeout,
-            server,
+            server: server.into(),
         })
     }
 }
@@ -445,14 +508,21 @@ impl RedisStore {
         Self::builder(url).connect().await
     }
 
-    /// Starts a builder for the Redis at `url` (`redis://[user:password@]host[:port][/db]`;
-    /// the URL is kept secret).
+    /// Starts a builder for the Redis at `url` (`redis://[user:password@]host[:port][/db]`, or
+    /// `rediss://…` for TLS with the `redis-tls` feature; the URL is kept secret).
     pub fn builder(url: &str) -> RedisStoreBuilder {
-        RedisStoreBuilder {
-            url: SecretString::from(url),
-            prefix: DEFAULT_PREFIX.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-        }
+        RedisStoreBuilder::new(vec![SecretString::from(url)], false)
+    }
+
+    /// Starts a builder for a Redis Cluster (feature `redis-cluster`) reached through any of
+    /// `seeds` (`redis://[user:password@]host:port` each, or all `rediss://`); the client
+    /// learns the other nodes from them.
+    pub fn cluster_builder<S: AsRef<str>>(seeds: impl IntoIterator<Item = S>) -> RedisStoreBuilder {
+        let urls = seeds
+            .into_iter()
+            .map(|s| SecretString::from(s.as_ref()))
+            .collect();
+        RedisStoreBuilder::new(urls, true)
     }
 
     /// The key prefix.
