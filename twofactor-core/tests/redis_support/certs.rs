@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 
 use super::{installed, temp_dir};
 
-/// A server's certificate and key, and the CA that signed it.
+/// A server's certificate and key, and the CA that signed it (good for client authentication
+/// too: cluster nodes present it to each other on the TLS cluster bus).
 #[derive(Debug, Clone)]
 pub struct ServerCert {
     pub cert: PathBuf,
@@ -120,7 +121,7 @@ fn server(dir: &Path, ca: &str, name: &str, alt_names: &str) -> ServerCert {
         &ext,
         format!(
             "subjectAltName={alt_names}\nbasicConstraints=CA:FALSE\n\
-             keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+             keyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n"
         ),
     )
     .expect("write the extensions");

@@ -16,6 +16,7 @@ const SLOTS: u16 = 16_384;
 pub struct Node {
     child: Option<Child>,
     pub port: u16,
+    bus: u16,
     dir: PathBuf,
 }
 
@@ -69,8 +70,14 @@ impl Cluster {
             tls: tls.cloned(),
         };
         for _ in 0..count {
-            let node = cluster.spawn();
-            cluster.nodes.push(node);
+            let (port, bus, dir) = (free_port(), free_port(), temp_dir("redis-cluster"));
+            let child = cluster.spawn(port, bus, &dir);
+            cluster.nodes.push(Node {
+                child: Some(child),
+                port,
+                bus,
+                dir,
+            });
         }
         for i in 0..count {
             let port = cluster.nodes[i].port;
@@ -97,7 +104,7 @@ impl Cluster {
             );
         }
         // Everyone meets node 0, and gossip does the rest.
-        let bus = cluster.bus_port(0);
+        let bus = cluster.nodes[0].bus;
         for i in 1..count {
             let port = cluster.nodes[0].port.to_string();
             cluster.exec(
@@ -120,9 +127,8 @@ impl Cluster {
         Some(cluster)
     }
 
-    fn spawn(&self) -> Node {
-        let (port, bus) = (free_port(), free_port());
-        let dir = temp_dir("redis-cluster");
+    /// Starts a node process (its cluster state lives in `dir`, so a restart rejoins).
+    fn spawn(&self, port: u16, bus: u16, dir: &PathBuf) -> Child {
         let port_text = port.to_string();
         let mut args: Vec<String> = if self.tls.is_some() {
             vec!["--port", "0", "--tls-port", &port_text]
@@ -159,32 +165,25 @@ impl Cluster {
                 args.push(arg.to_owned());
             }
         }
-        let child = Command::new("redis-server")
+        Command::new("redis-server")
             .args(&args)
             .arg("--dir")
-            .arg(&dir)
+            .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start redis-server");
-        Node {
-            child: Some(child),
-            port,
-            dir,
-        }
+            .expect("start redis-server")
     }
 
-    fn bus_port(&self, i: usize) -> u16 {
-        // Read back rather than remembered: it is what the node announces.
-        let nodes = self.query(i, &["CLUSTER", "NODES"]);
-        let me = nodes
-            .lines()
-            .find(|l| l.contains("myself"))
-            .expect("the node lists itself");
-        // `<id> <ip>:<port>@<bus>[,hostname] …`
-        let addr = me.split_whitespace().nth(1).expect("an address");
-        let bus = addr.split('@').nth(1).expect("a bus port");
-        bus.split(',').next().unwrap().parse().expect("a port")
+    /// Starts node `i` again after [`kill`](Self::kill), on its ports and with its cluster
+    /// state (not its data): a primary that was replaced comes back as a replica.
+    pub fn restart(&mut self, i: usize) {
+        let (port, bus, dir) = (self.nodes[i].port, self.nodes[i].bus, self.nodes[i].dir.clone());
+        let child = self.spawn(port, bus, &dir);
+        self.nodes[i].child = Some(child);
+        wait_until("the node accepts connections", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
     }
 
     /// The URL of node `i` (`rediss://` over TLS).
