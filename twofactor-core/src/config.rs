@@ -133,7 +133,7 @@ pub struct Settings {
     /// the system's roots. Checked when read: readable, with at least one certificate.
     pub redis_ca_file: Option<PathBuf>,
     /// `TWOFACTOR_REDIS_WAIT_REPLICAS`: replica acknowledgements each Redis write waits for
-    /// (default 1 on a cluster, 0 otherwise; see the Redis store's docs, "Replication").
+    /// (default 0; see the Redis store's docs, "Replication").
     pub redis_wait_replicas: Option<u32>,
     /// `TWOFACTOR_SIGNING_KEY`: comma-separated keys, the first signs. `None`: random.
     pub keys: Option<KeyRing>,
@@ -575,9 +575,12 @@ fn check_redis(
     if urls.is_empty() {
         return Err(invalid(URL, "lists no URL"));
     }
+    // A comma may sit in a password; one followed by a scheme starts another URL.
     let several = |u: &str| {
-        let lower = u.to_ascii_lowercase();
-        lower.contains(",redis://") || lower.contains(",rediss://")
+        u.split(',').skip(1).any(|part| {
+            let part = part.trim_start().to_ascii_lowercase();
+            part.starts_with("redis://") || part.starts_with("rediss://")
+        })
     };
     if !cluster && several(urls[0]) {
         return Err(invalid(
@@ -597,7 +600,10 @@ fn check_redis(
     }
     if let Some(path) = ca_file {
         if tls == 0 {
-            return Err(invalid(CA, "is set but TWOFACTOR_REDIS_URL is not rediss:// (TLS)"));
+            return Err(invalid(
+                CA,
+                "is set but TWOFACTOR_REDIS_URL is not rediss:// (TLS)",
+            ));
         }
         let pem = std::fs::read(path)
             .map_err(|e| invalid(CA, format!("cannot read {}: {e}", path.display())))?;

@@ -181,12 +181,8 @@ async fn the_password_shows_nowhere_over_tls() {
     let Some(server) = Server::start_tls(&certs.good, &["--requirepass", secret]) else {
         return;
     };
-    let with_password = |password: &str| {
-        format!(
-            "rediss://:{password}@127.0.0.1:{}/0",
-            server.port()
-        )
-    };
+    let with_password =
+        |password: &str| format!("rediss://:{password}@127.0.0.1:{}/0", server.port());
     let builder = RedisStore::builder(&with_password(secret))
         .ca_file(&certs.ca)
         .prefix(support::prefix());
@@ -240,7 +236,10 @@ async fn configured_from_the_environment_it_verifies_with_the_ca_file() {
     // The wrong CA: the app does not start.
     let wrong = settings(vec![
         ("TWOFACTOR_REDIS_URL", url(&server)),
-        ("TWOFACTOR_REDIS_CA_FILE", certs.other_ca.display().to_string()),
+        (
+            "TWOFACTOR_REDIS_CA_FILE",
+            certs.other_ca.display().to_string(),
+        ),
     ])
     .unwrap();
     match wrong.build().await {

@@ -51,7 +51,10 @@ impl Drop for Cluster {
 fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !done() {
-        assert!(Instant::now() < deadline, "the cluster never got there: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "the cluster never got there: {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -81,9 +84,11 @@ impl Cluster {
         }
         for i in 0..count {
             let port = cluster.nodes[i].port;
-            wait_until("a node accepts connections", Duration::from_secs(10), || {
-                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            });
+            wait_until(
+                "a node accepts connections",
+                Duration::from_secs(10),
+                || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            );
         }
         cluster.ids = (0..count)
             .map(|i| cluster.query(i, &["CLUSTER", "MYID"]))
@@ -100,7 +105,12 @@ impl Cluster {
             };
             cluster.exec(
                 m,
-                &["CLUSTER", "ADDSLOTSRANGE", &first.to_string(), &last.to_string()],
+                &[
+                    "CLUSTER",
+                    "ADDSLOTSRANGE",
+                    &first.to_string(),
+                    &last.to_string(),
+                ],
             );
         }
         // Everyone meets node 0, and gossip does the rest.
@@ -112,12 +122,16 @@ impl Cluster {
                 &["CLUSTER", "MEET", "127.0.0.1", &port, &bus.to_string()],
             );
         }
-        wait_until("every node knows every other", Duration::from_secs(20), || {
-            (0..count).all(|i| {
-                let nodes = cluster.query(i, &["CLUSTER", "NODES"]);
-                nodes.lines().count() == count && !nodes.contains("handshake")
-            })
-        });
+        wait_until(
+            "every node knows every other",
+            Duration::from_secs(20),
+            || {
+                (0..count).all(|i| {
+                    let nodes = cluster.query(i, &["CLUSTER", "NODES"]);
+                    nodes.lines().count() == count && !nodes.contains("handshake")
+                })
+            },
+        );
         for r in masters..count {
             let master = (r - masters) % masters;
             let id = cluster.ids[master].clone();
@@ -178,17 +192,27 @@ impl Cluster {
     /// Starts node `i` again after [`kill`](Self::kill), on its ports and with its cluster
     /// state (not its data): a primary that was replaced comes back as a replica.
     pub fn restart(&mut self, i: usize) {
-        let (port, bus, dir) = (self.nodes[i].port, self.nodes[i].bus, self.nodes[i].dir.clone());
+        let (port, bus, dir) = (
+            self.nodes[i].port,
+            self.nodes[i].bus,
+            self.nodes[i].dir.clone(),
+        );
         let child = self.spawn(port, bus, &dir);
         self.nodes[i].child = Some(child);
-        wait_until("the node accepts connections", Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        wait_until(
+            "the node accepts connections",
+            Duration::from_secs(10),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
     }
 
     /// The URL of node `i` (`rediss://` over TLS).
     pub fn url(&self, i: usize) -> String {
-        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         format!("{scheme}://127.0.0.1:{}", self.nodes[i].port)
     }
 
@@ -272,7 +296,10 @@ impl Cluster {
 
     /// The index of the node id `id`.
     fn index_of(&self, id: &str) -> usize {
-        self.ids.iter().position(|i| i == id).expect("a known node id")
+        self.ids
+            .iter()
+            .position(|i| i == id)
+            .expect("a known node id")
     }
 
     /// The slot of `key`.
@@ -330,7 +357,8 @@ impl Cluster {
 
     /// Whether node `i` is a primary now.
     pub fn is_primary(&self, i: usize) -> bool {
-        self.query(i, &["INFO", "replication"]).contains("role:master")
+        self.query(i, &["INFO", "replication"])
+            .contains("role:master")
     }
 
     /// Kills node `i` like a crash.
@@ -356,8 +384,14 @@ impl Cluster {
     pub fn migrate_slot(&self, slot: u16, from: usize, to: usize, pause: Duration) {
         let slot_text = slot.to_string();
         let (from_id, to_id) = (self.ids[from].clone(), self.ids[to].clone());
-        self.exec(to, &["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", &from_id]);
-        self.exec(from, &["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", &to_id]);
+        self.exec(
+            to,
+            &["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", &from_id],
+        );
+        self.exec(
+            from,
+            &["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", &to_id],
+        );
         std::thread::sleep(pause);
         let port = self.nodes[to].port.to_string();
         loop {
@@ -386,7 +420,11 @@ impl Cluster {
         }
         // The new owner first, then the old one, then everyone else (as redis-cli does).
         let mut order: Vec<usize> = vec![to, from];
-        order.extend(self.primaries().into_iter().filter(|&i| i != to && i != from));
+        order.extend(
+            self.primaries()
+                .into_iter()
+                .filter(|&i| i != to && i != from),
+        );
         for i in order {
             self.exec(i, &["CLUSTER", "SETSLOT", &slot_text, "NODE", &to_id]);
         }

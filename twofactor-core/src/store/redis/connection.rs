@@ -18,13 +18,13 @@
 //!   importing node after `ASKING`, in one pipeline on one connection) and `TRYAGAIN` (a
 //!   phone's two keys on two nodes mid-migration: after a short pause). Any other failure is
 //!   returned, and the engine fails closed.
-//! - **Replica acknowledgements** (optional, on by default in cluster mode): Redis replicates
-//!   asynchronously, so a primary that dies right after answering may take its last writes
-//!   with it, and the promoted replica would not know of a guess just counted. With
-//!   `wait_for_replicas(n)` every script call is followed, in the same pipeline and so the same
-//!   round trip, by `WAIT n t`; fewer than `n` acknowledgements within `t` (half the store's
-//!   timeout) make the step fail closed. What a failover can then lose was never confirmed to
-//!   the engine: a guess is compared only once its count is on a replica.
+//! - **Replica acknowledgements** (optional, off by default): Redis replicates asynchronously,
+//!   so a primary that dies right after answering may take its last writes with it, and the
+//!   promoted replica would not know of a guess just counted. With `wait_for_replicas(n)`
+//!   every script call is followed, in the same pipeline and so the same round trip, by
+//!   `WAIT n t`; fewer than `n` acknowledgements within `t` (half the store's timeout) make
+//!   the step fail closed. What a failover can then lose was never confirmed to the engine: a
+//!   guess is compared only once its count is on a replica.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -310,10 +310,7 @@ impl Connection {
                 return Err(RedisError::from((
                     ErrorKind::ResponseError,
                     "too few replicas acknowledged the write",
-                    format!(
-                        "{acked} of {} within {} ms",
-                        wait.replicas, wait.timeout_ms
-                    ),
+                    format!("{acked} of {} within {} ms", wait.replicas, wait.timeout_ms),
                 )));
             }
         }
@@ -331,12 +328,10 @@ fn by_address(node: &str) -> RedisResult<redis::cluster_routing::SingleNodeRouti
         .rsplit_once(':')
         .and_then(|(host, port)| Some((host, port.parse().ok()?)))
         .ok_or_else(|| RedisError::from((ErrorKind::ParseError, "a redirect without a node")))?;
-    Ok(
-        redis::cluster_routing::SingleNodeRoutingInfo::ByAddress {
-            host: host.to_owned(),
-            port,
-        },
-    )
+    Ok(redis::cluster_routing::SingleNodeRoutingInfo::ByAddress {
+        host: host.to_owned(),
+        port,
+    })
 }
 
 fn is_script(cmd: &Cmd) -> bool {
