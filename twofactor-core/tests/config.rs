@@ -337,7 +337,9 @@ fn the_redis_cluster_and_ca_variables_are_read_and_checked_together() {
     assert!(!settings(&[(CLUSTER, "false")]).unwrap().redis_cluster);
 
     let missing = format!("{}.missing", pem.path());
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    // (the variables, the one the error must name, what its reason must say)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
         (
             &[(URL, "redis://db"), (CLUSTER, "sometimes")],
             CLUSTER,
