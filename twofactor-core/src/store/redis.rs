@@ -47,7 +47,8 @@
 //!
 //! Each store step is a Lua script, loaded once at start-up (`SCRIPT LOAD`) and called by its
 //! SHA (`EVALSHA`, which Redis runs atomically). After a Redis restart the script cache is
-//! empty: the call gets `NOSCRIPT` (meaning nothing ran), loads the script and calls again.
+//! empty: the call gets `NOSCRIPT` (meaning nothing ran) and is sent again as `EVAL` with the
+//! script's source, which runs it and caches it on that node.
 //!
 //! - `begin_attempt`, `put_pending`, `finish_attempt`: one script each on the phone's slot.
 //!   A verify is one round trip before the provider call (a wrong guess with attempts left:
@@ -79,38 +80,119 @@
 //! response timeouts, plus a backstop around each store step. Any error or timeout is a
 //! [`StoreError`] (so the engine answers "unavailable", 503 over HTTP): no code is sent without
 //! its record, and no guess is compared without its count. Nothing is retried automatically
-//! (a step that may have run must not run twice); only `NOSCRIPT`, which means it did not run.
+//! (a step that may have run must not run twice); only the answers that mean it did not run:
+//! `NOSCRIPT`, and on a cluster `MOVED`, `ASK` and `TRYAGAIN`.
 //!
-//! The connection is a [`ConnectionManager`]: created once per store, cloned for each call,
-//! and re-established in the background after it breaks, with no delay between attempts, so
-//! the same process recovers when Redis comes back. The call that finds the connection broken
+//! On a single endpoint the connection is a `redis` crate `ConnectionManager`: created once
+//! per store, cloned for each call, and re-established in the background after it breaks,
+//! with no delay between attempts, so the same process recovers when Redis comes back. The call that finds the connection broken
 //! fails (closed) and starts the reconnection; the calls after it use the new connection.
 //! `TCP_NODELAY` keeps the two scripts of a send from waiting on each other; keep-alive and,
 //! on Linux, `TCP_USER_TIMEOUT` make a silently dead connection (a vanished host) break within
 //! seconds instead of the kernel's quarter of an hour.
 //!
 //! The URL may carry a password: it appears in no error message and no `Debug` output.
-//! TLS (`rediss://`) needs the `redis` crate's TLS features, which this crate does not enable.
-//! The connection speaks to one endpoint (a standalone Redis, or a primary behind a proxy or
-//! Sentinel-managed address); the key layout is ready for Redis Cluster, but a cluster client
-//! is not wired in.
+//!
+//! # TLS (feature `redis-tls`)
+//!
+//! A `rediss://` URL connects over TLS (rustls, with the ring provider that the HTTP client
+//! already brings; installed as the process default only if the application chose none). The
+//! server's certificate is always verified, against the system's roots (read at connect, by
+//! `rustls-native-certs`: no bundled list to go stale) or against a CA given in PEM with
+//! [`RedisStoreBuilder::ca_file`] or [`ca_pem`](RedisStoreBuilder::ca_pem), and for the host
+//! name in the URL. Nothing downgrades: a certificate that does not verify, or names another
+//! host, fails [`connect`](RedisStoreBuilder::connect) with the reason (`UnknownIssuer`,
+//! `certificate not valid for name …`); the `redis` crate's `#insecure` URL fragment is
+//! refused, and so is a CA given for a `redis://` URL (it would go unused). Without the
+//! feature a `rediss://` URL is refused with a message naming it; plain-text users build
+//! neither rustls's client side nor the root loading.
+//!
+//! # Redis Cluster (feature `redis-cluster`)
+//!
+//! [`RedisStore::cluster_builder`] takes seed URLs (any node will do; all `redis://` or all
+//! `rediss://`, with the same CA for every node). Each script touches one slot, as the key
+//! table shows.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), twofactor_core::store::StoreError> {
+//! use twofactor_core::store::redis::RedisStore;
+//!
+//! let store = RedisStore::cluster_builder([
+//!     "rediss://:password@10.0.0.1:6379",
+//!     "rediss://:password@10.0.0.2:6379",
+//! ])
+//! .ca_file("/etc/redis/ca.pem")
+//! .connect()
+//! .await?;
+//! # drop(store); Ok(()) }
+//! ```
+//!
+//! The `redis` crate's cluster client routes each call to its slot's primary and keeps the
+//! slot map; the store follows the answers that prove a call did not run —
+//! `MOVED`, `ASK` and `TRYAGAIN` — and nothing else: its client does not re-send a call whose
+//! connection broke or timed out (it may have run). A script the node does not hold
+//! (`NOSCRIPT`: a restarted node, a promoted replica, a node that took over a slot) is sent
+//! again as `EVAL` with its source, to the same node, which runs and caches it.
+//!
+//! While a slot migrates, Redis answers `TRYAGAIN` to a step whose keys are split between the
+//! two nodes (a phone's record moved, its send log not yet): the store retries a few times
+//! within a hundred milliseconds, then fails closed. Move a slot's keys together (`MIGRATE …
+//! KEYS` with all of them; `redis-cli --cluster reshard` moves up to `--cluster-pipeline`
+//! keys at once). The scripts never delete a key and write it again in one run, which Redis
+//! would refuse halfway during a migration.
+//!
+//! # Replication
+//!
+//! Redis replicates asynchronously: a primary that dies just after answering can take its
+//! last writes along, and the replica promoted in its place would not know of a guess just
+//! counted (a free extra guess), a code just consumed, or a send just recorded. The window is
+//! the replication lag — on a healthy link well under a second; Redis's own
+//! `min-replicas-max-lag` bounds how stale a primary lets its replicas get before it refuses
+//! writes — and it opens only when a primary dies. That is the default (`0` below): a failover
+//! costs a few seconds of fail-closed answers, then the store serves again by itself.
+//!
+//! With [`wait_for_replicas(n)`](RedisStoreBuilder::wait_for_replicas) each script call is
+//! followed, in the same round trip, by `WAIT n t` (`t` half the timeout), and the step counts
+//! only once `n` replicas have its writes; otherwise it fails closed (it may have run on the
+//! primary: the safe side, as for any failure). A failover then loses nothing the engine acted
+//! on, and connecting checks that every primary has `n` replicas answering. The price:
+//!
+//! - availability: a primary without `n` live replicas — including the replica just promoted
+//!   after its primary died — refuses every step until replicas join again; run `n + 1`
+//!   replicas per primary to keep serving through a failover;
+//! - throughput: `WAIT` holds the node's connection until the replicas answer, so the calls
+//!   on one node no longer overlap (measured on one small machine: 0.4× the wrong guesses per
+//!   second of the default).
+//!
+//! # From the environment
+//!
+//! [`Settings`](crate::config::Settings) reads `TWOFACTOR_REDIS_URL` (with
+//! `TWOFACTOR_REDIS_CLUSTER=true`, a comma-separated list of seed URLs),
+//! `TWOFACTOR_REDIS_CA_FILE` (PEM, checked when read) and `TWOFACTOR_REDIS_WAIT_REPLICAS`.
 
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script, ScriptInvocation, Value};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+
+use self::connection::{Connection, Target};
 
 use super::{
     AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
     SendDecision, StoreError, VerificationStore,
 };
 use crate::{PhoneNumber, Ticket};
+
+mod connection;
+
+#[cfg(feature = "redis-tls")]
+pub(crate) use self::connection::check_ca_pem;
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "twofactor";
@@ -199,14 +281,10 @@ impl Scripts {
         }
     }
 
-    /// Loads every script in one round trip.
-    async fn load(&self, conn: &mut ConnectionManager) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        for source in &self.sources {
-            pipe.cmd("SCRIPT").arg("LOAD").arg(source.as_str());
-        }
-        let hashes: Vec<String> = pipe
-            .query_async(conn)
+    /// Loads every script (in one round trip on a single endpoint, on every node of a cluster).
+    async fn load(&self, conn: &mut Connection) -> Result<(), StoreError> {
+        let hashes: Vec<String> = conn
+            .load_scripts(&self.sources)
             .await
             .map_err(redis_error("script load"))?;
         let expected = [
@@ -261,11 +339,11 @@ impl Keys {
 /// module docs for the key layout, the scripts and the failure behaviour.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
     scripts: Arc<Scripts>,
     keys: Keys,
     timeout: Duration,
-    /// `host:port/db`, for `Debug` (never the credentials).
+    /// `host:port/db` (or `cluster host:port,…`), for `Debug` (never the credentials).
     server: Arc<str>,
 }
 
@@ -279,25 +357,57 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-/// Builds a [`RedisStore`]; see [`RedisStore::builder`].
+/// Builds a [`RedisStore`]; see [`RedisStore::builder`] (one endpoint) and
+/// [`RedisStore::cluster_builder`] (a Redis Cluster).
 #[must_use]
 pub struct RedisStoreBuilder {
-    url: SecretString,
+    /// One URL, or a cluster's seeds.
+    urls: Vec<SecretString>,
+    cluster: bool,
+    ca: Option<Ca>,
+    wait_for_replicas: Option<u32>,
     prefix: String,
     timeout: Duration,
+}
+
+/// Where the CA certificate comes from.
+enum Ca {
+    Pem(Vec<u8>),
+    File(PathBuf),
 }
 
 impl fmt::Debug for RedisStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStoreBuilder")
             .field("url", &"[REDACTED]")
+            .field("cluster", &self.cluster)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
+/// The CA file could not be read; the message names the file, which is no secret.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the Redis CA file {path}")]
+struct UnreadableCa {
+    path: String,
+    #[source]
+    source: std::io::Error,
+}
+
 impl RedisStoreBuilder {
+    fn new(urls: Vec<SecretString>, cluster: bool) -> Self {
+        Self {
+            urls,
+            cluster,
+            ca: None,
+            wait_for_replicas: None,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
     /// The key prefix (default `twofactor`), so that several apps or tests can share a Redis
     /// database. It must not contain `{` or `}` (they would break the hash tags).
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -313,35 +423,62 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Connects and loads the scripts. Fails if Redis cannot be reached or refuses us, or if
-    /// the URL or the prefix is unusable; the error never carries the URL.
+    /// Verifies the server's certificate against this CA (PEM, one certificate or more)
+    /// instead of the system's roots (feature `redis-tls`; the URL must be `rediss://`).
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca = Some(Ca::Pem(pem.into()));
+        self
+    }
+
+    /// Like [`ca_pem`](Self::ca_pem), with the PEM read from `path` when connecting.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca = Some(Ca::File(path.into()));
+        self
+    }
+
+    /// How many replicas must acknowledge each step's writes (`WAIT`) before it counts
+    /// (default 0: Redis's asynchronous replication). See the module docs, "Replication", for
+    /// what a failover may lose without it and what it costs. With `n > 0` connecting fails
+    /// unless every primary has `n` replicas answering.
+    pub fn wait_for_replicas(mut self, n: u32) -> Self {
+        self.wait_for_replicas = Some(n);
+        self
+    }
+
+    /// Connects and loads the scripts. Fails if Redis cannot be reached or refuses us (a
+    /// certificate it cannot verify included), or if the URL, the CA or the prefix is unusable;
+    /// the error never carries the URL.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
         if self.prefix.contains(['{', '}']) {
             return Err(StoreError::unavailable(BadConfig(
                 "the Redis key prefix must not contain '{' or '}'",
             )));
         }
-        let client =
-            redis::Client::open(self.url.expose_secret()).map_err(redis_error("open the URL"))?;
-        let info = client.get_connection_info();
-        let server: Arc<str> = format!("{}/{}", info.addr, info.redis.db).into();
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(self.timeout)
-            .set_response_timeout(self.timeout)
-            // One attempt per reconnection, none delayed: the next call starts the next
-            // attempt, so recovery follows Redis's return at once, and no call waits on a
-            // backoff longer than the timeout.
-            .set_number_of_retries(0)
-            .set_tcp_settings(tcp_settings());
+        let ca_pem = match self.ca {
+            None => None,
+            Some(Ca::Pem(pem)) => Some(pem),
+            Some(Ca::File(path)) => Some(std::fs::read(&path).map_err(|source| {
+                StoreError::unavailable(UnreadableCa {
+                    path: path.display().to_string(),
+                    source,
+                })
+            })?),
+        };
+        let target = Target {
+            urls: &self.urls,
+            cluster: self.cluster,
+            ca_pem: ca_pem.as_deref(),
+            timeout: self.timeout,
+            wait_for_replicas: self.wait_for_replicas.unwrap_or(0),
+        };
         let scripts = Scripts::new();
         let connect = async {
-            let mut conn = ConnectionManager::new_with_config(client, config)
-                .await
-                .map_err(redis_error("connect"))?;
+            let (mut conn, server) = Connection::open(&target, &scripts.sources).await?;
             scripts.load(&mut conn).await?;
-            Ok::<_, StoreError>(conn)
+            conn.check_replicas().await?;
+            Ok::<_, StoreError>((conn, server))
         };
-        let conn = tokio::time::timeout(self.timeout.saturating_mul(2), connect)
+        let (conn, server) = tokio::time::timeout(self.timeout.saturating_mul(2), connect)
             .await
             .map_err(|_| StoreError::Timeout)??;
         Ok(RedisStore {
@@ -351,7 +488,7 @@ impl RedisStoreBuilder {
                 prefix: self.prefix.into(),
             },
             timeout: self.timeout,
-            server,
+            server: server.into(),
         })
     }
 }
@@ -445,14 +582,21 @@ impl RedisStore {
         Self::builder(url).connect().await
     }
 
-    /// Starts a builder for the Redis at `url` (`redis://[user:password@]host[:port][/db]`;
-    /// the URL is kept secret).
+    /// Starts a builder for the Redis at `url` (`redis://[user:password@]host[:port][/db]`, or
+    /// `rediss://…` for TLS with the `redis-tls` feature; the URL is kept secret).
     pub fn builder(url: &str) -> RedisStoreBuilder {
-        RedisStoreBuilder {
-            url: SecretString::from(url),
-            prefix: DEFAULT_PREFIX.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-        }
+        RedisStoreBuilder::new(vec![SecretString::from(url)], false)
+    }
+
+    /// Starts a builder for a Redis Cluster (feature `redis-cluster`) reached through any of
+    /// `seeds` (`redis://[user:password@]host:port` each, or all `rediss://`); the client
+    /// learns the other nodes from them.
+    pub fn cluster_builder<S: AsRef<str>>(seeds: impl IntoIterator<Item = S>) -> RedisStoreBuilder {
+        let urls = seeds
+            .into_iter()
+            .map(|s| SecretString::from(s.as_ref()))
+            .collect();
+        RedisStoreBuilder::new(urls, true)
     }
 
     /// The key prefix.
@@ -475,7 +619,7 @@ impl RedisStore {
             .unwrap_or(Err(StoreError::Timeout))
     }
 
-    /// Runs a prepared script call (one `EVALSHA`; on `NOSCRIPT`, load and call again).
+    /// Runs a prepared script call (one `EVALSHA`; on `NOSCRIPT`, `EVAL` with the source).
     async fn eval(
         &self,
         op: &'static str,
