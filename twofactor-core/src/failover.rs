@@ -6,16 +6,18 @@
 //!
 //! - [`Delivery::NotSent`], not a user error ([`ProviderError::is_user_error`]), and of kind
 //!   [`Unreachable`](ProviderErrorKind::Unreachable) (connection refused, DNS, TLS),
-//!   [`ServerError`](ProviderErrorKind::ServerError) (5xx before acceptance),
 //!   [`RateLimited`](ProviderErrorKind::RateLimited),
 //!   [`QuotaExhausted`](ProviderErrorKind::QuotaExhausted),
 //!   [`Unauthorized`](ProviderErrorKind::Unauthorized), or
 //!   [`Timeout`](ProviderErrorKind::Timeout) while *connecting* (the only timeout that is
 //!   `NotSent`).
-//! - Never on an invalid phone (another provider would refuse it too), never on a blocked
-//!   recipient or a refusal of the request itself, and never after a timeout or an unreadable
-//!   answer that may have delivered a message: the user could get two codes, and only one of
-//!   them would verify.
+//! - Never on [`Delivery::MaybeSent`]: a timeout once connected, a connection dropped after
+//!   the request was written, a 5xx from the provider or a gateway
+//!   ([`ServerError`](ProviderErrorKind::ServerError), never failed over whatever its
+//!   delivery says), an unreadable answer. The first provider may have delivered a code; a
+//!   second send would give the user two, and only one of them would verify.
+//! - Never on an invalid phone (another provider would refuse it too), nor on a blocked
+//!   recipient or a refusal of the request itself.
 //!
 //! The [`Ticket`] records which provider issued it (`"{index}:{name}:{inner ticket}"`), and
 //! verify goes to that provider, even while its breaker is open: only it knows the code. The
@@ -334,12 +336,13 @@ impl Failover {
 /// Whether the next provider may be tried after `err`: nothing was sent, and the next provider
 /// has a chance where this one failed.
 fn may_fail_over(err: &ProviderError) -> bool {
+    // A 5xx is not in the list even when a provider calls it `NotSent`: the contract counts
+    // any 5xx as maybe sent.
     err.delivery() == Delivery::NotSent
         && !err.is_user_error()
         && matches!(
             err.kind(),
             ProviderErrorKind::Unreachable
-                | ProviderErrorKind::ServerError
                 | ProviderErrorKind::RateLimited
                 | ProviderErrorKind::QuotaExhausted
                 | ProviderErrorKind::Unauthorized

@@ -210,7 +210,10 @@ impl<P: OtpProvider + ?Sized> OtpProvider for Arc<P> {
 }
 
 /// A text message to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The text may carry a one-time code (it does when [`SmsSender::send_code`] falls back to
+/// [`SmsSender::send_sms`]), so `Debug` shows its length only.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SmsMessage {
     /// The recipients.
@@ -256,6 +259,20 @@ impl SmsMessage {
     }
 }
 
+impl fmt::Debug for SmsMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmsMessage")
+            .field("to", &self.to)
+            .field(
+                "text",
+                &format_args!("[{} chars]", self.text.chars().count()),
+            )
+            .field("sender", &self.sender)
+            .field("schedule_at", &self.schedule_at)
+            .finish()
+    }
+}
+
 /// The gateway's receipt for an accepted message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -272,7 +289,10 @@ impl SmsReceipt {
 }
 
 /// A one-time code to deliver, for [`SmsSender::send_code`].
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows neither the code nor the text (which holds the code): a message logged while
+/// debugging must not hand out the code it was meant to deliver.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct CodeMessage<'a> {
     /// The recipient.
@@ -294,6 +314,17 @@ impl<'a> CodeMessage<'a> {
             text,
             channel,
         }
+    }
+}
+
+impl fmt::Debug for CodeMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodeMessage")
+            .field("phone", &self.phone.masked())
+            .field("code", &"[REDACTED]")
+            .field("text", &"[REDACTED]")
+            .field("channel", &self.channel)
+            .finish()
     }
 }
 
@@ -379,13 +410,17 @@ pub enum ProviderErrorKind {
     Rejected,
     /// The channel or feature is not supported by this provider.
     Unsupported,
-    /// No answer in time; the request may have reached the provider.
+    /// No answer in time. Usually [`Delivery::MaybeSent`] (the request may have reached the
+    /// provider); a timeout while connecting is [`Delivery::NotSent`].
     Timeout,
     /// The provider could not be reached (DNS, connection refused, TLS); nothing was sent.
     Unreachable,
     /// The provider answered something we cannot use (HTML, garbage, an unknown shape).
     UnexpectedResponse,
-    /// The provider failed on its side (5xx).
+    /// The provider, or a gateway in front of it, failed (5xx). The providers in this crate
+    /// report it as [`Delivery::MaybeSent`]: the provider may have sent the SMS before failing.
+    /// A provider of your own should say so too (`.with_delivery(Delivery::MaybeSent)`), and
+    /// [`Failover`](crate::failover::Failover) never fails over on it.
     ServerError,
 }
 
@@ -409,11 +444,18 @@ impl fmt::Display for ProviderErrorKind {
 }
 
 /// Whether a message may have reached the user despite the error.
+///
+/// This decides what a failed send costs: on [`Delivery::NotSent`] the engine gives the send's
+/// reservation (cooldown, caps) back and a failover may try another provider; on
+/// [`Delivery::MaybeSent`] neither happens, as either could deliver a second code. When in
+/// doubt, a provider must say `MaybeSent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Delivery {
-    /// Certainly not sent (refused before acceptance, or never reached the provider).
+    /// Certainly not sent: the request never left (DNS, connection refused, TLS, connect
+    /// timeout), or the provider explicitly refused it (a documented error, a 4xx).
     NotSent,
-    /// Possibly sent (timeout after the request left, or an unreadable success).
+    /// Possibly sent: a timeout once connected, a connection dropped after the request was
+    /// written, a 5xx from the provider or a gateway, or a success that cannot be read.
     MaybeSent,
 }
 

@@ -1,9 +1,20 @@
 //! HTTP plumbing shared by the provider clients: one pooled `reqwest` client, timeouts, a user
-//! agent, and turning `reqwest` errors into [`ProviderError`]s without leaking URLs.
+//! agent, turning `reqwest` errors into [`ProviderError`]s without leaking URLs, and the one
+//! rule of whether a failed send may have delivered a message.
 //!
 //! Every provider puts a secret somewhere in its requests (2Factor in the URL path, Verihubs and
 //! Octopush in headers), and a `reqwest::Error`'s `Display` includes the URL. So transport errors
-//! pass through `transport_error`, which strips the URL before the error is kept as a source.
+//! lose their URL before they are kept as a source.
+//!
+//! # Sent, or maybe sent
+//! All three providers classify a failure the same way ([`Delivery`]): only a request that
+//! certainly never left (a connect failure: DNS, refused, TLS, the connect timeout) or that the
+//! provider explicitly refused (a documented error, a 3xx or 4xx status) is
+//! [`Delivery::NotSent`]. A timeout after connecting, a connection dropped after the request was
+//! written, any 5xx (the provider's or a gateway's, HTML or empty body included) and a 2xx that
+//! cannot be read are [`Delivery::MaybeSent`]: the engine keeps the cooldown and
+//! [`Failover`](crate::failover::Failover) does not try another provider, since either could
+//! deliver a second code.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -144,28 +155,102 @@ impl Clients {
     }
 }
 
-/// Turns a `reqwest` error into a [`ProviderError`] of the right kind, with the URL stripped.
+/// Which part of an HTTP exchange failed (shared by every provider; 2Factor's
+/// [`TwoFactorError::Transport`](crate::twofactor::TwoFactorError::Transport) names it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportFailure {
+    /// No connection could be made (DNS, refused, TLS).
+    Connect,
+    /// The connect timeout or the total timeout ran out.
+    Timeout,
+    /// Anything else (the connection broke while the request or the answer was in flight).
+    Other,
+}
+
+impl std::fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Other => "other",
+        })
+    }
+}
+
+/// The one rule, for every provider, of whether a failed exchange may have sent a message.
 ///
-/// A connect failure (or connect timeout) never reached the provider: [`Delivery::NotSent`].
-/// A timeout after connecting may have: [`Delivery::MaybeSent`].
+/// Only a failure while *connecting* (DNS, connection refused, TLS handshake, the connect
+/// timeout) is certain to have sent nothing: the request had not left. Everything after that —
+/// a timeout once connected, a connection reset or closed before the answer, a body cut short —
+/// may have reached the provider, which may have sent the SMS and then failed to tell us. Those
+/// are [`Delivery::MaybeSent`]: the engine keeps the cooldown spent and
+/// [`Failover`](crate::failover::Failover) does not try another provider, so that the user never
+/// gets two codes for one request.
+pub(crate) fn classify(err: &reqwest::Error) -> (TransportFailure, Delivery) {
+    let failure = if err.is_timeout() {
+        TransportFailure::Timeout
+    } else if err.is_connect() {
+        TransportFailure::Connect
+    } else {
+        TransportFailure::Other
+    };
+    // `is_connect` is also set on a connect *timeout*: still nothing sent.
+    let delivery = if err.is_connect() {
+        Delivery::NotSent
+    } else {
+        Delivery::MaybeSent
+    };
+    (failure, delivery)
+}
+
+/// Whether a message may have gone out, for an answer with HTTP `status` that is *not* an
+/// explicit refusal the client recognised.
+///
+/// A 3xx or 4xx status is itself a refusal (redirects are never followed, and a 4xx says the
+/// request was not accepted), so nothing was sent. A 5xx — from the provider or from a gateway
+/// in front of it, whatever its body — and an unreadable 2xx are [`Delivery::MaybeSent`]: the
+/// provider may have sent the SMS before failing.
+pub(crate) fn answer_delivery(status: u16) -> Delivery {
+    if (300..500).contains(&status) {
+        Delivery::NotSent
+    } else {
+        Delivery::MaybeSent
+    }
+}
+
+/// Turns a `reqwest` error into a [`ProviderError`] of the right kind, with the URL stripped;
+/// whether a message may have gone out is [`classify`]'s rule.
 pub(crate) fn transport_error(provider: &'static str, err: reqwest::Error) -> ProviderError {
     let err = err.without_url();
-    let (kind, delivery) = if err.is_connect() {
-        let kind = if err.is_timeout() {
-            ProviderErrorKind::Timeout
-        } else {
-            ProviderErrorKind::Unreachable
-        };
-        (kind, Delivery::NotSent)
-    } else if err.is_timeout() {
-        (ProviderErrorKind::Timeout, Delivery::MaybeSent)
-    } else if err.is_decode() || err.is_body() {
-        (ProviderErrorKind::UnexpectedResponse, Delivery::MaybeSent)
-    } else {
-        // The request may have left before the failure: assume the worst.
-        (ProviderErrorKind::Unreachable, Delivery::MaybeSent)
+    let (failure, delivery) = classify(&err);
+    let kind = match failure {
+        TransportFailure::Timeout => ProviderErrorKind::Timeout,
+        TransportFailure::Connect | TransportFailure::Other => ProviderErrorKind::Unreachable,
     };
     ProviderError::new(provider, kind)
         .with_delivery(delivery)
         .with_source(err)
+}
+
+/// Why a provider's base URL was refused when its client was built. The error never repeats
+/// the URL: it may carry credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum BaseUrlError {
+    /// Not an absolute URL.
+    #[error("the base URL is not an absolute URL")]
+    NotAbsolute,
+    /// Not `http` or `https`, or without a host.
+    #[error("the base URL must be an http or https URL with a host")]
+    NotHttp,
+    /// A user name or password (`https://user:password@host`): credentials belong in the
+    /// provider's builder, where they are kept secret, not in a URL that ends up in logs.
+    #[error(
+        "the base URL must not carry credentials (user:password@); pass them to the provider's builder"
+    )]
+    Credentials,
+    /// A query or a fragment: paths are appended to the base URL.
+    #[error("the base URL must not have a query or a fragment")]
+    QueryOrFragment,
 }

@@ -402,3 +402,99 @@ async fn test_numbers_need_their_switch() {
         .await
         .unwrap();
 }
+
+/// A file of our own in the temporary directory, removed on drop.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(contents: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path = std::env::temp_dir().join(format!("twofactor-config-{nanos}.pem"));
+        std::fs::write(&path, contents).unwrap();
+        Self(path)
+    }
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn the_redis_cluster_and_ca_variables_are_read_and_checked_together() {
+    const URL: &str = "TWOFACTOR_REDIS_URL";
+    const CLUSTER: &str = "TWOFACTOR_REDIS_CLUSTER";
+    const CA: &str = "TWOFACTOR_REDIS_CA_FILE";
+    const WAIT: &str = "TWOFACTOR_REDIS_WAIT_REPLICAS";
+    // A PEM block (its contents are only checked when connecting).
+    let pem = TempFile::new("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    let not_pem = TempFile::new("hello\n");
+    let seeds = "rediss://:pw@10.0.0.1:7000, rediss://:pw@10.0.0.2:7000";
+
+    let s = settings(&[
+        (URL, seeds),
+        (CLUSTER, "true"),
+        (CA, &pem.path()),
+        (WAIT, "2"),
+    ])
+    .unwrap();
+    assert!(s.redis_cluster);
+    assert_eq!(
+        s.redis_ca_file.as_ref().unwrap().display().to_string(),
+        pem.path()
+    );
+    assert_eq!(s.redis_wait_replicas, Some(2));
+    let s = settings(&[(URL, "redis://db:6379")]).unwrap();
+    assert!(!s.redis_cluster && s.redis_ca_file.is_none() && s.redis_wait_replicas.is_none());
+    assert!(!settings(&[(CLUSTER, "false")]).unwrap().redis_cluster);
+
+    let missing = format!("{}.missing", pem.path());
+    // (the variables, the one the error must name, what its reason must say)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
+        (
+            &[(URL, "redis://db"), (CLUSTER, "sometimes")],
+            CLUSTER,
+            "true or false",
+        ),
+        (&[(CLUSTER, "true")], CLUSTER, "TWOFACTOR_REDIS_URL is not"),
+        (&[(CA, &pem.path())], CA, "TWOFACTOR_REDIS_URL is not"),
+        (&[(WAIT, "1")], WAIT, "TWOFACTOR_REDIS_URL is not"),
+        (&[(URL, "redis://db"), (WAIT, "one")], WAIT, "whole number"),
+        (&[(URL, seeds)], URL, "TWOFACTOR_REDIS_CLUSTER=true"),
+        (&[(URL, " , "), (CLUSTER, "true")], URL, "no URL"),
+        (
+            &[(URL, "rediss://a:1,redis://b:2"), (CLUSTER, "true")],
+            URL,
+            "mix",
+        ),
+        (
+            &[(URL, "redis://db"), (CA, &pem.path())],
+            CA,
+            "not rediss://",
+        ),
+        (&[(URL, "rediss://db"), (CA, &missing)], CA, "cannot read"),
+        (
+            &[(URL, "rediss://db"), (CA, &not_pem.path())],
+            CA,
+            "no PEM certificate",
+        ),
+    ];
+    for (vars, var, says) in cases {
+        match settings(vars) {
+            Err(ConfigError::Invalid { var: got, reason }) => {
+                assert_eq!(got, *var, "{vars:?}: {reason}");
+                assert!(reason.contains(says), "{vars:?}: {reason}");
+                assert!(!reason.contains("pw@"), "a URL in {reason}");
+            }
+            other => panic!("{vars:?}: expected an error naming {var}, got {other:?}"),
+        }
+    }
+}

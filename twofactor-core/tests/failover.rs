@@ -123,8 +123,9 @@ async fn primary_refused_fails_over_and_verify_goes_to_the_secondary() {
 
 #[tokio::test]
 async fn provider_side_refusals_fail_over_and_verify_skips_the_primary() {
+    // (A 5xx is not among them: it may have sent the code, see
+    // `a_send_that_may_have_delivered_never_fails_over`.)
     for (status, kind) in [
-        (503, ProviderErrorKind::ServerError),
         (429, ProviderErrorKind::RateLimited),
         (403, ProviderErrorKind::QuotaExhausted),
         (401, ProviderErrorKind::Unauthorized),
@@ -249,7 +250,8 @@ async fn an_unreadable_success_does_not_fail_over() {
 
 #[tokio::test]
 async fn the_breaker_opens_after_n_failures_and_closes_after_the_cool_off() {
-    let primary = octopush_mock(500, "").await;
+    // Throttled: a refusal that sent nothing, so the next provider is tried.
+    let primary = octopush_mock(429, "").await;
     let secondary = octopush_mock(201, "otp_secondary").await;
     let clock = ManualClock::new();
     let events = Events::default();
@@ -312,7 +314,7 @@ async fn the_breaker_opens_after_n_failures_and_closes_after_the_cool_off() {
 
 #[tokio::test]
 async fn a_failed_trial_after_the_cool_off_reopens_at_once() {
-    let primary = octopush_mock(502, "").await;
+    let primary = octopush_mock(429, "").await;
     let secondary = octopush_mock(201, "otp_secondary").await;
     let clock = ManualClock::new();
     let events = Events::default();
@@ -355,8 +357,8 @@ async fn a_failed_trial_after_the_cool_off_reopens_at_once() {
 
 #[tokio::test]
 async fn with_every_breaker_open_providers_are_still_tried() {
-    let first = octopush_mock(500, "").await;
-    let second = octopush_mock(500, "").await;
+    let first = octopush_mock(429, "").await;
+    let second = octopush_mock(429, "").await;
     let clock = ManualClock::new();
     let failover = Failover::new(vec![octopush(first.uri()), octopush(second.uri())])
         .unwrap()
@@ -366,7 +368,7 @@ async fn with_every_breaker_open_providers_are_still_tried() {
         .send(&phone(), &SendOptions::default())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ProviderErrorKind::ServerError);
+    assert_eq!(err.kind(), ProviderErrorKind::RateLimited);
     assert_eq!((requests(&first).await, requests(&second).await), (1, 1));
 
     // Both open now; the next send still tries both, the one that reopens first first.
@@ -375,7 +377,7 @@ async fn with_every_breaker_open_providers_are_still_tried() {
         .send(&phone(), &SendOptions::default())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ProviderErrorKind::ServerError);
+    assert_eq!(err.kind(), ProviderErrorKind::RateLimited);
     assert_eq!((requests(&first).await, requests(&second).await), (2, 2));
 }
 
@@ -401,11 +403,11 @@ async fn verify_goes_to_the_issuer_even_while_its_breaker_is_open() {
         .send(&phone(), &SendOptions::default())
         .await
         .unwrap();
-    // The primary now fails a send and its breaker opens.
+    // The primary now refuses a send (throttled) and its breaker opens.
     primary.reset().await;
     Mock::given(method("POST"))
         .and(path(GENERATE))
-        .respond_with(ResponseTemplate::new(500))
+        .respond_with(ResponseTemplate::new(429))
         .mount(&primary)
         .await;
     Mock::given(method("PUT"))
@@ -521,4 +523,104 @@ async fn failover_events_reach_the_engine_event_sink() {
         .unwrap();
     let names: Vec<&str> = seen.lock().unwrap().iter().map(Event::name).collect();
     assert_eq!(names, ["breaker_opened", "failed_over"]);
+}
+
+/// What fails, the primary, the secondary, and the secondary's mock.
+type Case = (
+    String,
+    Arc<dyn OtpProvider>,
+    Arc<dyn OtpProvider>,
+    MockServer,
+);
+
+#[tokio::test]
+async fn a_send_that_may_have_delivered_never_fails_over() {
+    // (what, primary, the secondary's mock); every mock lives to the end of the test, when
+    // wiremock checks its expectations.
+    let mut cases: Vec<Case> = Vec::new();
+    let mut primaries = Vec::new();
+    let untouchable = || async {
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"code": 0})))
+            .expect(0)
+            .mount(&server)
+            .await;
+        server
+    };
+    for (what, response) in common::server_failures() {
+        // Both providers as the primary, each failing with the same answer.
+        let octo = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(GENERATE))
+            .respond_with(response.clone())
+            .expect(1)
+            .mount(&octo)
+            .await;
+        let veri = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v2/otp/send"))
+            .respond_with(response)
+            .expect(1)
+            .mount(&veri)
+            .await;
+        let second = untouchable().await;
+        cases.push((
+            format!("octopush {what}"),
+            octopush(octo.uri()),
+            verihubs(second.uri()),
+            second,
+        ));
+        let second = untouchable().await;
+        cases.push((
+            format!("verihubs {what}"),
+            verihubs(veri.uri()),
+            octopush(second.uri()),
+            second,
+        ));
+        primaries.extend([octo, veri]);
+    }
+    for how in [common::Hangup::Close, common::Hangup::Reset] {
+        let (url, _) = common::dropping_server(how).await;
+        let second = untouchable().await;
+        cases.push((
+            format!("dropped ({how:?})"),
+            verihubs(url),
+            octopush(second.uri()),
+            second,
+        ));
+    }
+    // A timeout once connected (the short timeout of these providers is 300 ms).
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/otp/send"))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(3)))
+        .mount(&slow)
+        .await;
+    let second = untouchable().await;
+    cases.push((
+        "timeout".into(),
+        verihubs(slow.uri()),
+        octopush(second.uri()),
+        second,
+    ));
+
+    for (what, primary, secondary, secondary_mock) in cases {
+        let events = Events::default();
+        let failover = Failover::new(vec![primary, secondary])
+            .unwrap()
+            .on_event(events.listener());
+        let err = failover
+            .send(&phone(), &SendOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.delivery(), Delivery::MaybeSent, "{what}: {err}");
+        assert!(events.take().is_empty(), "{what}: failed over");
+        assert_eq!(
+            requests(&secondary_mock).await,
+            0,
+            "{what}: the second provider was called"
+        );
+    }
+    drop(primaries);
 }

@@ -10,12 +10,14 @@ use std::time::Duration;
 use common::{assert_no_secret, refused_url, short_timeout};
 use serde_json::json;
 use twofactor_core::octopush::{
-    DEFAULT_MAX_WRONG_ATTEMPTS, OctopushChannel, OctopushError, OctopushGenerateRequest,
-    OctopushOtpOptions, OctopushProvider, OctopushValidateRequest, VoiceGender, VoiceLanguage,
+    DEFAULT_MAX_WRONG_ATTEMPTS, DEFAULT_TEXT, OctopushChannel, OctopushError,
+    OctopushGenerateRequest, OctopushOtpOptions, OctopushProvider, OctopushValidateRequest,
+    TEXT_CHARS, VoiceGender, VoiceLanguage,
 };
+use twofactor_core::transport::BaseUrlError;
 use twofactor_core::{
-    Channel, Delivery, OtpCode, OtpProvider, PhoneNumber, ProviderErrorKind, SendOptions, Ticket,
-    Verdict,
+    Channel, Delivery, OtpCode, OtpProvider, PhoneNumber, ProviderError, ProviderErrorKind,
+    SendOptions, Ticket, Verdict,
 };
 use wiremock::matchers::{any, body_json, body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -140,9 +142,7 @@ async fn the_engine_send_uses_its_length_lifetime_channel_and_digits_only() {
 
     let configured = OctopushOtpOptions::default()
         .with_text("Code: {code}")
-        .with_sender("MyShop")
-        // The engine takes digits only: these are overridden.
-        .with_alphabet(false, true, true, true);
+        .with_sender("MyShop");
     let octopush = OctopushProvider::builder(LOGIN, API_KEY)
         .base_url(server.uri())
         .options(configured)
@@ -371,7 +371,8 @@ async fn http_statuses_and_account_codes_map_to_kinds() {
         (ProviderErrorKind::Unauthorized, Delivery::NotSent),
         (ProviderErrorKind::Unauthorized, Delivery::NotSent),
         (ProviderErrorKind::RateLimited, Delivery::NotSent),
-        (ProviderErrorKind::ServerError, Delivery::NotSent),
+        // A 5xx may have sent the code.
+        (ProviderErrorKind::ServerError, Delivery::MaybeSent),
         (ProviderErrorKind::QuotaExhausted, Delivery::NotSent),
         (ProviderErrorKind::InvalidPhone, Delivery::NotSent),
         (ProviderErrorKind::UnexpectedResponse, Delivery::MaybeSent),
@@ -712,7 +713,7 @@ async fn keys_never_appear_in_errors_or_debug() {
         kinds,
         [
             (ProviderErrorKind::Unauthorized, Delivery::NotSent),
-            (ProviderErrorKind::ServerError, Delivery::NotSent),
+            (ProviderErrorKind::ServerError, Delivery::MaybeSent),
             (ProviderErrorKind::Timeout, Delivery::MaybeSent),
             (ProviderErrorKind::UnexpectedResponse, Delivery::MaybeSent),
             (ProviderErrorKind::Unreachable, Delivery::NotSent),
@@ -737,5 +738,249 @@ async fn keys_never_appear_in_errors_or_debug() {
         OctopushProvider::builder(LOGIN, " ").build(),
     ] {
         assert_no_secret(&bad.unwrap_err(), SECRETS);
+    }
+}
+
+#[tokio::test]
+async fn only_an_explicit_match_verifies() {
+    let server = MockServer::start().await;
+    let unclear: [(&str, ResponseTemplate); 6] = [
+        ("100001", answer(200, json!({}))),
+        ("100002", ResponseTemplate::new(200)),
+        ("100003", answer(200, json!({"message": "success"}))),
+        ("100004", answer(200, json!({"code": 7, "message": "?"}))),
+        ("100005", answer(200, json!({"code": "zero"}))),
+        ("100006", answer(204, json!({"valid": true}))),
+    ];
+    for (code, response) in unclear {
+        Mock::given(method("PUT"))
+            .and(path(VALIDATE))
+            .and(body_partial_json(json!({"code": code})))
+            .respond_with(response)
+            .mount(&server)
+            .await;
+    }
+    let octopush = provider(&server);
+    for code in ["100001", "100002", "100003", "100004", "100005", "100006"] {
+        let err = octopush
+            .verify(
+                &phone(),
+                &Ticket::new("otp_1"),
+                &OtpCode::parse(code, 6..=6).unwrap(),
+            )
+            .await
+            .expect_err("an unclear answer is not a verdict");
+        assert_eq!(
+            err.kind(),
+            ProviderErrorKind::UnexpectedResponse,
+            "{code}: {err}"
+        );
+        let low = octopush
+            .validate(&OctopushValidateRequest::by_token("otp_1", code))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(low, OctopushError::UnexpectedResponse { .. }),
+            "{code}: {low:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_send_whose_outcome_is_unknown_may_have_sent() {
+    let options = SendOptions::default();
+    for (what, response) in common::server_failures() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(GENERATE))
+            .respond_with(response)
+            .expect(1)
+            .mount(&server)
+            .await;
+        let err = provider(&server)
+            .send(&phone(), &options)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.kind(), err.delivery()),
+            (ProviderErrorKind::ServerError, Delivery::MaybeSent),
+            "{what}: {err}"
+        );
+        assert_no_secret(&err, SECRETS);
+    }
+    // A 2xx with a return code Octopush does not document says neither "sent" nor "refused".
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(GENERATE))
+        .respond_with(answer(200, json!({"code": 777, "message": "queued?"})))
+        .mount(&server)
+        .await;
+    let err = provider(&server)
+        .send(&phone(), &options)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.delivery()),
+        (ProviderErrorKind::UnexpectedResponse, Delivery::MaybeSent),
+        "{err}"
+    );
+
+    for how in [common::Hangup::Close, common::Hangup::Reset] {
+        let (url, seen) = common::dropping_server(how).await;
+        let octopush = OctopushProvider::builder(LOGIN, API_KEY)
+            .base_url(url)
+            .build()
+            .unwrap();
+        let err = octopush.send(&phone(), &options).await.unwrap_err();
+        assert_eq!(err.delivery(), Delivery::MaybeSent, "{how:?}: {err}");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1, "{how:?}");
+        assert_no_secret(&err, SECRETS);
+    }
+
+    for url in [refused_url(), common::tls_failing_url().await] {
+        let octopush = OctopushProvider::builder(LOGIN, API_KEY)
+            .base_url(url.clone())
+            .build()
+            .unwrap();
+        let err = octopush.send(&phone(), &options).await.unwrap_err();
+        assert_eq!(
+            (err.kind(), err.delivery()),
+            (ProviderErrorKind::Unreachable, Delivery::NotSent),
+            "{url}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_send_carries_a_text_with_the_code_placeholder() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(GENERATE))
+        .respond_with(generated("otp_t"))
+        .mount(&server)
+        .await;
+    // No text configured: the default, through the engine's send and the low-level call.
+    let octopush = provider(&server);
+    octopush
+        .send(&phone(), &SendOptions::default())
+        .await
+        .unwrap();
+    octopush
+        .send(&phone(), &SendOptions::new(Channel::Voice))
+        .await
+        .unwrap();
+    octopush
+        .generate(&OctopushGenerateRequest::new(
+            phone(),
+            OctopushOtpOptions::default(),
+        ))
+        .await
+        .unwrap();
+    // A configured text is sent as it is.
+    OctopushProvider::builder(LOGIN, API_KEY)
+        .base_url(server.uri())
+        .options(OctopushOtpOptions::default().with_text("Code {code} for MyShop"))
+        .build()
+        .unwrap()
+        .send(&phone(), &SendOptions::default())
+        .await
+        .unwrap();
+
+    let texts: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            body["text"]
+                .as_str()
+                .expect("a text in every request")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            DEFAULT_TEXT,
+            DEFAULT_TEXT,
+            DEFAULT_TEXT,
+            "Code {code} for MyShop"
+        ]
+    );
+    assert_eq!(DEFAULT_TEXT, "Your verification code is {code}");
+    assert!(TEXT_CHARS.contains(&DEFAULT_TEXT.chars().count()));
+}
+
+#[tokio::test]
+async fn settings_the_engine_decides_are_refused_at_build_not_ignored() {
+    let base = OctopushOtpOptions::default;
+    for (options, parameter) in [
+        (
+            base().with_alphabet(false, true, true, true),
+            "allow_digits",
+        ),
+        (
+            base().with_alphabet(true, true, false, false),
+            "allow_upper_case",
+        ),
+        (
+            base().with_alphabet(true, false, true, false),
+            "allow_lower_case",
+        ),
+        (
+            base().with_alphabet(true, false, false, true),
+            "allow_special_chars",
+        ),
+        (base().with_channel(OctopushChannel::VoiceSms), "channel"),
+        (base().with_code_length(8), "code_length"),
+        (base().with_validity_period(120), "validity_period"),
+    ] {
+        // Valid for Octopush, and usable with `generate` directly.
+        assert!(options.validate().is_ok(), "{parameter}");
+        let err = OctopushProvider::builder(LOGIN, API_KEY)
+            .options(options)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, OctopushError::InvalidParameter { parameter: p, .. } if *p == parameter),
+            "{parameter}: {err:?}"
+        );
+        assert!(err.to_string().contains("engine"), "{err}");
+    }
+    // What the engine does not decide stays configurable.
+    OctopushProvider::builder(LOGIN, API_KEY)
+        .options(
+            base()
+                .with_text("Code: {code}")
+                .with_sender("MyShop")
+                .with_max_wrong_attempts(5)
+                .with_voice_language(VoiceLanguage::FrFr)
+                .with_remove_confusing_characters(true),
+        )
+        .build()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_base_url_with_credentials_is_refused_and_never_shown() {
+    for url in [
+        "https://user:pw-SECRET@api.octopush.com/v1/public",
+        "https://pw-SECRET@api.octopush.com",
+    ] {
+        let builder = OctopushProvider::builder(LOGIN, API_KEY).base_url(url);
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("pw-SECRET"), "{debug}");
+        let err = builder.build().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                OctopushError::InvalidBaseUrl(BaseUrlError::Credentials)
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("credentials"), "{err}");
+        assert_no_secret(&err, &["pw-SECRET"]);
+        assert_no_secret(&ProviderError::from(err), &["pw-SECRET"]);
     }
 }

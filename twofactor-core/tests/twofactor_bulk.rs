@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::*;
 use serde_json::{Value, json};
 use twofactor_core::Delivery;
-use twofactor_core::twofactor::{BulkMessage, CallbackFormat, TwoFactorError};
+use twofactor_core::twofactor::{
+    BulkChunkFailure, BulkFailure, BulkMessage, CallbackFormat, TwoFactorError,
+};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -319,4 +321,162 @@ async fn the_documented_invalid_json_error_is_a_rejection_with_its_words() {
         "{err:?}"
     );
     assert_no_key(&err);
+}
+
+#[tokio::test]
+async fn a_complete_send_says_so() {
+    let server = MockServer::start().await;
+    mount_fake(&server, FakeBulk::new(None)).await;
+    let client = builder(&server).sender_id("TFACTR").build().unwrap();
+    let input: Vec<BulkMessage> = (0..1500)
+        .map(|i| BulkMessage::new(phone(), format!("msg {i}")))
+        .collect();
+    let report = client.send_bulk(&input).await.unwrap();
+    assert!(report.is_complete());
+    assert_eq!(report.failed().count(), 0);
+    assert_eq!((report.total, report.unconfirmed()), (1500, 0));
+}
+
+#[tokio::test]
+async fn rejected_messages_are_a_partial_success() {
+    let server = MockServer::start().await;
+    mount_fake(&server, FakeBulk::new(None)).await;
+    let client = builder(&server).sender_id("TFACTR").build().unwrap();
+    let report = client.send_bulk(&messages(1200)).await.unwrap();
+    assert!(!report.is_complete());
+    let rejected: Vec<usize> = report
+        .failed()
+        .filter_map(|f| match f {
+            BulkFailure::Rejected(r) => r.index,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected, [5, 999, 1000, 1003]);
+    assert_eq!(report.unconfirmed(), 4);
+}
+
+/// 2Factor's answer to a request of `n` messages, all listed as accepted, with `queueStats`.
+fn answer_with_queue(id: &str, n: usize, listed: usize, queue: Value) -> ResponseTemplate {
+    let accepted: Vec<Value> = (0..listed)
+        .map(|i| json!({"messageId": format!("{id}-{i}"), "smsFrom": "TFACTR", "smsTo": "+919812345678"}))
+        .collect();
+    json(
+        200,
+        json!({
+            "success": true,
+            "requestId": id,
+            "messageCount": n,
+            "queueStats": queue,
+            "messages": accepted,
+        }),
+    )
+}
+
+/// Answers the requests in turn with `answers`.
+struct Sequence(AtomicUsize, Vec<ResponseTemplate>);
+
+impl Respond for Sequence {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        self.1[n.min(self.1.len() - 1)].clone()
+    }
+}
+
+#[tokio::test]
+async fn failed_queue_chunks_and_unaccounted_messages_are_surfaced() {
+    let server = MockServer::start().await;
+    let ok = json!({"success": true, "totalChunks": 1, "successfulChunks": 1, "failedChunks": 0});
+    let answers = vec![
+        // Request 0: every message listed, but 2Factor's queue lost a chunk.
+        answer_with_queue(
+            "req-0",
+            1000,
+            1000,
+            json!({"success": false, "totalChunks": 4, "successfulChunks": 3, "failedChunks": 1}),
+        ),
+        // Request 1: a clean queue, but 7 messages neither accepted nor rejected.
+        answer_with_queue("req-1", 1000, 993, ok.clone()),
+        // Request 2: complete.
+        answer_with_queue("req-2", 500, 500, ok),
+    ];
+    Mock::given(method("POST"))
+        .and(path("/API/R1/Bulk/"))
+        .respond_with(Sequence(AtomicUsize::new(0), answers))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let client = builder(&server).sender_id("TFACTR").build().unwrap();
+    let input: Vec<BulkMessage> = (0..2500)
+        .map(|i| BulkMessage::new(phone(), format!("msg {i}")))
+        .collect();
+    let report = client.send_bulk(&input).await.unwrap();
+
+    assert!(!report.is_complete(), "{report:?}");
+    assert_eq!(report.total, 2500);
+    assert_eq!(report.unconfirmed(), 7);
+    let chunks: Vec<&BulkChunkFailure> = report
+        .failed()
+        .filter_map(|f| match f {
+            BulkFailure::Chunk(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(chunks.len(), 2, "{chunks:?}");
+    assert_eq!(
+        (
+            chunks[0].chunk,
+            chunks[0].messages.clone(),
+            chunks[0].unaccounted
+        ),
+        (0, 0..1000, 0)
+    );
+    assert!(
+        chunks[0].reason.contains("1 of 4 chunks failed"),
+        "{}",
+        chunks[0].reason
+    );
+    assert_eq!(
+        (
+            chunks[1].chunk,
+            chunks[1].messages.clone(),
+            chunks[1].unaccounted
+        ),
+        (1, 1000..2000, 7)
+    );
+    assert!(
+        chunks[1].reason.contains("7 of 1000 messages"),
+        "{}",
+        chunks[1].reason
+    );
+    // Unaccounted messages cannot be matched to the input in order.
+    assert!(
+        report.accepted[1000..1993]
+            .iter()
+            .all(|a| a.index.is_none())
+    );
+}
+
+#[tokio::test]
+async fn an_incomplete_send_names_the_request_that_failed() {
+    let server = MockServer::start().await;
+    mount_fake(&server, FakeBulk::new(Some(1))).await;
+    let client = builder(&server).sender_id("TFACTR").build().unwrap();
+    let err = client.send_bulk(&messages(2500)).await.unwrap_err();
+    let TwoFactorError::BulkIncomplete { report, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(!report.is_complete());
+    assert_eq!(report.total, 2500);
+    let failed = &report.failed_chunks[..];
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        (
+            failed[0].chunk,
+            failed[0].messages.clone(),
+            failed[0].unaccounted
+        ),
+        (1, 1000..2000, 1000)
+    );
+    assert!(failed[0].reason.contains("502"), "{}", failed[0].reason);
+    assert!(!failed[0].reason.contains(KEY));
 }

@@ -331,3 +331,55 @@ async fn debug_never_shows_the_secret_key() {
     let debug = format!("{client:?}");
     assert!(!debug.contains(HEX_KEY) && !debug.contains(KEY), "{debug}");
 }
+
+#[tokio::test]
+async fn a_success_with_an_empty_details_is_not_a_success() {
+    let empty_inside = gcm_encrypt(b"");
+    let answers = [
+        // 2Factor's documented general shape, in the clear.
+        (
+            "plain, empty",
+            json(200, json!({"Status": "Success", "Details": ""})),
+        ),
+        (
+            "plain, blank",
+            json(200, json!({"Status": "Success", "Details": "  "})),
+        ),
+        ("plain, missing", json(200, json!({"Status": "Success"}))),
+        (
+            "encrypted body, empty",
+            raw(
+                200,
+                &gcm_encrypt(br#"{"Status":"Success","Details":""}"#),
+                "text/plain",
+            ),
+        ),
+        (
+            "encrypted Details, empty",
+            json(200, json!({"Status": "Success", "Details": empty_inside})),
+        ),
+    ];
+    for (what, answer) in answers {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(answer)
+            .expect(1)
+            .mount(&server)
+            .await;
+        let err = enc_client(&server, EncryptionConfig::new(HEX_KEY))
+            .send_encrypted_sms(&EncryptedSms::new(phone(), "x"))
+            .await
+            .expect_err("no request id, no success");
+        assert!(
+            matches!(err, TwoFactorError::UnexpectedResponse { status: 200, .. }),
+            "{what}: {err:?}"
+        );
+        // The message may have gone out all the same.
+        assert_eq!(
+            err.delivery(),
+            twofactor_core::Delivery::MaybeSent,
+            "{what}"
+        );
+        assert_no_key(&err);
+    }
+}

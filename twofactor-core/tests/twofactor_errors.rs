@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use twofactor_core::transport::HttpOptions;
+use twofactor_core::transport::{BaseUrlError, HttpOptions};
 use twofactor_core::twofactor::{
-    OtpKind, SessionId, SmsRequest, TransportFailure, TwoFactorClient, TwoFactorError,
+    OtpKind, SessionId, SmsRequest, TransportFailure, TwoFactorClient, TwoFactorError, TwoFactorOtp,
 };
-use twofactor_core::{Delivery, ProviderError, ProviderErrorKind};
+use twofactor_core::{Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -152,30 +152,6 @@ async fn documented_error_strings_map_to_typed_errors() {
             Call::SendOtp,
             |e| matches!(e, TwoFactorError::RateLimited { status: 400, .. }),
             ProviderErrorKind::RateLimited,
-        ),
-        (
-            error(500, "Internal error"),
-            Call::SendOtp,
-            |e| matches!(e, TwoFactorError::ServerError { status: 500, details: Some(d) } if d == "Internal error"),
-            ProviderErrorKind::ServerError,
-        ),
-        (
-            raw(
-                503,
-                "<html><body>Service Unavailable</body></html>",
-                "text/html",
-            ),
-            Call::Verify,
-            |e| {
-                matches!(
-                    e,
-                    TwoFactorError::ServerError {
-                        status: 503,
-                        details: None
-                    }
-                )
-            },
-            ProviderErrorKind::ServerError,
         ),
         (
             error(403, "Access denied from this IP"),
@@ -348,7 +324,7 @@ async fn bad_configuration_is_an_error_not_a_panic() {
     ] {
         let result = TwoFactorClient::builder(KEY).base_url(base).build();
         match result {
-            Err(err @ TwoFactorError::Config { .. }) => assert_no_key(&err),
+            Err(err @ TwoFactorError::InvalidBaseUrl(_)) => assert_no_key(&err),
             other => panic!("{base:?}: {other:?}"),
         }
     }
@@ -386,4 +362,149 @@ async fn a_key_with_reserved_characters_is_one_encoded_segment() {
         requests[0].url.path(),
         "/API/V1/k%2Fe%20y%3F%23/SMS/+919812345678/AUTOGEN"
     );
+}
+
+#[tokio::test]
+async fn a_5xx_from_2factor_or_a_gateway_may_have_sent() {
+    // The typed errors keep the status and 2Factor's words, if the body had any.
+    let (_, err) = error_for(
+        json(500, json!({"Status": "Error", "Details": "Internal error"})),
+        Call::SendOtp,
+    )
+    .await;
+    assert!(
+        matches!(&err, TwoFactorError::ServerError { status: 500, details: Some(d) } if d == "Internal error"),
+        "{err:?}"
+    );
+    let (_, err) = error_for(
+        raw(
+            503,
+            "<html><body>Service Unavailable</body></html>",
+            "text/html",
+        ),
+        Call::Verify,
+    )
+    .await;
+    assert!(
+        matches!(
+            err,
+            TwoFactorError::ServerError {
+                status: 503,
+                details: None
+            }
+        ),
+        "{err:?}"
+    );
+    for (what, answer) in server_failures() {
+        for which in [Call::SendOtp, Call::CustomOtp, Call::Sms] {
+            let (described, err) = error_for(answer.clone(), which).await;
+            assert!(
+                matches!(err, TwoFactorError::ServerError { .. }),
+                "{what} {which:?}: {described}"
+            );
+            assert_eq!(err.delivery(), Delivery::MaybeSent, "{what} {which:?}");
+            let p = provider(err);
+            assert_eq!(
+                (p.kind(), p.delivery()),
+                (ProviderErrorKind::ServerError, Delivery::MaybeSent),
+                "{what} {which:?}"
+            );
+        }
+        // And as the engine's provider sees it.
+        let server = MockServer::start().await;
+        Mock::given(any()).respond_with(answer).mount(&server).await;
+        let err = TwoFactorOtp::new(client(&server))
+            .send(&phone(), &SendOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.kind(), err.delivery()),
+            (ProviderErrorKind::ServerError, Delivery::MaybeSent),
+            "{what}"
+        );
+    }
+    // An oversized 5xx body is unreadable, and still may have sent.
+    let (_, err) = error_for(
+        raw(502, &"x".repeat(2 * 1024 * 1024), "text/html"),
+        Call::Sms,
+    )
+    .await;
+    assert_eq!(err.delivery(), Delivery::MaybeSent, "{err:?}");
+}
+
+#[tokio::test]
+async fn a_connection_dropped_after_the_request_may_have_sent() {
+    for how in [Hangup::Close, Hangup::Reset] {
+        let (url, seen) = dropping_server(how).await;
+        let client = TwoFactorClient::builder(KEY).base_url(url).build().unwrap();
+        for which in [Call::SendOtp, Call::Sms] {
+            let err = call(&client, which).await;
+            assert!(
+                matches!(
+                    err,
+                    TwoFactorError::Transport {
+                        may_have_reached: true,
+                        ..
+                    }
+                ),
+                "{how:?} {which:?}: {err:?}"
+            );
+            assert_no_key(&err);
+            let p = provider(err);
+            assert_eq!(p.delivery(), Delivery::MaybeSent, "{how:?} {which:?}");
+        }
+        let err = TwoFactorOtp::new(client)
+            .send(&phone(), &SendOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.delivery(), Delivery::MaybeSent, "{how:?}: {err}");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3, "{how:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_tls_handshake_sent_nothing() {
+    let client = TwoFactorClient::builder(KEY)
+        .base_url(tls_failing_url().await)
+        .build()
+        .unwrap();
+    let err = call(&client, Call::SendOtp).await;
+    assert!(
+        matches!(
+            err,
+            TwoFactorError::Transport {
+                failure: TransportFailure::Connect,
+                may_have_reached: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(provider(err).delivery(), Delivery::NotSent);
+}
+
+#[tokio::test]
+async fn a_base_url_with_credentials_is_refused_and_never_shown() {
+    for url in [
+        "https://user:pw-SECRET@2factor.in",
+        "https://pw-SECRET@2factor.in/",
+        "http://user:pw-SECRET@127.0.0.1:9",
+    ] {
+        let builder = TwoFactorClient::builder(KEY).base_url(url);
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("pw-SECRET"), "{debug}");
+        let err = builder.build().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TwoFactorError::InvalidBaseUrl(BaseUrlError::Credentials)
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("credentials"), "{err}");
+        assert_no_key(&err);
+        for text in chain_texts(&err) {
+            assert!(!text.contains("pw-SECRET"), "{text}");
+        }
+    }
 }

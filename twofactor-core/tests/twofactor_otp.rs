@@ -493,3 +493,65 @@ async fn a_trailing_slash_on_the_base_url_is_tolerated() {
         .unwrap();
     client.balance(BalanceKind::Sms).await.unwrap();
 }
+
+/// The answers that are not clearly a verdict: an empty body, `{}`, an unknown shape, a
+/// missing or empty field.
+fn unclear_verify_answers() -> Vec<(&'static str, wiremock::ResponseTemplate)> {
+    vec![
+        ("empty body", raw(200, "", "application/json")),
+        ("{}", json(200, json!({}))),
+        (
+            "unknown shape",
+            json(200, json!({"result": "ok", "valid": true})),
+        ),
+        ("no Details", json(200, json!({"Status": "Success"}))),
+        (
+            "empty Details",
+            json(200, json!({"Status": "Error", "Details": ""})),
+        ),
+        ("no Status", json(200, json!({"Details": "OTP Matched"}))),
+        (
+            "unknown Status",
+            json(200, json!({"Status": "Pending", "Details": "OTP Matched"})),
+        ),
+        (
+            "unknown words",
+            json(200, json!({"Details": "Verified OK"})),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn only_an_explicit_match_verifies_on_every_verify_endpoint() {
+    for (what, answer) in unclear_verify_answers() {
+        for tail in [
+            format!("/SMS/VERIFY/{SESSION}/123456"),
+            "/SMS/VERIFY3/+919812345678/123456".to_owned(),
+            format!("/VOICE/VERIFY/{SESSION}/123456"),
+        ] {
+            let server = MockServer::start().await;
+            Mock::given(method("GET"))
+                .and(path(v1(&tail)))
+                .respond_with(answer.clone())
+                .expect(1)
+                .mount(&server)
+                .await;
+            let client = client(&server);
+            let session = SessionId::new(SESSION).unwrap();
+            let result = if tail.contains("VERIFY3") {
+                client.verify_otp_by_phone(&phone(), &code("123456")).await
+            } else if tail.starts_with("/VOICE") {
+                client.verify_voice_otp(&session, &code("123456")).await
+            } else {
+                client.verify_otp(&session, &code("123456")).await
+            };
+            assert!(
+                matches!(
+                    result,
+                    Err(TwoFactorError::UnexpectedResponse { status: 200, .. })
+                ),
+                "{what} on {tail}: {result:?}"
+            );
+        }
+    }
+}

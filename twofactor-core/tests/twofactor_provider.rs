@@ -306,3 +306,70 @@ async fn sms_sender_send_many_reports_rejections() {
     assert_eq!(err.kind(), ProviderErrorKind::Rejected);
     assert_eq!(err.delivery(), Delivery::MaybeSent);
 }
+
+#[tokio::test]
+async fn verify_needs_an_explicit_match_to_reach_the_engine_as_matched() {
+    for (what, answer) in [
+        ("empty body", raw(200, "", "text/plain")),
+        ("{}", json(200, json!({}))),
+        ("no Details", json(200, json!({"Status": "Success"}))),
+        ("no Status", json(200, json!({"Details": "OTP Matched"}))),
+    ] {
+        for ticket in ["sms:sess-1", "voice:sess-1"] {
+            let server = MockServer::start().await;
+            Mock::given(method("GET"))
+                .respond_with(answer.clone())
+                .expect(1)
+                .mount(&server)
+                .await;
+            let err = TwoFactorOtp::new(client(&server))
+                .verify(&phone(), &Ticket::new(ticket), &code("123456"))
+                .await
+                .expect_err("an unclear answer is not a verdict");
+            assert_eq!(
+                err.kind(),
+                ProviderErrorKind::UnexpectedResponse,
+                "{what} for {ticket}: {err}"
+            );
+            assert_no_key(&err);
+        }
+    }
+}
+
+#[tokio::test]
+async fn sms_sender_send_many_refuses_a_partial_success() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/API/R1/Bulk/"))
+        .respond_with(json(
+            200,
+            json!({
+                "success": true,
+                "requestId": "bulk-3",
+                "queueStats": {"success": false, "totalChunks": 2, "successfulChunks": 1, "failedChunks": 1},
+                "messages": [
+                    {"messageId": "bulk-3-1", "smsFrom": "TFACTR", "smsTo": "+919812345678"},
+                    {"messageId": "bulk-3-2", "smsFrom": "TFACTR", "smsTo": "+919876543210"}
+                ]
+            }),
+        ))
+        .mount(&server)
+        .await;
+    let client = builder(&server).sender_id("TFACTR").build().unwrap();
+    let err = SmsSender::send_many(
+        &client,
+        &[
+            SmsMessage::new(phone(), "one"),
+            SmsMessage::new(other_phone(), "two"),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.delivery(), Delivery::MaybeSent);
+    assert!(
+        err.detail()
+            .unwrap_or_default()
+            .contains("1 of 2 chunks failed"),
+        "{err}"
+    );
+}

@@ -194,3 +194,43 @@ async fn sms_request_debug_hides_the_text() {
     assert!(!debug.contains("123456"), "{debug}");
     assert!(!debug.contains("9812345678"), "{debug}");
 }
+
+#[tokio::test]
+async fn a_success_with_an_empty_or_missing_details_is_not_a_success() {
+    for (what, body) in [
+        ("empty", json!({"Status": "Success", "Details": ""})),
+        ("blank", json!({"Status": "Success", "Details": " \n"})),
+        ("missing", json!({"Status": "Success"})),
+        (
+            "unknown Status",
+            json!({"Status": "Queued", "Details": "09cf"}),
+        ),
+    ] {
+        for promotional in [false, true] {
+            let server = MockServer::start().await;
+            mount_r1(&server, 200, body.clone()).await;
+            let client = builder(&server).sender_id("TFACTR").build().unwrap();
+            let sms = SmsRequest::new(phone(), "Your order has shipped");
+            let result = if promotional {
+                client.send_promotional_sms(&sms).await
+            } else {
+                client.send_transactional_sms(&sms).await
+            };
+            let err = result.expect_err("no request id, no success");
+            assert!(
+                matches!(err, TwoFactorError::UnexpectedResponse { status: 200, .. }),
+                "{what}: {err:?}"
+            );
+            assert_eq!(
+                err.delivery(),
+                twofactor_core::Delivery::MaybeSent,
+                "{what}"
+            );
+            let p = twofactor_core::ProviderError::from(err);
+            assert_eq!(
+                p.kind(),
+                twofactor_core::ProviderErrorKind::UnexpectedResponse
+            );
+        }
+    }
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{assert_no_secret, refused_url, short_timeout};
 use serde_json::json;
+use twofactor_core::transport::BaseUrlError;
 use twofactor_core::verihubs::{
     VerihubsChannel, VerihubsChannelKind, VerihubsError, VerihubsProvider, VerihubsSendRequest,
     VerihubsVerifyRequest, sandbox,
@@ -388,7 +389,7 @@ async fn verify_errors_other_than_verdicts_stay_errors() {
 }
 
 #[tokio::test]
-async fn server_errors_sent_nothing_and_unreadable_successes_may_have() {
+async fn server_errors_and_unreadable_successes_may_have_sent() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v2/otp/send"))
@@ -416,7 +417,7 @@ async fn server_errors_sent_nothing_and_unreadable_successes_may_have() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ProviderErrorKind::ServerError);
-    assert_eq!(err.delivery(), Delivery::NotSent);
+    assert_eq!(err.delivery(), Delivery::MaybeSent);
 
     let err = verihubs
         .send(&phone(6282222222222), &options)
@@ -596,10 +597,10 @@ async fn bad_configuration_is_refused_at_build_and_bad_requests_before_sending()
         ),
         "template_name"
     );
-    assert_eq!(
-        parameter(builder().base_url("not a url").build()),
-        "base_url"
-    );
+    assert!(matches!(
+        builder().base_url("not a url").build(),
+        Err(VerihubsError::InvalidBaseUrl(BaseUrlError::NotAbsolute))
+    ));
     assert_eq!(
         parameter(VerihubsProvider::builder(APP_ID, "").build()),
         "api_key"
@@ -729,7 +730,7 @@ async fn keys_never_appear_in_errors_or_debug() {
         kinds,
         [
             (ProviderErrorKind::Unauthorized, Delivery::NotSent),
-            (ProviderErrorKind::ServerError, Delivery::NotSent),
+            (ProviderErrorKind::ServerError, Delivery::MaybeSent),
             (ProviderErrorKind::Timeout, Delivery::MaybeSent),
             (ProviderErrorKind::UnexpectedResponse, Delivery::MaybeSent),
             (ProviderErrorKind::Unreachable, Delivery::NotSent),
@@ -738,4 +739,178 @@ async fn keys_never_appear_in_errors_or_debug() {
     for err in &errors {
         check_provider_error(err);
     }
+}
+
+#[tokio::test]
+async fn only_an_explicit_match_verifies() {
+    let server = MockServer::start().await;
+    let unclear: [(&str, ResponseTemplate); 7] = [
+        ("1001", answer(200, json!({}))),
+        ("1002", ResponseTemplate::new(200)),
+        ("1003", answer(200, json!({"message": "ok"}))),
+        (
+            "1004",
+            answer(200, json!({"code": "OK", "message": "done"})),
+        ),
+        ("1005", answer(200, json!({"status": "verified"}))),
+        ("1006", answer(201, json!({"code": 100}))),
+        (
+            "1007",
+            ResponseTemplate::new(200).set_body_raw(b"null".to_vec(), "application/json"),
+        ),
+    ];
+    for (otp, response) in unclear {
+        Mock::given(method("POST"))
+            .and(path("/v2/otp/verify"))
+            .and(body_partial_json(json!({"otp": otp})))
+            .respond_with(response)
+            .mount(&server)
+            .await;
+    }
+    // Explicit: a 2xx `code`, or Verihubs' own words without a `code`.
+    Mock::given(method("POST"))
+        .and(path("/v2/otp/verify"))
+        .and(body_partial_json(json!({"otp": "2001"})))
+        .respond_with(answer(200, json!({"code": "200"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/otp/verify"))
+        .and(body_partial_json(json!({"otp": "2002"})))
+        .respond_with(answer(200, json!({"message": " otp has been verified "})))
+        .mount(&server)
+        .await;
+    let verihubs = provider(&server);
+    let to = phone(6281234567890);
+    let ticket = Ticket::new("sms:signup");
+    for otp in ["1001", "1002", "1003", "1004", "1005", "1006", "1007"] {
+        let err = verihubs
+            .verify(&to, &ticket, &code(otp))
+            .await
+            .expect_err("an unclear answer is not a verdict");
+        assert_eq!(
+            err.kind(),
+            ProviderErrorKind::UnexpectedResponse,
+            "{otp}: {err}"
+        );
+        let low = verihubs
+            .verify_otp(&VerihubsVerifyRequest::new(to, code(otp)).with_challenge("signup"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(low, VerihubsError::UnexpectedResponse { .. }),
+            "{otp}: {low:?}"
+        );
+    }
+    for otp in ["2001", "2002"] {
+        let verdict = verihubs.verify(&to, &ticket, &code(otp)).await.unwrap();
+        assert_eq!(verdict, Verdict::Matched, "{otp}");
+    }
+}
+
+#[tokio::test]
+async fn a_send_whose_outcome_is_unknown_may_have_sent() {
+    let options = SendOptions::default();
+    let to = phone(6281234567890);
+    // Verihubs, or a gateway in front of it, failed after the request arrived.
+    for (what, response) in common::server_failures() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v2/otp/send"))
+            .respond_with(response)
+            .expect(1)
+            .mount(&server)
+            .await;
+        let err = provider(&server).send(&to, &options).await.unwrap_err();
+        assert_eq!(
+            (err.kind(), err.delivery()),
+            (ProviderErrorKind::ServerError, Delivery::MaybeSent),
+            "{what}: {err}"
+        );
+        check_provider_error(&err);
+    }
+    // A 2xx whose `code` says 5xx.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/otp/send"))
+        .respond_with(answer(200, json!({"code": 503, "message": "busy"})))
+        .mount(&server)
+        .await;
+    let err = provider(&server).send(&to, &options).await.unwrap_err();
+    assert_eq!(err.delivery(), Delivery::MaybeSent, "{err}");
+
+    // The connection dropped after the request was written.
+    for how in [common::Hangup::Close, common::Hangup::Reset] {
+        let (url, seen) = common::dropping_server(how).await;
+        let verihubs = VerihubsProvider::builder(APP_ID, API_KEY)
+            .base_url(url)
+            .build()
+            .unwrap();
+        let err = verihubs.send(&to, &options).await.unwrap_err();
+        assert_eq!(err.delivery(), Delivery::MaybeSent, "{how:?}: {err}");
+        assert_eq!(err.kind(), ProviderErrorKind::Unreachable, "{how:?}");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1, "{how:?}");
+        check_provider_error(&err);
+    }
+
+    // Only what never left is certainly not sent: a refused connection, a failed TLS handshake.
+    for url in [refused_url(), common::tls_failing_url().await] {
+        let verihubs = VerihubsProvider::builder(APP_ID, API_KEY)
+            .base_url(url.clone())
+            .build()
+            .unwrap();
+        let err = verihubs.send(&to, &options).await.unwrap_err();
+        assert_eq!(
+            (err.kind(), err.delivery()),
+            (ProviderErrorKind::Unreachable, Delivery::NotSent),
+            "{url}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_base_url_with_credentials_is_refused_and_never_shown() {
+    for url in [
+        "https://user:pw-SECRET@api.verihubs.com",
+        "https://pw-SECRET@api.verihubs.com",
+    ] {
+        let builder = VerihubsProvider::builder(APP_ID, API_KEY).base_url(url);
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("SECRET"), "{debug}");
+        let err = builder.build().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                VerihubsError::InvalidBaseUrl(BaseUrlError::Credentials)
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("credentials"), "{err}");
+        check_no_secret(&err);
+        let err = ProviderError::from(err);
+        assert_eq!(
+            (err.kind(), err.delivery()),
+            (ProviderErrorKind::Rejected, Delivery::NotSent)
+        );
+        check_provider_error(&err);
+    }
+}
+
+#[tokio::test]
+async fn the_send_response_hides_the_session_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/otp/send"))
+        .respond_with(answer(
+            201,
+            json!({"message": "OTP sent successfully", "code": 201, "session_id": "sess-SECRET-77"}),
+        ))
+        .mount(&server)
+        .await;
+    let sent = provider(&server)
+        .send_otp(&VerihubsSendRequest::new(phone(6281234567890)))
+        .await
+        .unwrap();
+    assert_eq!(sent.session_id.as_deref(), Some("sess-SECRET-77"));
+    assert!(!format!("{sent:?}").contains("sess-SECRET"), "{sent:?}");
 }

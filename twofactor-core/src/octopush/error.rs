@@ -1,6 +1,7 @@
 //! What can go wrong talking to Octopush: its documented return codes and HTTP statuses.
 
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
+use crate::transport::{BaseUrlError, answer_delivery};
 
 /// An Octopush failure.
 ///
@@ -99,7 +100,8 @@ pub enum OctopushError {
         /// Octopush's message.
         message: String,
     },
-    /// A 5xx status: Octopush failed before accepting the request.
+    /// A 5xx status: Octopush, or a gateway in front of it, failed. It may have sent the
+    /// message first: [`Delivery::MaybeSent`].
     #[error("Octopush server error ({status}): {message}")]
     ServerError {
         /// The HTTP status.
@@ -115,6 +117,10 @@ pub enum OctopushError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The base URL was refused when the client was built (the error never repeats it: it
+    /// may hold credentials).
+    #[error("invalid Octopush base URL: {0}")]
+    InvalidBaseUrl(#[source] BaseUrlError),
     /// The request did not complete (connection refused, timeout, TLS); the inner error says
     /// whether a message may have gone out, and carries the URL-free transport error.
     #[error("could not talk to Octopush: {0}")]
@@ -123,12 +129,16 @@ pub enum OctopushError {
 
 impl OctopushError {
     /// Whether a message may have reached the user despite this error.
+    ///
+    /// Explicit refusals (a documented status or code, another 4xx) and refusals before any
+    /// request are [`Delivery::NotSent`]; a 5xx (the provider's or a gateway's, whatever the
+    /// body), an unreadable 2xx and a transport failure after connecting are
+    /// [`Delivery::MaybeSent`] (the rule of [`crate::transport`]).
     pub fn delivery(&self) -> Delivery {
         match self {
             Self::Transport(err) => err.delivery(),
-            Self::UnexpectedResponse { status, .. } if (200..300).contains(status) => {
-                Delivery::MaybeSent
-            }
+            Self::ServerError { .. } => Delivery::MaybeSent,
+            Self::UnexpectedResponse { status, .. } => answer_delivery(*status),
             _ => Delivery::NotSent,
         }
     }
@@ -148,6 +158,7 @@ impl OctopushError {
             Self::UnexpectedResponse { .. } => ProviderErrorKind::UnexpectedResponse,
             Self::Transport(err) => err.kind(),
             Self::InvalidParameter { .. }
+            | Self::InvalidBaseUrl(_)
             | Self::TargetMissing { .. }
             | Self::CodeMissing { .. }
             | Self::MaxAttemptsReached { .. }
@@ -216,6 +227,7 @@ impl OctopushError {
             | Self::Api { message, .. }
             | Self::ServerError { message, .. } => Some(message).filter(|m| !m.is_empty()),
             Self::InvalidParameter { .. }
+            | Self::InvalidBaseUrl(_)
             | Self::UnexpectedResponse { .. }
             | Self::Transport(_) => None,
         }
@@ -233,9 +245,9 @@ impl From<OctopushError> for ProviderError {
         // The provider's own words; for our own findings, the whole sentence (it names the
         // parameter or what was wrong with the answer).
         let detail = match &err {
-            OctopushError::InvalidParameter { .. } | OctopushError::UnexpectedResponse { .. } => {
-                Some(err.to_string())
-            }
+            OctopushError::InvalidParameter { .. }
+            | OctopushError::InvalidBaseUrl(_)
+            | OctopushError::UnexpectedResponse { .. } => Some(err.to_string()),
             _ => err.message().map(str::to_owned),
         };
         if let Some(detail) = detail {

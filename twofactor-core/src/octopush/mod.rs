@@ -18,11 +18,19 @@
 //! [`OtpProvider::send`] generates a code of the engine's length (`code_length`), digits only
 //! (`allow_digits` true, the other `allow_*` false, because the engine takes digits), valid for
 //! the engine's lifetime (`validity_period`), on `sms` for [`Channel::Sms`] and `voice_sms` for
-//! [`Channel::Voice`]; the other parameters come from [`OctopushBuilder::options`]. Unless the
+//! [`Channel::Voice`]; the other parameters come from [`OctopushBuilder::options`], which
+//! refuses (at [`OctopushBuilder::build`]) a channel, length, lifetime or alphabet of its own
+//! rather than silently ignore it. Every request carries a `text` with the `{code}`
+//! placeholder: the configured one, else [`DEFAULT_TEXT`]. Unless the
 //! options set `max_wrong_attempts`, it is [`DEFAULT_MAX_WRONG_ATTEMPTS`], above any sensible
 //! engine budget, so that the engine's own per-phone attempt counter decides. The [`Ticket`] is
 //! the `otp_request_token`. Verdicts: code 0 is [`Verdict::Matched`], 199
-//! [`Verdict::Mismatch`], 196/197/198 [`Verdict::Expired`].
+//! [`Verdict::Mismatch`], 196/197/198 [`Verdict::Expired`]; any other answer, a 2xx without an
+//! explicit `"code": 0` included, is an error, never a match.
+//!
+//! A send that may have delivered a message — a timeout once connected, a dropped connection,
+//! any 5xx, a 2xx that cannot be read — is [`Delivery::MaybeSent`](crate::Delivery::MaybeSent);
+//! only a connect failure or Octopush's own refusal is `NotSent` (see [`crate::transport`]).
 //!
 //! ```
 //! use twofactor_core::octopush::OctopushProvider;
@@ -81,8 +89,8 @@ use crate::{OtpCode, PhoneNumber, Ticket, Verdict};
 
 pub use error::OctopushError;
 pub use options::{
-    CODE_LENGTH, CODE_PLACEHOLDER, MAX_WRONG_ATTEMPTS, OctopushChannel, OctopushOtpOptions,
-    SENDER_CHARS, TEXT_CHARS, VALIDITY_PERIOD, VoiceGender, VoiceLanguage,
+    CODE_LENGTH, CODE_PLACEHOLDER, DEFAULT_TEXT, MAX_WRONG_ATTEMPTS, OctopushChannel,
+    OctopushOtpOptions, SENDER_CHARS, TEXT_CHARS, VALIDITY_PERIOD, VoiceGender, VoiceLanguage,
 };
 pub use request::{
     OctopushGenerateRequest, OctopushGenerateResponse, OctopushValidateRequest,
@@ -110,7 +118,9 @@ pub struct OctopushBuilder {
 }
 
 impl OctopushBuilder {
-    /// The base URL (default [`DEFAULT_BASE_URL`]); tests point it at a local mock.
+    /// The base URL (default [`DEFAULT_BASE_URL`]); tests point it at a local mock. It must be
+    /// `http(s)` without credentials, query or fragment, or [`OctopushBuilder::build`] refuses
+    /// it ([`OctopushError::InvalidBaseUrl`]).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
         self
@@ -118,6 +128,13 @@ impl OctopushBuilder {
 
     /// The generation parameters (text, sender, voice, …) used by [`OtpProvider::send`];
     /// checked by [`OctopushBuilder::build`].
+    ///
+    /// What the engine decides per send is not configurable here, and [`Self::build`] refuses
+    /// it rather than ignore it: the channel (keep the default [`OctopushChannel::Sms`]), the
+    /// code length (keep the default 6; the engine's `code_length` is sent), the validity
+    /// period (the engine's code lifetime is sent) and the alphabet (the engine checks
+    /// digit-only codes, so `allow_digits` stays true and the other `allow_*` false). Use
+    /// [`OctopushProvider::generate`] directly for codes of another alphabet.
     pub fn options(mut self, options: OctopushOtpOptions) -> Self {
         self.options = options;
         self
@@ -131,13 +148,9 @@ impl OctopushBuilder {
 
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<OctopushProvider, OctopushError> {
-        let base_url = endpoint::base_url(&self.base_url).map_err(|reason| {
-            OctopushError::InvalidParameter {
-                parameter: "base_url",
-                reason: reason.to_owned(),
-            }
-        })?;
+        let base_url = endpoint::base_url(&self.base_url).map_err(OctopushError::InvalidBaseUrl)?;
         self.options.validate()?;
+        refuse_engine_owned(&self.options)?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(
@@ -171,7 +184,7 @@ impl fmt::Debug for OctopushBuilder {
         f.debug_struct("OctopushBuilder")
             .field("api_login", &"[REDACTED]")
             .field("api_key", &"[REDACTED]")
-            .field("base_url", &self.base_url)
+            .field("base_url", &endpoint::redacted_url(&self.base_url))
             .field("options", &self.options)
             .field("http", &self.http)
             .finish()
@@ -295,7 +308,19 @@ impl OctopushProvider {
             }
             return match code {
                 None | Some(0) => Ok(()),
-                Some(code) => Err(self.code_error(answer, code, message())),
+                // A documented return code is an explicit refusal, even under a 2xx.
+                Some(code) => match OctopushError::from_code(
+                    code,
+                    message(),
+                    answer.u32_field("remaining_number_of_attempts"),
+                ) {
+                    Some(err) => Err(err),
+                    // An unknown code under a 2xx says neither "sent" nor "refused".
+                    None => Err(OctopushError::UnexpectedResponse {
+                        status: answer.status,
+                        reason: format!("a success with the unknown return code {code}"),
+                    }),
+                },
             };
         }
         Err(match code {
@@ -358,11 +383,11 @@ impl OtpProvider for OctopushProvider {
         let sent = self
             .generate(&OctopushGenerateRequest::new(*phone, generate))
             .await?;
+        // Neither the request token nor the ticket number is logged: they name the code.
         tracing::debug!(
             provider = NAME,
             phone = %phone.masked(),
             channel = channel.as_str(),
-            ticket_number = sent.ticket_number.as_deref().unwrap_or(""),
             "code sent"
         );
         Ok(sent.otp_request_token)
@@ -386,6 +411,51 @@ impl OtpProvider for OctopushProvider {
             Err(err) => Err(err.into()),
         }
     }
+}
+
+/// Refuses what [`OtpProvider::send`] decides per send instead of ignoring it.
+fn refuse_engine_owned(options: &OctopushOtpOptions) -> Result<(), OctopushError> {
+    let defaults = OctopushOtpOptions::default();
+    let refuse = |parameter: &'static str, reason: &str| {
+        Err(OctopushError::InvalidParameter {
+            parameter,
+            reason: reason.to_owned(),
+        })
+    };
+    if options.channel != defaults.channel {
+        return refuse(
+            "channel",
+            "the engine chooses the channel of each send (sms or voice); leave it at sms",
+        );
+    }
+    if options.code_length != defaults.code_length {
+        return refuse(
+            "code_length",
+            "the engine's code length is sent; set the length in the engine's policy",
+        );
+    }
+    if options.validity_period.is_some() {
+        return refuse(
+            "validity_period",
+            "the engine's code lifetime is sent; set it in the engine's policy",
+        );
+    }
+    let alphabet = [
+        ("allow_digits", options.allow_digits, true),
+        ("allow_upper_case", options.allow_upper_case, false),
+        ("allow_lower_case", options.allow_lower_case, false),
+        ("allow_special_chars", options.allow_special_chars, false),
+    ];
+    for (parameter, value, engine) in alphabet {
+        if value != engine {
+            return refuse(
+                parameter,
+                "the engine checks digit-only codes: the alphabet must stay digits only \
+                 (call OctopushProvider::generate directly for other codes)",
+            );
+        }
+    }
+    Ok(())
 }
 
 fn secret_header(

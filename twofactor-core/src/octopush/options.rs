@@ -15,6 +15,9 @@ use super::OctopushError;
 
 /// The placeholder Octopush replaces with the generated code in `text`.
 pub const CODE_PLACEHOLDER: &str = "{code}";
+/// The `text` sent when none is configured: a message must say what the code is for, and
+/// Octopush's own fallback (no text) is a bare code.
+pub const DEFAULT_TEXT: &str = "Your verification code is {code}";
 /// `text` length, in characters.
 pub const TEXT_CHARS: RangeInclusive<usize> = 1..=1224;
 /// `sender` length; only `a-z A-Z 0-9`.
@@ -197,7 +200,8 @@ api_enum_text!(
 );
 
 /// The parameters of an OTP generation, besides the phone number. `None` leaves a parameter
-/// out (Octopush then uses the account's default).
+/// out (Octopush then uses the account's default), except `text`: every request carries one,
+/// [`DEFAULT_TEXT`] when none is set.
 ///
 /// The default: SMS, 6 characters, digits only, everything else left out.
 ///
@@ -216,7 +220,7 @@ api_enum_text!(
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OctopushOtpOptions {
-    /// The message, 1 to 1224 characters, containing `{code}`.
+    /// The message, 1 to 1224 characters, containing `{code}`; `None` sends [`DEFAULT_TEXT`].
     pub text: Option<String>,
     /// `sms` or `voice_sms`.
     pub channel: OctopushChannel,
@@ -425,9 +429,7 @@ impl OctopushOtpOptions {
         let mut put = |key: &str, value: serde_json::Value| {
             body.insert(key.to_owned(), value);
         };
-        if let Some(text) = &self.text {
-            put("text", text.clone().into());
-        }
+        put("text", self.text.as_deref().unwrap_or(DEFAULT_TEXT).into());
         put("channel", self.channel.as_str().into());
         if let Some(sender) = &self.sender {
             put("sender", sender.clone().into());
@@ -469,6 +471,13 @@ pub(crate) fn invalid(parameter: &'static str, reason: impl Into<String>) -> Oct
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_text_passes_the_checks_it_imposes() {
+        let options = OctopushOtpOptions::default().with_text(DEFAULT_TEXT);
+        assert!(options.validate().is_ok());
+        assert!(DEFAULT_TEXT.contains(CODE_PLACEHOLDER));
+    }
 
     #[test]
     fn api_spellings_round_trip() {

@@ -57,7 +57,8 @@
 //!
 //! Each store step is a Lua script, loaded once at start-up (`SCRIPT LOAD`) and called by its
 //! SHA (`EVALSHA`, which Redis runs atomically). After a Redis restart the script cache is
-//! empty: the call gets `NOSCRIPT` (meaning nothing ran), loads the script and calls again.
+//! empty: the call gets `NOSCRIPT` (meaning nothing ran) and is sent again as `EVAL` with the
+//! script's source, which runs it and caches it on that node.
 //!
 //! - `put_pending`, `finish_attempt`: one script each on the phone's slot.
 //! - `begin_attempt` with a client address must first spend the address's verify budget (in
@@ -65,9 +66,9 @@
 //!   — a wrong guess with attempts left is one round trip in all (a match: one more to
 //!   consume the code, and one to count the verification for the conversion guard). Redis
 //!   Cluster refuses cross-slot scripts, so
-//!   [`RedisStoreBuilder::cluster_safe_scripts`] switches to two one-slot scripts, the
-//!   address's first, then the phone's: one round trip more. Without an address only the
-//!   phone's script runs.
+//!   [`RedisStoreBuilder::cluster_safe_scripts`] (on by default for
+//!   [`RedisStore::cluster_builder`]) switches to two one-slot scripts, the address's first,
+//!   then the phone's: one round trip more. Without an address only the phone's script runs.
 //! - `reserve_send` must check the phone (lock, cooldown, per-phone cap) *and* the shared caps
 //!   (address, range, voice, country, overall), and those live in different slots: one script
 //!   over all of them would be a cross-slot script, refused by Redis Cluster. So a send runs
@@ -118,32 +119,110 @@
 //! response timeouts, plus a backstop around each store step. Any error or timeout is a
 //! [`StoreError`] (so the engine answers "unavailable", 503 over HTTP): no code is sent without
 //! its record, and no guess is compared without its count. Nothing is retried automatically
-//! (a step that may have run must not run twice); only `NOSCRIPT`, which means it did not run.
+//! (a step that may have run must not run twice); only the answers that mean it did not run:
+//! `NOSCRIPT`, and on a cluster `MOVED`, `ASK` and `TRYAGAIN`.
 //!
-//! The connection is a [`ConnectionManager`]: created once per store, cloned for each call,
-//! and re-established in the background after it breaks, with no delay between attempts, so
-//! the same process recovers when Redis comes back. The call that finds the connection broken
+//! On a single endpoint the connection is a `redis` crate `ConnectionManager`: created once
+//! per store, cloned for each call, and re-established in the background after it breaks,
+//! with no delay between attempts, so the same process recovers when Redis comes back. The call that finds the connection broken
 //! fails (closed) and starts the reconnection; the calls after it use the new connection.
 //! `TCP_NODELAY` keeps the two scripts of a send from waiting on each other; keep-alive and,
 //! on Linux, `TCP_USER_TIMEOUT` make a silently dead connection (a vanished host) break within
 //! seconds instead of the kernel's quarter of an hour.
 //!
 //! The URL may carry a password: it appears in no error message and no `Debug` output.
-//! TLS (`rediss://`) needs the `redis` crate's TLS features, which this crate does not enable.
-//! The connection speaks to one endpoint (a standalone Redis, or a primary behind a proxy or
-//! Sentinel-managed address); the key layout is ready for Redis Cluster, but a cluster client
-//! is not wired in.
+//!
+//! # TLS (feature `redis-tls`)
+//!
+//! A `rediss://` URL connects over TLS (rustls, with the ring provider that the HTTP client
+//! already brings; installed as the process default only if the application chose none). The
+//! server's certificate is always verified, against the system's roots (read at connect, by
+//! `rustls-native-certs`: no bundled list to go stale) or against a CA given in PEM with
+//! [`RedisStoreBuilder::ca_file`] or [`ca_pem`](RedisStoreBuilder::ca_pem), and for the host
+//! name in the URL. Nothing downgrades: a certificate that does not verify, or names another
+//! host, fails [`connect`](RedisStoreBuilder::connect) with the reason (`UnknownIssuer`,
+//! `certificate not valid for name …`); the `redis` crate's `#insecure` URL fragment is
+//! refused, and so is a CA given for a `redis://` URL (it would go unused). Without the
+//! feature a `rediss://` URL is refused with a message naming it; plain-text users build
+//! neither rustls's client side nor the root loading.
+//!
+//! # Redis Cluster (feature `redis-cluster`)
+//!
+//! [`RedisStore::cluster_builder`] takes seed URLs (any node will do; all `redis://` or all
+//! `rediss://`, with the same CA for every node). Each script touches one slot, as the key
+//! table shows: the cluster builder turns on
+//! [`cluster_safe_scripts`](RedisStoreBuilder::cluster_safe_scripts), so a verify with a
+//! client address spends its budget and counts the attempt in two scripts.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), twofactor_core::store::StoreError> {
+//! use twofactor_core::store::redis::RedisStore;
+//!
+//! let store = RedisStore::cluster_builder([
+//!     "rediss://:password@10.0.0.1:6379",
+//!     "rediss://:password@10.0.0.2:6379",
+//! ])
+//! .ca_file("/etc/redis/ca.pem")
+//! .connect()
+//! .await?;
+//! # drop(store); Ok(()) }
+//! ```
+//!
+//! The `redis` crate's cluster client routes each call to its slot's primary and keeps the
+//! slot map; the store follows the answers that prove a call did not run —
+//! `MOVED`, `ASK` and `TRYAGAIN` — and nothing else: its client does not re-send a call whose
+//! connection broke or timed out (it may have run). A script the node does not hold
+//! (`NOSCRIPT`: a restarted node, a promoted replica, a node that took over a slot) is sent
+//! again as `EVAL` with its source, to the same node, which runs and caches it.
+//!
+//! While a slot migrates, Redis answers `TRYAGAIN` to a step whose keys are split between the
+//! two nodes (a phone's record moved, its send log not yet): the store retries a few times
+//! within a hundred milliseconds, then fails closed. Move a slot's keys together (`MIGRATE …
+//! KEYS` with all of them; `redis-cli --cluster reshard` moves up to `--cluster-pipeline`
+//! keys at once). The scripts never delete a key and write it again in one run, which Redis
+//! would refuse halfway during a migration.
+//!
+//! # Replication
+//!
+//! Redis replicates asynchronously: a primary that dies just after answering can take its
+//! last writes along, and the replica promoted in its place would not know of a guess just
+//! counted (a free extra guess), a code just consumed, or a send just recorded. The window is
+//! the replication lag — on a healthy link well under a second; Redis's own
+//! `min-replicas-max-lag` bounds how stale a primary lets its replicas get before it refuses
+//! writes — and it opens only when a primary dies. That is the default (`0` below): a failover
+//! costs a few seconds of fail-closed answers, then the store serves again by itself.
+//!
+//! With [`wait_for_replicas(n)`](RedisStoreBuilder::wait_for_replicas) each script call is
+//! followed, in the same round trip, by `WAIT n t` (`t` half the timeout), and the step counts
+//! only once `n` replicas have its writes; otherwise it fails closed (it may have run on the
+//! primary: the safe side, as for any failure). A failover then loses nothing the engine acted
+//! on, and connecting checks that every primary has `n` replicas answering. The price:
+//!
+//! - availability: a primary without `n` live replicas — including the replica just promoted
+//!   after its primary died — refuses every step until replicas join again; run `n + 1`
+//!   replicas per primary to keep serving through a failover;
+//! - throughput: `WAIT` holds the node's connection until the replicas answer, so the calls
+//!   on one node no longer overlap (measured on one small machine: 0.4× the wrong guesses per
+//!   second of the default).
+//!
+//! # From the environment
+//!
+//! [`Settings`](crate::config::Settings) reads `TWOFACTOR_REDIS_URL` (with
+//! `TWOFACTOR_REDIS_CLUSTER=true`, a comma-separated list of seed URLs),
+//! `TWOFACTOR_REDIS_CA_FILE` (PEM, checked when read) and `TWOFACTOR_REDIS_WAIT_REPLICAS`.
 
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script, ScriptInvocation, Value};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+
+use self::connection::{Connection, Target};
 
 use super::{
     AttemptDecision, AttemptLimits, AttemptResult, CONVERSION_WINDOW_MS, ConversionFigures,
@@ -152,6 +231,11 @@ use super::{
 };
 use crate::provider::Channel;
 use crate::{PhoneNumber, Ticket};
+
+mod connection;
+
+#[cfg(feature = "redis-tls")]
+pub(crate) use self::connection::check_ca_pem;
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "twofactor";
@@ -278,14 +362,10 @@ scripts!(
 );
 
 impl Scripts {
-    /// Loads every script in one round trip.
-    async fn load(&self, conn: &mut ConnectionManager) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        for source in &self.sources {
-            pipe.cmd("SCRIPT").arg("LOAD").arg(source.as_str());
-        }
-        let hashes: Vec<String> = pipe
-            .query_async(conn)
+    /// Loads every script (in one round trip on a single endpoint, on every node of a cluster).
+    async fn load(&self, conn: &mut Connection) -> Result<(), StoreError> {
+        let hashes: Vec<String> = conn
+            .load_scripts(&self.sources)
             .await
             .map_err(redis_error("script load"))?;
         let expected = self.all();
@@ -302,44 +382,90 @@ impl Scripts {
     }
 }
 
-/// Reads the server's eviction policy (see the module docs); never fails.
+/// Every text in a reply, in order: a single server's `INFO` is one, a cluster's is one per
+/// node (a map), `CONFIG GET` gives name, value pairs.
+fn texts(reply: Value, out: &mut Vec<String>) {
+    match reply {
+        Value::BulkString(bytes) => out.push(String::from_utf8_lossy(&bytes).into_owned()),
+        Value::SimpleString(text) => out.push(text),
+        Value::VerbatimString { text, .. } => out.push(text),
+        Value::Array(items) | Value::Set(items) => {
+            for item in items {
+                texts(item, out);
+            }
+        }
+        Value::Map(pairs) => {
+            for (_, value) in pairs {
+                texts(value, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What one server's `maxmemory-policy` and `maxmemory` mean for our keys.
+fn eviction_of(policy: &str, limit: &str) -> Eviction {
+    if policy == "noeviction" || limit == "0" {
+        Eviction::Never
+    } else {
+        Eviction::Possible {
+            policy: policy.to_owned(),
+        }
+    }
+}
+
+/// Reads the server's eviction policy (see the module docs); never fails. On a cluster every
+/// node answers, and one that may evict is enough for a warning.
 async fn read_eviction<C: redis::aio::ConnectionLike + Send>(conn: &mut C) -> Eviction {
     let field = |text: &str, name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
             .map(|v| v.trim().to_owned())
     };
-    let from_info = match redis::cmd("INFO")
+    let mut found = Vec::new();
+    if let Ok(reply) = redis::cmd("INFO")
         .arg("memory")
-        .query_async::<String>(conn)
+        .query_async::<Value>(conn)
         .await
     {
-        Ok(info) => field(&info, "maxmemory_policy").zip(field(&info, "maxmemory")),
-        Err(_) => None,
-    };
-    let found = match from_info {
-        Some(found) => Some(found),
-        None => {
-            let get = |name: &'static str| {
-                let mut cmd = redis::cmd("CONFIG");
-                cmd.arg("GET").arg(name);
-                cmd
-            };
-            let policy = get("maxmemory-policy")
-                .query_async::<Vec<String>>(conn)
-                .await;
-            let limit = get("maxmemory").query_async::<Vec<String>>(conn).await;
-            match (policy, limit) {
-                (Ok(p), Ok(m)) => p.get(1).cloned().zip(m.get(1).cloned()),
-                _ => None,
+        let mut infos = Vec::new();
+        texts(reply, &mut infos);
+        for info in &infos {
+            if let (Some(policy), Some(limit)) =
+                (field(info, "maxmemory_policy"), field(info, "maxmemory"))
+            {
+                found.push(eviction_of(&policy, &limit));
             }
         }
-    };
-    match found {
-        None => Eviction::Unknown,
-        Some((policy, limit)) if policy == "noeviction" || limit == "0" => Eviction::Never,
-        Some((policy, _)) => Eviction::Possible { policy },
     }
+    if found.is_empty() {
+        let get = |name: &'static str| {
+            let mut cmd = redis::cmd("CONFIG");
+            cmd.arg("GET").arg(name);
+            cmd
+        };
+        let (policy, limit) = (get("maxmemory-policy"), get("maxmemory"));
+        if let (Ok(policy), Ok(limit)) = (
+            policy.query_async::<Value>(conn).await,
+            limit.query_async::<Value>(conn).await,
+        ) {
+            let (mut p, mut l) = (Vec::new(), Vec::new());
+            texts(policy, &mut p);
+            texts(limit, &mut l);
+            // Name, value pairs: the values are the odd ones.
+            let values = |v: Vec<String>| v.into_iter().skip(1).step_by(2).collect::<Vec<_>>();
+            for (policy, limit) in values(p).iter().zip(values(l).iter()) {
+                found.push(eviction_of(policy, limit));
+            }
+        }
+    }
+    if found.is_empty() {
+        return Eviction::Unknown;
+    }
+    found
+        .into_iter()
+        .find(|e| *e != Eviction::Never)
+        .unwrap_or(Eviction::Never)
 }
 
 fn warn_eviction(eviction: &Eviction) {
@@ -409,14 +535,14 @@ impl Keys {
 /// module docs for the key layout, the scripts and the failure behaviour.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
     scripts: Arc<Scripts>,
     keys: Keys,
     timeout: Duration,
     clock: Clock,
     cluster_safe: bool,
     eviction: Arc<Eviction>,
-    /// `host:port/db`, for `Debug` (never the credentials).
+    /// `host:port/db` (or `cluster host:port,…`), for `Debug` (never the credentials).
     server: Arc<str>,
 }
 
@@ -432,29 +558,63 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-/// Builds a [`RedisStore`]; see [`RedisStore::builder`].
+/// Builds a [`RedisStore`]; see [`RedisStore::builder`] (one endpoint) and
+/// [`RedisStore::cluster_builder`] (a Redis Cluster).
 #[must_use]
 pub struct RedisStoreBuilder {
-    url: SecretString,
+    /// One URL, or a cluster's seeds.
+    urls: Vec<SecretString>,
+    cluster: bool,
+    ca: Option<Ca>,
+    wait_for_replicas: Option<u32>,
     prefix: String,
     timeout: Duration,
     clock: Clock,
     cluster_safe: bool,
 }
 
+/// Where the CA certificate comes from.
+enum Ca {
+    Pem(Vec<u8>),
+    File(PathBuf),
+}
+
 impl fmt::Debug for RedisStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStoreBuilder")
             .field("url", &"[REDACTED]")
+            .field("cluster", &self.cluster)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("clock", &self.clock)
             .field("cluster_safe", &self.cluster_safe)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
+/// The CA file could not be read; the message names the file, which is no secret.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the Redis CA file {path}")]
+struct UnreadableCa {
+    path: String,
+    #[source]
+    source: std::io::Error,
+}
+
 impl RedisStoreBuilder {
+    fn new(urls: Vec<SecretString>, cluster: bool) -> Self {
+        Self {
+            urls,
+            cluster,
+            ca: None,
+            wait_for_replicas: None,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            clock: Clock::Server,
+            cluster_safe: cluster,
+        }
+    }
+
     /// The key prefix (default `twofactor`), so that several apps or tests can share a Redis
     /// database. It must not contain `{` or `}` (they would break the hash tags).
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -476,46 +636,75 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Whether every script must stay within one Cluster slot (default false): a verify with
-    /// a client address then takes two sequential scripts instead of one (see the module
-    /// docs). Redis Cluster needs it; a standalone server does not.
+    /// Whether every script must stay within one Cluster slot: a verify with a client address
+    /// then takes two sequential scripts instead of one (see the module docs). Default: on for
+    /// [`RedisStore::cluster_builder`], off for one endpoint (a proxy in front of a cluster
+    /// needs it on).
     pub fn cluster_safe_scripts(mut self, on: bool) -> Self {
         self.cluster_safe = on;
         self
     }
 
-    /// Connects and loads the scripts. Fails if Redis cannot be reached or refuses us, or if
-    /// the URL or the prefix is unusable; the error never carries the URL.
+    /// Verifies the server's certificate against this CA (PEM, one certificate or more)
+    /// instead of the system's roots (feature `redis-tls`; the URL must be `rediss://`).
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca = Some(Ca::Pem(pem.into()));
+        self
+    }
+
+    /// Like [`ca_pem`](Self::ca_pem), with the PEM read from `path` when connecting.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca = Some(Ca::File(path.into()));
+        self
+    }
+
+    /// How many replicas must acknowledge each step's writes (`WAIT`) before it counts
+    /// (default 0: Redis's asynchronous replication). See the module docs, "Replication", for
+    /// what a failover may lose without it and what it costs. With `n > 0` connecting fails
+    /// unless every primary has `n` replicas answering.
+    pub fn wait_for_replicas(mut self, n: u32) -> Self {
+        self.wait_for_replicas = Some(n);
+        self
+    }
+
+    /// Connects and loads the scripts. Fails if Redis cannot be reached or refuses us (a
+    /// certificate it cannot verify included), or if the URL, the CA or the prefix is unusable;
+    /// the error never carries the URL.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
         if self.prefix.contains(['{', '}']) {
             return Err(StoreError::unavailable(BadConfig(
                 "the Redis key prefix must not contain '{' or '}'",
             )));
         }
-        let client =
-            redis::Client::open(self.url.expose_secret()).map_err(redis_error("open the URL"))?;
-        let info = client.get_connection_info();
-        let server: Arc<str> = format!("{}/{}", info.addr, info.redis.db).into();
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(self.timeout)
-            .set_response_timeout(self.timeout)
-            // One attempt per reconnection, none delayed: the next call starts the next
-            // attempt, so recovery follows Redis's return at once, and no call waits on a
-            // backoff longer than the timeout.
-            .set_number_of_retries(0)
-            .set_tcp_settings(tcp_settings());
+        let ca_pem = match self.ca {
+            None => None,
+            Some(Ca::Pem(pem)) => Some(pem),
+            Some(Ca::File(path)) => Some(std::fs::read(&path).map_err(|source| {
+                StoreError::unavailable(UnreadableCa {
+                    path: path.display().to_string(),
+                    source,
+                })
+            })?),
+        };
+        let target = Target {
+            urls: &self.urls,
+            cluster: self.cluster,
+            ca_pem: ca_pem.as_deref(),
+            timeout: self.timeout,
+            wait_for_replicas: self.wait_for_replicas.unwrap_or(0),
+        };
         let scripts = Scripts::new();
         let connect = async {
-            let mut conn = ConnectionManager::new_with_config(client, config)
-                .await
-                .map_err(redis_error("connect"))?;
+            let (mut conn, server) = Connection::open(&target, &scripts.sources).await?;
             scripts.load(&mut conn).await?;
+            conn.check_replicas().await?;
             let eviction = read_eviction(&mut conn).await;
-            Ok::<_, StoreError>((conn, eviction))
+            Ok::<_, StoreError>((conn, server, eviction))
         };
-        let (conn, eviction) = tokio::time::timeout(self.timeout.saturating_mul(2), connect)
-            .await
-            .map_err(|_| StoreError::Timeout)??;
+        let (conn, server, eviction) =
+            tokio::time::timeout(self.timeout.saturating_mul(2), connect)
+                .await
+                .map_err(|_| StoreError::Timeout)??;
         warn_eviction(&eviction);
         Ok(RedisStore {
             conn,
@@ -527,7 +716,7 @@ impl RedisStoreBuilder {
             clock: self.clock,
             cluster_safe: self.cluster_safe,
             eviction: Arc::new(eviction),
-            server,
+            server: server.into(),
         })
     }
 }
@@ -627,16 +816,21 @@ impl RedisStore {
         Self::builder(url).connect().await
     }
 
-    /// Starts a builder for the Redis at `url` (`redis://[user:password@]host[:port][/db]`;
-    /// the URL is kept secret).
+    /// Starts a builder for the Redis at `url` (`redis://[user:password@]host[:port][/db]`, or
+    /// `rediss://…` for TLS with the `redis-tls` feature; the URL is kept secret).
     pub fn builder(url: &str) -> RedisStoreBuilder {
-        RedisStoreBuilder {
-            url: SecretString::from(url),
-            prefix: DEFAULT_PREFIX.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-            clock: Clock::Server,
-            cluster_safe: false,
-        }
+        RedisStoreBuilder::new(vec![SecretString::from(url)], false)
+    }
+
+    /// Starts a builder for a Redis Cluster (feature `redis-cluster`) reached through any of
+    /// `seeds` (`redis://[user:password@]host:port` each, or all `rediss://`); the client
+    /// learns the other nodes from them.
+    pub fn cluster_builder<S: AsRef<str>>(seeds: impl IntoIterator<Item = S>) -> RedisStoreBuilder {
+        let urls = seeds
+            .into_iter()
+            .map(|s| SecretString::from(s.as_ref()))
+            .collect();
+        RedisStoreBuilder::new(urls, true)
     }
 
     /// What the server's `maxmemory-policy` allows (read at connect time; see the module
@@ -683,7 +877,7 @@ impl RedisStore {
             .unwrap_or(Err(StoreError::Timeout))
     }
 
-    /// Runs a prepared script call (one `EVALSHA`; on `NOSCRIPT`, load and call again).
+    /// Runs a prepared script call (one `EVALSHA`; on `NOSCRIPT`, `EVAL` with the source).
     async fn eval(
         &self,
         op: &'static str,

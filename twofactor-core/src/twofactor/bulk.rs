@@ -5,6 +5,14 @@
 //! other, and merges the answers. Indices in the [`BulkReport`] point into the caller's list.
 //! If a request after the first fails, the error is [`TwoFactorError::BulkIncomplete`], which
 //! carries what was accepted so far; nothing is retried and no later request is attempted.
+//!
+//! # Partial success
+//! An `Ok` [`BulkReport`] does not mean every message went out. 2Factor answers `success: true`
+//! while rejecting some messages (`rejectedSamples`), while its own queue reports failed chunks
+//! (`queueStats.failedChunks`), or while leaving messages unaccounted for. All of that is in the
+//! report: [`BulkReport::is_complete`] is `true` only when every message was accepted, and
+//! [`BulkReport::failed`] lists what was not (rejected messages, and requests that did not fully
+//! go through, [`BulkChunkFailure`]). The report is `#[must_use]` for that reason.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -104,15 +112,94 @@ pub enum CallbackFormat {
 }
 
 /// The merged answer to a bulk send.
+///
+/// An `Ok` report does not mean every message went out. 2Factor answers `success: true` while
+/// rejecting some messages (`rejectedSamples`), while its own queue reports failed chunks
+/// (`queueStats.failedChunks`), or while leaving messages unaccounted for; all of that is in
+/// here. [`BulkReport::is_complete`] is `true` only when every message was accepted, and
+/// [`BulkReport::failed`] lists what was not. The report is `#[must_use]` for that reason.
+///
+/// ```
+/// # use twofactor_core::twofactor::BulkReport;
+/// # fn handle(report: BulkReport) {
+/// if !report.is_complete() {
+///     for failure in report.failed() {
+///         eprintln!("not sent: {failure:?}");
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[must_use = "a bulk send can succeed in part: check `is_complete()` or `failed()`"]
 pub struct BulkReport {
+    /// How many messages the caller asked to send.
+    pub total: usize,
     /// 2Factor's id of each request, in order.
     pub request_ids: Vec<String>,
     /// The messages 2Factor accepted.
     pub accepted: Vec<BulkAccepted>,
     /// The messages 2Factor rejected (its `rejectedSamples`).
     pub rejected: Vec<BulkRejected>,
+    /// The requests (of at most [`BULK_MAX_MESSAGES`]) that did not fully go through: 2Factor's
+    /// queue reported failed chunks, it left messages unaccounted for, or the request failed.
+    pub failed_chunks: Vec<BulkChunkFailure>,
+}
+
+impl BulkReport {
+    /// Whether every message was accepted: nothing rejected, no failed request, and as many
+    /// accepted messages as were sent. Anything else is a partial success at best.
+    pub fn is_complete(&self) -> bool {
+        self.rejected.is_empty()
+            && self.failed_chunks.is_empty()
+            && self.accepted.len() == self.total
+    }
+
+    /// What did not go through: each rejected message, then each request that did not fully go
+    /// through. Empty exactly when [`BulkReport::is_complete`] is, unless 2Factor accepted
+    /// fewer messages than it accounted for without saying why.
+    pub fn failed(&self) -> impl Iterator<Item = BulkFailure<'_>> {
+        self.rejected
+            .iter()
+            .map(BulkFailure::Rejected)
+            .chain(self.failed_chunks.iter().map(BulkFailure::Chunk))
+    }
+
+    /// How many messages 2Factor did not confirm as accepted.
+    pub fn unconfirmed(&self) -> usize {
+        self.total.saturating_sub(self.accepted.len())
+    }
+}
+
+/// One thing that did not go through in a bulk send, from [`BulkReport::failed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BulkFailure<'a> {
+    /// A message 2Factor rejected.
+    Rejected(&'a BulkRejected),
+    /// A request that did not fully go through.
+    Chunk(&'a BulkChunkFailure),
+}
+
+/// A request of a bulk send that did not fully go through.
+///
+/// Which of its messages are affected is known only as far as 2Factor says: `messages` is the
+/// range the request carried, `unaccounted` how many of them 2Factor neither listed as
+/// accepted nor as rejected. Messages it did list keep their entries in
+/// [`BulkReport::accepted`] and [`BulkReport::rejected`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BulkChunkFailure {
+    /// Which request: 0 for the first [`BULK_MAX_MESSAGES`] messages, 1 for the next, ...
+    pub chunk: usize,
+    /// The messages the request carried, as indices into the caller's list.
+    pub messages: std::ops::Range<usize>,
+    /// How many of them 2Factor neither accepted nor rejected (all of them when the request
+    /// itself failed).
+    pub unaccounted: usize,
+    /// Why, in words free of secrets: 2Factor's queue figures, the unaccounted messages, or the
+    /// request's error.
+    pub reason: String,
 }
 
 /// A message 2Factor accepted.
@@ -172,7 +259,8 @@ impl TwoFactorClient {
     /// All messages are checked first (nothing is sent if one is unusable: empty or over-long
     /// text, no sender id). They are then sent in requests of at most [`BULK_MAX_MESSAGES`],
     /// one after the other, and the answers merged; indices in the [`BulkReport`] point into
-    /// `messages`. If a request after the first fails, the error is
+    /// `messages`. An `Ok` report may still be a partial success: check
+    /// [`BulkReport::is_complete`]. If a request after the first fails, the error is
     /// [`TwoFactorError::BulkIncomplete`], carrying what was accepted so far; nothing is retried
     /// and no later request is attempted. An empty list sends nothing.
     pub async fn send_bulk(&self, messages: &[BulkMessage]) -> Result<BulkReport, TwoFactorError> {
@@ -181,17 +269,27 @@ impl TwoFactorClient {
             .enumerate()
             .map(|(i, m)| self.bulk_item(i, m))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut report = BulkReport::default();
+        let mut report = BulkReport {
+            total: messages.len(),
+            ..BulkReport::default()
+        };
         for (n, chunk) in items.chunks(BULK_MAX_MESSAGES).enumerate() {
             let offset = n * BULK_MAX_MESSAGES;
-            match self.send_bulk_chunk(chunk, offset).await {
+            match self.send_bulk_chunk(chunk, n, offset).await {
                 Ok(part) => {
                     report.request_ids.extend(part.request_ids);
                     report.accepted.extend(part.accepted);
                     report.rejected.extend(part.rejected);
+                    report.failed_chunks.extend(part.failed_chunks);
                 }
                 Err(err) if offset == 0 => return Err(err),
                 Err(err) => {
+                    report.failed_chunks.push(BulkChunkFailure {
+                        chunk: n,
+                        messages: offset..offset + chunk.len(),
+                        unaccounted: chunk.len(),
+                        reason: format!("the request failed: {err}"),
+                    });
                     return Err(TwoFactorError::BulkIncomplete {
                         report: Box::new(report),
                         failed_from: offset,
@@ -232,6 +330,7 @@ impl TwoFactorClient {
     async fn send_bulk_chunk(
         &self,
         chunk: &[BulkItem<'_>],
+        index: usize,
         offset: usize,
     ) -> Result<BulkReport, TwoFactorError> {
         use secrecy::ExposeSecret;
@@ -248,7 +347,7 @@ impl TwoFactorClient {
         let success = field_text(&object, "success").map(|s| s.trim().eq_ignore_ascii_case("true"));
         match success {
             Some(true) if (200..300).contains(&reply.status) => {
-                Ok(read_bulk_answer(&object, chunk.len(), offset))
+                Ok(read_bulk_answer(&object, chunk.len(), index, offset))
             }
             None if (200..300).contains(&reply.status) => {
                 // Not the bulk shape: a V1-style `{"Status","Details"}` error, or garbage.
@@ -265,7 +364,12 @@ impl TwoFactorClient {
     }
 }
 
-fn read_bulk_answer(object: &Map<String, Value>, sent: usize, offset: usize) -> BulkReport {
+fn read_bulk_answer(
+    object: &Map<String, Value>,
+    sent: usize,
+    index: usize,
+    offset: usize,
+) -> BulkReport {
     let objects = |name: &str| -> Vec<Map<String, Value>> {
         match field(object, name) {
             Some(Value::Array(items)) => items
@@ -293,7 +397,7 @@ fn read_bulk_answer(object: &Map<String, Value>, sent: usize, offset: usize) -> 
         rejected_set.len() == local_rejected.len() && accepted.len() + local_rejected.len() == sent;
     let mut accepted_indices = (0..sent).filter(|i| !rejected_set.contains(i));
 
-    let accepted = accepted
+    let accepted: Vec<BulkAccepted> = accepted
         .into_iter()
         .map(|m| BulkAccepted {
             index: if all_accounted {
@@ -306,7 +410,7 @@ fn read_bulk_answer(object: &Map<String, Value>, sent: usize, offset: usize) -> 
             from: field_text(&m, "smsFrom"),
         })
         .collect();
-    let rejected = local_rejected
+    let rejected: Vec<BulkRejected> = local_rejected
         .into_iter()
         .map(|(index, r)| BulkRejected {
             index: index.map(|i| i + offset),
@@ -314,9 +418,42 @@ fn read_bulk_answer(object: &Map<String, Value>, sent: usize, offset: usize) -> 
             reason: field_text(&r, "reason").unwrap_or_default(),
         })
         .collect();
+    let unaccounted = sent.saturating_sub(accepted.len() + rejected.len());
+    let mut reasons = Vec::new();
+    if let Some(Value::Object(stats)) = field(object, "queueStats") {
+        let number =
+            |name: &str| field_text(stats, name).and_then(|v| v.trim().parse::<u64>().ok());
+        let failed = number("failedChunks").unwrap_or(0);
+        let queue_ok = field_text(stats, "success").map(|s| s.trim().eq_ignore_ascii_case("true"));
+        if failed > 0 || queue_ok == Some(false) {
+            reasons.push(match number("totalChunks") {
+                Some(total) => {
+                    format!("2Factor's queue reported {failed} of {total} chunks failed")
+                }
+                None => format!("2Factor's queue reported {failed} failed chunks"),
+            });
+        }
+    }
+    if unaccounted > 0 {
+        reasons.push(format!(
+            "{unaccounted} of {sent} messages neither accepted nor rejected"
+        ));
+    }
+    let failed_chunks = if reasons.is_empty() {
+        Vec::new()
+    } else {
+        vec![BulkChunkFailure {
+            chunk: index,
+            messages: offset..offset + sent,
+            unaccounted,
+            reason: reasons.join("; "),
+        }]
+    };
     BulkReport {
+        total: sent,
         request_ids: field_text(object, "requestId").into_iter().collect(),
         accepted,
         rejected,
+        failed_chunks,
     }
 }

@@ -177,8 +177,8 @@ fn parse_built_url(url: &str) -> Result<Url, TwoFactorError> {
 
 impl TwoFactorClientBuilder {
     /// Sets the base URL (2Factor's sandbox uses the production URL; tests use a mock server).
-    /// A trailing slash is tolerated; the URL must be `http` or `https`, without query or
-    /// fragment.
+    /// A trailing slash is tolerated; the URL must be `http` or `https`, without credentials,
+    /// query or fragment ([`Self::build`] refuses it with [`TwoFactorError::InvalidBaseUrl`]).
     #[must_use]
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = base_url.into();
@@ -221,8 +221,10 @@ impl TwoFactorClientBuilder {
         self
     }
 
-    /// Builds the client. Fails (never panics) on an unusable base URL, an empty API key, an
-    /// unusable template name or sender id, or an encryption key of the wrong size.
+    /// Builds the client. Fails (never panics) on an unusable base URL
+    /// ([`TwoFactorError::InvalidBaseUrl`]: not absolute `http(s)`, credentials such as
+    /// `https://user:password@host`, a query or a fragment), an empty API key, an unusable
+    /// template name or sender id, or an encryption key of the wrong size.
     pub fn build(self) -> Result<TwoFactorClient, TwoFactorError> {
         let base = validate_base_url(&self.base_url)?;
         let key = self.api_key.expose_secret();
@@ -261,18 +263,8 @@ impl TwoFactorClientBuilder {
 }
 
 fn validate_base_url(base: &str) -> Result<String, TwoFactorError> {
-    // The reason never repeats the URL: it may carry credentials.
-    let bad = || TwoFactorError::config("the base URL must be an absolute http(s) URL");
-    let url = Url::parse(base.trim()).map_err(|_| bad())?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() || url.host().is_none() {
-        return Err(bad());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(TwoFactorError::config(
-            "the base URL must not have a query or a fragment",
-        ));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
+    // The error never repeats the URL: it may carry credentials.
+    crate::endpoint::base_url(base).map_err(TwoFactorError::InvalidBaseUrl)
 }
 
 /// The path after `/API/V1/{api_key}`, built only from constants, validated phones and codes,
@@ -355,7 +347,7 @@ impl fmt::Debug for TwoFactorClient {
 impl fmt::Debug for TwoFactorClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TwoFactorClientBuilder")
-            .field("base_url", &self.base_url)
+            .field("base_url", &crate::endpoint::redacted_url(&self.base_url))
             .field("api_key", &"[REDACTED]")
             .field("http", &self.http)
             .field("otp_template", &self.otp_template)

@@ -4,26 +4,14 @@
 //! path, so transport errors are stripped of their URL, and anything 2Factor says back is
 //! scrubbed of the key before it is kept.
 
-use std::fmt;
 use std::time::Duration;
 
 use super::bulk::BulkReport;
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
+use crate::transport::{BaseUrlError, TransportFailure, answer_delivery};
 
 /// The provider name used in [`ProviderError`]s and by the trait implementations.
 pub(crate) const PROVIDER: &str = "2factor";
-
-/// Which part of an HTTP exchange failed, for [`TwoFactorError::Transport`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TransportFailure {
-    /// No connection could be made (DNS, refused, TLS).
-    Connect,
-    /// The connect timeout or the total timeout ran out.
-    Timeout,
-    /// Anything else (the connection broke while the request or the answer was in flight).
-    Other,
-}
 
 /// An error from the 2Factor client.
 ///
@@ -89,7 +77,8 @@ pub enum TwoFactorError {
         /// 2Factor's words (scrubbed of the key, shortened).
         details: String,
     },
-    /// 2Factor failed on its side (HTTP 5xx).
+    /// 2Factor, or a gateway in front of it, failed (HTTP 5xx). 2Factor may have sent the
+    /// message before failing: [`Delivery::MaybeSent`].
     #[error("2Factor failed on its side (HTTP {status}){}", .details.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     ServerError {
         /// The HTTP status.
@@ -126,7 +115,11 @@ pub enum TwoFactorError {
         /// Why.
         reason: String,
     },
-    /// The client's configuration is unusable (base URL, API key, encryption key).
+    /// The base URL was refused when the client was built (the error never repeats it: it
+    /// may hold credentials).
+    #[error("invalid 2Factor base URL: {0}")]
+    InvalidBaseUrl(#[source] BaseUrlError),
+    /// The client's configuration is unusable (API key, sender id, encryption key).
     #[error("invalid 2Factor client configuration: {reason}")]
     Config {
         /// Why.
@@ -180,20 +173,20 @@ fn snippet_suffix(snippet: &str) -> String {
 impl TwoFactorError {
     /// Whether a message may have gone out despite the error.
     ///
-    /// Refusals (4xx and recognised error answers), 5xx answers, client-side refusals and
-    /// connection failures are [`Delivery::NotSent`]; timeouts after connecting, broken
-    /// connections, unreadable 2xx answers and incomplete bulk sends are
-    /// [`Delivery::MaybeSent`].
+    /// Explicit refusals (recognised error answers, 4xx), client-side refusals and connection
+    /// failures are [`Delivery::NotSent`]. Timeouts after connecting, connections dropped after
+    /// the request was written, 5xx answers (2Factor's or a gateway's, whatever the body),
+    /// unreadable 2xx answers and incomplete bulk sends are [`Delivery::MaybeSent`]. The rule is
+    /// the one every provider of this crate follows, see [`crate::transport`].
     pub fn delivery(&self) -> Delivery {
         match self {
             Self::Transport {
                 may_have_reached: true,
                 ..
             }
-            | Self::BulkIncomplete { .. } => Delivery::MaybeSent,
-            Self::UnexpectedResponse { status, .. } if (200..300).contains(status) => {
-                Delivery::MaybeSent
-            }
+            | Self::BulkIncomplete { .. }
+            | Self::ServerError { .. } => Delivery::MaybeSent,
+            Self::UnexpectedResponse { status, .. } => answer_delivery(*status),
             _ => Delivery::NotSent,
         }
     }
@@ -231,6 +224,7 @@ impl TwoFactorError {
             Self::SessionNotFound
             | Self::Rejected { .. }
             | Self::InvalidRequest { .. }
+            | Self::InvalidBaseUrl(_)
             | Self::Config { .. }
             | Self::HttpClient(_) => ProviderErrorKind::Rejected,
         }
@@ -242,15 +236,9 @@ impl TwoFactorError {
     /// reading the body).
     pub(crate) fn transport(err: reqwest::Error, answered: bool) -> Self {
         let err = err.without_url();
-        let failure = if err.is_timeout() {
-            TransportFailure::Timeout
-        } else if err.is_connect() {
-            TransportFailure::Connect
-        } else {
-            TransportFailure::Other
-        };
-        // A connect failure (connect timeout included) never sent a byte of the request.
-        let may_have_reached = answered || !err.is_connect();
+        // The rule shared by every provider: only a connect failure certainly sent nothing.
+        let (failure, delivery) = crate::transport::classify(&err);
+        let may_have_reached = answered || delivery == Delivery::MaybeSent;
         Self::Transport {
             failure,
             may_have_reached,
@@ -296,14 +284,4 @@ pub(crate) fn snippet(body: &str, scrub: impl Fn(&str) -> String) -> String {
         out.push('…');
     }
     out
-}
-
-impl fmt::Display for TransportFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Connect => "connect",
-            Self::Timeout => "timeout",
-            Self::Other => "other",
-        })
-    }
 }

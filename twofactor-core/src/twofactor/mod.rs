@@ -39,15 +39,23 @@
 //! # How answers are read
 //! The HTTP status and the body are both read. 5xx is [`TwoFactorError::ServerError`] and 429
 //! [`TwoFactorError::RateLimited`] whatever the body. A VERIFY answer is decided by `Details`:
-//! `OTP Matched` (under `"Status":"Success"` or, as 2Factor documents it, `"Status":"Error"`,
-//! with a 2xx status) is [`Verdict::Matched`](crate::Verdict::Matched), `OTP Mismatch` a
-//! mismatch, `OTP Expired` expired, and `Invalid API / SessionId Combination - No Entry Exists`
-//! is [`TwoFactorError::SessionNotFound`]. A send succeeds on `"Status":"Success"` with a 2xx
-//! status; other answers map by their words to [`TwoFactorError::InvalidApiKey`],
-//! [`TwoFactorError::InvalidPhone`], [`TwoFactorError::InvalidCode`],
-//! [`TwoFactorError::QuotaExhausted`], [`TwoFactorError::RateLimited`], or else
-//! [`TwoFactorError::Rejected`] with the words kept. HTML, garbage and empty bodies are
-//! [`TwoFactorError::UnexpectedResponse`].
+//! only `OTP Matched` (under `"Status":"Success"` or, as 2Factor documents it,
+//! `"Status":"Error"`, with a 2xx status) is [`Verdict::Matched`](crate::Verdict::Matched);
+//! `OTP Mismatch` is a mismatch, `OTP Expired` expired, and `Invalid API / SessionId
+//! Combination - No Entry Exists` is [`TwoFactorError::SessionNotFound`]; any other 2xx answer
+//! (an empty body, `{}`, no or an empty `Details`, an unknown shape) is
+//! [`TwoFactorError::UnexpectedResponse`], never a match. A send succeeds on
+//! `"Status":"Success"` with a non-empty `Details` and a 2xx status; other answers map by their
+//! words to [`TwoFactorError::InvalidApiKey`], [`TwoFactorError::InvalidPhone`],
+//! [`TwoFactorError::InvalidCode`], [`TwoFactorError::QuotaExhausted`],
+//! [`TwoFactorError::RateLimited`], or else [`TwoFactorError::Rejected`] with the words kept.
+//! HTML, garbage and empty bodies are [`TwoFactorError::UnexpectedResponse`]. A bulk send can
+//! succeed in part: see [`BulkReport::is_complete`].
+//!
+//! # Sent, or maybe sent
+//! [`TwoFactorError::delivery`] follows the rule every provider here follows
+//! ([`crate::transport`]): a connect failure or an explicit refusal sent nothing; a timeout once
+//! connected, a dropped connection, any 5xx and an unreadable 2xx may have sent the message.
 //!
 //! # Example
 //! Against a mock server standing in for 2Factor:
@@ -102,16 +110,17 @@ mod response;
 mod sms;
 mod webhook;
 
+pub use crate::transport::TransportFailure;
 pub use bulk::{
-    BULK_MAX_MESSAGES, BULK_MAX_TEXT_CHARS, BulkAccepted, BulkMessage, BulkRejected, BulkReport,
-    CallbackFormat,
+    BULK_MAX_MESSAGES, BULK_MAX_TEXT_CHARS, BulkAccepted, BulkChunkFailure, BulkFailure,
+    BulkMessage, BulkRejected, BulkReport, CallbackFormat,
 };
 pub use client::{DEFAULT_BASE_URL, TwoFactorClient, TwoFactorClientBuilder};
 pub use encrypted::{
     EncryptedDeliveryStatus, EncryptedSms, EncryptedSmsSent, EncryptionConfig, EncryptionMode,
     IvPlacement, KeyEncoding,
 };
-pub use error::{TransportFailure, TwoFactorError};
+pub use error::TwoFactorError;
 pub use otp::{Balance, BalanceKind, OtpKind, OtpSent, SessionId, TemplateName};
 pub use provider::TwoFactorOtp;
 pub use sms::{MIN_SCHEDULE_LEAD, SmsRequest, SmsSent};

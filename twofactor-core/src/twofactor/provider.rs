@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::bulk::BulkMessage;
+use super::bulk::{BulkFailure, BulkMessage};
 use super::client::TwoFactorClient;
 use super::error::{PROVIDER, TwoFactorError};
 use super::otp::{OtpKind, SessionId};
@@ -170,19 +170,28 @@ impl SmsSender for TwoFactorClient {
             })
             .collect();
         let report = self.send_bulk(&bulk).await?;
-        if let Some(first) = report.rejected.first() {
-            let delivery = if report.accepted.is_empty() {
+        if !report.is_complete() {
+            // A partial success is not a success: the caller learns that some messages may not
+            // have gone out, and that others may have (so a blind retry could send them twice).
+            let delivery = if report.accepted.is_empty() && report.failed_chunks.is_empty() {
                 Delivery::NotSent
             } else {
                 Delivery::MaybeSent
             };
+            let first = report
+                .failed()
+                .next()
+                .map(|f| match f {
+                    BulkFailure::Rejected(r) => r.reason.clone(),
+                    BulkFailure::Chunk(c) => c.reason.clone(),
+                })
+                .unwrap_or_else(|| "fewer messages accepted than sent".to_owned());
             return Err(ProviderError::new(PROVIDER, ProviderErrorKind::Rejected)
                 .with_delivery(delivery)
                 .with_detail(format!(
-                    "{} of {} messages rejected (first: {})",
-                    report.rejected.len(),
+                    "a partial success: {} of {} messages accepted ({first})",
+                    report.accepted.len(),
                     messages.len(),
-                    first.reason
                 )));
         }
         Ok((0..messages.len())

@@ -8,9 +8,12 @@
 //! field names are matched case-insensitively, and the outcome is decided by `Details`:
 //!
 //! - 5xx is a server error and 429 is rate limiting, whatever the body says;
-//! - a verify answer is decided by `Details` alone (`OTP Matched` must come with a 2xx status,
-//!   as a match is the one answer a mistake must not invent);
-//! - a send succeeds only with `Status: Success` and a 2xx status;
+//! - a verify answer is decided by `Details` (`OTP Matched` must come with a 2xx status and a
+//!   documented `Status`, as a match is the one answer a mistake must not invent); a 2xx answer
+//!   that is neither a verdict nor a recognisable error is unexpected, never a match;
+//! - a send succeeds only with `Status: Success`, a non-empty `Details` and a 2xx status; a 2xx
+//!   answer with an empty `Details` or a `Status` that is neither `Success` nor `Error` is
+//!   unexpected (and may have sent the message);
 //! - every other answer is mapped by the words in `Details` (invalid API key, invalid phone,
 //!   invalid code, no session, quota, limit), else it is "rejected" with the words kept;
 //! - anything that is not a JSON object is an unexpected response carrying the status and a
@@ -169,39 +172,75 @@ impl TwoFactorClient {
     ) -> Result<Answer, TwoFactorError> {
         let status = field_text(&object, "Status");
         let details = field_text(&object, "Details");
-        let says_success = status
-            .as_deref()
-            .is_some_and(|s| s.trim().eq_ignore_ascii_case("success"));
-        if says_success && is_success(reply.status) {
-            return match details {
-                Some(details) => Ok(Answer { details, object }),
-                None => Err(self.unexpected(reply, "a success without Details")),
-            };
-        }
-        if status.is_none() && details.is_none() && is_success(reply.status) {
-            return Err(self.unexpected(reply, "JSON without Status or Details"));
+        let status_is = |word: &str| {
+            status
+                .as_deref()
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case(word))
+        };
+        if is_success(reply.status) {
+            if status_is("success") {
+                // The request id (or session id) is what a success is for: without it the
+                // answer says nothing usable, and a message may still have gone out.
+                return match details {
+                    Some(details) if !details.trim().is_empty() => Ok(Answer { details, object }),
+                    Some(_) => Err(self.unexpected(reply, "a success with an empty Details")),
+                    None => Err(self.unexpected(reply, "a success without Details")),
+                };
+            }
+            if status.is_none() && details.is_none() {
+                return Err(self.unexpected(reply, "JSON without Status or Details"));
+            }
+            if !status_is("error") && details.as_deref().and_then(recognise).is_none() {
+                // Neither of the two documented outcomes, nor a refusal this client knows:
+                // nobody can tell whether it sent.
+                return Err(
+                    self.unexpected(reply, "an answer whose Status is neither Success nor Error")
+                );
+            }
         }
         Err(self.failure(reply, error_words(&object).as_deref()))
     }
 
     /// Decodes a VERIFY answer into a [`Verdict`], by `Details`.
+    ///
+    /// Only an explicit match verifies: `Details` exactly `OTP Matched`, under a documented
+    /// `Status` (`Success`, or `Error` as 2Factor documents it) and a 2xx status. A 2xx answer
+    /// that is neither a verdict nor a recognisable error (no `Status`, no `Details`, an empty
+    /// one, an unknown shape) is [`TwoFactorError::UnexpectedResponse`], never a verdict.
     pub(crate) fn decode_verdict(&self, reply: &Reply) -> Result<Verdict, TwoFactorError> {
         let object = self.decode_object(reply)?;
-        let details = field_text(&object, "Details");
+        let details = field_text(&object, "Details").filter(|d| !d.trim().is_empty());
+        let status = field_text(&object, "Status");
+        let documented_status = status.as_deref().is_some_and(|s| {
+            let s = s.trim();
+            s.eq_ignore_ascii_case("success") || s.eq_ignore_ascii_case("error")
+        });
         match details.as_deref().and_then(recognise) {
-            Some(Known::Matched) if is_success(reply.status) => Ok(Verdict::Matched),
+            Some(Known::Matched) if is_success(reply.status) && documented_status => {
+                Ok(Verdict::Matched)
+            }
+            Some(Known::Matched) if is_success(reply.status) => {
+                Err(self.unexpected(reply, "a match without a documented Status"))
+            }
             Some(Known::Matched) => Err(self.unexpected(reply, "a match with an error status")),
             Some(Known::Mismatch) => Ok(Verdict::Mismatch),
             Some(Known::Expired) => Ok(Verdict::Expired),
             Some(Known::NoSession) => Err(TwoFactorError::SessionNotFound),
-            _ => {
-                let says_success = field_text(&object, "Status")
-                    .is_some_and(|s| s.trim().eq_ignore_ascii_case("success"));
-                if says_success && is_success(reply.status) {
-                    Err(self.unexpected(reply, "an unknown verify answer"))
-                } else {
-                    Err(self.failure(reply, details.as_deref()))
+            known => {
+                if is_success(reply.status) {
+                    let says_error = status
+                        .as_deref()
+                        .is_some_and(|s| s.trim().eq_ignore_ascii_case("error"));
+                    if details.is_none() {
+                        return Err(self.unexpected(reply, "a verify answer without Details"));
+                    }
+                    // A recognised error (the sandbox answers errors with HTTP 200) stays that
+                    // error; anything else is an answer this client cannot read.
+                    if !(says_error || known.is_some()) {
+                        return Err(self.unexpected(reply, "an unknown verify answer"));
+                    }
                 }
+                Err(self.failure(reply, details.as_deref()))
             }
         }
     }

@@ -1,6 +1,7 @@
 //! What can go wrong talking to Verihubs, one variant per documented status.
 
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
+use crate::transport::{BaseUrlError, answer_delivery};
 
 /// A Verihubs failure.
 ///
@@ -68,7 +69,8 @@ pub enum VerihubsError {
         /// Verihubs' message.
         message: String,
     },
-    /// A 5xx status: Verihubs failed on its side before accepting the request.
+    /// A 5xx status (or a 2xx answer whose `code` says 5xx): Verihubs, or a gateway in front of
+    /// it, failed. It may have sent the message first: [`Delivery::MaybeSent`].
     #[error("Verihubs server error ({status}): {message}")]
     ServerError {
         /// The HTTP status.
@@ -84,6 +86,10 @@ pub enum VerihubsError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The base URL was refused when the client was built (the error never repeats it: it
+    /// may hold credentials).
+    #[error("invalid Verihubs base URL: {0}")]
+    InvalidBaseUrl(#[source] BaseUrlError),
     /// The request did not complete (connection refused, timeout, TLS); the inner error says
     /// whether a message may have gone out, and carries the URL-free transport error.
     #[error("could not talk to Verihubs: {0}")]
@@ -92,12 +98,16 @@ pub enum VerihubsError {
 
 impl VerihubsError {
     /// Whether a message may have reached the user despite this error.
+    ///
+    /// Explicit refusals (a documented status or code, another 4xx) and refusals before any
+    /// request are [`Delivery::NotSent`]; a 5xx (the provider's or a gateway's, whatever the
+    /// body), an unreadable 2xx and a transport failure after connecting are
+    /// [`Delivery::MaybeSent`] (the rule of [`crate::transport`]).
     pub fn delivery(&self) -> Delivery {
         match self {
             Self::Transport(err) => err.delivery(),
-            Self::UnexpectedResponse { status, .. } if (200..300).contains(status) => {
-                Delivery::MaybeSent
-            }
+            Self::ServerError { .. } => Delivery::MaybeSent,
+            Self::UnexpectedResponse { status, .. } => answer_delivery(*status),
             _ => Delivery::NotSent,
         }
     }
@@ -114,6 +124,7 @@ impl VerihubsError {
             Self::UnexpectedResponse { .. } => ProviderErrorKind::UnexpectedResponse,
             Self::Transport(err) => err.kind(),
             Self::InvalidParameter { .. }
+            | Self::InvalidBaseUrl(_)
             | Self::OtpNotFound { .. }
             | Self::TimeLimitExceeded { .. }
             | Self::Rejected { .. } => ProviderErrorKind::Rejected,
@@ -133,6 +144,7 @@ impl VerihubsError {
             | Self::Rejected { message, .. }
             | Self::ServerError { message, .. } => Some(message).filter(|m| !m.is_empty()),
             Self::InvalidParameter { .. }
+            | Self::InvalidBaseUrl(_)
             | Self::UnexpectedResponse { .. }
             | Self::Transport(_) => None,
         }
@@ -169,9 +181,9 @@ impl From<VerihubsError> for ProviderError {
         // The provider's own words; for our own findings, the whole sentence (it names the
         // parameter or what was wrong with the answer).
         let detail = match &err {
-            VerihubsError::InvalidParameter { .. } | VerihubsError::UnexpectedResponse { .. } => {
-                Some(err.to_string())
-            }
+            VerihubsError::InvalidParameter { .. }
+            | VerihubsError::InvalidBaseUrl(_)
+            | VerihubsError::UnexpectedResponse { .. } => Some(err.to_string()),
             _ => err.message().map(str::to_owned),
         };
         if let Some(detail) = detail {

@@ -24,8 +24,14 @@
 //! on) a code of the engine's length generated here; otherwise Verihubs generates the code with
 //! the length set in its dashboard (set it to the engine's code length, or the engine refuses the
 //! user's code as malformed). The [`Ticket`] records the channel and the challenge, which
-//! verify must repeat. Verdicts: 2xx is [`Verdict::Matched`], 404 [`Verdict::Mismatch`], 422
-//! [`Verdict::Expired`]. Verihubs documents no "too many wrong attempts" answer; the engine's
+//! verify must repeat. Verdicts: an explicit match (2xx with a 2xx `code`, or with Verihubs'
+//! "OTP has been verified" and no `code`) is [`Verdict::Matched`], 404 [`Verdict::Mismatch`],
+//! 422 [`Verdict::Expired`]; any other 2xx answer (empty, `{}`, an unknown shape) is a
+//! [`ProviderErrorKind::UnexpectedResponse`] error, never a match.
+//!
+//! A send that may have delivered a message — a timeout once connected, a dropped connection,
+//! any 5xx — is [`Delivery::MaybeSent`](crate::Delivery::MaybeSent); only a connect failure or
+//! Verihubs' own refusal is `NotSent` (see [`crate::transport`]). Verihubs documents no "too many wrong attempts" answer; the engine's
 //! own per-phone attempt budget is what stops guessing.
 //!
 //! The provider supports [`Channel::Sms`] only: configuring [`VerihubsChannel::WhatsApp`]
@@ -204,7 +210,9 @@ pub struct VerihubsBuilder {
 }
 
 impl VerihubsBuilder {
-    /// The base URL (default [`DEFAULT_BASE_URL`]); tests point it at a local mock.
+    /// The base URL (default [`DEFAULT_BASE_URL`]); tests point it at a local mock. It must be
+    /// `http(s)` without credentials, query or fragment, or [`VerihubsBuilder::build`] refuses
+    /// it ([`VerihubsError::InvalidBaseUrl`]).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
         self
@@ -257,12 +265,7 @@ impl VerihubsBuilder {
 
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<VerihubsProvider, VerihubsError> {
-        let base_url = endpoint::base_url(&self.base_url).map_err(|reason| {
-            VerihubsError::InvalidParameter {
-                parameter: "base_url",
-                reason: reason.to_owned(),
-            }
-        })?;
+        let base_url = endpoint::base_url(&self.base_url).map_err(VerihubsError::InvalidBaseUrl)?;
         if let Some(template) = &self.template {
             request::check_template(template)?;
         }
@@ -320,7 +323,7 @@ impl fmt::Debug for VerihubsBuilder {
         f.debug_struct("VerihubsBuilder")
             .field("app_id", &"[REDACTED]")
             .field("api_key", &"[REDACTED]")
-            .field("base_url", &self.base_url)
+            .field("base_url", &endpoint::redacted_url(&self.base_url))
             .field("sandbox", &self.sandbox)
             .field("channel", &self.channel)
             .field("template", &self.template)
@@ -399,8 +402,11 @@ impl VerihubsProvider {
         })
     }
 
-    /// Checks a code. A wrong code is [`VerihubsError::OtpNotFound`] (Verihubs answers 404), an
-    /// expired one [`VerihubsError::TimeLimitExceeded`] (422).
+    /// Checks a code. `Ok` only on an explicit match: a 2xx answer whose `code` says 2xx, or,
+    /// without a `code`, whose `message` is Verihubs' "OTP has been verified". A wrong code is
+    /// [`VerihubsError::OtpNotFound`] (Verihubs answers 404), an expired one
+    /// [`VerihubsError::TimeLimitExceeded`] (422); any other 2xx answer (an empty body, `{}`,
+    /// an unknown shape) is [`VerihubsError::UnexpectedResponse`], never a match.
     pub async fn verify_otp(
         &self,
         request: &VerihubsVerifyRequest,
@@ -408,6 +414,12 @@ impl VerihubsProvider {
         let body = request.to_json()?;
         let answer = self.post(request.channel, "verify", &body).await?;
         self.check(&answer)?;
+        if !says_verified(&answer) {
+            return Err(VerihubsError::UnexpectedResponse {
+                status: answer.status,
+                reason: "a success that does not say the code was verified".to_owned(),
+            });
+        }
         Ok(VerihubsVerifyResponse {
             message: answer.str_field("message").map(|s| self.clean(s)),
             code: answer.code(),
@@ -504,12 +516,12 @@ impl OtpProvider for VerihubsProvider {
             }
             request.otp = Some(OtpCode::generate(options.code_length));
         }
-        let sent = self.send_otp(&request).await?;
+        self.send_otp(&request).await?;
+        // Verihubs' session id is not logged: it names the code's message.
         tracing::debug!(
             provider = NAME,
             phone = %phone.masked(),
             channel = %self.channel.kind(),
-            session_id = sent.session_id.as_deref().unwrap_or(""),
             "code sent"
         );
         Ok(Ticket::new(format!(
@@ -554,6 +566,20 @@ impl OtpProvider for VerihubsProvider {
         }
     }
 }
+
+/// Whether a 2xx answer to verify explicitly says the code matched: its `code` is 2xx, or it has
+/// no `code` and its `message` is Verihubs' success text.
+fn says_verified(answer: &Body) -> bool {
+    match answer.code() {
+        Some(code) => code.as_i64().is_some_and(|c| (200..300).contains(&c)),
+        None => answer
+            .str_field("message")
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case(VERIFIED_MESSAGE)),
+    }
+}
+
+/// Verihubs' message for a verified code.
+const VERIFIED_MESSAGE: &str = "OTP has been verified";
 
 fn secret_header(
     parameter: &'static str,

@@ -137,8 +137,8 @@ impl VerihubsSendRequest {
     }
 }
 
-/// Verihubs' answer to an accepted send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Verihubs' answer to an accepted send. `Debug` hides the session id.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct VerihubsSendResponse {
     /// Verihubs' id of the message, as delivery callbacks name it.
@@ -147,6 +147,19 @@ pub struct VerihubsSendResponse {
     pub message: Option<String>,
     /// The `code` field, which arrives as a number or as a string.
     pub code: Option<ResponseCode>,
+}
+
+impl std::fmt::Debug for VerihubsSendResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerihubsSendResponse")
+            .field(
+                "session_id",
+                &self.session_id.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("message", &self.message)
+            .field("code", &self.code)
+            .finish()
+    }
 }
 
 /// A verify request (`POST /v2/otp/verify`, or `/v2/whatsapp/otp/verify`).

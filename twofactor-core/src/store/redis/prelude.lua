@@ -10,6 +10,9 @@
 --
 -- Numbers leave Lua through int(): tostring() would print 1.7e+12 for a millisecond time.
 -- Pending ids stay strings: they are 64-bit and a Lua number (a double) is not.
+--
+-- No script deletes a key and writes it again: while its slot migrates, Redis Cluster refuses
+-- (mid-script) a write to a key the node no longer has, and the delete would stand alone.
 
 local function int(x)
   return string.format('%.0f', x)
@@ -89,10 +92,25 @@ local function save(key, r, now)
   if r.lock ~= 0 then
     table.insert(fields, 'lock'); table.insert(fields, int(r.lock))
   end
-  redis.call('DEL', key)
   if last > now and #fields > 0 then
+    -- Overwrite in place, then drop the fields that no longer apply (never DEL, then HSET).
     redis.call('HSET', key, unpack(fields))
+    local gone = {}
+    if not r.pid then
+      table.insert(gone, 'pid'); table.insert(gone, 'pexp'); table.insert(gone, 'tkt')
+    end
+    if r.att == 0 then
+      table.insert(gone, 'att'); table.insert(gone, 'attu')
+    end
+    if r.lock == 0 then
+      table.insert(gone, 'lock')
+    end
+    if #gone > 0 then
+      redis.call('HDEL', key, unpack(gone))
+    end
     redis.call('PEXPIRE', key, int(last - now))
+  else
+    redis.call('DEL', key)
   end
 end
 
@@ -100,11 +118,13 @@ end
 -- returns the milliseconds until the cap admits one more (0: it admits one now), as
 -- window_wait in store/mod.rs does.
 local function window_wait(key, cap, window, now)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
-  local n = redis.call('ZCARD', key)
+  -- Counted, not trimmed, on the way to a send: trimming could empty (delete) the log that
+  -- log_send then writes. log_send trims after adding.
+  local n = redis.call('ZCOUNT', key, '(' .. int(now - window), '+inf')
   if n < cap then
     return 0
   end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
   if cap < 1 then
     return math.max(window, 1)
   end
@@ -116,6 +136,7 @@ end
 -- Records a send in a log and keeps the log until its newest send leaves the window.
 local function log_send(key, member, window, now)
   redis.call('ZADD', key, int(now), member)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
   local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
   local keep = tonumber(newest[2]) + window - now
   if keep < 1 then keep = 1 end
@@ -123,11 +144,10 @@ local function log_send(key, member, window, now)
 end
 
 -- A country's conversion figures in its window: the sends let through and the verifications
--- (two logs like the ones above).
+-- (two logs like the ones above; counted, not trimmed: log_send trims).
 local function figures(sends, verified, window, now)
-  redis.call('ZREMRANGEBYSCORE', sends, '-inf', int(now - window))
-  redis.call('ZREMRANGEBYSCORE', verified, '-inf', int(now - window))
-  return redis.call('ZCARD', sends), redis.call('ZCARD', verified)
+  local from = '(' .. int(now - window)
+  return redis.call('ZCOUNT', sends, from, '+inf'), redis.call('ZCOUNT', verified, from, '+inf')
 end
 
 -- A client address's verify budget: a hash of counts by sub-bucket index, 60 sub-buckets to
@@ -148,10 +168,10 @@ local function verify_budget(key, budget, window, now)
       table.insert(dead, f[i])
     end
   end
-  if #dead > 0 then
-    redis.call('HDEL', key, unpack(dead))
-  end
   if total >= budget then
+    if #dead > 0 then
+      redis.call('HDEL', key, unpack(dead))
+    end
     table.sort(live, function(x, y) return x[1] < y[1] end)
     local excess, dropped = total + 1 - budget, 0
     for _, e in ipairs(live) do
@@ -162,7 +182,11 @@ local function verify_budget(key, budget, window, now)
     end
     return math.max(window, 1)
   end
+  -- Count first, then drop the old buckets: the hash is never emptied and written again.
   redis.call('HINCRBY', key, int(current), 1)
+  if #dead > 0 then
+    redis.call('HDEL', key, unpack(dead))
+  end
   redis.call('PEXPIRE', key, int((current + BUCKETS) * bucket - now))
   return 0
 end

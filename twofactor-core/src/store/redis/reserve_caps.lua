@@ -30,8 +30,9 @@ end
 local sends, verified = figures(KEYS[3], KEYS[4], cwindow, now)
 local min = tonumber(ARGV[8])
 if min > 0 and sends >= min and verified * 1000 < tonumber(ARGV[9]) * sends then
-  -- The figures change by themselves first when the oldest send leaves the window.
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  -- The figures change by themselves first when the oldest send in the window leaves it.
+  local oldest = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. int(now - cwindow), '+inf',
+    'WITHSCORES', 'LIMIT', 0, 1)
   return { REFUSED, COUNTRY, math.max(tonumber(oldest[2]) + cwindow - now, 1) }
 end
 wait = window_wait(KEYS[1], tonumber(ARGV[7]), window, now)

@@ -15,11 +15,11 @@ if r.lock > now then
   return { REFUSED, LOCKED, r.lock - now }
 end
 
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', int(now - window))
+-- The newest send within the window (read, not trimmed: see the prelude).
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 if last[2] then
   local t = tonumber(last[2])
-  if t + cooldown > now then
+  if t > now - window and t + cooldown > now then
     return { REFUSED, COOLDOWN, t + cooldown - now }
   end
 end
