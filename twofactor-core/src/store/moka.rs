@@ -181,6 +181,32 @@ impl Log {
     }
 }
 
+/// The number blocks that share one moka entry, as phones share [`Bucket`]s: each block's
+/// send log, its newest send inline.
+#[derive(Debug, Clone, Default)]
+struct BlockBucket {
+    /// (block × 10 + range digits, its sends in the window).
+    logs: Vec<(u64, SendLog)>,
+    keep_for_ms: u64,
+}
+
+impl BlockBucket {
+    /// Drops the sends (and blocks) that left the window; sets how long the entry is kept.
+    fn settle(&mut self, now: u64, window_ms: u64) {
+        self.logs.retain_mut(|(_, log)| {
+            log.settle(now, window_ms);
+            log.last().is_some()
+        });
+        self.logs.shrink_to_fit();
+        self.keep_for_ms = self
+            .logs
+            .iter()
+            .filter_map(|(_, log)| log.last())
+            .max()
+            .map_or(0, |t| t.saturating_add(window_ms).saturating_sub(now));
+    }
+}
+
 /// One client address's verify budget.
 #[derive(Debug, Clone, Default)]
 struct VerifyRecord {
@@ -194,6 +220,12 @@ trait Kept {
 }
 
 impl Kept for Bucket {
+    fn keep_for_ms(&self) -> u64 {
+        self.keep_for_ms
+    }
+}
+
+impl Kept for BlockBucket {
     fn keep_for_ms(&self) -> u64 {
         self.keep_for_ms
     }
@@ -333,8 +365,10 @@ impl Revocations {
 ///   most `sends_per_hour` sends through in any hour, hence the rule
 ///   `max_phones ≥ sends_per_hour × ⌈2 L / 1 h⌉` (defaults: 1000 × 2 ≤ 1 000 000).
 /// - **client addresses and number blocks**: an address's or a block's log lives one hour
-///   after its newest send, so each table holds at most `sends_per_hour` entries:
-///   `max_ips ≥ sends_per_hour`.
+///   after its newest send, so each table holds at most `sends_per_hour` of them:
+///   `max_ips ≥ sends_per_hour`. (Blocks share moka entries as phones do, eight to one on
+///   average, and their table has room for twice `max_ips` for the dead ones awaiting their
+///   entry's next write: with random numbers nearly every send opens a block of its own.)
 /// - [`MokaStoreBuilder::sized_for`] raises the capacities to what a policy needs; the
 ///   engine's default store is sized so.
 /// - **verify budgets per address** are bounded by no cap (anyone may verify), so their table
@@ -373,8 +407,9 @@ pub struct MokaStore {
     max_phones: u64,
     max_ips: u64,
     ips: Cache<IpAddr, Log>,
-    /// By number block and block size (`block × 10 + range_digits`).
-    ranges: Cache<u64, Log>,
+    /// Number blocks' send logs, eight blocks to an entry on average (see [`BlockBucket`]).
+    ranges: Cache<u64, BlockBucket>,
+    range_buckets: u64,
     verifies: Cache<IpAddr, VerifyRecord>,
     shared: Arc<Mutex<Shared>>,
     revocations: Arc<Mutex<Revocations>>,
@@ -455,7 +490,16 @@ impl MokaStoreBuilder {
             max_phones: self.max_phones,
             max_ips: self.max_ips,
             ips: log_cache(self.max_ips),
-            ranges: log_cache(self.max_ips),
+            // Blocks share entries, and a block whose sends all left the window is dropped at
+            // its entry's next write: room for twice the blocks of one window.
+            ranges: Cache::builder()
+                .max_capacity(self.max_ips.saturating_mul(2))
+                .weigher(|_, bucket: &BlockBucket| {
+                    u32::try_from(bucket.logs.len()).unwrap_or(u32::MAX)
+                })
+                .expire_after(KeepFor)
+                .build(),
+            range_buckets: (self.max_ips / PHONES_PER_BUCKET).max(1),
             verifies: log_cache(self.max_ips),
             shared: Arc::default(),
             revocations: Arc::default(),
@@ -597,21 +641,81 @@ impl MokaStore {
         result.unwrap_or_else(|| unreachable!("moka did not run the compute closure"))
     }
 
+    /// The number block of `send` (with its size, so that sizes do not share counts) and the
+    /// moka entry it lives in.
+    fn block_of(&self, send: &SendAttempt) -> (u64, u64) {
+        let digits = send.limits.range_digits;
+        let block = number_range(send.phone, digits)
+            .saturating_mul(10)
+            .saturating_add(u64::from(digits));
+        let key = (block.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16) % self.range_buckets;
+        (block, key)
+    }
+
+    /// Checks the number block's log against the per-range cap, then runs `inner`; records
+    /// the send only if both passed. Err is the refusal.
+    fn through_block(
+        &self,
+        send: &SendAttempt,
+        inner: impl FnOnce() -> Result<(), SendDecision>,
+    ) -> Result<(), SendDecision> {
+        let (now, l) = (send.now_ms, send.limits);
+        let (block, key) = self.block_of(send);
+        let mut result = None;
+        self.ranges.entry(key).and_compute_with(|entry| {
+            let mut bucket = entry.map(|e| e.into_value()).unwrap_or_default();
+            bucket.settle(now, l.window_ms);
+            let at = bucket.logs.iter().position(|(b, _)| *b == block);
+            let mut sends = at.map_or_else(Vec::new, |i| bucket.logs[i].1.to_vec());
+            if let Some(wait) = window_wait(&sends, l.per_range, l.window_ms, now) {
+                result = Some(Err(refused(Limit::Range, wait)));
+                return Op::Nop;
+            }
+            if let Err(refusal) = inner() {
+                result = Some(Err(refusal));
+                return Op::Nop;
+            }
+            let pos = sends.partition_point(|t| *t <= now);
+            sends.insert(pos, now);
+            let log = SendLog::from_vec(sends);
+            match at {
+                Some(i) => bucket.logs[i].1 = log,
+                None => bucket.logs.push((block, log)),
+            }
+            bucket.settle(now, l.window_ms);
+            result = Some(Ok(()));
+            Op::Put(bucket)
+        });
+        result.unwrap_or_else(|| unreachable!("moka did not run the compute closure"))
+    }
+
+    /// Takes one send at `now` back from `send`'s number block.
+    fn take_back_block(&self, send: &SendAttempt) {
+        let (now, window) = (send.now_ms, send.limits.window_ms);
+        let (block, key) = self.block_of(send);
+        self.ranges.entry(key).and_compute_with(|entry| {
+            let Some(e) = entry else {
+                return Op::Nop;
+            };
+            let mut bucket = e.into_value();
+            if let Some((_, log)) = bucket.logs.iter_mut().find(|(b, _)| *b == block) {
+                let mut sends = log.to_vec();
+                remove_one(&mut sends, now);
+                *log = SendLog::from_vec(sends);
+            }
+            bucket.settle(now, window);
+            if bucket.logs.is_empty() {
+                Op::Remove
+            } else {
+                Op::Put(bucket)
+            }
+        });
+    }
+
     /// The caps after the phone's: address → block → store-wide; Err is the refusal.
     fn reserve_caps(&self, send: &SendAttempt) -> Result<(), SendDecision> {
         let l = send.limits;
-        let block = number_range(send.phone, l.range_digits)
-            .saturating_mul(10)
-            .saturating_add(u64::from(l.range_digits));
-        let range_and_shared = || {
-            Self::through_log(
-                &self.ranges,
-                block,
-                (l.per_range, Limit::Range),
-                send,
-                || self.reserve_shared(send),
-            )
-        };
+        let range_and_shared = || self.through_block(send, || self.reserve_shared(send));
         match send.client_ip {
             None => range_and_shared(),
             Some(ip) => {
@@ -747,10 +851,7 @@ impl VerificationStore for MokaStore {
         if let Some(ip) = send.client_ip {
             take_back(&self.ips, ip, now);
         }
-        let block = number_range(send.phone, l.range_digits)
-            .saturating_mul(10)
-            .saturating_add(u64::from(l.range_digits));
-        take_back(&self.ranges, block, now);
+        self.take_back_block(send);
         let mut shared = lock(&self.shared);
         remove_at(&mut shared.global, now);
         if send.channel == Channel::Voice {
