@@ -281,13 +281,14 @@ async fn cooldown_and_caps_answer_429_with_retry_after(adapter: Adapter) {
         "a second send inside the cooldown sends no SMS"
     );
 
-    // Per client IP (from X-Forwarded-For, trusted here).
+    // Per client IP (from X-Forwarded-For, trusted here); each phone in its own number block
+    // (the per-range cap is 10).
     for i in 0..20 {
         let reply = app
             .request("POST", "/phone/send", |b| {
                 b.header("content-type", "application/json")
                     .header("x-forwarded-for", "203.0.113.50")
-                    .body(json!({"phone": format!("+9198765432{i:02}")}).to_string())
+                    .body(json!({"phone": format!("+9198{i:02}543210")}).to_string())
             })
             .await;
         assert_eq!(reply.status, 200, "{i}: {}", reply.text);
@@ -469,6 +470,7 @@ impl twofactor_core::VerificationStore for DownStore {
     async fn begin_attempt(
         &self,
         _: twofactor_core::PhoneNumber,
+        _: Option<std::net::IpAddr>,
         _: u64,
         _: &twofactor_core::store::AttemptLimits,
     ) -> Result<twofactor_core::store::AttemptDecision, twofactor_core::store::StoreError> {
@@ -481,6 +483,20 @@ impl twofactor_core::VerificationStore for DownStore {
         _: twofactor_core::store::AttemptResult,
         _: u64,
     ) -> Result<twofactor_core::store::FinishOutcome, twofactor_core::store::StoreError> {
+        Err(twofactor_core::store::StoreError::Timeout)
+    }
+    async fn record_verified(
+        &self,
+        _: twofactor_core::store::Country,
+        _: u64,
+    ) -> Result<(), twofactor_core::store::StoreError> {
+        Err(twofactor_core::store::StoreError::Timeout)
+    }
+    async fn conversion(
+        &self,
+        _: twofactor_core::store::Country,
+        _: u64,
+    ) -> Result<twofactor_core::store::ConversionFigures, twofactor_core::store::StoreError> {
         Err(twofactor_core::store::StoreError::Timeout)
     }
     async fn revoke(

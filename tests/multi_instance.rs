@@ -12,7 +12,7 @@ use std::sync::Arc;
 use twofactor_core::clock::ManualClock;
 use twofactor_core::store::MokaStore;
 use twofactor_core::store::VerificationStore;
-use twofactor_core::store::redis::RedisStore;
+use twofactor_core::store::redis::{Clock, RedisStore};
 use twofactor_examples::sessions::{SessionRecords, Setup};
 use twofactor_tests::{Adapter, FakeTwoFactor, Options, SESSION_COOKIE, TestApp, engine};
 
@@ -21,7 +21,14 @@ const PHONE: &str = "+919812345678";
 async fn redis(prefix: &str) -> Option<RedisStore> {
     let url = std::env::var("TWOFACTOR_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    match RedisStore::builder(&url).prefix(prefix).connect().await {
+    // The apps run on a manual clock that the test moves: the store must go by it, not by
+    // the Redis server's clock.
+    match RedisStore::builder(&url)
+        .prefix(prefix)
+        .clock(Clock::Caller)
+        .connect()
+        .await
+    {
         Ok(store) => Some(store),
         Err(e) => {
             let in_ci = std::env::var("CI").is_ok_and(|v| matches!(v.trim(), "true" | "1" | "yes"));
@@ -269,12 +276,8 @@ async fn two_sessions_examples_share_logins_and_bindings() {
     one_login_across_two_instances(&a, &b).await;
 }
 
-/// The same with everything in one Redis: sessions and verification state. Ignored until the
-/// Redis store's revocation list is merged: without it every proof check on the Redis store
-/// fails closed, so `/me` shows no phone and `/protected` answers 503. Run it with
-/// `cargo test -p twofactor-tests --test multi_instance -- --ignored` after that merge.
+/// The same with everything in one Redis: sessions, verification state and revocations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Redis store's revocation list (stubbed on branch web)"]
 async fn two_sessions_examples_on_one_redis_for_everything() {
     let prefix = random_prefix("sessions");
     let (Some(records_a), Some(records_b)) = (
@@ -307,4 +310,109 @@ async fn two_sessions_examples_on_one_redis_for_everything() {
     )
     .await;
     one_login_across_two_instances(&a, &b).await;
+}
+
+/// Logout on one instance: the token is refused at once there, and on the other instance for
+/// every request sent more than a second after the logout answer; "sign out everywhere" on one
+/// instance refuses every earlier token on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_instance_is_honoured_by_the_other_within_a_second() {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).unwrap_or_else(|e| panic!("randomness: {e}"));
+    let prefix = format!("twofactor-test:{}", u64::from_le_bytes(random));
+    let (Some(store_a), Some(store_b)) = (redis(&prefix).await, redis(&prefix).await) else {
+        return;
+    };
+    let fake = FakeTwoFactor::start().await;
+    let clock = ManualClock::new();
+    let spawn = |adapter, store: RedisStore| {
+        let options = Options {
+            store: Some(Arc::new(store)),
+            ..Options::default()
+        };
+        TestApp::serve(
+            adapter,
+            engine(&options, &fake, &clock),
+            fake.clone(),
+            clock.clone(),
+        )
+    };
+    let a = spawn(Adapter::Axum, store_a).await;
+    let b = spawn(Adapter::Actix, store_b).await;
+
+    for via_cookie in [false, true] {
+        clock.advance(std::time::Duration::from_secs(60));
+        let token = a.verified_token(PHONE).await;
+        assert_eq!(b.get("/protected", Some(&token)).await.status, 200);
+        let logout = a
+            .request("POST", "/phone/logout", |r| {
+                if via_cookie {
+                    r.header("cookie", format!("twofactor_phone={token}"))
+                } else {
+                    r.bearer_auth(&token)
+                }
+            })
+            .await;
+        assert_eq!(logout.status, 204, "{}", logout.text);
+        let answered = std::time::Instant::now();
+        assert_eq!(
+            a.get("/protected", Some(&token)).await.status,
+            401,
+            "at once on A"
+        );
+        assert_eq!(
+            a.get("/phone/status", Some(&token)).await.text,
+            r#"{"verified":false}"#
+        );
+        let mut refused_at = None;
+        while answered.elapsed() < std::time::Duration::from_millis(1500) {
+            let status = b.get("/protected", Some(&token)).await.status;
+            match (status, refused_at) {
+                (401, None) => refused_at = Some(answered.elapsed()),
+                (200, Some(_)) => panic!("B accepted the token again after refusing it"),
+                (200 | 401, _) => {}
+                (other, _) => panic!("B answered {other}"),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let after = refused_at.unwrap_or_else(|| panic!("B never refused the revoked token"));
+        assert!(
+            after <= std::time::Duration::from_secs(1),
+            "B refused only after {after:?}"
+        );
+        assert_eq!(
+            b.get("/phone/status", Some(&token)).await.text,
+            r#"{"verified":false}"#
+        );
+    }
+
+    // Sign out everywhere, from B: both refuse every earlier token.
+    clock.advance(std::time::Duration::from_secs(60));
+    let first = a.verified_token(PHONE).await;
+    clock.advance(std::time::Duration::from_secs(60));
+    let second = b.verified_token(PHONE).await;
+    clock.advance(std::time::Duration::from_millis(10));
+    let phone = b
+        .verifier
+        .phone_parser()
+        .parse(PHONE)
+        .unwrap_or_else(|e| panic!("{e}"));
+    b.verifier
+        .sign_out_everywhere(phone)
+        .await
+        .unwrap_or_else(|e| panic!("sign out everywhere: {e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    for app in [&a, &b] {
+        for token in [&first, &second] {
+            loop {
+                match app.get("/protected", Some(token)).await.status {
+                    401 => break,
+                    200 if std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                    }
+                    other => panic!("a token from before the sign-out answered {other}"),
+                }
+            }
+        }
+    }
 }

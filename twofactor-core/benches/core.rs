@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, header};
 use twofactor_core::clock::ManualClock;
+use twofactor_core::policy::MAX_CAP;
 use twofactor_core::provider::CodeMessage;
 use twofactor_core::store::{
     AttemptLimits, AttemptResult, MokaStore, Pending, SendAttempt, SendLimits,
@@ -121,9 +122,10 @@ fn phones(c: &mut Criterion) {
 
 fn bench_policy() -> Policy {
     Policy::builder()
-        .sends_per_hour(u32::MAX)
-        .sends_per_ip_per_hour(u32::MAX)
-        .max_attempts(u32::MAX)
+        .sends_per_hour(MAX_CAP)
+        .sends_per_ip_per_hour(MAX_CAP)
+        .sends_per_range_per_hour(MAX_CAP)
+        .conversion_min_sends(0)
         .build()
         .expect("a policy")
 }
@@ -131,7 +133,9 @@ fn bench_policy() -> Policy {
 fn store(c: &mut Criterion) {
     let policy = bench_policy();
     let send_limits = SendLimits::from(&policy);
-    let attempt_limits = AttemptLimits::from(&policy);
+    // Wrong guesses are measured on one phone over and over: no lock.
+    let mut attempt_limits = AttemptLimits::from(&policy);
+    attempt_limits.max_attempts = u32::MAX;
     let hour = 3_600_000;
     let mut g = c.benchmark_group("store");
 
@@ -143,7 +147,8 @@ fn store(c: &mut Criterion) {
     g.bench_function("send", |b| {
         b.iter(|| {
             now += hour;
-            let attempt = SendAttempt::new(p, Some([10, 0, 0, 1].into()), now, send_limits);
+            let attempt =
+                SendAttempt::new(p, now, send_limits).with_client(Some([10, 0, 0, 1].into()));
             ready(s.reserve_send(black_box(&attempt))).expect("reserve");
             let pending = Pending::new(now, Ticket::new(PROVIDER_TICKET), now + 600_000);
             ready(s.put_pending(p, &pending, now)).expect("put");
@@ -156,7 +161,7 @@ fn store(c: &mut Criterion) {
     let pending = Pending::new(1, Ticket::new(PROVIDER_TICKET), now + 600_000);
     ready(s.put_pending(p, &pending, now)).expect("put");
     g.bench_function("attempt", |b| {
-        b.iter(|| ready(s.begin_attempt(black_box(p), now, &attempt_limits)).expect("begin"))
+        b.iter(|| ready(s.begin_attempt(black_box(p), None, now, &attempt_limits)).expect("begin"))
     });
 
     // A right guess: count the attempt, then consume the code (re-armed outside the timing).
@@ -172,7 +177,7 @@ fn store(c: &mut Criterion) {
                 (p, n)
             },
             |(p, id)| {
-                ready(s.begin_attempt(p, now, &attempt_limits)).expect("begin");
+                ready(s.begin_attempt(p, None, now, &attempt_limits)).expect("begin");
                 ready(s.finish_attempt(p, id, AttemptResult::Matched, now)).expect("finish")
             },
             BatchSize::SmallInput,
@@ -214,7 +219,10 @@ fn engine(c: &mut Criterion) {
     let _context = rt.enter();
     let sms = NullSms::default();
     let clock = ManualClock::new();
+    // Sized for the bench policy's overall cap (the in-memory store's capacity rule).
+    let store = MokaStore::builder().sized_for(&bench_policy()).build();
     let verifier = PhoneVerifier::builder(LocalOtp::new(sms.clone()))
+        .store(store)
         .policy(bench_policy())
         .keys(ring())
         .clock(clock.clone())

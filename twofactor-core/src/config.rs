@@ -24,6 +24,7 @@
 //! ```
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,8 +125,17 @@ pub struct Settings {
     pub octopush_api_key: Option<SecretString>,
     /// `OCTOPUSH_BASE_URL` (default `https://api.octopush.com/v1/public`).
     pub octopush_base_url: String,
-    /// `TWOFACTOR_REDIS_URL` (it may carry a password).
+    /// `TWOFACTOR_REDIS_URL` (it may carry a password): one URL, or with
+    /// `TWOFACTOR_REDIS_CLUSTER=true` a cluster's seed URLs, comma-separated.
     pub redis_url: Option<SecretString>,
+    /// `TWOFACTOR_REDIS_CLUSTER` (default false): the Redis is a Redis Cluster.
+    pub redis_cluster: bool,
+    /// `TWOFACTOR_REDIS_CA_FILE`: the CA (PEM) that verifies a `rediss://` server, instead of
+    /// the system's roots. Checked when read: readable, with at least one certificate.
+    pub redis_ca_file: Option<PathBuf>,
+    /// `TWOFACTOR_REDIS_WAIT_REPLICAS`: replica acknowledgements each Redis write waits for
+    /// (default 0; see the Redis store's docs, "Replication").
+    pub redis_wait_replicas: Option<u32>,
     /// `TWOFACTOR_SIGNING_KEY`: comma-separated keys, the first signs. `None`: random.
     pub keys: Option<KeyRing>,
     /// `TWOFACTOR_DEFAULT_REGION` and `TWOFACTOR_ALLOWED_COUNTRIES`.
@@ -170,6 +180,14 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     fn count(&self, var: &'static str) -> Result<Option<u32>, ConfigError> {
         self.parse::<u32>(var, "a whole number")
+    }
+
+    fn digits(&self, var: &'static str) -> Result<Option<u8>, ConfigError> {
+        self.parse::<u8>(var, "a whole number of digits")
+    }
+
+    fn rate(&self, var: &'static str) -> Result<Option<f64>, ConfigError> {
+        self.parse::<f64>(var, "a number between 0 and 1")
     }
 
     fn flag(&self, var: &'static str) -> Result<Option<bool>, ConfigError> {
@@ -344,6 +362,28 @@ impl Settings {
         );
         knob!("TWOFACTOR_SENDS_PER_IP_HOUR", count, sends_per_ip_per_hour);
         knob!("TWOFACTOR_SENDS_PER_HOUR", count, sends_per_hour);
+        knob!(
+            "TWOFACTOR_SENDS_PER_RANGE_HOUR",
+            count,
+            sends_per_range_per_hour
+        );
+        knob!("TWOFACTOR_RANGE_DIGITS", digits, range_digits);
+        knob!(
+            "TWOFACTOR_VOICE_SENDS_PER_HOUR",
+            count,
+            voice_sends_per_hour
+        );
+        knob!(
+            "TWOFACTOR_VERIFIES_PER_IP_HOUR",
+            count,
+            verifies_per_ip_per_hour
+        );
+        knob!(
+            "TWOFACTOR_CONVERSION_MIN_SENDS",
+            count,
+            conversion_min_sends
+        );
+        knob!("TWOFACTOR_CONVERSION_MIN_RATE", rate, conversion_min_rate);
         knob!("TWOFACTOR_TOKEN_TTL", secs, token_ttl);
         knob!("TWOFACTOR_PROVIDER_TIMEOUT", secs, provider_timeout);
         let policy = b.build().map_err(|e| {
@@ -375,6 +415,17 @@ impl Settings {
             .transpose()?
             .unwrap_or_default();
 
+        let redis_url = env.secret("TWOFACTOR_REDIS_URL");
+        let redis_cluster = env.flag("TWOFACTOR_REDIS_CLUSTER")?.unwrap_or(false);
+        let redis_ca_file = env.get("TWOFACTOR_REDIS_CA_FILE").map(PathBuf::from);
+        let redis_wait_replicas = env.count("TWOFACTOR_REDIS_WAIT_REPLICAS")?;
+        check_redis(
+            redis_url.as_ref(),
+            redis_cluster,
+            redis_ca_file.as_ref(),
+            redis_wait_replicas,
+        )?;
+
         Ok(Self {
             provider,
             otp_mode,
@@ -393,7 +444,10 @@ impl Settings {
             octopush_base_url: env
                 .get("OCTOPUSH_BASE_URL")
                 .unwrap_or_else(|| "https://api.octopush.com/v1/public".into()),
-            redis_url: env.secret("TWOFACTOR_REDIS_URL"),
+            redis_url,
+            redis_cluster,
+            redis_ca_file,
+            redis_wait_replicas,
             keys,
             phone_parser,
             policy,
@@ -541,22 +595,138 @@ impl Settings {
             builder = builder.test_number(number.clone(), code.clone());
         }
         if let Some(url) = &self.redis_url {
-            builder = builder.shared_store(redis_store(url).await?);
+            builder = builder.shared_store(redis_store(url, &self).await?);
         }
         Ok(builder.build()?)
     }
 }
 
+/// The seed URLs of `TWOFACTOR_REDIS_URL`: one URL, or with a cluster a comma-separated list.
+fn redis_urls(url: &SecretString, cluster: bool) -> Vec<&str> {
+    let text = url.expose_secret().trim();
+    if cluster {
+        text.split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect()
+    } else {
+        vec![text]
+    }
+}
+
+fn is_tls_url(url: &str) -> bool {
+    url.get(..9)
+        .is_some_and(|s| s.eq_ignore_ascii_case("rediss://"))
+}
+
+/// Checks the Redis variables together, before anything connects: each refusal names the
+/// variable to fix, and never shows a URL (it may carry a password).
+fn check_redis(
+    url: Option<&SecretString>,
+    cluster: bool,
+    ca_file: Option<&PathBuf>,
+    wait_replicas: Option<u32>,
+) -> Result<(), ConfigError> {
+    const URL: &str = "TWOFACTOR_REDIS_URL";
+    const CLUSTER: &str = "TWOFACTOR_REDIS_CLUSTER";
+    const CA: &str = "TWOFACTOR_REDIS_CA_FILE";
+    const WAIT: &str = "TWOFACTOR_REDIS_WAIT_REPLICAS";
+    let Some(url) = url else {
+        for (set, var) in [
+            (cluster, CLUSTER),
+            (ca_file.is_some(), CA),
+            (wait_replicas.is_some(), WAIT),
+        ] {
+            if set {
+                return Err(invalid(var, "is set but TWOFACTOR_REDIS_URL is not"));
+            }
+        }
+        return Ok(());
+    };
+    if cluster && !cfg!(feature = "redis-cluster") {
+        return Err(invalid(
+            CLUSTER,
+            "this build has no Redis Cluster support (enable the `redis-cluster` feature)",
+        ));
+    }
+    let urls = redis_urls(url, cluster);
+    if urls.is_empty() {
+        return Err(invalid(URL, "lists no URL"));
+    }
+    // A comma may sit in a password; one followed by a scheme starts another URL.
+    let several = |u: &str| {
+        u.split(',').skip(1).any(|part| {
+            let part = part.trim_start().to_ascii_lowercase();
+            part.starts_with("redis://") || part.starts_with("rediss://")
+        })
+    };
+    if !cluster && several(urls[0]) {
+        return Err(invalid(
+            URL,
+            "several URLs are a cluster's seeds: set TWOFACTOR_REDIS_CLUSTER=true",
+        ));
+    }
+    let tls = urls.iter().filter(|u| is_tls_url(u)).count();
+    if tls > 0 && !cfg!(feature = "redis-tls") {
+        return Err(invalid(
+            URL,
+            "this build has no TLS support for Redis (enable the `redis-tls` feature)",
+        ));
+    }
+    if tls != 0 && tls != urls.len() {
+        return Err(invalid(URL, "the seed URLs mix rediss:// and redis://"));
+    }
+    if let Some(path) = ca_file {
+        if tls == 0 {
+            return Err(invalid(
+                CA,
+                "is set but TWOFACTOR_REDIS_URL is not rediss:// (TLS)",
+            ));
+        }
+        let pem = std::fs::read(path)
+            .map_err(|e| invalid(CA, format!("cannot read {}: {e}", path.display())))?;
+        check_ca(&pem).map_err(|reason| invalid(CA, format!("{}: {reason}", path.display())))?;
+    }
+    Ok(())
+}
+
+#[cfg(feature = "redis-tls")]
+fn check_ca(pem: &[u8]) -> Result<(), &'static str> {
+    crate::store::redis::check_ca_pem(pem).map(drop)
+}
+
+#[cfg(not(feature = "redis-tls"))]
+fn check_ca(_: &[u8]) -> Result<(), &'static str> {
+    Ok(())
+}
+
 #[cfg(feature = "redis")]
-async fn redis_store(url: &SecretString) -> Result<Arc<dyn crate::VerificationStore>, ConfigError> {
-    let store = crate::store::redis::RedisStore::connect(url.expose_secret())
-        .await
-        .map_err(ConfigError::Store)?;
+async fn redis_store(
+    url: &SecretString,
+    settings: &Settings,
+) -> Result<Arc<dyn crate::VerificationStore>, ConfigError> {
+    use crate::store::redis::RedisStore;
+    let urls = redis_urls(url, settings.redis_cluster);
+    let mut builder = if settings.redis_cluster {
+        RedisStore::cluster_builder(urls)
+    } else {
+        RedisStore::builder(urls.first().copied().unwrap_or_default())
+    };
+    if let Some(path) = &settings.redis_ca_file {
+        builder = builder.ca_file(path.clone());
+    }
+    if let Some(n) = settings.redis_wait_replicas {
+        builder = builder.wait_for_replicas(n);
+    }
+    let store = builder.connect().await.map_err(ConfigError::Store)?;
     Ok(Arc::new(store))
 }
 
 #[cfg(not(feature = "redis"))]
-async fn redis_store(url: &SecretString) -> Result<Arc<dyn crate::VerificationStore>, ConfigError> {
+async fn redis_store(
+    url: &SecretString,
+    _: &Settings,
+) -> Result<Arc<dyn crate::VerificationStore>, ConfigError> {
     let _ = url.expose_secret();
     Err(invalid(
         "TWOFACTOR_REDIS_URL",

@@ -1,4 +1,5 @@
-//! Events for audit logs and metrics: sent, verified, failed, locked, rate limited.
+//! Events for audit logs and metrics: sent, verified, failed, locked, rate limited, a country
+//! throttled or released by the conversion guard.
 //!
 //! The engine reports every decision to an [`EventSink`]. The default, [`TracingEvents`],
 //! emits `tracing` events with the phone masked. Your own sink receives the full number (you
@@ -21,7 +22,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::failover::FailoverEvent;
-use crate::store::Limit;
+use crate::store::{Country, Limit};
 use crate::{Channel, PhoneNumber, ProviderErrorKind};
 
 /// Why a verification attempt failed.
@@ -71,7 +72,7 @@ pub enum Event {
         /// How long the lock lasts.
         duration: Duration,
     },
-    /// A send was refused by a limit.
+    /// A send (or, for [`Limit::Ip`], a verify) was refused by a limit.
     RateLimited {
         /// The phone.
         phone: PhoneNumber,
@@ -90,6 +91,17 @@ pub enum Event {
         provider: String,
         /// What went wrong.
         kind: ProviderErrorKind,
+    },
+    /// The country conversion guard started refusing sends to `country` (too few of its
+    /// recent sends were verified).
+    CountryThrottled {
+        /// The country.
+        country: Country,
+    },
+    /// The country conversion guard let a send to `country` through again.
+    CountryReleased {
+        /// The country.
+        country: Country,
     },
     /// The store failed; the engine refused the request (fail closed).
     StoreFailed {
@@ -112,6 +124,8 @@ impl Event {
             Self::Locked { .. } => "locked",
             Self::RateLimited { .. } => "rate_limited",
             Self::ProviderFailed { .. } => "provider_failed",
+            Self::CountryThrottled { .. } => "country_throttled",
+            Self::CountryReleased { .. } => "country_released",
             Self::StoreFailed { .. } => "store_failed",
             Self::Failover(FailoverEvent::FailedOver { .. }) => "failed_over",
             Self::Failover(FailoverEvent::BreakerOpened { .. }) => "breaker_opened",
@@ -171,6 +185,12 @@ impl EventSink for TracingEvents {
                 kind,
             } => {
                 tracing::warn!(target: T, event = "provider_failed", phone = %phone.masked(), provider = %provider, kind = %kind);
+            }
+            Event::CountryThrottled { country } => {
+                tracing::warn!(target: T, event = "country_throttled", %country);
+            }
+            Event::CountryReleased { country } => {
+                tracing::info!(target: T, event = "country_released", %country);
             }
             Event::StoreFailed { phone } => {
                 tracing::error!(target: T, event = "store_failed", phone = %phone.masked())

@@ -63,6 +63,13 @@ impl PhoneNumber {
         self.0.get().to_string()
     }
 
+    /// The region the number belongs to by its numbering plan (`IN` for `+91…`; the leading
+    /// digits decide for shared calling codes such as `+1`), `None` for non-geographic
+    /// numbers (`+800…`).
+    pub fn region(&self) -> Option<CountryId> {
+        crate::phone_rules::region_of(self.0.get())
+    }
+
     /// A form safe for logs: the `+`, two leading digits, stars, and the last four digits
     /// (`+91******5678`).
     pub fn masked(&self) -> MaskedPhone {

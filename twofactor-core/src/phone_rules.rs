@@ -198,6 +198,26 @@ pub(crate) fn calling_code(region: CountryId) -> Option<u16> {
     DATABASE.by_id(region.as_ref()).map(Metadata::country_code)
 }
 
+/// The region of the E.164 number `digits`: the calling code's region when the code has one,
+/// else (shared codes) the region `phonenumber` picks by the leading digits; `None` for
+/// non-geographic codes and unknown ones.
+pub(crate) fn region_of(digits: u64) -> Option<CountryId> {
+    let text = digits.to_string();
+    let code = (1..=3).find_map(|len| {
+        let code: u16 = text.get(..len)?.parse().ok()?;
+        CODES[usize::from(code)].then_some(code)
+    })?;
+    let regions = DATABASE.region(&code)?;
+    match regions[..] {
+        ["001"] => None,
+        [region] => region.parse().ok(),
+        _ => phonenumber::parse(None, format!("+{text}"))
+            .ok()?
+            .country()
+            .id(),
+    }
+}
+
 /// The fast path for international input, `+` and `digits` (ASCII digits only): the E.164
 /// digits and the region, when the number is certainly valid and `phonenumber` would parse it
 /// to exactly that (its calling code belongs to one region with compiled rules, the national

@@ -1,5 +1,6 @@
-//! The verification policy: code shape and lifetime, the attempt budget, send caps, token
-//! lifetime. Every default is the README's, and every value is checked when the policy is built.
+//! The verification policy: code shape and lifetime, the attempt budget, send caps, the fraud
+//! guards, token lifetime. Every default is the README's, and every value is checked when the
+//! policy is built, against a lower and an upper bound (the error names the knob).
 //!
 //! ```
 //! use std::time::Duration;
@@ -8,14 +9,33 @@
 //! let policy = Policy::builder()
 //!     .max_attempts(3)
 //!     .resend_cooldown(Duration::from_secs(60))
+//!     .conversion_min_rate(0.25)
 //!     .build()
 //!     .unwrap();
 //! assert_eq!(policy.max_attempts(), 3);
 //! assert_eq!(policy.code_ttl(), Duration::from_secs(600));
+//! assert_eq!(policy.conversion_min_rate(), 0.25);
 //!
 //! let err = Policy::builder().max_attempts(0).build().unwrap_err();
 //! assert_eq!(err.to_string(), "max_attempts must be at least 1");
+//! let err = Policy::builder().max_attempts(50).build().unwrap_err();
+//! assert_eq!(err.to_string(), "max_attempts must be at most 20");
 //! ```
+//!
+//! # Bounds
+//! | knob | bounds |
+//! |---|---|
+//! | `code_length` | 4 to 32 digits |
+//! | `code_ttl` | 1 ms to 1 hour (NIST: at most 10 minutes is the default) |
+//! | `max_attempts` | 1 to 20 |
+//! | `lockout` | 1 ms to 24 hours (a longer lock only helps whoever locks victims out) |
+//! | `resend_cooldown` | 0 to under 1 hour (the send window) |
+//! | every send and verify cap | 1 to 10 000 000 per hour |
+//! | `range_digits` | 1 to 6 |
+//! | `conversion_min_sends` | 0 (guard off) to 10 000 000 |
+//! | `conversion_min_rate` | 0.0 to 1.0, kept in thousandths (0.2 → 200 ‰; finer is rounded) |
+//! | `token_ttl` | 1 s to 30 days |
+//! | `provider_timeout` | 1 ms to 5 minutes |
 
 use std::time::Duration;
 
@@ -24,8 +44,11 @@ use crate::code::MAX_CODE_LEN;
 /// The window of the per-hour send caps.
 pub const SEND_WINDOW: Duration = Duration::from_secs(3600);
 
+/// The largest send or verify cap (per hour).
+pub const MAX_CAP: u32 = 10_000_000;
+
 /// A validated verification policy. Build one with [`Policy::builder`]; `Policy::default()` is
-/// the defaults of the README.
+/// the README's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     code_length: usize,
@@ -35,7 +58,13 @@ pub struct Policy {
     resend_cooldown: Duration,
     sends_per_phone_per_hour: u32,
     sends_per_ip_per_hour: u32,
+    sends_per_range_per_hour: u32,
+    range_digits: u8,
+    voice_sends_per_hour: u32,
     sends_per_hour: u32,
+    conversion_min_sends: u32,
+    conversion_min_permille: u16,
+    verifies_per_ip_per_hour: u32,
     token_ttl: Duration,
     provider_timeout: Duration,
 }
@@ -50,7 +79,13 @@ impl Default for Policy {
             resend_cooldown: Duration::from_secs(30),
             sends_per_phone_per_hour: 5,
             sends_per_ip_per_hour: 20,
+            sends_per_range_per_hour: 10,
+            range_digits: 3,
+            voice_sends_per_hour: 100,
             sends_per_hour: 1000,
+            conversion_min_sends: 100,
+            conversion_min_permille: 200,
+            verifies_per_ip_per_hour: 100,
             token_ttl: Duration::from_secs(86_400),
             provider_timeout: Duration::from_secs(10),
         }
@@ -60,7 +95,10 @@ impl Default for Policy {
 impl Policy {
     /// Starts from the defaults.
     pub fn builder() -> PolicyBuilder {
-        PolicyBuilder(Self::default())
+        PolicyBuilder {
+            policy: Self::default(),
+            conversion_min_rate: None,
+        }
     }
 
     /// Digits per code (default 6: NIST 800-63B, ASVS 6.5).
@@ -87,13 +125,46 @@ impl Policy {
     pub fn sends_per_phone_per_hour(&self) -> u32 {
         self.sends_per_phone_per_hour
     }
-    /// Sends per client IP per hour (default 20).
+    /// Sends per client address per hour (default 20).
     pub fn sends_per_ip_per_hour(&self) -> u32 {
         self.sends_per_ip_per_hour
+    }
+    /// Sends per hour into one block of numbers (default 10): SMS pumping walks consecutive
+    /// numbers. A block is the E.164 number without its last [`range_digits`](Self::range_digits).
+    pub fn sends_per_range_per_hour(&self) -> u32 {
+        self.sends_per_range_per_hour
+    }
+    /// How many trailing digits a number block spans (default 3: `+919812345000` to
+    /// `+919812345999` are one block).
+    pub fn range_digits(&self) -> u8 {
+        self.range_digits
+    }
+    /// Voice sends overall per hour (default 100): voice costs more.
+    pub fn voice_sends_per_hour(&self) -> u32 {
+        self.voice_sends_per_hour
     }
     /// Sends overall per hour, the spend guard against SMS pumping (default 1000).
     pub fn sends_per_hour(&self) -> u32 {
         self.sends_per_hour
+    }
+    /// The country conversion guard looks at a country once this many sends to it were let
+    /// through in the last hour (default 100; 0 turns the guard off).
+    pub fn conversion_min_sends(&self) -> u32 {
+        self.conversion_min_sends
+    }
+    /// The least share of a country's sends in the last hour that must be verified, or
+    /// further sends to it are refused until the figures recover (default 0.2).
+    pub fn conversion_min_rate(&self) -> f64 {
+        f64::from(self.conversion_min_permille) / 1000.0
+    }
+    /// [`conversion_min_rate`](Self::conversion_min_rate) in thousandths, as stores compare
+    /// it (default 200).
+    pub fn conversion_min_permille(&self) -> u16 {
+        self.conversion_min_permille
+    }
+    /// Verifies per client address per hour, whatever their outcome (default 100).
+    pub fn verifies_per_ip_per_hour(&self) -> u32 {
+        self.verifies_per_ip_per_hour
     }
     /// Lifetime of a verification token (default 86 400 s).
     pub fn token_ttl(&self) -> Duration {
@@ -127,13 +198,23 @@ pub enum PolicyError {
     /// The resend cooldown is not shorter than the one-hour send window.
     #[error("resend_cooldown must be shorter than one hour")]
     CooldownTooLong,
+    /// A value is past its bound (see the module docs).
+    #[error("{knob} must be {bound}")]
+    OutOfRange {
+        /// The knob, as named by its [`PolicyBuilder`] method.
+        knob: &'static str,
+        /// The bound, in words (`"at most 20"`).
+        bound: &'static str,
+    },
 }
 
 impl PolicyError {
     /// The refused knob, as named by its [`PolicyBuilder`] method (`"max_attempts"`).
     pub fn knob(&self) -> &'static str {
         match self {
-            Self::ZeroDuration(knob) | Self::ZeroCount(knob) => knob,
+            Self::ZeroDuration(knob) | Self::ZeroCount(knob) | Self::OutOfRange { knob, .. } => {
+                knob
+            }
             Self::CodeLength(_) => "code_length",
             Self::CooldownTooLong => "resend_cooldown",
         }
@@ -143,44 +224,66 @@ impl PolicyError {
 /// Builds a [`Policy`]; see the module docs.
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct PolicyBuilder(Policy);
+pub struct PolicyBuilder {
+    policy: Policy,
+    /// As given; checked and turned into thousandths by `build`.
+    conversion_min_rate: Option<f64>,
+}
 
 macro_rules! setters {
     ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
         $($(#[$doc])* pub fn $name(mut self, value: $ty) -> Self {
-            self.0.$name = value;
+            self.policy.$name = value;
             self
         })*
     };
 }
 
+const HOUR: Duration = Duration::from_secs(3600);
+
 impl PolicyBuilder {
     setters! {
         /// Digits per code, 4 to 32.
         code_length: usize;
-        /// How long a code stays valid.
+        /// How long a code stays valid (at most an hour).
         code_ttl: Duration;
-        /// Wrong attempts per phone before the lock.
+        /// Wrong attempts per phone before the lock (1 to 20).
         max_attempts: u32;
-        /// How long the lock lasts.
+        /// How long the lock lasts (at most 24 hours).
         lockout: Duration;
         /// Minimum time between two sends to one phone (zero allowed: no cooldown).
         resend_cooldown: Duration;
         /// Sends per phone per hour.
         sends_per_phone_per_hour: u32;
-        /// Sends per client IP per hour.
+        /// Sends per client address per hour.
         sends_per_ip_per_hour: u32;
+        /// Sends per number block per hour.
+        sends_per_range_per_hour: u32;
+        /// Trailing digits of a number block (1 to 6).
+        range_digits: u8;
+        /// Voice sends overall per hour.
+        voice_sends_per_hour: u32;
         /// Sends overall per hour.
         sends_per_hour: u32;
-        /// Token lifetime.
+        /// Sends to one country in the last hour before the conversion guard looks (0: off).
+        conversion_min_sends: u32;
+        /// Verifies per client address per hour.
+        verifies_per_ip_per_hour: u32;
+        /// Token lifetime (at most 30 days).
         token_ttl: Duration;
-        /// Longest wait for one provider request.
+        /// Longest wait for one provider request (at most 5 minutes).
         provider_timeout: Duration;
+    }
+
+    /// The least verified share of a country's sends (0.0 to 1.0; kept in thousandths).
+    pub fn conversion_min_rate(mut self, rate: f64) -> Self {
+        self.conversion_min_rate = Some(rate);
+        self
     }
 
     /// Checks every value and returns the policy.
     pub fn build(self) -> Result<Policy, PolicyError> {
-        let p = self.0;
+        let mut p = self.policy;
         if !(4..=MAX_CODE_LEN).contains(&p.code_length) {
             return Err(PolicyError::CodeLength(p.code_length));
         }
@@ -200,15 +303,55 @@ impl PolicyBuilder {
                 return Err(PolicyError::ZeroDuration(name));
             }
         }
+        let out = |knob, bound| Err(PolicyError::OutOfRange { knob, bound });
+        for (knob, d, max, bound) in [
+            ("code_ttl", p.code_ttl, HOUR, "at most one hour"),
+            ("lockout", p.lockout, 24 * HOUR, "at most 24 hours"),
+            ("token_ttl", p.token_ttl, 30 * 24 * HOUR, "at most 30 days"),
+            (
+                "provider_timeout",
+                p.provider_timeout,
+                Duration::from_secs(300),
+                "at most 5 minutes",
+            ),
+        ] {
+            if d > max {
+                return out(knob, bound);
+            }
+        }
+        if p.max_attempts == 0 {
+            return Err(PolicyError::ZeroCount("max_attempts"));
+        }
+        if p.max_attempts > 20 {
+            return out("max_attempts", "at most 20");
+        }
         for (name, n) in [
-            ("max_attempts", p.max_attempts),
             ("sends_per_phone_per_hour", p.sends_per_phone_per_hour),
             ("sends_per_ip_per_hour", p.sends_per_ip_per_hour),
+            ("sends_per_range_per_hour", p.sends_per_range_per_hour),
+            ("voice_sends_per_hour", p.voice_sends_per_hour),
             ("sends_per_hour", p.sends_per_hour),
+            ("verifies_per_ip_per_hour", p.verifies_per_ip_per_hour),
         ] {
             if n == 0 {
                 return Err(PolicyError::ZeroCount(name));
             }
+            if n > MAX_CAP {
+                return out(name, "at most 10000000");
+            }
+        }
+        if p.conversion_min_sends > MAX_CAP {
+            return out("conversion_min_sends", "at most 10000000");
+        }
+        if !(1..=6).contains(&p.range_digits) {
+            return out("range_digits", "between 1 and 6");
+        }
+        if let Some(rate) = self.conversion_min_rate {
+            if !(0.0..=1.0).contains(&rate) {
+                return out("conversion_min_rate", "between 0.0 and 1.0");
+            }
+            // In range, so the product is within 0..=1000.
+            p.conversion_min_permille = (rate * 1000.0).round() as u16;
         }
         if p.resend_cooldown >= SEND_WINDOW {
             return Err(PolicyError::CooldownTooLong);
@@ -233,6 +376,13 @@ mod tests {
         assert_eq!(p.sends_per_phone_per_hour(), 5);
         assert_eq!(p.sends_per_ip_per_hour(), 20);
         assert_eq!(p.sends_per_hour(), 1000);
+        assert_eq!(p.sends_per_range_per_hour(), 10);
+        assert_eq!(p.range_digits(), 3);
+        assert_eq!(p.voice_sends_per_hour(), 100);
+        assert_eq!(p.conversion_min_sends(), 100);
+        assert_eq!(p.conversion_min_rate(), 0.2);
+        assert_eq!(p.conversion_min_permille(), 200);
+        assert_eq!(p.verifies_per_ip_per_hour(), 100);
         assert_eq!(p.token_ttl().as_secs(), 86_400);
         assert_eq!(p.provider_timeout().as_secs(), 10);
     }
@@ -287,5 +437,125 @@ mod tests {
             assert_eq!(builder.build().unwrap_err(), expected);
         }
         assert!(Policy::builder().resend_cooldown(zero).build().is_ok());
+    }
+
+    #[test]
+    fn refuses_values_past_their_upper_bounds_naming_the_knob() {
+        let secs = Duration::from_secs;
+        let out = |knob, bound| PolicyError::OutOfRange { knob, bound };
+        let cases = [
+            (
+                Policy::builder().max_attempts(21),
+                out("max_attempts", "at most 20"),
+            ),
+            (
+                Policy::builder().code_ttl(secs(3601)),
+                out("code_ttl", "at most one hour"),
+            ),
+            (
+                Policy::builder().lockout(secs(86_401)),
+                out("lockout", "at most 24 hours"),
+            ),
+            (
+                Policy::builder().token_ttl(secs(30 * 86_400 + 1)),
+                out("token_ttl", "at most 30 days"),
+            ),
+            (
+                Policy::builder().provider_timeout(secs(301)),
+                out("provider_timeout", "at most 5 minutes"),
+            ),
+            (
+                Policy::builder().range_digits(0),
+                out("range_digits", "between 1 and 6"),
+            ),
+            (
+                Policy::builder().range_digits(7),
+                out("range_digits", "between 1 and 6"),
+            ),
+            (
+                Policy::builder().conversion_min_rate(1.01),
+                out("conversion_min_rate", "between 0.0 and 1.0"),
+            ),
+            (
+                Policy::builder().conversion_min_rate(-0.1),
+                out("conversion_min_rate", "between 0.0 and 1.0"),
+            ),
+            (
+                Policy::builder().conversion_min_rate(f64::NAN),
+                out("conversion_min_rate", "between 0.0 and 1.0"),
+            ),
+            (
+                Policy::builder().conversion_min_sends(MAX_CAP + 1),
+                out("conversion_min_sends", "at most 10000000"),
+            ),
+            (
+                Policy::builder().sends_per_range_per_hour(0),
+                PolicyError::ZeroCount("sends_per_range_per_hour"),
+            ),
+            (
+                Policy::builder().voice_sends_per_hour(0),
+                PolicyError::ZeroCount("voice_sends_per_hour"),
+            ),
+            (
+                Policy::builder().verifies_per_ip_per_hour(0),
+                PolicyError::ZeroCount("verifies_per_ip_per_hour"),
+            ),
+        ];
+        for (builder, expected) in cases {
+            let err = builder.build().unwrap_err();
+            assert_eq!(err.knob(), expected.knob());
+            assert_eq!(err, expected);
+        }
+        for knob in [
+            "sends_per_phone_per_hour",
+            "sends_per_ip_per_hour",
+            "sends_per_range_per_hour",
+            "voice_sends_per_hour",
+            "sends_per_hour",
+            "verifies_per_ip_per_hour",
+        ] {
+            let set = |n| {
+                let b = Policy::builder();
+                match knob {
+                    "sends_per_phone_per_hour" => b.sends_per_phone_per_hour(n),
+                    "sends_per_ip_per_hour" => b.sends_per_ip_per_hour(n),
+                    "sends_per_range_per_hour" => b.sends_per_range_per_hour(n),
+                    "voice_sends_per_hour" => b.voice_sends_per_hour(n),
+                    "sends_per_hour" => b.sends_per_hour(n),
+                    _ => b.verifies_per_ip_per_hour(n),
+                }
+            };
+            assert!(set(1_000_000).build().is_ok(), "{knob}: a million is fine");
+            assert!(set(MAX_CAP).build().is_ok(), "{knob}: the bound itself");
+            assert_eq!(
+                set(MAX_CAP + 1).build().unwrap_err(),
+                out(knob, "at most 10000000")
+            );
+        }
+        // The bounds themselves are accepted.
+        let edge = Policy::builder()
+            .max_attempts(20)
+            .code_ttl(secs(3600))
+            .lockout(secs(86_400))
+            .token_ttl(secs(30 * 86_400))
+            .provider_timeout(secs(300))
+            .range_digits(6)
+            .conversion_min_sends(0)
+            .conversion_min_rate(1.0)
+            .build()
+            .unwrap();
+        assert_eq!(edge.conversion_min_permille(), 1000);
+        let p = Policy::builder()
+            .conversion_min_rate(0.1234)
+            .build()
+            .unwrap();
+        assert_eq!(p.conversion_min_permille(), 123, "kept in thousandths");
+        assert!(
+            Policy::builder()
+                .range_digits(1)
+                .conversion_min_rate(0.0)
+                .build()
+                .is_ok()
+        );
     }
 }

@@ -481,12 +481,13 @@ pub struct ProviderError {
 impl ProviderError {
     /// A failure of `kind` from `provider`. Whether a message may have been sent defaults from
     /// the kind: only [`ProviderErrorKind::Timeout`] and
-    /// [`ProviderErrorKind::UnexpectedResponse`] say "maybe".
+    /// [`ProviderErrorKind::UnexpectedResponse`] and [`ProviderErrorKind::ServerError`] (a 5xx:
+    /// the provider may have sent before failing) say "maybe".
     pub fn new(provider: impl Into<Cow<'static, str>>, kind: ProviderErrorKind) -> Self {
         let delivery = match kind {
-            ProviderErrorKind::Timeout | ProviderErrorKind::UnexpectedResponse => {
-                Delivery::MaybeSent
-            }
+            ProviderErrorKind::Timeout
+            | ProviderErrorKind::UnexpectedResponse
+            | ProviderErrorKind::ServerError => Delivery::MaybeSent,
             _ => Delivery::NotSent,
         };
         Self {

@@ -36,15 +36,17 @@
 //!   [`Policy::lockout`]; while locked even the right code is refused, and no code is sent
 //!   (a send is answered [`SendError::RateLimited`] with [`Limit::Locked`]).
 //! - At most one live code per phone: a new send replaces the old code.
-//! - Sends pass the cooldown, the per-phone, per-IP and overall hourly caps and the country
-//!   allow-list, each refusal saying when it lifts.
+//! - Sends pass the cooldown, the per-phone, per-IP, per-number-range, voice and overall hourly
+//!   caps, the country conversion guard and the country allow-list, each refusal saying which
+//!   limit refused and when it lifts. Verifies spend the client address's hourly budget first
+//!   ([`VerifyError::RateLimited`]).
 //! - The store failing means refusal ([`SendError::StoreUnavailable`]): never a send without a
 //!   record, never a guess without a count.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tracing::Instrument;
@@ -60,8 +62,8 @@ use crate::provider::{
 };
 use crate::revocation::RevocationList;
 use crate::store::{
-    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, Pending, SendAttempt,
-    SendDecision, SendLimits, StoreError, VerificationStore,
+    AttemptDecision, AttemptLimits, AttemptResult, Country, FinishOutcome, Limit, Pending,
+    SendAttempt, SendDecision, SendLimits, StoreError, VerificationStore,
 };
 use crate::store::{Revocation, StoreError as RevocationStoreError};
 use crate::token::{KeyRing, PhoneProof, TokenError};
@@ -71,7 +73,7 @@ use crate::web::errors::ErrorCode;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Context {
-    /// The client's address (for the per-IP send cap).
+    /// The client's address (for the per-address send cap and verify budget).
     pub client_ip: Option<IpAddr>,
     /// SMS (default) or voice, for sends.
     pub channel: Channel,
@@ -198,6 +200,14 @@ pub enum VerifyError {
         /// When the lock lifts.
         retry_after: Duration,
     },
+    /// The client address spent its verify budget ([`Limit::Ip`]); the phone lost no attempt.
+    #[error("too many verifications ({limit}); retry in {}s", retry_secs(*.retry_after))]
+    RateLimited {
+        /// Which limit.
+        limit: Limit,
+        /// When it lifts.
+        retry_after: Duration,
+    },
     /// The provider failed.
     #[error("the SMS provider failed")]
     Provider(#[source] ProviderError),
@@ -235,6 +245,9 @@ pub enum BuildError {
         /// What is wrong.
         reason: String,
     },
+    /// The store cannot hold what the policy needs without forgetting counters or locks.
+    #[error("{0}")]
+    StoreCapacity(String),
 }
 
 const RANDOM_KEY_WARNING: &str = "twofactor: no signing key configured; using a random one \
@@ -257,6 +270,8 @@ struct Inner {
     test_numbers: HashMap<PhoneNumber, OtpCode>,
     revocations: RevocationList,
     warnings: Vec<&'static str>,
+    /// The countries the conversion guard refused last, to report throttle and release once.
+    throttled: Mutex<HashSet<Country>>,
 }
 
 /// The verification engine; cheap to clone (clones share everything). See the module docs.
@@ -301,7 +316,10 @@ impl fmt::Debug for PhoneVerifierBuilder {
 }
 
 impl PhoneVerifierBuilder {
-    /// The store (default: a [`MokaStore`](crate::store::MokaStore) with default capacity).
+    /// The store (default: a [`MokaStore`](crate::store::MokaStore) with the default
+    /// capacities, raised to what the policy needs). [`build`](Self::build) refuses a store
+    /// that cannot hold the policy's working set
+    /// ([`VerificationStore::check_policy`]).
     pub fn store(mut self, store: impl VerificationStore) -> Self {
         self.store = Some(Arc::new(store));
         self
@@ -363,10 +381,17 @@ impl PhoneVerifierBuilder {
         let store = match self.store {
             Some(store) => store,
             #[cfg(feature = "moka")]
-            None => Arc::new(crate::store::MokaStore::default()),
+            None => Arc::new(
+                crate::store::MokaStore::builder()
+                    .sized_for(&self.policy)
+                    .build(),
+            ),
             #[cfg(not(feature = "moka"))]
             None => return Err(BuildError::NoStore),
         };
+        store
+            .check_policy(&self.policy)
+            .map_err(|e| BuildError::StoreCapacity(e.to_string()))?;
         if !self.test_numbers.is_empty() && !self.test_numbers_enabled {
             return Err(BuildError::TestNumbersNotEnabled);
         }
@@ -401,6 +426,7 @@ impl PhoneVerifierBuilder {
                 test_numbers,
                 revocations: RevocationList::new(),
                 warnings,
+                throttled: Mutex::default(),
             }),
         })
     }
@@ -611,8 +637,16 @@ impl PhoneVerifier {
             return Err(SendError::ChannelUnsupported(ctx.channel));
         }
         let now = inner.clock.now_millis();
-        let attempt = SendAttempt::new(phone, ctx.client_ip, now, inner.send_limits);
-        match inner.store.reserve_send(&attempt).await {
+        // `new` takes the phone's own country ([`Country::of`]).
+        let attempt = SendAttempt::new(phone, now, inner.send_limits)
+            .with_client(ctx.client_ip)
+            .with_channel(ctx.channel);
+        let country = attempt.country;
+        let decision = inner.store.reserve_send(&attempt).await;
+        if let Ok(d) = &decision {
+            self.note_conversion(country, d);
+        }
+        match decision {
             Err(e) => {
                 self.emit(Event::StoreFailed { phone });
                 return Err(SendError::StoreUnavailable(e));
@@ -692,6 +726,43 @@ impl PhoneVerifier {
         })
     }
 
+    /// Reports the conversion guard's transitions for `country`, as the send decision `d` shows
+    /// them: refused by it (throttled), or past it (released; every limit after it in
+    /// [`Limit`]'s order means the guard let the send through).
+    fn note_conversion(&self, country: Country, d: &SendDecision) {
+        let throttled = match d {
+            SendDecision::Refused {
+                limit: Limit::Country,
+                ..
+            } => true,
+            SendDecision::Granted
+            | SendDecision::Refused {
+                limit: Limit::Global,
+                ..
+            } => false,
+            _ => return,
+        };
+        let changed = {
+            let mut set = self
+                .inner
+                .throttled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if throttled {
+                set.insert(country)
+            } else {
+                set.remove(&country)
+            }
+        };
+        if changed {
+            self.emit(if throttled {
+                Event::CountryThrottled { country }
+            } else {
+                Event::CountryReleased { country }
+            });
+        }
+    }
+
     /// Checks `code_input` for the phone typed as `phone_input`.
     pub async fn verify(
         &self,
@@ -722,7 +793,7 @@ impl PhoneVerifier {
         &self,
         phone_input: &str,
         code_input: &str,
-        _ctx: &Context,
+        ctx: &Context,
         span: &tracing::Span,
     ) -> Result<Verified, VerifyError> {
         let inner = &*self.inner;
@@ -738,10 +809,23 @@ impl PhoneVerifier {
         };
         let (pending_id, ticket, attempt, last) = match inner
             .store
-            .begin_attempt(phone, now, &inner.attempt_limits)
+            .begin_attempt(phone, ctx.client_ip, now, &inner.attempt_limits)
             .await
             .map_err(store_failed)?
         {
+            AttemptDecision::RateLimited { retry_after_ms } => {
+                let retry_after = Duration::from_millis(retry_after_ms);
+                self.emit(Event::RateLimited {
+                    phone,
+                    client_ip: ctx.client_ip,
+                    limit: Limit::Ip,
+                    retry_after,
+                });
+                return Err(VerifyError::RateLimited {
+                    limit: Limit::Ip,
+                    retry_after,
+                });
+            }
             AttemptDecision::Locked { retry_after_ms } => {
                 self.emit(Event::VerificationFailed {
                     phone,
@@ -800,7 +884,13 @@ impl PhoneVerifier {
                     .await
                     .map_err(store_failed)?
                 {
-                    FinishOutcome::Done => {}
+                    FinishOutcome::Done => {
+                        // Only the conversion guard's figures: a failure here costs the user
+                        // nothing and leaves the guard on the strict side.
+                        if let Err(e) = inner.store.record_verified(Country::of(phone), now).await {
+                            tracing::warn!(error = %e, "twofactor: could not count a verification for the conversion guard");
+                        }
+                    }
                     FinishOutcome::Gone => {
                         self.emit(Event::VerificationFailed {
                             phone,
@@ -906,6 +996,7 @@ impl VerifyError {
             Self::NoLiveCode => ErrorCode::CodeExpired,
             Self::Incorrect { .. } => ErrorCode::IncorrectCode,
             Self::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Provider(e) => provider_code(e),
             Self::StoreUnavailable(_) => ErrorCode::ServiceUnavailable,
         }

@@ -162,6 +162,12 @@ fn every_policy_variable_is_read() {
         ("TWOFACTOR_SENDS_PER_PHONE_HOUR", "2"),
         ("TWOFACTOR_SENDS_PER_IP_HOUR", "7"),
         ("TWOFACTOR_SENDS_PER_HOUR", "99"),
+        ("TWOFACTOR_SENDS_PER_RANGE_HOUR", "4"),
+        ("TWOFACTOR_RANGE_DIGITS", "2"),
+        ("TWOFACTOR_VOICE_SENDS_PER_HOUR", "11"),
+        ("TWOFACTOR_VERIFIES_PER_IP_HOUR", "42"),
+        ("TWOFACTOR_CONVERSION_MIN_SENDS", "50"),
+        ("TWOFACTOR_CONVERSION_MIN_RATE", "0.35"),
         ("TWOFACTOR_TOKEN_TTL", "3600"),
         ("TWOFACTOR_PROVIDER_TIMEOUT", "2"),
         ("TWOFACTOR_COOKIE_SECURE", "false"),
@@ -184,6 +190,17 @@ fn every_policy_variable_is_read() {
         ),
         (2, 7, 99)
     );
+    assert_eq!(
+        (
+            p.sends_per_range_per_hour(),
+            p.range_digits(),
+            p.voice_sends_per_hour(),
+            p.verifies_per_ip_per_hour(),
+            p.conversion_min_sends(),
+        ),
+        (4, 2, 11, 42, 50)
+    );
+    assert_eq!(p.conversion_min_rate(), 0.35);
     assert_eq!(
         (p.token_ttl(), p.provider_timeout()),
         (Duration::from_secs(3600), Duration::from_secs(2))
@@ -227,6 +244,14 @@ fn a_bad_value_is_an_error_naming_its_variable() {
         ("TWOFACTOR_SENDS_PER_PHONE_HOUR", "0"),
         ("TWOFACTOR_SENDS_PER_IP_HOUR", "0"),
         ("TWOFACTOR_SENDS_PER_HOUR", "0"),
+        ("TWOFACTOR_SENDS_PER_RANGE_HOUR", "0"),
+        ("TWOFACTOR_SENDS_PER_RANGE_HOUR", "ten"),
+        ("TWOFACTOR_RANGE_DIGITS", "x"),
+        ("TWOFACTOR_VOICE_SENDS_PER_HOUR", "0"),
+        ("TWOFACTOR_VERIFIES_PER_IP_HOUR", "0"),
+        ("TWOFACTOR_VERIFIES_PER_IP_HOUR", "-5"),
+        ("TWOFACTOR_CONVERSION_MIN_SENDS", "lots"),
+        ("TWOFACTOR_CONVERSION_MIN_RATE", "20%"),
         ("TWOFACTOR_TOKEN_TTL", "0"),
         ("TWOFACTOR_PROVIDER_TIMEOUT", "0"),
         ("TWOFACTOR_COOKIE_SECURE", "maybe"),
@@ -239,6 +264,100 @@ fn a_bad_value_is_an_error_naming_its_variable() {
         let message = settings(&[(var, value)]).unwrap_err().to_string();
         assert!(message.starts_with(var), "{message}");
     }
+}
+
+#[test]
+fn a_value_past_its_bound_is_an_error_naming_its_variable() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("TWOFACTOR_MAX_ATTEMPTS", "21", "at most 20"),
+        ("TWOFACTOR_CODE_TTL", "3601", "at most one hour"),
+        ("TWOFACTOR_LOCKOUT", "86401", "at most 24 hours"),
+        ("TWOFACTOR_TOKEN_TTL", "2592001", "at most 30 days"),
+        ("TWOFACTOR_PROVIDER_TIMEOUT", "301", "at most 5 minutes"),
+        (
+            "TWOFACTOR_SENDS_PER_PHONE_HOUR",
+            "10000001",
+            "at most 10000000",
+        ),
+        (
+            "TWOFACTOR_SENDS_PER_IP_HOUR",
+            "10000001",
+            "at most 10000000",
+        ),
+        ("TWOFACTOR_SENDS_PER_HOUR", "10000001", "at most 10000000"),
+        (
+            "TWOFACTOR_SENDS_PER_RANGE_HOUR",
+            "10000001",
+            "at most 10000000",
+        ),
+        (
+            "TWOFACTOR_VOICE_SENDS_PER_HOUR",
+            "10000001",
+            "at most 10000000",
+        ),
+        (
+            "TWOFACTOR_VERIFIES_PER_IP_HOUR",
+            "10000001",
+            "at most 10000000",
+        ),
+        (
+            "TWOFACTOR_CONVERSION_MIN_SENDS",
+            "10000001",
+            "at most 10000000",
+        ),
+        ("TWOFACTOR_RANGE_DIGITS", "0", "between 1 and 6"),
+        ("TWOFACTOR_RANGE_DIGITS", "7", "between 1 and 6"),
+        (
+            "TWOFACTOR_CONVERSION_MIN_RATE",
+            "1.5",
+            "between 0.0 and 1.0",
+        ),
+        (
+            "TWOFACTOR_CONVERSION_MIN_RATE",
+            "-0.1",
+            "between 0.0 and 1.0",
+        ),
+        (
+            "TWOFACTOR_CONVERSION_MIN_RATE",
+            "NaN",
+            "between 0.0 and 1.0",
+        ),
+    ];
+    for (var, value, bound) in cases {
+        assert_eq!(error_var(&[(var, value)]), *var, "{var}={value}");
+        let message = settings(&[(var, value)]).unwrap_err().to_string();
+        assert!(message.starts_with(var), "{message}");
+        assert!(message.ends_with(bound), "{var}={value}: {message}");
+    }
+    // The bounds themselves, and a million, are fine.
+    let edge = settings(&[
+        ("TWOFACTOR_MAX_ATTEMPTS", "20"),
+        ("TWOFACTOR_CODE_TTL", "3600"),
+        ("TWOFACTOR_LOCKOUT", "86400"),
+        ("TWOFACTOR_TOKEN_TTL", "2592000"),
+        ("TWOFACTOR_SENDS_PER_HOUR", "1000000"),
+        ("TWOFACTOR_SENDS_PER_IP_HOUR", "10000000"),
+        ("TWOFACTOR_VERIFIES_PER_IP_HOUR", "1000000"),
+        ("TWOFACTOR_RANGE_DIGITS", "6"),
+        ("TWOFACTOR_CONVERSION_MIN_SENDS", "0"),
+        ("TWOFACTOR_CONVERSION_MIN_RATE", "1"),
+    ])
+    .unwrap();
+    assert_eq!(edge.policy.sends_per_hour(), 1_000_000);
+    assert_eq!(edge.policy.conversion_min_rate(), 1.0);
+}
+
+#[tokio::test]
+async fn the_in_memory_store_is_sized_for_the_configured_caps() {
+    // Ten million sends an hour under a day's lockout: the default capacities would forget
+    // records; the engine's default store is raised to hold them (bounds, not allocations).
+    let s = settings(&[
+        ("TWOFACTOR_SENDS_PER_HOUR", "10000000"),
+        ("TWOFACTOR_LOCKOUT", "86400"),
+    ])
+    .unwrap();
+    let tf = s.build().await.unwrap();
+    assert_eq!(tf.verifier().policy().sends_per_hour(), 10_000_000);
 }
 
 #[test]
@@ -352,5 +471,101 @@ fn the_client_address_variables() {
         ),
     ] {
         assert_eq!(error_var(&vars), var, "{vars:?}");
+    }
+}
+
+/// A file of our own in the temporary directory, removed on drop.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(contents: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path = std::env::temp_dir().join(format!("twofactor-config-{nanos}.pem"));
+        std::fs::write(&path, contents).unwrap();
+        Self(path)
+    }
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn the_redis_cluster_and_ca_variables_are_read_and_checked_together() {
+    const URL: &str = "TWOFACTOR_REDIS_URL";
+    const CLUSTER: &str = "TWOFACTOR_REDIS_CLUSTER";
+    const CA: &str = "TWOFACTOR_REDIS_CA_FILE";
+    const WAIT: &str = "TWOFACTOR_REDIS_WAIT_REPLICAS";
+    // A PEM block (its contents are only checked when connecting).
+    let pem = TempFile::new("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    let not_pem = TempFile::new("hello\n");
+    let seeds = "rediss://:pw@10.0.0.1:7000, rediss://:pw@10.0.0.2:7000";
+
+    let s = settings(&[
+        (URL, seeds),
+        (CLUSTER, "true"),
+        (CA, &pem.path()),
+        (WAIT, "2"),
+    ])
+    .unwrap();
+    assert!(s.redis_cluster);
+    assert_eq!(
+        s.redis_ca_file.as_ref().unwrap().display().to_string(),
+        pem.path()
+    );
+    assert_eq!(s.redis_wait_replicas, Some(2));
+    let s = settings(&[(URL, "redis://db:6379")]).unwrap();
+    assert!(!s.redis_cluster && s.redis_ca_file.is_none() && s.redis_wait_replicas.is_none());
+    assert!(!settings(&[(CLUSTER, "false")]).unwrap().redis_cluster);
+
+    let missing = format!("{}.missing", pem.path());
+    // (the variables, the one the error must name, what its reason must say)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
+        (
+            &[(URL, "redis://db"), (CLUSTER, "sometimes")],
+            CLUSTER,
+            "true or false",
+        ),
+        (&[(CLUSTER, "true")], CLUSTER, "TWOFACTOR_REDIS_URL is not"),
+        (&[(CA, &pem.path())], CA, "TWOFACTOR_REDIS_URL is not"),
+        (&[(WAIT, "1")], WAIT, "TWOFACTOR_REDIS_URL is not"),
+        (&[(URL, "redis://db"), (WAIT, "one")], WAIT, "whole number"),
+        (&[(URL, seeds)], URL, "TWOFACTOR_REDIS_CLUSTER=true"),
+        (&[(URL, " , "), (CLUSTER, "true")], URL, "no URL"),
+        (
+            &[(URL, "rediss://a:1,redis://b:2"), (CLUSTER, "true")],
+            URL,
+            "mix",
+        ),
+        (
+            &[(URL, "redis://db"), (CA, &pem.path())],
+            CA,
+            "not rediss://",
+        ),
+        (&[(URL, "rediss://db"), (CA, &missing)], CA, "cannot read"),
+        (
+            &[(URL, "rediss://db"), (CA, &not_pem.path())],
+            CA,
+            "no PEM certificate",
+        ),
+    ];
+    for (vars, var, says) in cases {
+        match settings(vars) {
+            Err(ConfigError::Invalid { var: got, reason }) => {
+                assert_eq!(got, *var, "{vars:?}: {reason}");
+                assert!(reason.contains(says), "{vars:?}: {reason}");
+                assert!(!reason.contains("pw@"), "a URL in {reason}");
+            }
+            other => panic!("{vars:?}: expected an error naming {var}, got {other:?}"),
+        }
     }
 }

@@ -10,8 +10,9 @@ use twofactor_core::events::{Event, FailureReason};
 use twofactor_core::mock::MockProvider;
 use twofactor_core::provider::{CodeMessage, SmsMessage, SmsReceipt};
 use twofactor_core::store::{
-    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Limit, MokaStore, Pending,
-    SendAttempt, SendDecision, StoreError, VerificationStore,
+    AttemptDecision, AttemptLimits, AttemptResult, ConversionFigures, Country, FinishOutcome,
+    Limit, MokaStore, Pending, Revocation, RevocationBatch, RevocationCursor, SendAttempt,
+    SendDecision, StoreError, VerificationStore,
 };
 use twofactor_core::{
     BuildError, Channel, Context, LocalOtp, OtpCode, PhoneNumber, PhoneVerifier, Policy,
@@ -137,7 +138,7 @@ async fn sends_per_phone_per_hour_are_capped() {
     }
     assert_eq!(
         retry_limit(h.verifier.send(PHONE, &ctx()).await),
-        (Limit::PhoneHourly, 3600 - 300)
+        (Limit::Phone, 3600 - 300)
     );
     h.verifier.send(OTHER, &ctx()).await.unwrap();
     h.clock.advance(Duration::from_secs(3600 - 300));
@@ -148,14 +149,15 @@ async fn sends_per_phone_per_hour_are_capped() {
 async fn sends_per_client_ip_per_hour_are_capped() {
     let h = harness();
     for i in 0..20 {
+        // Each in its own number block (the per-range cap is 10).
         h.verifier
-            .send(&format!("+9198123456{i:02}"), &ip("203.0.113.7"))
+            .send(&format!("+9198{i:02}345678"), &ip("203.0.113.7"))
             .await
             .unwrap();
     }
     assert_eq!(
         retry_limit(h.verifier.send("+919812345699", &ip("203.0.113.7")).await),
-        (Limit::IpHourly, 3600)
+        (Limit::Ip, 3600)
     );
     h.verifier
         .send("+919812345699", &ip("203.0.113.8"))
@@ -176,7 +178,7 @@ async fn sends_overall_per_hour_are_capped() {
     h.clock.advance(Duration::from_secs(100));
     assert_eq!(
         retry_limit(h.verifier.send("+919812345699", &ctx()).await),
-        (Limit::GlobalHourly, 3500)
+        (Limit::Global, 3500)
     );
     assert_eq!(h.events().last(), Some(&"rate_limited"));
 }
@@ -416,13 +418,25 @@ async fn provider_failures_and_timeouts() {
             .build()
             .unwrap(),
     );
-    h.mock.fail_next_send(ProviderErrorKind::ServerError);
+    h.mock.fail_next_send(ProviderErrorKind::Unreachable);
     match h.verifier.send(PHONE, &ctx()).await {
         Err(e @ SendError::Provider(_)) => assert_eq!(e.code().as_str(), "provider_error"),
         other => panic!("{other:?}"),
     }
     // Nothing was sent, so the reservation was taken back: no cooldown.
     h.verifier.send(PHONE, &ctx()).await.unwrap();
+
+    // A 5xx may have delivered: the cooldown stands, and nothing is retried.
+    h.clock.advance(Duration::from_secs(30));
+    h.mock.fail_next_send(ProviderErrorKind::ServerError);
+    assert!(matches!(
+        h.verifier.send(PHONE, &ctx()).await,
+        Err(SendError::Provider(_))
+    ));
+    assert_eq!(
+        retry_limit(h.verifier.send(PHONE, &ctx()).await).0,
+        Limit::Cooldown
+    );
 
     h.mock.fail_next_send(ProviderErrorKind::InvalidPhone);
     assert!(matches!(
@@ -654,6 +668,7 @@ impl VerificationStore for DownStore {
     async fn begin_attempt(
         &self,
         _: PhoneNumber,
+        _: Option<IpAddr>,
         _: u64,
         _: &AttemptLimits,
     ) -> Result<AttemptDecision, StoreError> {
@@ -668,18 +683,20 @@ impl VerificationStore for DownStore {
     ) -> Result<FinishOutcome, StoreError> {
         Err(StoreError::Timeout)
     }
-    async fn revoke(
-        &self,
-        _: &twofactor_core::store::Revocation,
-        _: u64,
-    ) -> Result<(), StoreError> {
+    async fn record_verified(&self, _: Country, _: u64) -> Result<(), StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn conversion(&self, _: Country, _: u64) -> Result<ConversionFigures, StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn revoke(&self, _: &Revocation, _: u64) -> Result<(), StoreError> {
         Err(StoreError::Timeout)
     }
     async fn revocations(
         &self,
-        _: &twofactor_core::store::RevocationCursor,
+        _: &RevocationCursor,
         _: u64,
-    ) -> Result<twofactor_core::store::RevocationBatch, StoreError> {
+    ) -> Result<RevocationBatch, StoreError> {
         Err(StoreError::Timeout)
     }
 }
@@ -716,7 +733,7 @@ fn the_moka_store_respects_its_capacity() {
         for i in 0..1_000u64 {
             let phone = PhoneNumber::from_digits(919_000_000_000 + i).unwrap();
             let _ = store
-                .reserve_send(&SendAttempt::new(phone, None, now, limits))
+                .reserve_send(&SendAttempt::new(phone, now, limits))
                 .await
                 .unwrap();
         }
@@ -774,4 +791,246 @@ async fn events_cover_every_decision() {
         }
     ));
     let _ = OtpCode::generate(6);
+}
+
+fn voice(ctx: Context) -> Context {
+    ctx.with_channel(Channel::Voice)
+}
+
+fn verify_limit(r: Result<twofactor_core::Verified, VerifyError>) -> (Limit, u64) {
+    match r {
+        Err(VerifyError::RateLimited { limit, retry_after }) => {
+            (limit, twofactor_core::verifier::retry_secs(retry_after))
+        }
+        other => panic!("expected rate limited, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sends_per_number_range_per_hour_are_capped() {
+    let h = harness();
+    // +919812345000 to +919812345999 are one block (3 digits); 10 an hour by default.
+    for i in 0..10 {
+        h.verifier
+            .send(&format!("+919812345{i:03}"), &ip(&format!("203.0.113.{i}")))
+            .await
+            .unwrap();
+        h.clock.advance(Duration::from_secs(60));
+    }
+    assert_eq!(
+        retry_limit(h.verifier.send("+919812345999", &ip("198.51.100.1")).await),
+        (Limit::Range, 3600 - 600)
+    );
+    h.verifier.send("+919812346000", &ctx()).await.unwrap();
+    assert_eq!(
+        h.mock.send_count(),
+        11,
+        "the refused send reached no provider"
+    );
+}
+
+#[tokio::test]
+async fn voice_sends_have_their_own_overall_cap() {
+    let h = harness_with(Policy::builder().voice_sends_per_hour(2).build().unwrap());
+    for p in ["+919812345678", "+919823456789"] {
+        h.verifier.send(p, &voice(ctx())).await.unwrap();
+    }
+    h.clock.advance(Duration::from_secs(100));
+    assert_eq!(
+        retry_limit(h.verifier.send("+919834567890", &voice(ctx())).await),
+        (Limit::Channel, 3500)
+    );
+    h.verifier.send("+919834567890", &ctx()).await.unwrap();
+    assert_eq!(h.mock.send_count(), 3, "SMS is not held by the voice cap");
+}
+
+#[tokio::test]
+async fn verifies_per_client_address_per_hour_are_capped_and_cost_the_phone_nothing() {
+    let h = harness_with(
+        Policy::builder()
+            .verifies_per_ip_per_hour(3)
+            .build()
+            .unwrap(),
+    );
+    h.verifier.send(PHONE, &ctx()).await.unwrap();
+    let wrong = h.wrong(PHONE);
+    let from = ip("203.0.113.7");
+    // Badly shaped codes are refused before the budget: they never count.
+    for _ in 0..5 {
+        assert!(matches!(
+            h.verifier.verify(PHONE, "12", &from).await,
+            Err(VerifyError::InvalidCode { .. })
+        ));
+    }
+    // Every outcome counts: a wrong code, no live code, a wrong code.
+    assert!(matches!(
+        h.verifier.verify(PHONE, &wrong, &from).await,
+        Err(VerifyError::Incorrect { attempts_left: 4 })
+    ));
+    assert!(matches!(
+        h.verifier.verify(OTHER, &wrong, &from).await,
+        Err(VerifyError::NoLiveCode)
+    ));
+    assert!(matches!(
+        h.verifier.verify(PHONE, &wrong, &from).await,
+        Err(VerifyError::Incorrect { attempts_left: 3 })
+    ));
+    let verifies = h.mock.verify_count();
+    let code = h.code(PHONE);
+    let refused = h.verifier.verify(PHONE, &code, &from).await;
+    assert_eq!(
+        refused.as_ref().unwrap_err().code().as_str(),
+        "rate_limited"
+    );
+    let (limit, secs) = verify_limit(refused);
+    assert_eq!(limit, Limit::Ip);
+    assert!((3540..=3600).contains(&secs), "{secs}");
+    assert_eq!(h.mock.verify_count(), verifies, "no provider call");
+    assert!(matches!(
+        h.events.lock().unwrap().last(),
+        Some(Event::RateLimited {
+            limit: Limit::Ip,
+            ..
+        })
+    ));
+    // The phone lost no attempt: from another address the right code still verifies.
+    h.verifier
+        .verify(PHONE, &code, &ip("203.0.113.8"))
+        .await
+        .unwrap();
+    // The budget frees up as the hour passes.
+    h.clock.advance(Duration::from_secs(3600));
+    assert!(matches!(
+        h.verifier.verify(PHONE, &wrong, &from).await,
+        Err(VerifyError::NoLiveCode)
+    ));
+}
+
+#[tokio::test]
+async fn the_conversion_guard_throttles_a_country_and_releases_it() {
+    let policy = Policy::builder()
+        .conversion_min_sends(3)
+        .conversion_min_rate(0.5)
+        .build()
+        .unwrap();
+    let h = harness_with(policy.clone());
+    let phones = ["+919812345678", "+919823456789", "+919834567890"];
+    for p in phones {
+        h.verifier.send(p, &ctx()).await.unwrap();
+    }
+    h.clock.advance(Duration::from_secs(60));
+    assert_eq!(
+        retry_limit(h.verifier.send("+919845678901", &ctx()).await),
+        (Limit::Country, 3540),
+        "3 sends to IN, none verified: throttled until the first leaves the hour"
+    );
+    assert!(h.verifier.send("+919856789012", &ctx()).await.is_err());
+    let throttled: Vec<_> = h
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::CountryThrottled { country } => Some(country.as_str().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(throttled, ["IN"], "one throttle event, not one per refusal");
+    assert_eq!(h.mock.send_count(), 3);
+
+    // Verifications come in: 2 of 3 is enough.
+    for p in &phones[..2] {
+        let code = h.code(p);
+        h.verifier.verify(p, &code, &ctx()).await.unwrap();
+    }
+    h.verifier.send("+919845678901", &ctx()).await.unwrap();
+    let names = h.events();
+    assert_eq!(
+        names.iter().filter(|n| **n == "country_released").count(),
+        1,
+        "{names:?}"
+    );
+    assert_eq!(names.last(), Some(&"code_sent"));
+    assert_eq!(
+        names[names.len() - 2],
+        "country_released",
+        "released by the send that got through"
+    );
+
+    // And by time alone: throttled again, then the hour passes.
+    let h = harness_with(policy);
+    for p in phones {
+        h.verifier.send(p, &ctx()).await.unwrap();
+    }
+    assert!(h.verifier.send("+919845678901", &ctx()).await.is_err());
+    h.clock.advance(Duration::from_secs(3600));
+    h.verifier.send("+919845678901", &ctx()).await.unwrap();
+    let names = h.events();
+    assert_eq!(
+        (
+            names.iter().filter(|n| **n == "country_throttled").count(),
+            names.iter().filter(|n| **n == "country_released").count()
+        ),
+        (1, 1),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn rate_limited_answers_say_which_limit() {
+    let h = harness_with(
+        Policy::builder()
+            .sends_per_range_per_hour(1)
+            .verifies_per_ip_per_hour(1)
+            .build()
+            .unwrap(),
+    );
+    h.verifier.send(PHONE, &ctx()).await.unwrap();
+    let e = h.verifier.send(OTHER, &ctx()).await.unwrap_err();
+    let r = twofactor_core::web::send_error(&e);
+    assert_eq!(r.status.as_u16(), 429);
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["error"], "rate_limited");
+    assert_eq!(body["reason"], "range");
+    assert_eq!(body["retry_after"], 3600);
+    assert_eq!(r.headers["retry-after"], "3600");
+
+    let from = ip("203.0.113.7");
+    let _ = h.verifier.verify(OTHER, "123456", &from).await;
+    let e = h.verifier.verify(OTHER, "123456", &from).await.unwrap_err();
+    let r = twofactor_core::web::verify_error(&e);
+    assert_eq!(r.status.as_u16(), 429);
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        (&body["error"], &body["reason"]),
+        (&"rate_limited".into(), &"ip".into())
+    );
+    assert!(r.headers.contains_key("retry-after"));
+
+    // The lock is too_many_attempts, not rate_limited: no reason field.
+    let e = VerifyError::TooManyAttempts {
+        retry_after: Duration::from_secs(900),
+    };
+    let body: serde_json::Value =
+        serde_json::from_slice(&twofactor_core::web::verify_error(&e).body).unwrap();
+    assert!(body.get("reason").is_none());
+}
+
+#[test]
+fn a_store_too_small_for_the_policy_is_refused_at_build_time() {
+    let small = MokaStore::builder().max_phones(1_000).build();
+    let err = PhoneVerifier::builder(MockProvider::new())
+        .store(small)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, BuildError::StoreCapacity(_)), "{err:?}");
+    assert!(err.to_string().contains("max_phones"), "{err}");
+    // The default store is sized for the policy.
+    let busy = Policy::builder().sends_per_hour(5_000_000).build().unwrap();
+    assert!(
+        PhoneVerifier::builder(MockProvider::new())
+            .policy(busy)
+            .build()
+            .is_ok()
+    );
 }

@@ -1,7 +1,9 @@
 //! The Redis store against a real Redis (`TWOFACTOR_TEST_REDIS_URL`, default
-//! `redis://127.0.0.1:6379`): the conformance suite, two engines sharing one Redis, restarts,
-//! the key layout, and the round-trip budget. Each test uses a key prefix of its own; nothing
-//! here flushes the server.
+//! `redis://127.0.0.1:6379`): the conformance suite (on the one-round-trip and the
+//! Cluster-safe scripts), two engines sharing one Redis, restarts, the key layout, the
+//! round-trip budget, the server's clock against skewed callers, the revocation stream's
+//! bounds, and the eviction-policy warning (on servers of its own). Each test uses a key
+//! prefix of its own; nothing here flushes the server.
 
 mod redis_support;
 
@@ -10,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use redis_support as support;
+use redis_support::{self as support, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Barrier;
 use twofactor_core::mock::MockProvider;
 use twofactor_core::provider::{CodeMessage, SmsMessage, SmsReceipt};
 use twofactor_core::store::conformance::random_phone;
-use twofactor_core::store::redis::RedisStore;
+use twofactor_core::store::redis::{Clock, Eviction, RedisStore};
 use twofactor_core::store::{Limit, StoreError};
 use twofactor_core::{
     CodeHasher, Context, KeyRing, LocalOtp, OtpCode, OtpProvider, PhoneNumber, PhoneVerifier,
@@ -81,11 +83,33 @@ fn wrong_code(right: &OtpCode) -> String {
     }
 }
 
+/// A store with the caller's (simulated) clock, for the conformance suite and the
+/// differential check.
+async fn caller_clock_store(cluster_safe: bool) -> Option<RedisStore> {
+    support::connect(
+        RedisStore::builder(&support::url())
+            .prefix(support::prefix())
+            .clock(Clock::Caller)
+            .cluster_safe_scripts(cluster_safe),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn passes_the_store_conformance_suite() {
-    let Some(store) = support::store(&support::prefix()).await else {
+    let Some(store) = caller_clock_store(false).await else {
         return;
     };
+    assert!(!store.cluster_safe_scripts());
+    twofactor_core::store::conformance::run(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passes_the_store_conformance_suite_with_cluster_safe_scripts() {
+    let Some(store) = caller_clock_store(true).await else {
+        return;
+    };
+    assert!(store.cluster_safe_scripts());
     twofactor_core::store::conformance::run(Arc::new(store)).await;
 }
 
@@ -222,8 +246,8 @@ impl SmsSender for Recorder {
 async fn the_right_code_released_twenty_times_on_two_instances_verifies_exactly_once() {
     // Local checking: no provider consumes the code, only the store's atomic consume stands
     // between twenty requests and twenty tokens. With a budget of 5, five reach the comparison;
-    // with 50, all twenty do.
-    for max_attempts in [5, 50] {
+    // with 20, all twenty do.
+    for max_attempts in [5, 20] {
         let prefix = support::prefix();
         let (Some(sa), Some(sb)) = (support::store(&prefix).await, support::store(&prefix).await)
         else {
@@ -296,7 +320,7 @@ async fn send_caps_are_counted_across_instances() {
     for v in [&a, &b, &a] {
         v.send(&p, &ctx()).await.unwrap();
     }
-    assert_limited(&b, &p, &ctx(), Limit::PhoneHourly).await;
+    assert_limited(&b, &p, &ctx(), Limit::Phone).await;
     assert_eq!(mock.send_count(), 3, "a refused send reaches no provider");
 
     // Per client IP: 4 an hour.
@@ -309,7 +333,7 @@ async fn send_caps_are_counted_across_instances() {
     for v in [&a, &b, &a, &b] {
         v.send(&phone().to_string(), &ip).await.unwrap();
     }
-    assert_limited(&a, &phone().to_string(), &ip, Limit::IpHourly).await;
+    assert_limited(&a, &phone().to_string(), &ip, Limit::Ip).await;
     b.send(&phone().to_string(), &from_ip("203.0.113.8"))
         .await
         .unwrap();
@@ -322,7 +346,7 @@ async fn send_caps_are_counted_across_instances() {
     for v in [&a, &b, &a, &b, &a] {
         v.send(&phone().to_string(), &ctx()).await.unwrap();
     }
-    assert_limited(&b, &phone().to_string(), &ctx(), Limit::GlobalHourly).await;
+    assert_limited(&b, &phone().to_string(), &ctx(), Limit::Global).await;
 
     // The cooldown, under fire: forty sends to one phone released together on A and B.
     let Some((a, b, mock)) = two_instances(Policy::default()).await else {
@@ -396,15 +420,23 @@ async fn keys_are_hash_tagged_expire_and_hold_only_keyed_hashes() {
         .unwrap();
     let code = sms.last_code(p);
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    assert!(v.verify(&p.to_string(), wrong, &ctx()).await.is_err());
+    assert!(
+        v.verify(&p.to_string(), wrong, &from_ip("2001:db8::5"))
+            .await
+            .is_err()
+    );
 
     let mut keys: Vec<String> = raw.keys(format!("{prefix}:*")).await.unwrap();
     keys.sort();
+    let block = p.digits() / 1000;
     let mut want = vec![
         format!("{prefix}:{{{p}}}"),
         format!("{prefix}:{{{p}}}:sends"),
         format!("{prefix}:{{caps}}:all"),
         format!("{prefix}:{{caps}}:ip:2001:db8::5"),
+        format!("{prefix}:{{caps}}:range:{block}xxx"),
+        format!("{prefix}:{{caps}}:conv:IN:sends"),
+        format!("{prefix}:{{caps}}:vip:2001:db8::5"),
     ];
     want.sort();
     assert_eq!(keys, want, "one hash tag per phone, one for the caps");
@@ -665,14 +697,16 @@ impl OtpProvider for Probe {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_verify_is_one_round_trip_before_the_provider_and_a_send_two() {
+/// The round trips of a send, a wrong guess, a match and a refused send, on the standalone
+/// scripts or the Cluster-safe ones.
+async fn count_round_trips(cluster_safe: bool) {
     if support::raw().await.is_none() {
         return;
     }
     let (proxy, traffic) = counting_proxy(server_addr()).await;
     let store = RedisStore::builder(&with_addr(&support::url(), proxy))
         .prefix(support::prefix())
+        .cluster_safe_scripts(cluster_safe)
         .connect()
         .await
         .unwrap();
@@ -711,33 +745,55 @@ async fn a_verify_is_one_round_trip_before_the_provider_and_a_send_two() {
         "send: one round trip before the provider"
     );
 
+    // A verify from a client address: its budget, then the phone.
+    let before = if cluster_safe { 2 } else { 1 };
     let code = probe.mock.last_code(&p).unwrap();
+    let err = v.verify(&input, &wrong_code(&code), &ip).await.unwrap_err();
+    assert!(matches!(err, VerifyError::Incorrect { attempts_left: 4 }));
+    assert_eq!(
+        take(),
+        (before, evalsha(before)),
+        "a wrong guess: {before} round trip(s) in all (cluster-safe: {cluster_safe})"
+    );
+    assert_eq!(calls(), [("verify", before)]);
+
+    // Without an address: the phone's script alone.
     let err = v
         .verify(&input, &wrong_code(&code), &ctx())
         .await
         .unwrap_err();
-    assert!(matches!(err, VerifyError::Incorrect { attempts_left: 4 }));
+    assert!(matches!(err, VerifyError::Incorrect { attempts_left: 3 }));
+    assert_eq!(take(), (1, evalsha(1)), "a wrong guess without an address");
+    calls();
+
+    v.verify(&input, code.expose(), &ip).await.unwrap();
     assert_eq!(
         take(),
-        (1, evalsha(1)),
-        "a wrong guess: one round trip in all"
+        (before + 2, evalsha(before + 2)),
+        "a match: begin, consume, count the verification for the conversion guard"
     );
-    assert_eq!(calls(), [("verify", 1)]);
-
-    v.verify(&input, code.expose(), &ctx()).await.unwrap();
-    assert_eq!(take(), (2, evalsha(2)), "a match: begin, then consume");
     assert_eq!(
         calls(),
-        [("verify", 1)],
-        "one round trip before the provider"
+        [("verify", before)],
+        "{before} round trip(s) before the provider"
     );
 
     // The refusal path (no SMS): the reservation, then taking back the half that granted.
     assert!(v.send(&input, &ip).await.is_err());
     let (flights, commands) = take();
     assert_eq!(flights, 2);
-    assert_eq!(commands, ["EVALSHA", "EVALSHA", "ZREM", "ZREM"]);
+    assert_eq!(commands, evalsha(3));
     assert!(calls().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verify_is_one_round_trip_before_the_provider_and_a_send_two() {
+    count_round_trips(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_safe_scripts_cost_a_verify_one_round_trip_more() {
+    count_round_trips(true).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -765,9 +821,11 @@ impl Rng {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_like_the_in_memory_store_on_random_histories() {
+    use std::collections::HashSet;
+    use twofactor_core::Channel;
     use twofactor_core::store::{
-        AttemptDecision, AttemptLimits, AttemptResult, MokaStore, Pending, SendAttempt, SendLimits,
-        VerificationStore,
+        AttemptDecision, AttemptLimits, AttemptResult, Country, MokaStore, Pending, Revocation,
+        RevocationCursor, SendAttempt, SendDecision, SendLimits, VerificationStore,
     };
 
     let policies = [
@@ -775,54 +833,75 @@ async fn answers_like_the_in_memory_store_on_random_histories() {
             .resend_cooldown(Duration::ZERO)
             .sends_per_phone_per_hour(3)
             .sends_per_ip_per_hour(4)
+            .sends_per_range_per_hour(4)
+            .voice_sends_per_hour(2)
             .sends_per_hour(6)
+            .conversion_min_sends(3)
+            .conversion_min_rate(0.5)
+            .verifies_per_ip_per_hour(4)
             .max_attempts(3)
             .build()
             .unwrap(),
         Policy::builder()
             .sends_per_hour(8)
+            .range_digits(1)
+            .sends_per_range_per_hour(3)
+            .conversion_min_sends(0)
+            .verifies_per_ip_per_hour(6)
             .lockout(Duration::from_secs(60))
             .code_ttl(Duration::from_secs(120))
             .build()
             .unwrap(),
     ];
-    let phones = [phone(), phone(), phone()];
+    let first = phone();
+    let neighbour = PhoneNumber::from_digits(first.digits() ^ 1).unwrap();
+    let phones = [first, neighbour, phone()];
     let ips: [Option<IpAddr>; 3] = [
         None,
         Some("192.0.2.1".parse().unwrap()),
         Some("2001:db8::1".parse().unwrap()),
     ];
+    let countries = [Country::new("IN").unwrap(), Country::new("QZ").unwrap()];
+    let channels = [Channel::Sms, Channel::Sms, Channel::Voice];
     let steps = [
         0, 1, 999, 1_000, 29_999, 30_000, 60_000, 120_000, 900_000, 3_600_000,
     ];
+    let set = |entries: Vec<Revocation>| entries.into_iter().collect::<HashSet<_>>();
 
-    for _ in 0..3 {
-        let Some(redis) = support::store(&support::prefix()).await else {
+    for round in 0..4 {
+        // Both Redis paths: one script for a verify, or the Cluster-safe two.
+        let Some(redis) = caller_clock_store(round % 2 == 1).await else {
             return;
         };
         let moka = MokaStore::default();
         let seed = u64::from_str_radix(&support::random_hex(), 16).unwrap() | 1;
         let mut rng = Rng(seed);
         let mut now = twofactor_core::clock::unix_millis(std::time::SystemTime::now());
-        let mut last_send: Option<SendAttempt> = None;
+        let mut last_grant: Option<SendAttempt> = None;
         let mut ids: Vec<u64> = vec![1];
         for step in 0..1_500 {
             now += rng.pick(&steps);
             let policy = &policies[rng.below(2) as usize];
             let p = rng.pick(&phones);
-            let what = format!("seed {seed:#x}, step {step}");
-            match rng.below(10) {
+            let what = format!("seed {seed:#x}, round {round}, step {step}");
+            match rng.below(14) {
                 0..=2 => {
-                    let send = SendAttempt::new(p, rng.pick(&ips), now, SendLimits::from(policy));
+                    let send = SendAttempt::new(p, now, SendLimits::from(policy))
+                        .with_client(rng.pick(&ips))
+                        .with_channel(rng.pick(&channels))
+                        .with_country(rng.pick(&countries));
                     let (m, r) = (
-                        moka.reserve_send(&send).await,
-                        redis.reserve_send(&send).await,
+                        moka.reserve_send(&send).await.unwrap(),
+                        redis.reserve_send(&send).await.unwrap(),
                     );
-                    assert_eq!(m.unwrap(), r.unwrap(), "reserve_send, {what}");
-                    last_send = Some(send);
+                    assert_eq!(m, r, "reserve_send, {what}");
+                    if m == SendDecision::Granted {
+                        last_grant = Some(send);
+                    }
                 }
                 3 => {
-                    if let Some(send) = last_send.take() {
+                    // Only a granted send may be released (the trait's contract).
+                    if let Some(send) = last_grant.take() {
                         moka.release_send(&send).await.unwrap();
                         redis.release_send(&send).await.unwrap();
                     }
@@ -837,14 +916,15 @@ async fn answers_like_the_in_memory_store_on_random_histories() {
                 }
                 6..=8 => {
                     let limits = AttemptLimits::from(policy);
-                    let m = moka.begin_attempt(p, now, &limits).await.unwrap();
-                    let r = redis.begin_attempt(p, now, &limits).await.unwrap();
+                    let ip = rng.pick(&ips);
+                    let m = moka.begin_attempt(p, ip, now, &limits).await.unwrap();
+                    let r = redis.begin_attempt(p, ip, now, &limits).await.unwrap();
                     assert_eq!(m, r, "begin_attempt, {what}");
                     if let AttemptDecision::Proceed { pending_id, .. } = m {
                         ids.push(pending_id);
                     }
                 }
-                _ => {
+                9 | 10 => {
                     let id = *ids.last().unwrap();
                     let id = if rng.below(4) == 0 {
                         rng.pick(&ids)
@@ -856,7 +936,300 @@ async fn answers_like_the_in_memory_store_on_random_histories() {
                     let r = redis.finish_attempt(p, id, result, now).await.unwrap();
                     assert_eq!(m, r, "finish_attempt {result:?}, {what}");
                 }
+                11 => {
+                    let c = rng.pick(&countries);
+                    moka.record_verified(c, now).await.unwrap();
+                    redis.record_verified(c, now).await.unwrap();
+                    let (m, r) = (
+                        moka.conversion(c, now).await.unwrap(),
+                        redis.conversion(c, now).await.unwrap(),
+                    );
+                    assert_eq!(m, r, "conversion, {what}");
+                }
+                12 => {
+                    let expires_at_ms = now + rng.pick(&[0, 1, 60_000, 3_600_000, 7_200_000]);
+                    let r = if rng.below(2) == 0 {
+                        let mut id = [0u8; 16];
+                        id[..8].copy_from_slice(&rng.next().to_le_bytes());
+                        Revocation::Token { id, expires_at_ms }
+                    } else {
+                        Revocation::Phone {
+                            phone: p,
+                            before_ms: now,
+                            expires_at_ms,
+                        }
+                    };
+                    moka.revoke(&r, now).await.unwrap();
+                    redis.revoke(&r, now).await.unwrap();
+                }
+                _ => {
+                    let start = RevocationCursor::start();
+                    let m = moka.revocations(&start, now).await.unwrap();
+                    let r = redis.revocations(&start, now).await.unwrap();
+                    assert_eq!(set(m.entries), set(r.entries), "revocations, {what}");
+                }
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time: the scripts go by the server's clock, so callers whose clocks disagree by minutes
+// share every deadline.
+
+#[tokio::test]
+async fn callers_with_skewed_clocks_cannot_reset_a_lock_or_a_cooldown() {
+    use twofactor_core::store::{
+        AttemptDecision, AttemptLimits, Pending, SendAttempt, SendDecision, SendLimits,
+        VerificationStore,
+    };
+    let prefix = support::prefix();
+    let (Some(a), Some(b)) = (support::store(&prefix).await, support::store(&prefix).await) else {
+        return;
+    };
+    assert_eq!((a.clock(), b.clock()), (Clock::Server, Clock::Server));
+    let policy = Policy::default();
+    let (sends, attempts) = (SendLimits::from(&policy), AttemptLimits::from(&policy));
+    let now = twofactor_core::clock::unix_millis(std::time::SystemTime::now());
+    let minutes = |m: u64| m * 60_000;
+    // B's clock runs 20 minutes ahead of A's (past the cooldown, the lock and the code's life).
+    let ahead = now + minutes(20);
+
+    let p = phone();
+    let send = |at| SendAttempt::new(p, at, sends);
+    assert_eq!(
+        a.reserve_send(&send(now)).await.unwrap(),
+        SendDecision::Granted
+    );
+    assert!(
+        matches!(
+            b.reserve_send(&send(ahead)).await.unwrap(),
+            SendDecision::Refused {
+                limit: Limit::Cooldown,
+                ..
+            }
+        ),
+        "a clock 20 minutes ahead does not skip the cooldown"
+    );
+
+    // A's code lives ten minutes of the server's time, whatever B's clock says.
+    let pending = Pending::new(7, Ticket::new("t"), now + minutes(10));
+    a.put_pending(p, &pending, now).await.unwrap();
+    assert!(
+        matches!(
+            b.begin_attempt(p, None, ahead, &attempts).await.unwrap(),
+            AttemptDecision::Proceed { attempt: 1, .. }
+        ),
+        "the code has not expired for B"
+    );
+    for _ in 1..policy.max_attempts() {
+        a.begin_attempt(p, None, now, &attempts).await.unwrap();
+    }
+    let behind = now.saturating_sub(minutes(20));
+    for (store, at, who) in [(&b, ahead, "ahead"), (&a, behind, "behind")] {
+        assert!(
+            matches!(
+                store.begin_attempt(p, None, at, &attempts).await.unwrap(),
+                AttemptDecision::Locked { retry_after_ms } if retry_after_ms > minutes(14)
+            ),
+            "a clock 20 minutes {who} does not lift the lock"
+        );
+        assert!(
+            matches!(
+                store.reserve_send(&send(at)).await.unwrap(),
+                SendDecision::Refused {
+                    limit: Limit::Locked,
+                    ..
+                }
+            ),
+            "nor send to the locked phone"
+        );
+    }
+
+    // The same with the callers' clocks: B's skew would have skipped the cooldown.
+    let Some(caller) = support::connect(
+        RedisStore::builder(&support::url())
+            .prefix(&prefix)
+            .clock(Clock::Caller),
+    )
+    .await
+    else {
+        return;
+    };
+    let q = phone();
+    let send = |at| SendAttempt::new(q, at, sends);
+    assert_eq!(
+        caller.reserve_send(&send(now)).await.unwrap(),
+        SendDecision::Granted
+    );
+    assert_eq!(
+        caller.reserve_send(&send(ahead)).await.unwrap(),
+        SendDecision::Granted,
+        "with the callers' clocks a skewed caller is believed"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revocations: the stream is trimmed as entries expire, and goes when the last one does.
+
+#[tokio::test]
+async fn the_revocation_stream_forgets_expired_entries_and_then_goes() {
+    use twofactor_core::store::{Revocation, RevocationCursor, VerificationStore};
+    let prefix = support::prefix();
+    let (Some(store), Some(mut raw)) = (support::store(&prefix).await, support::raw().await) else {
+        return;
+    };
+    let stream = format!("{prefix}:{{revocations}}");
+    let index = format!("{prefix}:{{revocations}}:exp");
+    let now = || twofactor_core::clock::unix_millis(std::time::SystemTime::now());
+    let token = |n: u8, life: u64| Revocation::Token {
+        id: [n; 16],
+        expires_at_ms: now() + life,
+    };
+    for n in 0..50 {
+        store.revoke(&token(n, 300), now()).await.unwrap();
+    }
+    store.revoke(&token(99, 1_500), now()).await.unwrap();
+    let len: usize = redis::cmd("XLEN")
+        .arg(&stream)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(len, 51);
+    let ttl: i64 = raw.pttl(&stream).await.unwrap();
+    assert!(
+        ttl > 0 && ttl <= 1_500,
+        "the stream lives until its last entry expires: {ttl}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let batch = store
+        .revocations(&RevocationCursor::start(), now())
+        .await
+        .unwrap();
+    assert_eq!(batch.entries.len(), 1, "the expired ones are not returned");
+    // The next revocation forgets the expired entries.
+    store.revoke(&token(100, 1_000), now()).await.unwrap();
+    let len: usize = redis::cmd("XLEN")
+        .arg(&stream)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let indexed: usize = raw.zcard(&index).await.unwrap();
+    assert_eq!(
+        (len, indexed),
+        (2, 2),
+        "expired entries are trimmed from both keys"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    let batch = store
+        .revocations(&RevocationCursor::start(), now())
+        .await
+        .unwrap();
+    assert!(batch.entries.is_empty());
+    let exists: usize = raw.exists(&[&stream, &index]).await.unwrap();
+    assert_eq!(exists, 0, "after the last expiry, the keys are gone");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eviction: a server of our own for each maxmemory-policy; the store warns at connect time.
+
+/// Collects what `tracing` logs, for the warning checks.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[test]
+fn an_evicting_maxmemory_policy_is_warned_about_at_connect_time() {
+    let cases: [(&[&str], Eviction); 6] = [
+        (
+            &["--maxmemory", "64mb", "--maxmemory-policy", "noeviction"],
+            Eviction::Never,
+        ),
+        (
+            &["--maxmemory", "0", "--maxmemory-policy", "allkeys-lru"],
+            Eviction::Never,
+        ),
+        (
+            &["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"],
+            Eviction::Possible {
+                policy: "allkeys-lru".into(),
+            },
+        ),
+        (
+            // Every key of ours has a TTL: volatile-* policies evict them too.
+            &["--maxmemory", "64mb", "--maxmemory-policy", "volatile-ttl"],
+            Eviction::Possible {
+                policy: "volatile-ttl".into(),
+            },
+        ),
+        (
+            // A managed Redis without CONFIG: INFO says it.
+            &[
+                "--maxmemory",
+                "64mb",
+                "--maxmemory-policy",
+                "volatile-lru",
+                "--rename-command",
+                "INFO",
+                "",
+            ],
+            Eviction::Possible {
+                policy: "volatile-lru".into(),
+            },
+        ),
+        (
+            &[
+                "--rename-command",
+                "INFO",
+                "",
+                "--rename-command",
+                "CONFIG",
+                "",
+            ],
+            Eviction::Unknown,
+        ),
+    ];
+    for (args, want) in cases {
+        let Some(server) = Server::start(args) else {
+            return;
+        };
+        let logs = Logs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = tracing::subscriber::with_default(subscriber, || {
+            rt.block_on(RedisStore::builder(&server.url()).connect())
+        })
+        .unwrap();
+        assert_eq!(store.eviction(), &want, "{args:?}");
+        let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let warned = logged.contains("WARN") && logged.contains("maxmemory-policy");
+        assert_eq!(warned, want != Eviction::Never, "{args:?}: {logged}");
+        if let Eviction::Possible { policy } = &want {
+            assert!(logged.contains(policy.as_str()), "{logged}");
         }
     }
 }

@@ -197,10 +197,27 @@ impl VerificationStore for Flaky {
     async fn begin_attempt(
         &self,
         phone: twofactor_core::phone::PhoneNumber,
+        client: Option<std::net::IpAddr>,
         now_ms: u64,
         limits: &twofactor_core::store::AttemptLimits,
     ) -> Result<twofactor_core::store::AttemptDecision, twofactor_core::store::StoreError> {
-        self.inner.begin_attempt(phone, now_ms, limits).await
+        self.inner
+            .begin_attempt(phone, client, now_ms, limits)
+            .await
+    }
+    async fn record_verified(
+        &self,
+        country: twofactor_core::store::Country,
+        now_ms: u64,
+    ) -> Result<(), twofactor_core::store::StoreError> {
+        self.inner.record_verified(country, now_ms).await
+    }
+    async fn conversion(
+        &self,
+        country: twofactor_core::store::Country,
+        now_ms: u64,
+    ) -> Result<twofactor_core::store::ConversionFigures, twofactor_core::store::StoreError> {
+        self.inner.conversion(country, now_ms).await
     }
     async fn finish_attempt(
         &self,

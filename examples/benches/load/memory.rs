@@ -8,6 +8,7 @@
 
 use std::process::Command;
 
+use twofactor_core::policy::MAX_CAP;
 use twofactor_core::store::{MokaStore, Pending, SendAttempt, SendLimits};
 use twofactor_core::{PhoneNumber, Policy, Ticket, VerificationStore};
 
@@ -52,8 +53,10 @@ pub fn provider_ticket(n: u64) -> String {
 /// Fills a store with `n` pending verifications and reports the memory; runs in the child.
 pub async fn child(n: u64) -> Memory {
     let policy = Policy::builder()
-        .sends_per_hour(u32::MAX)
-        .sends_per_ip_per_hour(u32::MAX)
+        .sends_per_hour(MAX_CAP)
+        .sends_per_ip_per_hour(MAX_CAP)
+        .sends_per_range_per_hour(MAX_CAP)
+        .conversion_min_sends(0)
         .build()
         .expect("policy");
     let limits = SendLimits::from(&policy);
@@ -65,7 +68,7 @@ pub async fn child(n: u64) -> Memory {
         let phone = PhoneNumber::from_digits(919_000_000_000 + i).expect("phone");
         // Sends spread over the last ten minutes, as a million sign-ups would be.
         let at = now + i * 600_000 / n.max(1);
-        let send = SendAttempt::new(phone, None, at, limits);
+        let send = SendAttempt::new(phone, at, limits);
         store.reserve_send(&send).await.expect("reserve");
         let pending = Pending::new(
             i ^ 0x5bd1_e995,

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use twofactor_core::policy::MAX_CAP;
 use twofactor_core::store::redis::RedisStore;
 use twofactor_core::store::{
     AttemptDecision, AttemptLimits, AttemptResult, Pending, SendAttempt, SendLimits,
@@ -72,20 +73,23 @@ struct Limits {
 fn limits() -> Limits {
     // Wrong guesses are measured on the same phones over and over: no lock.
     let policy = Policy::builder()
-        .sends_per_hour(u32::MAX)
-        .sends_per_ip_per_hour(u32::MAX)
-        .max_attempts(u32::MAX)
+        .sends_per_hour(MAX_CAP)
+        .sends_per_ip_per_hour(MAX_CAP)
+        .sends_per_range_per_hour(MAX_CAP)
+        .conversion_min_sends(0)
         .build()
         .expect("policy");
+    let mut attempt = AttemptLimits::from(&policy);
+    attempt.max_attempts = u32::MAX;
     Limits {
         send: SendLimits::from(&policy),
-        attempt: AttemptLimits::from(&policy),
+        attempt,
     }
 }
 
 async fn send(store: &RedisStore, l: &Limits, phone: PhoneNumber) -> Result<(), String> {
     let now = now_ms();
-    let attempt = SendAttempt::new(phone, Some([127, 0, 0, 1].into()), now, l.send);
+    let attempt = SendAttempt::new(phone, now, l.send).with_client(Some([127, 0, 0, 1].into()));
     store
         .reserve_send(&attempt)
         .await
@@ -109,7 +113,7 @@ async fn verify(
 ) -> Result<(), String> {
     let now = now_ms();
     match store
-        .begin_attempt(phone, now, &l.attempt)
+        .begin_attempt(phone, None, now, &l.attempt)
         .await
         .map_err(|e| e.to_string())?
     {

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use twofactor_core::code::OtpCode;
 use twofactor_core::phone::PhoneNumber;
-use twofactor_core::policy::Policy;
+use twofactor_core::policy::{MAX_CAP, Policy};
 use twofactor_core::provider::{
     CodeMessage, OtpProvider, ProviderError, SmsMessage, SmsReceipt, SmsSender,
 };
@@ -31,10 +31,18 @@ pub const PHONE: &str = "+919812345678";
 /// than the defaults allow (they are what a real deployment keeps).
 pub fn bench_policy() -> Policy {
     Policy::builder()
-        .sends_per_hour(u32::MAX)
-        .sends_per_ip_per_hour(u32::MAX)
+        .sends_per_hour(MAX_CAP)
+        .sends_per_ip_per_hour(MAX_CAP)
+        .sends_per_range_per_hour(MAX_CAP)
+        .verifies_per_ip_per_hour(MAX_CAP)
+        .conversion_min_sends(0)
         .build()
         .expect("policy")
+}
+
+/// An in-memory store large enough for [`bench_policy`] (its capacity rule).
+pub fn bench_store() -> MokaStore {
+    MokaStore::builder().sized_for(&bench_policy()).build()
 }
 
 pub fn keys() -> KeyRing {
@@ -78,7 +86,7 @@ impl SmsSender for NullSms {
 /// its HTTP settings (cookies without `Secure`: the harness speaks plain HTTP).
 pub fn two_factor(provider: impl OtpProvider) -> Contract {
     let verifier = PhoneVerifier::builder(provider)
-        .store(MokaStore::default())
+        .store(bench_store())
         .policy(bench_policy())
         .keys(keys())
         .build()

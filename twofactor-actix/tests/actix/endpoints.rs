@@ -12,8 +12,8 @@ use bytes::Bytes;
 use futures_util::stream;
 use twofactor_actix::provider::{Channel, ProviderErrorKind};
 use twofactor_actix::store::{
-    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Pending, Revocation,
-    RevocationBatch, RevocationCursor, SendAttempt, SendDecision, StoreError, VerificationStore,
+    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Pending, SendAttempt,
+    SendDecision, StoreError, VerificationStore,
 };
 use twofactor_actix::token::TOKEN_LEN;
 use twofactor_actix::{PhoneNumber, Policy, WebConfig, async_trait};
@@ -228,6 +228,7 @@ impl VerificationStore for DownStore {
     async fn begin_attempt(
         &self,
         _: PhoneNumber,
+        _: Option<std::net::IpAddr>,
         _: u64,
         _: &AttemptLimits,
     ) -> Result<AttemptDecision, StoreError> {
@@ -242,14 +243,32 @@ impl VerificationStore for DownStore {
     ) -> Result<FinishOutcome, StoreError> {
         Err(StoreError::Timeout)
     }
-    async fn revoke(&self, _: &Revocation, _: u64) -> Result<(), StoreError> {
+    async fn record_verified(
+        &self,
+        _: twofactor_core::store::Country,
+        _: u64,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn conversion(
+        &self,
+        _: twofactor_core::store::Country,
+        _: u64,
+    ) -> Result<twofactor_core::store::ConversionFigures, StoreError> {
+        Err(StoreError::Timeout)
+    }
+    async fn revoke(
+        &self,
+        _: &twofactor_core::store::Revocation,
+        _: u64,
+    ) -> Result<(), StoreError> {
         Err(StoreError::Timeout)
     }
     async fn revocations(
         &self,
-        _: &RevocationCursor,
+        _: &twofactor_core::store::RevocationCursor,
         _: u64,
-    ) -> Result<RevocationBatch, StoreError> {
+    ) -> Result<twofactor_core::store::RevocationBatch, StoreError> {
         Err(StoreError::Timeout)
     }
 }

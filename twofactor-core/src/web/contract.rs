@@ -521,6 +521,15 @@ pub fn verify_error(e: &VerifyError) -> WebResponse {
                 ..ErrorExtras::default()
             },
         ),
+        VerifyError::RateLimited { limit, retry_after } => WebResponse::error_with(
+            e.code(),
+            &message,
+            ErrorExtras {
+                retry_after: Some(retry_secs(*retry_after)),
+                reason: Some(limit.as_str()),
+                attempts_left: None,
+            },
+        ),
         VerifyError::Provider(p) => provider_response(p),
         VerifyError::StoreUnavailable(_) => WebResponse::unavailable(),
         _ => WebResponse::error(e.code(), &message),

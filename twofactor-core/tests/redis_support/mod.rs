@@ -4,6 +4,9 @@
 //! Outside CI a Redis test skips, saying why, when it has no Redis; under `CI=true` it fails.
 #![allow(dead_code)]
 
+pub mod certs;
+pub mod cluster;
+
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::TcpListener;
@@ -11,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use twofactor_core::store::redis::RedisStore;
+use twofactor_core::store::redis::{RedisStore, RedisStoreBuilder};
 
 /// The shared test server (`TWOFACTOR_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`).
 pub fn url() -> String {
@@ -55,7 +58,12 @@ pub fn prefix() -> String {
 
 /// A store on the shared server under `prefix`, or a skip.
 pub async fn store(prefix: &str) -> Option<RedisStore> {
-    match RedisStore::builder(&url()).prefix(prefix).connect().await {
+    connect(RedisStore::builder(&url()).prefix(prefix)).await
+}
+
+/// A store from `builder` (on the shared server), or a skip.
+pub async fn connect(builder: RedisStoreBuilder) -> Option<RedisStore> {
+    match builder.connect().await {
         Ok(store) => Some(store),
         Err(e) => skip(&format!(
             "no Redis at TWOFACTOR_TEST_REDIS_URL: {}",
@@ -91,33 +99,60 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
+/// Whether `program --version` runs, or a skip saying it is not installed.
+pub fn installed(program: &str) -> Option<()> {
+    let runs = Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if runs {
+        Some(())
+    } else {
+        skip(&format!("the {program} binary is not installed"))
+    }
+}
+
+/// A fresh directory of our own under the system's temporary directory.
+pub fn temp_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("twofactor-{what}-{}", random_hex()));
+    std::fs::create_dir_all(&dir).expect("create a temporary directory");
+    dir
+}
+
 /// A `redis-server` of our own, on its own port, with no persistence; killed on drop.
 pub struct Server {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
     extra: Vec<String>,
+    /// Serves TLS only (no plain port).
+    tls: bool,
 }
 
 impl Server {
     /// Starts one (extra arguments go to `redis-server`), or skips if the binary is missing.
     pub fn start(extra: &[&str]) -> Option<Self> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_err()
-        {
-            return skip("the redis-server binary is not installed");
-        }
-        let dir = std::env::temp_dir().join(format!("twofactor-redis-{}", random_hex()));
-        std::fs::create_dir_all(&dir).expect("create the server's directory");
+        Self::start_with(extra, false)
+    }
+
+    /// Starts one that speaks TLS only, with this certificate (see [`certs::ServerCert`]).
+    pub fn start_tls(cert: &certs::ServerCert, extra: &[&str]) -> Option<Self> {
+        let mut args = cert.server_args();
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Self::start_with(&args, true)
+    }
+
+    fn start_with(extra: &[&str], tls: bool) -> Option<Self> {
+        installed("redis-server")?;
         let mut server = Self {
             child: None,
             port: free_port(),
-            dir,
+            dir: temp_dir("redis"),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            tls,
         };
         server.restart();
         Some(server)
@@ -155,8 +190,14 @@ impl Server {
     /// Starts it (again) on the same port and waits until it answers `PING`.
     pub fn restart(&mut self) {
         self.stop();
+        let port = self.port.to_string();
+        let ports = if self.tls {
+            vec!["--port", "0", "--tls-port", &port]
+        } else {
+            vec!["--port", &port]
+        };
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
+            .args(ports)
             .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
@@ -169,7 +210,13 @@ impl Server {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if ping(self.port) {
+            // A TLS port cannot be PINGed in plain text: it is up when it accepts.
+            let up = if self.tls {
+                std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            } else {
+                ping(self.port)
+            };
+            if up {
                 return;
             }
             assert!(
@@ -182,7 +229,7 @@ impl Server {
 }
 
 /// Whether something on `port` answers `PING` (a `-NOAUTH` error counts: it is up).
-fn ping(port: u16) -> bool {
+pub fn ping(port: u16) -> bool {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return false;

@@ -1,10 +1,10 @@
 -- finish_attempt: the comparison's result for the code `pending id`.
--- KEYS: the phone record. ARGV: pending id, result (1 matched, 2 last mismatch), now.
+-- KEYS: the phone record. ARGV: pending id, result (1 matched, 2 last mismatch), clock.
 -- Reply: 0 done | 1 gone (the code was already consumed or replaced).
 -- Like MokaStore, the id is checked before anything ages out: a match the provider confirmed
 -- just as the code expired still counts.
 local result = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
+local now = clock(ARGV[3])
 
 local r = load(KEYS[1])
 local current = r.pid ~= false and r.pid == ARGV[1]

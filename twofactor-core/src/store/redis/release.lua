@@ -1,10 +1,7 @@
--- release_send: takes one send made at `now` out of each log (the reservation is identified by
--- its instant, as the store trait says).
--- KEYS: send logs of one slot. ARGV: now.
+-- release_send (and taking back a half-granted reservation): removes this send's member from
+-- each log. The member is the send's own id, so exactly this reservation is taken back.
+-- KEYS: send logs of one slot. ARGV: member.
 for _, key in ipairs(KEYS) do
-  local found = redis.call('ZRANGEBYSCORE', key, ARGV[1], ARGV[1], 'LIMIT', 0, 1)
-  if found[1] then
-    redis.call('ZREM', key, found[1])
-  end
+  redis.call('ZREM', key, ARGV[1])
 end
 return 0
