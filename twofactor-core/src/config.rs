@@ -595,7 +595,7 @@ impl Settings {
             builder = builder.test_number(number.clone(), code.clone());
         }
         if let Some(url) = &self.redis_url {
-            builder = builder.shared_store(redis_store(url, &self).await?);
+            builder = builder.shared_store(redis_store(url, self).await?);
         }
         Ok(builder.build()?)
     }
