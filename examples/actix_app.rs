@@ -9,19 +9,19 @@ use twofactor_actix::{RequireVerifiedPhone, TwoFactor, VerifiedPhone};
 
 use crate::{INDEX_HTML, Protected, RECENT};
 
-/// Registers the demo's routes on `cfg`: the page, `/health`, the guarded `/protected` (and
+/// Registers the demo's routes on `cfg`: the page, `/health`, `/openapi.json`, the guarded `/protected` (and
 /// `/protected/recent`, which also demands a verification at most [`RECENT`] old), and the
 /// endpoints under `/phone`. The app wraps them in `tf.middleware()` (see [`server`]).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/",
-        web::get().to(|| async {
-            HttpResponse::Ok()
-                .content_type(ContentType::html())
-                .body(INDEX_HTML)
-        }),
-    )
-    .route("/health", web::get().to(health))
+    // Resources, not bare routes: another method on a known path is then actix's 405 with
+    // `Allow`, as on axum, rather than a 404.
+    cfg.service(web::resource("/").route(web::get().to(|| async {
+        HttpResponse::Ok()
+            .content_type(ContentType::html())
+            .body(INDEX_HTML)
+    })))
+    .service(web::resource("/health").route(web::get().to(health)))
+    .service(web::resource("/openapi.json").route(web::get().to(openapi_json)))
     .service(
         web::resource("/protected")
             .wrap(RequireVerifiedPhone::new())
@@ -39,6 +39,12 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(r#"{"ok":true}"#)
+}
+
+async fn openapi_json(tf: TwoFactor) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(crate::openapi::json(tf.openapi("/phone")))
 }
 
 async fn protected(phone: VerifiedPhone) -> HttpResponse {

@@ -11,13 +11,14 @@ use twofactor_tower::{RequireVerifiedPhoneLayer, TwoFactor, VerifiedPhone};
 
 use crate::{INDEX_HTML, Protected, RECENT};
 
-/// The demo's routes: the page, `/health`, the guarded `/protected` (and `/protected/recent`,
+/// The demo's routes: the page, `/health`, `/openapi.json`, the guarded `/protected` (and `/protected/recent`,
 /// which also demands a verification at most [`RECENT`] old), and the endpoints under
 /// `/phone`. Without the app-level layer: [`app`] adds it.
 pub fn routes() -> Router {
     Router::new()
         .route("/", get(|| async { Html(INDEX_HTML) }))
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi_json))
         .route(
             "/protected",
             get(protected).route_layer(RequireVerifiedPhoneLayer::new()),
@@ -38,6 +39,13 @@ async fn health() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
         r#"{"ok":true}"#,
+    )
+}
+
+async fn openapi_json(tf: TwoFactor) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::json(tf.openapi("/phone")),
     )
 }
 

@@ -8,6 +8,7 @@
 //! | `GET /health` | `{"ok":true}`, unguarded |
 //! | `GET /protected` | guarded; `{"phone":"+91…","verified_at":…}` |
 //! | `GET /protected/recent` | the same, but only for a phone verified in the last 5 minutes (step-up) |
+//! | `GET /openapi.json` | the OpenAPI 3.1 document of all of these (see [`openapi`]) |
 //! | `/phone/*` | the endpoints of the HTTP contract (`twofactor_core::web`) |
 //!
 //! The sessions examples (`axum_sessions`, `actix_sessions`) show the library inside an app with
@@ -21,6 +22,7 @@ pub mod actix_app;
 pub mod actix_sessions_app;
 pub mod axum_app;
 pub mod axum_sessions_app;
+pub mod openapi;
 pub mod sessions;
 
 /// How recent a verification `GET /protected/recent` demands.
@@ -29,10 +31,12 @@ pub const RECENT: std::time::Duration = std::time::Duration::from_secs(300);
 /// The demo page: self-contained HTML, no build step, no external assets.
 pub const INDEX_HTML: &str = include_str!("index.html");
 
-/// The body of `GET /protected`.
-#[derive(Debug, serde::Serialize)]
+/// The body of `GET /protected` (its schema in `GET /openapi.json` is derived from this type).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = demo::Protected)]
 pub struct Protected {
     /// The verified phone, E.164.
+    #[schema(example = "+919812345678")]
     pub phone: String,
     /// When it was verified, Unix seconds.
     pub verified_at: u64,

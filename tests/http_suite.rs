@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use twofactor_core::store::UnavailableStore;
 
 use serde_json::json;
 use twofactor_core::Policy;
@@ -421,7 +422,7 @@ async fn app_with_fake_answer(adapter: Adapter, status: u16, details: &str) -> T
 }
 
 async fn store_failure_is_503_with_retry_after(adapter: Adapter) {
-    let store: Arc<dyn twofactor_core::VerificationStore> = Arc::new(DownStore);
+    let store: Arc<dyn twofactor_core::VerificationStore> = Arc::new(UnavailableStore);
     let app = TestApp::spawn(
         adapter,
         Options {
@@ -441,78 +442,6 @@ async fn store_failure_is_503_with_retry_after(adapter: Adapter) {
         app.fake.paths().await.is_empty(),
         "fail closed: nothing sent, nothing verified"
     );
-}
-
-struct DownStore;
-
-#[twofactor_core::async_trait]
-impl twofactor_core::VerificationStore for DownStore {
-    async fn reserve_send(
-        &self,
-        _: &twofactor_core::store::SendAttempt,
-    ) -> Result<twofactor_core::store::SendDecision, twofactor_core::store::StoreError> {
-        Err(twofactor_core::store::StoreError::Timeout)
-    }
-    async fn release_send(
-        &self,
-        _: &twofactor_core::store::SendAttempt,
-    ) -> Result<(), twofactor_core::store::StoreError> {
-        Err(twofactor_core::store::StoreError::Timeout)
-    }
-    async fn put_pending(
-        &self,
-        _: twofactor_core::PhoneNumber,
-        _: &twofactor_core::store::Pending,
-        _: u64,
-    ) -> Result<(), twofactor_core::store::StoreError> {
-        Err(twofactor_core::store::StoreError::Timeout)
-    }
-    async fn begin_attempt(
-        &self,
-        _: twofactor_core::PhoneNumber,
-        _: Option<std::net::IpAddr>,
-        _: u64,
-        _: &twofactor_core::store::AttemptLimits,
-    ) -> Result<twofactor_core::store::AttemptDecision, twofactor_core::store::StoreError> {
-        Err(twofactor_core::store::StoreError::Timeout)
-    }
-    async fn finish_attempt(
-        &self,
-        _: twofactor_core::PhoneNumber,
-        _: u64,
-        _: twofactor_core::store::AttemptResult,
-        _: u64,
-    ) -> Result<twofactor_core::store::FinishOutcome, twofactor_core::store::StoreError> {
-        Err(twofactor_core::store::StoreError::Timeout)
-    }
-    async fn record_verified(
-        &self,
-        _: twofactor_core::store::Country,
-        _: u64,
-    ) -> Result<(), twofactor_core::store::StoreError> {
-        Err(twofactor_core::store::StoreError::Timeout)
-    }
-    async fn conversion(
-        &self,
-        _: twofactor_core::store::Country,
-        _: u64,
-    ) -> Result<twofactor_core::store::ConversionFigures, twofactor_core::store::StoreError> {
-        Err(twofactor_core::store::StoreError::Timeout)
-    }
-    async fn revoke(
-        &self,
-        _: &twofactor_core::store::Revocation,
-        _: u64,
-    ) -> Result<(), twofactor_core::store::StoreError> {
-        Err(twofactor_core::store::StoreError::Timeout)
-    }
-    async fn revocations(
-        &self,
-        _: &twofactor_core::store::RevocationCursor,
-        _: u64,
-    ) -> Result<twofactor_core::store::RevocationBatch, twofactor_core::store::StoreError> {
-        Err(twofactor_core::store::StoreError::Timeout)
-    }
 }
 
 async fn verify_returns_a_token_and_the_cookie(adapter: Adapter) {

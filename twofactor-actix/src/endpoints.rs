@@ -6,7 +6,7 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse, Scope};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use twofactor_core::web::adapter::{MAX_BODY, announces_too_large};
+use twofactor_core::web::adapter::{DRAIN_LIMIT, MAX_BODY, announces_more_than};
 use twofactor_core::web::{Endpoint, WebResponse};
 
 use crate::convert::{http_headers, into_response};
@@ -183,25 +183,33 @@ async fn logout(req: HttpRequest) -> HttpResponse {
     into_response(tf.contract().logout(&headers, removed).await)
 }
 
-/// The body, at most [`MAX_BODY`] bytes: refused from `Content-Length` before reading
-/// anything, and by counting while reading when the body is chunked (or the header lies).
+/// The body, at most [`MAX_BODY`] bytes, counted while reading (chunked bodies, lying
+/// headers); a larger one is read on up to [`DRAIN_LIMIT`] so that the client gets its 413
+/// rather than a reset, and one announced as larger than that is refused before reading.
 async fn read_body(
     headers: &http::HeaderMap,
     mut payload: web::Payload,
 ) -> Result<Bytes, WebResponse> {
-    if announces_too_large(headers) {
+    // A body announced as only somewhat too large is still read (see DRAIN_LIMIT).
+    if announces_more_than(headers, DRAIN_LIMIT) {
         return Err(WebResponse::payload_too_large());
     }
     let mut body = BytesMut::new();
+    let mut seen = 0usize;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| match e {
             PayloadError::Overflow => WebResponse::payload_too_large(),
             _ => WebResponse::unreadable_body(),
         })?;
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(WebResponse::payload_too_large());
+        seen = seen.saturating_add(chunk.len());
+        if seen <= MAX_BODY {
+            body.extend_from_slice(&chunk);
+        } else if seen > DRAIN_LIMIT {
+            break;
         }
-        body.extend_from_slice(&chunk);
+    }
+    if seen > MAX_BODY {
+        return Err(WebResponse::payload_too_large());
     }
     Ok(body.freeze())
 }

@@ -151,6 +151,14 @@ impl TwoFactor {
         &self.inner.contract
     }
 
+    /// The OpenAPI 3.1 document of the endpoints mounted under `prefix`, with this handle's
+    /// cookie settings: merge it into the app's own (`OpenApi::merge`). See [`crate::openapi`].
+    #[cfg(feature = "openapi")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+    pub fn openapi(&self, prefix: &str) -> crate::openapi::utoipa::openapi::OpenApi {
+        self.inner.contract.openapi(prefix)
+    }
+
     pub(crate) fn hooks(&self) -> Option<&dyn ErasedHooks> {
         self.inner.hooks.as_deref()
     }

@@ -93,7 +93,8 @@
 //! the environment ([`Settings`]), the providers ([`twofactor_in`], [`verihubs`],
 //! [`octopush`], [`failover`], [`local`], [`console`], [`mock`]) and the stores ([`store`]).
 //!
-//! Features: `moka` (default, the in-memory store), `redis`, `actix-session`, `testing`.
+//! Features: `moka` (default, the in-memory store), `redis`, `actix-session`, `testing`, `openapi`
+//! (the OpenAPI 3.1 document of the endpoints, [`openapi`], to merge into the app's own).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -126,6 +127,10 @@ pub use twofactor_core::verifier::{
     BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
     VerifyError,
 };
+/// The OpenAPI 3.1 document of the endpoints (feature `openapi`).
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub use twofactor_core::web::openapi;
 pub use twofactor_core::web::{
     Approval, Endpoint, ErrorCode, GuardRejection, ProofStorage, Refusal, SameSite, SendPreview,
     TrustedProxies, WebConfig, WebConfigBuilder, WebConfigError,

@@ -43,6 +43,8 @@ use crate::{OtpCode, PhoneNumber};
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = twofactor::Channel))]
 #[non_exhaustive]
 pub enum Channel {
     /// A text message.

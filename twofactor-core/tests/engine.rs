@@ -3,17 +3,14 @@
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use twofactor_core::store::UnavailableStore;
 
 use twofactor_core::async_trait;
 use twofactor_core::clock::{Clock, ManualClock};
 use twofactor_core::events::{Event, FailureReason};
 use twofactor_core::mock::MockProvider;
 use twofactor_core::provider::{CodeMessage, SmsMessage, SmsReceipt};
-use twofactor_core::store::{
-    AttemptDecision, AttemptLimits, AttemptResult, ConversionFigures, Country, FinishOutcome,
-    Limit, MokaStore, Pending, Revocation, RevocationBatch, RevocationCursor, SendAttempt,
-    SendDecision, StoreError, VerificationStore,
-};
+use twofactor_core::store::{Limit, MokaStore, SendAttempt, VerificationStore};
 use twofactor_core::{
     BuildError, Channel, Context, LocalOtp, OtpCode, PhoneNumber, PhoneVerifier, Policy,
     ProviderError, ProviderErrorKind, SendError, SmsSender, VerifyError,
@@ -651,61 +648,11 @@ async fn test_numbers_need_enabling_send_nothing_and_take_the_fixed_code() {
     assert_eq!(mock.verify_count(), 0);
 }
 
-/// A store that is down.
-struct DownStore;
-
-#[async_trait]
-impl VerificationStore for DownStore {
-    async fn reserve_send(&self, _: &SendAttempt) -> Result<SendDecision, StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn release_send(&self, _: &SendAttempt) -> Result<(), StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn put_pending(&self, _: PhoneNumber, _: &Pending, _: u64) -> Result<(), StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn begin_attempt(
-        &self,
-        _: PhoneNumber,
-        _: Option<IpAddr>,
-        _: u64,
-        _: &AttemptLimits,
-    ) -> Result<AttemptDecision, StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn finish_attempt(
-        &self,
-        _: PhoneNumber,
-        _: u64,
-        _: AttemptResult,
-        _: u64,
-    ) -> Result<FinishOutcome, StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn record_verified(&self, _: Country, _: u64) -> Result<(), StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn conversion(&self, _: Country, _: u64) -> Result<ConversionFigures, StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn revoke(&self, _: &Revocation, _: u64) -> Result<(), StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn revocations(
-        &self,
-        _: &RevocationCursor,
-        _: u64,
-    ) -> Result<RevocationBatch, StoreError> {
-        Err(StoreError::Timeout)
-    }
-}
-
 #[tokio::test]
 async fn a_failing_store_fails_closed() {
     let mock = MockProvider::new();
     let v = PhoneVerifier::builder(mock.clone())
-        .store(DownStore)
+        .store(UnavailableStore)
         .build()
         .unwrap();
     let e = v.send(PHONE, &ctx()).await.unwrap_err();

@@ -57,7 +57,8 @@
 //! from the environment ([`Settings`]), the providers ([`twofactor_in`], [`verihubs`],
 //! [`octopush`], [`failover`], [`local`], [`console`], [`mock`]) and the stores ([`store`]).
 //!
-//! Features: `moka` (default, the in-memory store), `redis`, `tower-sessions`, `testing`.
+//! Features: `moka` (default, the in-memory store), `redis`, `tower-sessions`, `testing`, `openapi`
+//! (the OpenAPI 3.1 document of the endpoints, [`openapi`], to merge into the app's own).
 //!
 //! Every status, body, header and cookie comes from `twofactor_core::web`, the contract shared
 //! with the actix adapter; this crate only moves bytes between axum and it.
@@ -93,6 +94,10 @@ pub use twofactor_core::verifier::{
     BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
     VerifyError,
 };
+/// The OpenAPI 3.1 document of the endpoints (feature `openapi`).
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub use twofactor_core::web::openapi;
 pub use twofactor_core::web::{
     Approval, Endpoint, ErrorCode, GuardRejection, ProofStorage, Refusal, SameSite, SendPreview,
     TrustedProxies, WebConfig, WebConfigBuilder, WebConfigError,

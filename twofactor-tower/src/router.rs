@@ -8,8 +8,8 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use bytes::Bytes;
 use http::request::Parts;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
-use twofactor_core::web::adapter::{MAX_BODY, announces_too_large};
+use http_body_util::BodyExt;
+use twofactor_core::web::adapter::{DRAIN_LIMIT, MAX_BODY, announces_more_than};
 use twofactor_core::web::{Endpoint, WebResponse};
 
 use crate::extract::VerifiedPhone;
@@ -68,20 +68,36 @@ where
     router.fallback(|| async { into_axum(WebResponse::not_found()) })
 }
 
-/// The request's parts, its body (at most [`MAX_BODY`] bytes) and the app's handle.
+/// The request's parts, its body (at most [`MAX_BODY`] bytes; a larger one is read on up to
+/// [`DRAIN_LIMIT`] so that the client gets its 413 rather than a reset) and the app's handle.
 async fn read(request: Request) -> Result<(Parts, Bytes, TwoFactor), Response> {
     let (parts, body) = request.into_parts();
     let tf = TwoFactor::from_parts(&parts)?.clone();
-    if announces_too_large(&parts.headers) {
+    // A body announced as only somewhat too large is still read (see DRAIN_LIMIT).
+    if announces_more_than(&parts.headers, DRAIN_LIMIT) {
         return Err(into_axum(WebResponse::payload_too_large()));
     }
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => Ok((parts, collected.to_bytes(), tf)),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(into_axum(WebResponse::payload_too_large()))
+    let mut body = body;
+    let mut bytes = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(into_axum(WebResponse::unreadable_body()));
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= MAX_BODY {
+            bytes.extend_from_slice(&data);
+        } else if seen > DRAIN_LIMIT {
+            break;
         }
-        Err(_) => Err(into_axum(WebResponse::unreadable_body())),
     }
+    if seen > MAX_BODY {
+        return Err(into_axum(WebResponse::payload_too_large()));
+    }
+    Ok((parts, bytes.freeze(), tf))
 }
 
 fn peer(parts: &Parts) -> Option<SocketAddr> {

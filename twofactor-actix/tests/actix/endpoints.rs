@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use twofactor_actix::store::UnavailableStore;
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
@@ -11,12 +12,8 @@ use actix_web::{App, test, web};
 use bytes::Bytes;
 use futures_util::stream;
 use twofactor_actix::provider::{Channel, ProviderErrorKind};
-use twofactor_actix::store::{
-    AttemptDecision, AttemptLimits, AttemptResult, FinishOutcome, Pending, SendAttempt,
-    SendDecision, StoreError, VerificationStore,
-};
 use twofactor_actix::token::TOKEN_LEN;
-use twofactor_actix::{PhoneNumber, Policy, WebConfig, async_trait};
+use twofactor_actix::{Policy, WebConfig};
 
 use crate::support::*;
 
@@ -210,72 +207,9 @@ async fn provider_failures() {
     reply.assert_error(400, "invalid_phone");
 }
 
-/// A store that is down.
-#[derive(Debug)]
-struct DownStore;
-
-#[async_trait]
-impl VerificationStore for DownStore {
-    async fn reserve_send(&self, _: &SendAttempt) -> Result<SendDecision, StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn release_send(&self, _: &SendAttempt) -> Result<(), StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn put_pending(&self, _: PhoneNumber, _: &Pending, _: u64) -> Result<(), StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn begin_attempt(
-        &self,
-        _: PhoneNumber,
-        _: Option<std::net::IpAddr>,
-        _: u64,
-        _: &AttemptLimits,
-    ) -> Result<AttemptDecision, StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn finish_attempt(
-        &self,
-        _: PhoneNumber,
-        _: u64,
-        _: AttemptResult,
-        _: u64,
-    ) -> Result<FinishOutcome, StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn record_verified(
-        &self,
-        _: twofactor_core::store::Country,
-        _: u64,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn conversion(
-        &self,
-        _: twofactor_core::store::Country,
-        _: u64,
-    ) -> Result<twofactor_core::store::ConversionFigures, StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn revoke(
-        &self,
-        _: &twofactor_core::store::Revocation,
-        _: u64,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::Timeout)
-    }
-    async fn revocations(
-        &self,
-        _: &twofactor_core::store::RevocationCursor,
-        _: u64,
-    ) -> Result<twofactor_core::store::RevocationBatch, StoreError> {
-        Err(StoreError::Timeout)
-    }
-}
-
 #[actix_web::test]
 async fn a_store_outage_is_503_with_retry_after() {
-    let kit = Kit::with(|b| b.shared_store(Arc::new(DownStore)), |tf| tf);
+    let kit = Kit::with(|b| b.shared_store(Arc::new(UnavailableStore)), |tf| tf);
     let app = phone_app!(kit.tf);
     let reply = call(
         &app,

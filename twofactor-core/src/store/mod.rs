@@ -72,6 +72,10 @@ use crate::{PhoneNumber, Ticket};
 mod compact;
 #[cfg(feature = "testing")]
 pub mod conformance;
+#[cfg(feature = "testing")]
+mod unavailable;
+#[cfg(feature = "testing")]
+pub use self::unavailable::UnavailableStore;
 #[cfg(feature = "moka")]
 mod moka;
 #[cfg(feature = "moka")]

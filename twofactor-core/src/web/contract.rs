@@ -108,31 +108,92 @@ impl fmt::Debug for Contract {
     }
 }
 
-#[derive(Serialize)]
-struct SentBody {
-    status: &'static str,
-    phone: String,
-    expires_in: u64,
-    resend_in: u64,
+// The 200 bodies. With the `openapi` feature the document's schemas are derived from these very
+// types (see `openapi.rs`), so a field added here is a field documented there.
+
+/// `"pending"`: the only `status` of a send's 200.
+#[derive(Serialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) enum Pending {
+    Pending,
 }
 
-#[derive(Serialize)]
-struct VerifiedBody<'a> {
-    status: &'static str,
-    phone: String,
-    token: &'a str,
-    expires_in: u64,
+/// `"verified"`: the only `status` of a verification's 200.
+#[derive(Serialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) enum Verified {
+    Verified,
 }
 
+/// A code was sent.
 #[derive(Serialize)]
-struct StatusBody {
-    verified: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    phone: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    verified_at: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_in: Option<u64>,
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = twofactor::SendResponse))]
+pub(crate) struct SentBody {
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub(crate) status: Pending,
+    /// The phone, normalised to E.164.
+    #[cfg_attr(feature = "openapi", schema(example = "+919812345678"))]
+    pub(crate) phone: String,
+    /// Seconds until the code expires.
+    pub(crate) expires_in: u64,
+    /// Seconds until another code may be asked for.
+    pub(crate) resend_in: u64,
+}
+
+/// The code matched: the proof, as a token (an app may add fields after these).
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = twofactor::VerifyResponse))]
+pub(crate) struct VerifiedBody<'a> {
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub(crate) status: Verified,
+    /// The verified phone, E.164.
+    #[cfg_attr(feature = "openapi", schema(example = "+919812345678"))]
+    pub(crate) phone: String,
+    /// The proof: send it as `Authorization: Bearer <token>` (the cookie carries it too).
+    pub(crate) token: &'a str,
+    /// Seconds until the token expires.
+    pub(crate) expires_in: u64,
+}
+
+/// Whether the request carries a valid proof: one of two shapes.
+#[derive(Serialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = twofactor::StatusResponse))]
+pub(crate) enum StatusBody {
+    Verified(StatusVerified),
+    Unverified(StatusUnverified),
+}
+
+/// A valid proof.
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = twofactor::StatusVerified))]
+pub(crate) struct StatusVerified {
+    /// Always `true` in this shape.
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::openapi::always_true))]
+    pub(crate) verified: bool,
+    /// The verified phone, E.164.
+    #[cfg_attr(feature = "openapi", schema(example = "+919812345678"))]
+    pub(crate) phone: String,
+    /// When it was verified, Unix seconds.
+    pub(crate) verified_at: u64,
+    /// Seconds until the proof expires.
+    pub(crate) expires_in: u64,
+}
+
+/// No valid proof (none, or tampered, expired or revoked).
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = twofactor::StatusUnverified))]
+pub(crate) struct StatusUnverified {
+    /// Always `false` in this shape.
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::openapi::always_false))]
+    pub(crate) verified: bool,
 }
 
 /// `body` (a serialized JSON object) with `fields` appended, in their order.
@@ -188,6 +249,14 @@ impl Contract {
         &self.inner.config
     }
 
+    /// The OpenAPI document of these endpoints mounted under `prefix`, with this contract's
+    /// cookie settings (see [`openapi::document_for`](super::openapi::document_for)).
+    #[cfg(feature = "openapi")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+    pub fn openapi(&self, prefix: &str) -> utoipa::openapi::OpenApi {
+        super::openapi::document_for(prefix, &self.inner.config)
+    }
+
     /// The grouped client address of a request (see the `client_addr` docs). Without a peer
     /// address and without trusted proxies the per-address caps cannot work; that is said
     /// loudly, once.
@@ -240,7 +309,7 @@ impl Contract {
             Ok(sent) => WebResponse::json(
                 StatusCode::OK,
                 &SentBody {
-                    status: "pending",
+                    status: Pending::Pending,
                     phone: sent.phone.e164(),
                     expires_in: sent.expires_in.as_secs(),
                     resend_in: sent.resend_in.as_secs(),
@@ -303,7 +372,7 @@ impl Contract {
         let mut response = WebResponse::json(
             StatusCode::OK,
             &VerifiedBody {
-                status: "verified",
+                status: Verified::Verified,
                 phone: proof.phone().e164(),
                 token: &token,
                 expires_in,
@@ -342,25 +411,18 @@ impl Contract {
             },
         );
         let body = match proof {
-            Ok(proof) => StatusBody {
+            Ok(proof) => StatusBody::Verified(StatusVerified {
                 verified: true,
-                phone: Some(proof.phone().e164()),
-                verified_at: Some(proof.verified_at_unix()),
-                expires_in: Some(
-                    proof
-                        .expires_in(self.inner.verifier.clock().now())
-                        .as_secs(),
-                ),
-            },
+                phone: proof.phone().e164(),
+                verified_at: proof.verified_at_unix(),
+                expires_in: proof
+                    .expires_in(self.inner.verifier.clock().now())
+                    .as_secs(),
+            }),
             Err(e @ (GuardRejection::Unavailable | GuardRejection::Misconfigured)) => {
                 return e.response();
             }
-            Err(_) => StatusBody {
-                verified: false,
-                phone: None,
-                verified_at: None,
-                expires_in: None,
-            },
+            Err(_) => StatusBody::Unverified(StatusUnverified { verified: false }),
         };
         WebResponse::json(StatusCode::OK, &body)
     }

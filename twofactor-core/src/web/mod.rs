@@ -58,6 +58,7 @@
 //! | `config.rs` | [`WebConfig`]: cookie, client address, where proofs live |
 //! | `cookie.rs` | the cookie, built with the `cookie` crate |
 //! | `client_addr.rs` | which address the per-address caps count |
+//! | `openapi.rs` | the OpenAPI 3.1 document of the endpoints (feature `openapi`) |
 //! | `adapter.rs` | plumbing for the adapter crates (hidden) |
 //!
 //! ```
@@ -90,6 +91,9 @@ mod contract;
 mod cookie;
 pub(crate) mod errors;
 mod hooks;
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub mod openapi;
 mod request;
 mod response;
 

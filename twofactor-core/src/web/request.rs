@@ -9,29 +9,48 @@ use crate::provider::Channel;
 /// Largest request body accepted; larger ones get 413 `payload_too_large`.
 pub const MAX_BODY: usize = 4096;
 
-/// `POST {prefix}/send`.
+// With the `openapi` feature the request schemas of the document are derived from these types.
+
+/// What to send a code to.
 #[derive(serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = twofactor::SendRequest))]
 pub(crate) struct SendBody {
+    /// E.164, or national in the default region: ASCII digits, one leading `+`, and the
+    /// separators space, `-`, `(` and `)`.
+    #[cfg_attr(feature = "openapi", schema(example = "+919812345678"))]
     pub(crate) phone: String,
+    /// `sms` (the default) or `voice`.
     #[serde(default)]
     pub(crate) channel: Option<Channel>,
 }
 
-/// `POST {prefix}/verify`.
+/// A code to check.
 #[derive(serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = twofactor::VerifyRequest))]
 pub(crate) struct VerifyBody {
+    /// The phone the code was sent to, written as for the send.
+    #[cfg_attr(feature = "openapi", schema(example = "+919812345678"))]
     pub(crate) phone: String,
+    /// The code received: ASCII digits of the configured length.
+    #[cfg_attr(feature = "openapi", schema(example = "123456"))]
     pub(crate) code: String,
 }
 
 /// Whether `Content-Length` announces more than [`MAX_BODY`] bytes, so the request can be
 /// refused before anything is read.
 pub fn announces_too_large(headers: &HeaderMap) -> bool {
+    announces_more_than(headers, MAX_BODY)
+}
+
+/// Whether `Content-Length` announces more than `limit` bytes.
+pub fn announces_more_than(headers: &HeaderMap, limit: usize) -> bool {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|n| n > MAX_BODY as u64)
+        .is_some_and(|n| n > limit as u64)
 }
 
 /// Whether `Content-Type` is JSON (`application/json` or `application/*+json`, any parameters).

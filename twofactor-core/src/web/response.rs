@@ -30,16 +30,29 @@ pub(crate) struct ErrorExtras {
     pub(crate) attempts_left: Option<u32>,
 }
 
+// Every error body. With the `openapi` feature the document's error schema is derived from this
+// type, and each response narrows `error` (and requires the extras it carries).
+/// An error: a stable code, human text, and the extras some codes carry.
 #[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = twofactor::Error))]
+pub(crate) struct ErrorBody<'a> {
+    /// A stable snake_case code.
+    pub(crate) error: &'a str,
+    /// Human text, never an echo of the request.
+    pub(crate) message: &'a str,
+    /// Whole seconds until the limit lifts (at least 1), as in `Retry-After`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    retry_after: Option<u64>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false, minimum = 1))]
+    pub(crate) retry_after: Option<u64>,
+    /// Which limit refused (`rate_limited`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub(crate) reason: Option<&'a str>,
+    /// Attempts left before the lock (`incorrect_code`), at least 1.
     #[serde(skip_serializing_if = "Option::is_none")]
-    attempts_left: Option<u32>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false, minimum = 1))]
+    pub(crate) attempts_left: Option<u32>,
 }
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
