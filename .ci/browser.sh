@@ -40,6 +40,9 @@ cleanup() {
   done
 }
 trap cleanup EXIT
+# A signal ends the script through exit, so that the EXIT trap runs.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # The packages as the lock file pins them; reinstalled only when the lock file changed.
 lock=tests/browser/package-lock.json
