@@ -367,3 +367,53 @@ async fn console_send_prints_the_code_where_the_console_provider_does() {
     );
     assert!(stdout.contains("through console"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_sends_then_reads_codes_from_stdin_until_one_verifies() {
+    use std::io::{BufRead, BufReader, Write};
+    let output = tokio::task::spawn_blocking(|| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_twofactor"))
+            .args(["flow", "+919812345678"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        // The console provider's line, then the codes typed: a malformed one, a wrong one, the
+        // right one.
+        let mut line = String::new();
+        let code = loop {
+            line.clear();
+            assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "no code printed");
+            if let Some(code) = line
+                .trim_end()
+                .strip_prefix("twofactor console: sms to +919812345678: code ")
+            {
+                break code.to_owned();
+            }
+        };
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        writeln!(stdin, "12ab\n{wrong}\n{code}").unwrap();
+        drop(stdin);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+        let output = child.wait_with_output().unwrap();
+        (output, rest)
+    })
+    .await
+    .unwrap();
+    let (output, stdout) = output;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("verified +91******5678"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stderr.contains("4 attempts left"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
