@@ -6,7 +6,9 @@
 // provider's line), types a wrong code (the page says how many attempts are left), types the
 // right one, calls the guarded GET /protected (the page shows the phone); then locks a second
 // number with wrong codes (the page says how long to wait) and asks twice for a code for a third
-// (the page shows the cooldown's seconds from retry_after). A screenshot of each step goes to
+// (the page shows the cooldown's seconds from retry_after). WebOTP: with a stand-in for the
+// browser's SMS reading, the page fills in the code from the SMS's `@host #code` line and
+// verifies by itself. A screenshot of each step goes to
 // target/browser-screenshots/<demo>-<step>.png, and its path is printed.
 //
 // Run by .ci/browser.sh, which installs chromium and the npm packages and builds the demos
@@ -193,6 +195,50 @@ async function runDemo(browser, name) {
     await expectMessage('', /Verified \+919812345678/, 'verified');
     await page.click('#protected');
     await expectMessage('', /Protected call answered for \+919812345678/, 'protected');
+
+    // WebOTP, in a page of its own: chromium here has no SMS to read, so a stand-in for the
+    // browser's part hands the page the code from the SMS's origin-bound line, as a phone's
+    // browser would; the page must fill it in and verify without a keystroke.
+    const otpPage = await context.newPage();
+    await otpPage.addInitScript(() => {
+      let deliver = null;
+      window.OTPCredential = function OTPCredential() {};
+      window.__webotpRequests = 0;
+      navigator.credentials.get = (options) => {
+        if (!options || !options.otp) return Promise.reject(new Error('not an OTP request'));
+        window.__webotpRequests++;
+        return new Promise((resolve, reject) => {
+          deliver = (code) => resolve({ type: 'otp', code });
+          if (options.signal) options.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+        });
+      };
+      window.__deliverSms = (code) => deliver && deliver(code);
+    });
+    await otpPage.goto(`${demo.base}/`);
+    const otpPhone = '+919812345681';
+    await otpPage.fill('#phone', otpPhone);
+    await otpPage.click('#send');
+    await otpPage.waitForFunction(() => window.__webotpRequests === 1, null, { timeout: 10000 });
+    const otpLine = new RegExp(`webotp line for \\+919812345681: @${WEBOTP_HOST} #(\\d+)`);
+    const bound = await waitFor('the WebOTP line', () => {
+      const m = demo.stdout().match(otpLine);
+      return m && m[1];
+    });
+    await otpPage.evaluate((code) => window.__deliverSms(code), bound);
+    try {
+      await otpPage.waitForFunction(
+        () => /Verified \+919812345681/.test(document.getElementById('message').textContent),
+        null,
+        { timeout: 10000 },
+      );
+    } catch {
+      fail(`${name} webotp: the page shows "${await otpPage.textContent('#message')}"`);
+    }
+    const path = join(shots, `${name}-${String(steps.length + 1).padStart(2, '0')}-webotp.png`);
+    await otpPage.screenshot({ path, fullPage: true });
+    steps.push(path);
+    console.log(`screenshot ${path}`);
+    await otpPage.close();
 
     // The lock: the attempt budget spent on a second number.
     const locked = '+919812345679';
