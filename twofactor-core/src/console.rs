@@ -7,6 +7,13 @@
 //! twofactor console: sms to +919812345678: code 123456
 //! ```
 //!
+//! With a WebOTP host set ([`LocalOtp::with_webotp_host`]), the text's origin-bound line
+//! follows on a line of its own, as the phone would receive it:
+//!
+//! ```text
+//! twofactor console: webotp line for +919812345678: @localhost #123456
+//! ```
+//!
 //! It warns once, when built, that it sends nothing: never run it in production.
 
 use std::fmt;
@@ -106,6 +113,18 @@ impl SmsSender for ConsoleSms {
             message.phone,
             message.code.expose()
         ));
+        // The WebOTP line, if the text ends with one: what a browser would read from the SMS.
+        if let Some(line) = message
+            .text
+            .rsplit('\n')
+            .next()
+            .filter(|l| l.starts_with('@'))
+        {
+            self.print(format_args!(
+                "twofactor console: webotp line for {}: {line}",
+                message.phone
+            ));
+        }
         Ok(())
     }
 }
@@ -114,5 +133,67 @@ impl ConsoleProvider {
     /// The console provider: see the module docs.
     pub fn console() -> Self {
         LocalOtp::new(ConsoleSms::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::WebOtpHost;
+    use crate::provider::{OtpProvider, SendOptions};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn prints_the_code_line_and_the_webotp_line_when_a_host_is_set() {
+        let phone = crate::PhoneParser::default()
+            .parse("+919812345678")
+            .unwrap();
+        let out = Buffer::default();
+        let plain = LocalOtp::new(ConsoleSms::with_writer(out.clone()));
+        plain.send(&phone, &SendOptions::default()).await.unwrap();
+        let printed = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = printed.lines().collect();
+        assert_eq!(lines.len(), 1, "{printed}");
+        let code = lines[0]
+            .strip_prefix("twofactor console: sms to +919812345678: code ")
+            .unwrap();
+        assert_eq!(code.len(), 6);
+
+        let out = Buffer::default();
+        let bound = LocalOtp::new(ConsoleSms::with_writer(out.clone()))
+            .with_webotp_host(WebOtpHost::new("localhost").unwrap());
+        bound.send(&phone, &SendOptions::default()).await.unwrap();
+        let voice = SendOptions {
+            channel: Channel::Voice,
+            ..SendOptions::default()
+        };
+        bound.send(&phone, &voice).await.unwrap();
+        let printed = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = printed.lines().collect();
+        assert_eq!(
+            lines.len(),
+            3,
+            "an SMS: code and WebOTP lines; a call: the code alone"
+        );
+        let code = lines[0]
+            .strip_prefix("twofactor console: sms to +919812345678: code ")
+            .unwrap();
+        assert_eq!(
+            lines[1],
+            format!("twofactor console: webotp line for +919812345678: @localhost #{code}")
+        );
+        assert!(lines[2].starts_with("twofactor console: voice to +919812345678: code "));
     }
 }
