@@ -174,9 +174,28 @@ fn every_policy_variable_is_read() {
         ("TWOFACTOR_TRUST_FORWARDED_FOR", "true"),
         ("TWOFACTOR_DEFAULT_REGION", "us"),
         ("TWOFACTOR_ALLOWED_COUNTRIES", "US,IN"),
+        ("TWOFACTOR_CHANNELS", " SMS "),
+        ("TWOFACTOR_ALLOW_VOIP", "true"),
     ])
     .unwrap();
     let p = &s.policy;
+    assert_eq!(p.channels(), [twofactor_core::Channel::Sms]);
+    assert!(p.allow_voip());
+    let both = settings(&[("TWOFACTOR_CHANNELS", "voice, sms")]).unwrap();
+    assert_eq!(
+        both.policy.channels(),
+        [twofactor_core::Channel::Sms, twofactor_core::Channel::Voice]
+    );
+    let defaults = settings(&[]).unwrap();
+    assert_eq!(defaults.policy.channels().len(), 2);
+    assert!(!defaults.policy.allow_voip());
+    let message = settings(&[("TWOFACTOR_CHANNELS", "sms,fax")])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        "TWOFACTOR_CHANNELS: expected a comma-separated list of sms and voice, got \"sms,fax\""
+    );
     assert_eq!(p.code_ttl(), Duration::from_secs(300));
     assert_eq!(
         (p.max_attempts(), p.lockout(), p.resend_cooldown()),
@@ -258,6 +277,10 @@ fn a_bad_value_is_an_error_naming_its_variable() {
         ("TWOFACTOR_TRUST_FORWARDED_FOR", "maybe"),
         ("TWOFACTOR_TEST_NUMBERS", "+919000000001"),
         ("TWOFACTOR_ENABLE_TEST_NUMBERS", "sure"),
+        ("TWOFACTOR_CHANNELS", "sms,fax"),
+        ("TWOFACTOR_CHANNELS", "whatsapp"),
+        ("TWOFACTOR_CHANNELS", ","),
+        ("TWOFACTOR_ALLOW_VOIP", "perhaps"),
     ];
     for (var, value) in cases {
         assert_eq!(error_var(&[(var, value)]), *var, "{var}={value}");
