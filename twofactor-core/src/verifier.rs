@@ -140,7 +140,8 @@ impl fmt::Debug for Verified {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError {
-    /// Not a valid phone number (ours or the provider's judgement).
+    /// Not a valid phone number (ours or the provider's judgement), or a number whose type
+    /// cannot take the channel or bills the caller ([`Policy::allows_number`]).
     #[error("not a valid phone number")]
     InvalidPhone,
     /// The number's country is not allowed.
