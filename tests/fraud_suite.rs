@@ -1,5 +1,7 @@
 //! The fraud guard over real HTTP, written once and run against every adapter's demo app and
-//! sessions example (the `suite!` list at the bottom), as the HTTP suite is: the client address
+//! sessions example (the `suite!` list at the bottom), as the HTTP suite is, and against both
+//! demos again with the verification state in Redis (skipped, saying why, when no Redis answers
+//! outside CI; under `CI=true` that fails): the client address
 //! behind proxies, number types and channels, the number-range and voice caps, the order of the
 //! `reason`s of a 429, the per-address verify budget and the country conversion guard. Every
 //! case uses small policy values and the app's injected clock, and reads the fake provider's
@@ -12,10 +14,49 @@ use serde_json::{Value, json};
 use twofactor_core::Policy;
 use twofactor_core::phone::PhoneParser;
 use twofactor_core::provider::Channel;
+use twofactor_core::store::redis::{Clock, RedisStore};
 use twofactor_core::web::WebConfigBuilder;
 use twofactor_tests::{Adapter, Options, Reply, TestApp};
 
 const PHONE: &str = "+919812345678";
+
+/// Where a case runs: which app, and on which store.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    adapter: Adapter,
+    /// On a Redis store (at `TWOFACTOR_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`,
+    /// under a random prefix) instead of the in-memory one.
+    redis: bool,
+}
+
+/// The app for `target`. `None` (the case skips, saying why) when the target needs a Redis and
+/// none answers — outside CI only: under `CI=true` that fails.
+async fn spawn(target: Target, mut options: Options) -> Option<TestApp> {
+    if target.redis {
+        let url = std::env::var("TWOFACTOR_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).unwrap_or_else(|e| panic!("randomness: {e}"));
+        let prefix = format!("twofactor-fraud-test:{}", u64::from_le_bytes(random));
+        // The app runs on a manual clock that the cases move: the store goes by it.
+        match RedisStore::builder(&url)
+            .prefix(&prefix)
+            .clock(Clock::Caller)
+            .connect()
+            .await
+        {
+            Ok(store) => options.store = Some(Arc::new(store)),
+            Err(e) => {
+                let in_ci =
+                    std::env::var("CI").is_ok_and(|v| matches!(v.trim(), "true" | "1" | "yes"));
+                assert!(!in_ci, "CI=true: Redis must answer at {url}: {e}");
+                eprintln!("skipping: no Redis at {url}: {e}");
+                return None;
+            }
+        }
+    }
+    Some(TestApp::spawn(target.adapter, options).await)
+}
 
 /// Headers of one request: `(name, value)`.
 type Headers<'a> = &'a [(&'a str, &'a str)];
@@ -90,15 +131,15 @@ fn with_web(f: impl Fn(WebConfigBuilder) -> WebConfigBuilder + Send + Sync + 'st
 /// An app whose verify budget per client address is 2 an hour: the cheapest probe of how it
 /// groups addresses (a verify for a phone with no code answers 410 and still counts).
 async fn budget_app(
-    adapter: Adapter,
+    target: Target,
     web: impl Fn(WebConfigBuilder) -> WebConfigBuilder + Send + Sync + 'static,
-) -> TestApp {
+) -> Option<TestApp> {
     let policy = Policy::builder()
         .verifies_per_ip_per_hour(2)
         .build()
         .unwrap();
-    TestApp::spawn(
-        adapter,
+    spawn(
+        target,
         Options {
             policy,
             ..with_web(web)
@@ -128,8 +169,10 @@ async fn has_budget(app: &TestApp, headers: Headers<'_>) -> bool {
     }
 }
 
-async fn forwarded_for_takes_the_right_most_entry_with_its_port_stripped(adapter: Adapter) {
-    let app = budget_app(adapter, |w| w.trust_forwarded_for(1)).await;
+async fn forwarded_for_takes_the_right_most_entry_with_its_port_stripped(target: Target) {
+    let Some(app) = budget_app(target, |w| w.trust_forwarded_for(1)).await else {
+        return;
+    };
     // The client writes what it likes on the left; the proxy appends what it saw.
     for (i, value) in ["198.51.100.1, 203.0.113.9", "10.9.9.9,203.0.113.9:443"]
         .iter()
@@ -157,8 +200,10 @@ async fn forwarded_for_takes_the_right_most_entry_with_its_port_stripped(adapter
     assert!(!has_budget(&app, &xff("2001:db8:77::5")).await);
 }
 
-async fn forwarded_for_counts_n_hops_from_the_right(adapter: Adapter) {
-    let app = budget_app(adapter, |w| w.trust_forwarded_for(2)).await;
+async fn forwarded_for_counts_n_hops_from_the_right(target: Target) {
+    let Some(app) = budget_app(target, |w| w.trust_forwarded_for(2)).await else {
+        return;
+    };
     // Two proxies: the outer one wrote 203.0.113.20, the inner one 10.0.0.1.
     spend_budget(
         &app,
@@ -176,8 +221,10 @@ async fn forwarded_for_counts_n_hops_from_the_right(adapter: Adapter) {
     assert!(!has_budget(&app, &[]).await, "that was the peer's budget");
 }
 
-async fn an_unparsable_entry_means_the_peer_never_an_entry_further_left(adapter: Adapter) {
-    let app = budget_app(adapter, |w| w.trust_forwarded_for(1)).await;
+async fn an_unparsable_entry_means_the_peer_never_an_entry_further_left(target: Target) {
+    let Some(app) = budget_app(target, |w| w.trust_forwarded_for(1)).await else {
+        return;
+    };
     spend_budget(&app, &xff("203.0.113.77, unknown"), "unknown").await;
     assert!(
         !has_budget(&app, &[]).await,
@@ -193,8 +240,10 @@ async fn an_unparsable_entry_means_the_peer_never_an_entry_further_left(adapter:
     );
 }
 
-async fn a_single_trusted_header_names_the_client(adapter: Adapter) {
-    let app = budget_app(adapter, |w| w.client_ip_header("CF-Connecting-IP")).await;
+async fn a_single_trusted_header_names_the_client(target: Target) {
+    let Some(app) = budget_app(target, |w| w.client_ip_header("CF-Connecting-IP")).await else {
+        return;
+    };
     let cf = |v| [("cf-connecting-ip", v), ("x-forwarded-for", "192.0.2.50")];
     spend_budget(&app, &cf("203.0.113.40"), "CF-Connecting-IP").await;
     assert!(
@@ -214,8 +263,10 @@ async fn a_single_trusted_header_names_the_client(adapter: Adapter) {
     );
 }
 
-async fn ipv6_addresses_of_one_prefix_share_a_budget(adapter: Adapter) {
-    let app = budget_app(adapter, |w| w.trust_forwarded_for(1)).await;
+async fn ipv6_addresses_of_one_prefix_share_a_budget(target: Target) {
+    let Some(app) = budget_app(target, |w| w.trust_forwarded_for(1)).await else {
+        return;
+    };
     let first = verify_from(&app, &xff("2001:db8:1:2::1"), "+919800000001", "123456").await;
     assert_eq!(first.status, 410, "{}", first.text);
     let second = verify_from(
@@ -247,26 +298,31 @@ async fn ipv6_addresses_of_one_prefix_share_a_budget(adapter: Adapter) {
     assert!(!has_budget(&app, &xff("198.51.100.7")).await);
 
     // The prefix is configurable: /48 groups the two /64s above.
-    let app = budget_app(adapter, |w| w.trust_forwarded_for(1).ipv6_prefix(48)).await;
+    let Some(app) = budget_app(target, |w| w.trust_forwarded_for(1).ipv6_prefix(48)).await else {
+        return;
+    };
     spend_budget(&app, &xff("2001:db8:1:2::1"), "/48").await;
     assert!(!has_budget(&app, &xff("2001:db8:1:3::1")).await);
     assert!(has_budget(&app, &xff("2001:db8:2::1")).await);
 }
 
-async fn billing_number_types_are_invalid_phone_before_any_provider_call(adapter: Adapter) {
+async fn billing_number_types_are_invalid_phone_before_any_provider_call(target: Target) {
     let policy = Policy::builder()
         .sends_per_hour(1)
         .resend_cooldown(Duration::ZERO)
         .build()
         .unwrap();
-    let app = TestApp::spawn(
-        adapter,
+    let Some(app) = spawn(
+        target,
         Options {
             policy,
             ..Options::default()
         },
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     for (number, kind) in [
         ("+911800123456", "toll-free"),
         ("+911861123456789", "premium rate"),
@@ -311,19 +367,22 @@ async fn billing_number_types_are_invalid_phone_before_any_provider_call(adapter
     );
 }
 
-async fn voip_numbers_need_the_switch(adapter: Adapter) {
+async fn voip_numbers_need_the_switch(target: Target) {
     let parser = PhoneParser::new("FR".parse().unwrap());
     let voip = "+33912345678";
     for allow in [false, true] {
-        let app = TestApp::spawn(
-            adapter,
+        let Some(app) = spawn(
+            target,
             Options {
                 policy: Policy::builder().allow_voip(allow).build().unwrap(),
                 phone_parser: Some(parser.clone()),
                 ..Options::default()
             },
         )
-        .await;
+        .await
+        else {
+            return;
+        };
         let reply = send_from(&app, &[], voip, "sms").await;
         if allow {
             assert_eq!(reply.status, 200, "{}", reply.text);
@@ -342,16 +401,19 @@ async fn voip_numbers_need_the_switch(adapter: Adapter) {
     }
 }
 
-async fn a_channel_switched_off_is_403_channel_not_allowed(adapter: Adapter) {
+async fn a_channel_switched_off_is_403_channel_not_allowed(target: Target) {
     let policy = Policy::builder().channels([Channel::Sms]).build().unwrap();
-    let app = TestApp::spawn(
-        adapter,
+    let Some(app) = spawn(
+        target,
         Options {
             policy,
             ..Options::default()
         },
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     let reply = send_from(&app, &[], PHONE, "voice").await;
     assert_eq!(
         (reply.status, reply.error().as_str()),
@@ -368,14 +430,17 @@ async fn a_channel_switched_off_is_403_channel_not_allowed(adapter: Adapter) {
         .channels([Channel::Voice])
         .build()
         .unwrap();
-    let app = TestApp::spawn(
-        adapter,
+    let Some(app) = spawn(
+        target,
         Options {
             policy,
             ..Options::default()
         },
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     let reply = app.send(PHONE).await;
     assert_eq!(
         (reply.status, reply.error().as_str()),
@@ -386,20 +451,23 @@ async fn a_channel_switched_off_is_403_channel_not_allowed(adapter: Adapter) {
     assert_eq!(send_from(&app, &[], PHONE, "voice").await.status, 200);
 }
 
-async fn the_range_and_voice_caps_answer_their_reasons(adapter: Adapter) {
+async fn the_range_and_voice_caps_answer_their_reasons(target: Target) {
     let policy = Policy::builder()
         .sends_per_range_per_hour(2)
         .voice_sends_per_hour(1)
         .build()
         .unwrap();
-    let app = TestApp::spawn(
-        adapter,
+    let Some(app) = spawn(
+        target,
         Options {
             policy,
             ..Options::default()
         },
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     // +919812345000 to +919812345999 are one block.
     for phone in ["+919812345001", "+919812345002"] {
         assert_eq!(send_from(&app, &[], phone, "sms").await.status, 200);
@@ -434,7 +502,7 @@ async fn the_range_and_voice_caps_answer_their_reasons(adapter: Adapter) {
     );
 }
 
-async fn every_429_says_the_first_limit_that_refuses(adapter: Adapter) {
+async fn every_429_says_the_first_limit_that_refuses(target: Target) {
     let policy = Policy::builder()
         .max_attempts(1)
         .resend_cooldown(Duration::from_secs(60))
@@ -446,15 +514,18 @@ async fn every_429_says_the_first_limit_that_refuses(adapter: Adapter) {
         .conversion_min_sends(0)
         .build()
         .unwrap();
-    let app = TestApp::spawn(
-        adapter,
+    let Some(app) = spawn(
+        target,
         Options {
             policy,
             trust_forwarded_for: true,
             ..Options::default()
         },
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     let (x, y, z, w, v) = (
         xff("203.0.113.1"),
         xff("203.0.113.2"),
@@ -533,14 +604,17 @@ async fn every_429_says_the_first_limit_that_refuses(adapter: Adapter) {
         .conversion_min_rate(0.5)
         .build()
         .unwrap();
-    let app = TestApp::spawn(
-        adapter,
+    let Some(app) = spawn(
+        target,
         Options {
             policy,
             ..Options::default()
         },
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     ok(send_from(&app, &[], "+919812345678", "voice").await, "call");
     ok(send_from(&app, &[], "+919823456789", "sms").await, "sms");
     ok(send_from(&app, &[], "+919834567890", "sms").await, "sms");
@@ -556,20 +630,23 @@ async fn every_429_says_the_first_limit_that_refuses(adapter: Adapter) {
     );
 }
 
-async fn the_verify_budget_per_address_costs_the_phone_nothing(adapter: Adapter) {
+async fn the_verify_budget_per_address_costs_the_phone_nothing(target: Target) {
     let policy = Policy::builder()
         .verifies_per_ip_per_hour(3)
         .build()
         .unwrap();
-    let app = TestApp::spawn(
-        adapter,
+    let Some(app) = spawn(
+        target,
         Options {
             policy,
             trust_forwarded_for: true,
             ..Options::default()
         },
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     let (x, y) = (xff("203.0.113.60"), xff("203.0.113.61"));
     assert_eq!(send_from(&app, &x, PHONE, "sms").await.status, 200);
     let code = app.code(PHONE);
@@ -611,20 +688,23 @@ async fn the_verify_budget_per_address_costs_the_phone_nothing(adapter: Adapter)
     assert_eq!(verify_from(&app, &x, PHONE, &code).await.status, 410);
 }
 
-async fn the_conversion_guard_throttles_a_country_and_releases_it(adapter: Adapter) {
+async fn the_conversion_guard_throttles_a_country_and_releases_it(target: Target) {
     let policy = Policy::builder()
         .conversion_min_sends(3)
         .conversion_min_rate(0.5)
         .build()
         .unwrap();
-    let app = TestApp::spawn(
-        adapter,
+    let Some(app) = spawn(
+        target,
         Options {
             policy,
             ..Options::default()
         },
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     let phones = ["+919812345678", "+919823456789", "+919834567890"];
     for phone in phones {
         assert_eq!(app.send(phone).await.status, 200);
@@ -661,14 +741,17 @@ async fn the_conversion_guard_throttles_a_country_and_releases_it(adapter: Adapt
         .conversion_min_rate(0.5)
         .build()
         .unwrap();
-    let app = TestApp::spawn(
-        adapter,
+    let Some(app) = spawn(
+        target,
         Options {
             policy,
             ..Options::default()
         },
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     for phone in phones {
         assert_eq!(app.send(phone).await.status, 200);
     }
@@ -683,35 +766,25 @@ async fn the_conversion_guard_throttles_a_country_and_releases_it(adapter: Adapt
 
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
-        mod axum {
+        suite!(@mod axum, Axum, false; $($case),*);
+        suite!(@mod actix, Actix, false; $($case),*);
+        suite!(@mod axum_sessions, AxumSessions, false; $($case),*);
+        suite!(@mod actix_sessions, ActixSessions, false; $($case),*);
+        // The demos again with the verification state in Redis: the caps, the verify budget and
+        // the conversion guard answer alike on every store.
+        suite!(@mod axum_redis, Axum, true; $($case),*);
+        suite!(@mod actix_redis, Actix, true; $($case),*);
+    };
+    (@mod $module:ident, $adapter:ident, $redis:expr; $($case:ident),*) => {
+        mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case(twofactor_tests::Adapter::Axum).await
-                }
-            )*
-        }
-        mod actix {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(twofactor_tests::Adapter::Actix).await
-                }
-            )*
-        }
-        mod axum_sessions {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(twofactor_tests::Adapter::AxumSessions).await
-                }
-            )*
-        }
-        mod actix_sessions {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(twofactor_tests::Adapter::ActixSessions).await
+                    super::$case(super::Target {
+                        adapter: twofactor_tests::Adapter::$adapter,
+                        redis: $redis,
+                    })
+                    .await
                 }
             )*
         }
