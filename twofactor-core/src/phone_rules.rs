@@ -248,16 +248,20 @@ fn number_type_with(meta: &Metadata, national: &str) -> NumberType {
 
 /// The type of the E.164 number `digits` (a number the parser accepted before).
 pub(crate) fn number_type(digits: u64) -> NumberType {
-    let Ok(parsed) = phonenumber::parse(None, format!("+{digits}")) else {
+    // E.164 digits are the calling code and the national number, leading zeros included (as
+    // `phonenumber`'s validity check reads it); calling codes are prefix-free.
+    let text = digits.to_string();
+    let Some((code, national)) = (1..=3).find_map(|len| {
+        let code: u16 = text.get(..len)?.parse().ok()?;
+        CODES[usize::from(code)].then(|| (code, &text[len..]))
+    }) else {
         return NumberType::Unknown;
     };
-    let national = parsed.national().to_string();
     // Any single-region code is worth compiling here: only numbers that passed a parser's
     // allow-list get this far, so at most every region once.
-    if let Some(rules) = rules(parsed.code().value(), |_| true) {
-        return rules.number_type(&national);
+    if let Some(rules) = rules(code, |_| true) {
+        return rules.number_type(national);
     }
-    let code = parsed.code().value();
     let Some(regions) = DATABASE.by_code(&code) else {
         return NumberType::Unknown;
     };
@@ -266,13 +270,13 @@ pub(crate) fn number_type(digits: u64) -> NumberType {
     // as its validity check reads it (`PhoneNumber::metadata` drops them, and finds no region
     // for an Italian fixed line).
     if let [meta] = regions[..] {
-        return number_type_with(meta, &national);
+        return number_type_with(meta, national);
     }
     for meta in regions {
-        let kind = number_type_with(meta, &national);
+        let kind = number_type_with(meta, national);
         let leading = meta
             .leading_digits()
-            .is_some_and(|re| re.find(&national).is_some_and(|m| m.start() == 0));
+            .is_some_and(|re| re.find(national).is_some_and(|m| m.start() == 0));
         if leading || (meta.leading_digits().is_none() && kind != NumberType::Unknown) {
             return kind;
         }
@@ -471,7 +475,17 @@ mod tests {
                     variants.push(String::from_utf8(v).unwrap());
                 }
                 for national in variants {
+                    // Where regions share a code `phonenumber` picks one by leading digits.
+                    let single = DATABASE
+                        .region(&meta.country_code())
+                        .is_some_and(|r| r.len() == 1);
                     let ours = rules.number_type(&national);
+                    let e164: u64 = format!("{}{national}", meta.country_code())
+                        .parse()
+                        .unwrap();
+                    if single {
+                        assert_eq!(number_type(e164), ours, "+{e164}");
+                    }
                     assert_eq!(
                         ours,
                         number_type_with(meta, &national),
@@ -480,10 +494,6 @@ mod tests {
                     );
                     // `phonenumber`'s own answer reads the national number without its leading
                     // zeros, so it is comparable only for numbers that have none.
-                    // Where regions share a code `phonenumber` picks one by leading digits.
-                    let single = DATABASE
-                        .region(&meta.country_code())
-                        .is_some_and(|r| r.len() == 1);
                     let input = format!("+{}{national}", meta.country_code());
                     if let Ok(parsed) = phonenumber::parse(None, &input)
                         && single
