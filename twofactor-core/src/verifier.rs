@@ -37,10 +37,10 @@
 //!   (a send is answered [`SendError::RateLimited`] with [`Limit::Locked`]).
 //! - At most one live code per phone: a new send replaces the old code.
 //! - Sends go only over the channels the policy allows, and only to number types that can
-//!   take the channel without billing the caller ([`Policy::allows_number`]): that is checked
-//!   before any cap is spent. Then sends pass the cooldown, the per-phone, per-IP, per-number-range, voice and overall hourly
-//!   caps, the country conversion guard and the country allow-list, each refusal saying which
-//!   limit refused and when it lifts. Verifies spend the client address's hourly budget first
+//!   take the channel without billing the caller ([`Policy::allows_number`]), checked before
+//!   any cap is spent. Then sends pass the cooldown, the per-phone, per-IP, per-number-range,
+//!   voice and overall hourly caps, the country conversion guard and the country allow-list,
+//!   each refusal saying which limit refused and when it lifts. Verifies spend the client address's hourly budget first
 //!   ([`VerifyError::RateLimited`]).
 //! - The store failing means refusal ([`SendError::StoreUnavailable`]): never a send without a
 //!   record, never a guess without a count.
