@@ -17,6 +17,7 @@ use serde_json::Value;
 use twofactor_core::clock::ManualClock;
 use twofactor_core::config::OtpMode;
 use twofactor_core::local::LocalOtp;
+use twofactor_core::phone::PhoneParser;
 use twofactor_core::policy::Policy;
 use twofactor_core::provider::OtpProvider;
 use twofactor_core::store::VerificationStore;
@@ -24,7 +25,7 @@ use twofactor_core::token::{KeyRing, SigningKey};
 use twofactor_core::transport::HttpOptions;
 use twofactor_core::twofactor::{TwoFactorClient, TwoFactorOtp};
 use twofactor_core::verifier::PhoneVerifier;
-use twofactor_core::web::{ProofStorage, WebConfig};
+use twofactor_core::web::{ProofStorage, WebConfig, WebConfigBuilder};
 use twofactor_examples::sessions::{Setup, Users};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
 
@@ -272,7 +273,15 @@ pub struct Options {
     /// The sessions examples' setup (user table, login required to send, sessions in Redis);
     /// the demos ignore it.
     pub setup: Setup,
+    /// More HTTP settings (the client address: trusted proxies, IPv6 grouping), applied after
+    /// `cookie_secure` and `trust_forwarded_for`.
+    pub web: Option<WebSettings>,
+    /// A phone parser other than the default (region `IN`, Indian numbers only).
+    pub phone_parser: Option<PhoneParser>,
 }
+
+/// A change to the HTTP settings of the app under test.
+pub type WebSettings = Arc<dyn Fn(WebConfigBuilder) -> WebConfigBuilder + Send + Sync>;
 
 impl Default for Options {
     fn default() -> Self {
@@ -285,6 +294,8 @@ impl Default for Options {
             provider: None,
             provider_timeout: Duration::from_secs(5),
             setup: Setup::default(),
+            web: None,
+            phone_parser: None,
         }
     }
 }
@@ -422,11 +433,17 @@ pub fn engine(options: &Options, fake: &FakeTwoFactor, clock: &ManualClock) -> E
     if let Some(store) = &options.store {
         builder = builder.shared_store(store.clone());
     }
+    if let Some(parser) = &options.phone_parser {
+        builder = builder.phone_parser(parser.clone());
+    }
     let mut web = WebConfig::builder().cookie_secure(options.cookie_secure);
     // The demos keep proofs in a token cookie; the sessions examples' builders put them in
     // the app's session themselves.
     if options.trust_forwarded_for {
         web = web.trust_forwarded_for(1);
+    }
+    if let Some(settings) = &options.web {
+        web = settings(web);
     }
     Engine {
         verifier: builder.build().unwrap_or_else(|e| panic!("engine: {e}")),

@@ -34,6 +34,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::console::ConsoleSms;
 use crate::local::{CodeHasher, LocalOtp, WebOtpHost};
 use crate::policy::{Policy, PolicyBuilder};
+use crate::provider::Channel;
 use crate::provider::OtpProvider;
 use crate::token::{KeyRing, SigningKey};
 use crate::transport::HttpOptions;
@@ -199,6 +200,24 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 "1" | "true" | "yes" | "on" => Ok(true),
                 "0" | "false" | "no" | "off" => Ok(false),
                 _ => Err(invalid(var, format!("expected true or false, got {v:?}"))),
+            })
+            .transpose()
+    }
+
+    /// A comma-separated list of `sms` and `voice`.
+    fn channels(&self, var: &'static str) -> Result<Option<Vec<Channel>>, ConfigError> {
+        self.get(var)
+            .map(|v| {
+                v.split(',')
+                    .map(|c| match c.trim().to_ascii_lowercase().as_str() {
+                        "sms" => Ok(Channel::Sms),
+                        "voice" => Ok(Channel::Voice),
+                        _ => Err(invalid(
+                            var,
+                            format!("expected a comma-separated list of sms and voice, got {v:?}"),
+                        )),
+                    })
+                    .collect()
             })
             .transpose()
     }
@@ -389,6 +408,8 @@ impl Settings {
         knob!("TWOFACTOR_CONVERSION_MIN_RATE", rate, conversion_min_rate);
         knob!("TWOFACTOR_TOKEN_TTL", secs, token_ttl);
         knob!("TWOFACTOR_PROVIDER_TIMEOUT", secs, provider_timeout);
+        knob!("TWOFACTOR_ALLOW_VOIP", flag, allow_voip);
+        knob!("TWOFACTOR_CHANNELS", channels, channels);
         let policy = b.build().map_err(|e| {
             let var = set
                 .iter()

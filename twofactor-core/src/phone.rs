@@ -70,6 +70,22 @@ impl PhoneNumber {
         crate::phone_rules::region_of(self.0.get())
     }
 
+    /// The number's type by its numbering plan (mobile, fixed line, toll-free…), as the
+    /// `phonenumber` metadata says; [`NumberType::Unknown`] for a number no pattern matches.
+    ///
+    /// ```
+    /// use twofactor_core::PhoneParser;
+    /// use twofactor_core::phone::NumberType;
+    ///
+    /// let parser = PhoneParser::default();
+    /// assert_eq!(parser.parse("+919812345678").unwrap().number_type(), NumberType::Mobile);
+    /// assert_eq!(parser.parse("+911123456789").unwrap().number_type(), NumberType::FixedLine);
+    /// assert_eq!(parser.parse("+91 1800 123 456").unwrap().number_type(), NumberType::TollFree);
+    /// ```
+    pub fn number_type(&self) -> NumberType {
+        crate::phone_rules::number_type(self.0.get())
+    }
+
     /// A form safe for logs: the `+`, two leading digits, stars, and the last four digits
     /// (`+91******5678`).
     pub fn masked(&self) -> MaskedPhone {
@@ -107,6 +123,68 @@ impl<'de> serde::Deserialize<'de> for PhoneNumber {
             .and_then(|digits| digits.parse::<u64>().ok())
             .and_then(Self::from_digits)
             .ok_or_else(|| serde::de::Error::custom("expected an E.164 phone number"))
+    }
+}
+
+/// What kind of line a number is, by its numbering plan ([`PhoneNumber::number_type`]).
+///
+/// SMS codes go only to [`Mobile`](Self::Mobile) and
+/// [`FixedLineOrMobile`](Self::FixedLineOrMobile) numbers, voice calls also to
+/// [`FixedLine`](Self::FixedLine) ones, [`Voip`](Self::Voip) only when the policy allows it;
+/// every other type bills the caller or cannot receive a code, and is refused as an invalid
+/// phone before any provider is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NumberType {
+    /// A mobile number.
+    Mobile,
+    /// A fixed (landline) number.
+    FixedLine,
+    /// Mobile or fixed: the numbering plan cannot tell (`+1`, for one).
+    FixedLineOrMobile,
+    /// A freephone number: the called party pays.
+    TollFree,
+    /// A premium-rate number: the caller pays extra, to the number's owner.
+    PremiumRate,
+    /// A shared-cost number.
+    SharedCost,
+    /// A personal number, routed on to another line.
+    PersonalNumber,
+    /// A VoIP number.
+    Voip,
+    /// A pager.
+    Pager,
+    /// A universal access (company) number.
+    Uan,
+    /// A voicemail access number.
+    Voicemail,
+    /// No pattern of the numbering plan matches.
+    Unknown,
+}
+
+impl NumberType {
+    /// A stable snake_case name for logs (`mobile`, `premium_rate`…).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Mobile => "mobile",
+            Self::FixedLine => "fixed_line",
+            Self::FixedLineOrMobile => "fixed_line_or_mobile",
+            Self::TollFree => "toll_free",
+            Self::PremiumRate => "premium_rate",
+            Self::SharedCost => "shared_cost",
+            Self::PersonalNumber => "personal_number",
+            Self::Voip => "voip",
+            Self::Pager => "pager",
+            Self::Uan => "uan",
+            Self::Voicemail => "voicemail",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for NumberType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

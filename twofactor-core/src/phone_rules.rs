@@ -12,6 +12,10 @@
 //! and only for the regions a parser accepts; for anything else (shared codes such as `+1` or
 //! `+44`, non-geographic codes) it defers to `phonenumber::is_valid`. A test checks both agree
 //! on every example number of the metadata and on neighbours of them.
+//!
+//! [`number_type`] answers which type a valid number is (mobile, fixed line, premium rate…),
+//! in the order `phonenumber` decides it, from the same compiled set; the engine refuses the
+//! types that bill the caller or cannot take the channel before any provider is called.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
@@ -19,6 +23,8 @@ use std::sync::{Arc, LazyLock, RwLock};
 use phonenumber::country::Id as CountryId;
 use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+
+use crate::phone::NumberType;
 
 /// One descriptor: the lengths it allows (empty: any) and its pattern, anchored at the start
 /// as `phonenumber` matches it (`find` starting at 0).
@@ -44,6 +50,11 @@ struct RegionRules {
     general: Rule,
     types: RegexSet,
     type_lengths: Vec<Vec<u16>>,
+    /// The type of each pattern of `types`, in `phonenumber`'s order of precedence.
+    type_kinds: Vec<NumberType>,
+    /// The region's fixed-line and mobile patterns are the same text: its plan cannot tell
+    /// them apart (`phonenumber` then says fixed-line-or-mobile).
+    fixed_is_mobile: bool,
     national_prefix: Option<String>,
     national_prefix_for_parsing: Option<Regex>,
     international_prefix: Option<Regex>,
@@ -79,22 +90,23 @@ impl RegionRules {
                 .ok()?,
         };
         // The types `phonenumber::validator::number_type` tries; any match makes the number
-        // valid (their order only decides which type it reports).
-        let types: Vec<&Descriptor> = [
-            d.premium_rate(),
-            d.toll_free(),
-            d.shared_cost(),
-            d.voip(),
-            d.personal_number(),
-            d.pager(),
-            d.uan(),
-            d.voicemail(),
-            d.fixed_line(),
-            d.mobile(),
+        // valid, and the first that matches, in this order, is the number's type.
+        let (type_kinds, types): (Vec<NumberType>, Vec<&Descriptor>) = [
+            (NumberType::PremiumRate, d.premium_rate()),
+            (NumberType::TollFree, d.toll_free()),
+            (NumberType::SharedCost, d.shared_cost()),
+            (NumberType::Voip, d.voip()),
+            (NumberType::PersonalNumber, d.personal_number()),
+            (NumberType::Pager, d.pager()),
+            (NumberType::Uan, d.uan()),
+            (NumberType::Voicemail, d.voicemail()),
+            (NumberType::FixedLine, d.fixed_line()),
+            (NumberType::Mobile, d.mobile()),
         ]
         .into_iter()
-        .flatten()
-        .collect();
+        .filter_map(|(kind, d)| Some((kind, d?)))
+        .unzip();
+        let fixed_is_mobile = same_pattern(d.fixed_line(), d.mobile());
         let set =
             RegexSetBuilder::new(types.iter().map(|t| anchored(t.national_number().as_str())))
                 .ignore_whitespace(true)
@@ -108,7 +120,33 @@ impl RegionRules {
             general,
             types: set,
             type_lengths: types.iter().map(|t| t.possible_length().to_vec()).collect(),
+            type_kinds,
+            fixed_is_mobile,
         })
+    }
+
+    /// The type of `national`, as `phonenumber::validator::number_type` decides it.
+    fn number_type(&self, national: &str) -> NumberType {
+        if !self.general.is_match(national) {
+            return NumberType::Unknown;
+        }
+        let matched: Vec<NumberType> = self
+            .types
+            .matches(national)
+            .iter()
+            .filter(|i| length_ok(&self.type_lengths[*i], national))
+            .map(|i| self.type_kinds[i])
+            .collect();
+        // `matches` yields indices in ascending order, which is the order of precedence.
+        match matched.first() {
+            None => NumberType::Unknown,
+            Some(NumberType::FixedLine)
+                if self.fixed_is_mobile || matched.contains(&NumberType::Mobile) =>
+            {
+                NumberType::FixedLineOrMobile
+            }
+            Some(kind) => *kind,
+        }
     }
 
     /// Whether `phonenumber`, parsing with this region as the default, might strip something
@@ -167,6 +205,83 @@ fn rules(code: u16, wanted: impl FnOnce(&str) -> bool) -> Option<Arc<RegionRules
         .unwrap_or_else(|e| e.into_inner())
         .insert(code, compiled.clone());
     compiled
+}
+
+fn same_pattern(a: Option<&Descriptor>, b: Option<&Descriptor>) -> bool {
+    a.map(|d| d.national_number().as_str()) == b.map(|d| d.national_number().as_str())
+}
+
+/// The type of `national` under `meta`, with `phonenumber`'s own (slower) pattern checks: for
+/// calling codes without compiled rules.
+fn number_type_with(meta: &Metadata, national: &str) -> NumberType {
+    let d = meta.descriptors();
+    if !d.general().is_match(national) {
+        return NumberType::Unknown;
+    }
+    let is = |d: Option<&Descriptor>| d.is_some_and(|d| d.is_match(national));
+    for (kind, desc) in [
+        (NumberType::PremiumRate, d.premium_rate()),
+        (NumberType::TollFree, d.toll_free()),
+        (NumberType::SharedCost, d.shared_cost()),
+        (NumberType::Voip, d.voip()),
+        (NumberType::PersonalNumber, d.personal_number()),
+        (NumberType::Pager, d.pager()),
+        (NumberType::Uan, d.uan()),
+        (NumberType::Voicemail, d.voicemail()),
+    ] {
+        if is(desc) {
+            return kind;
+        }
+    }
+    if is(d.fixed_line()) {
+        return if same_pattern(d.fixed_line(), d.mobile()) || is(d.mobile()) {
+            NumberType::FixedLineOrMobile
+        } else {
+            NumberType::FixedLine
+        };
+    }
+    if is(d.mobile()) {
+        return NumberType::Mobile;
+    }
+    NumberType::Unknown
+}
+
+/// The type of the E.164 number `digits` (a number the parser accepted before).
+pub(crate) fn number_type(digits: u64) -> NumberType {
+    // E.164 digits are the calling code and the national number, leading zeros included (as
+    // `phonenumber`'s validity check reads it); calling codes are prefix-free.
+    let text = digits.to_string();
+    let Some((code, national)) = (1..=3).find_map(|len| {
+        let code: u16 = text.get(..len)?.parse().ok()?;
+        CODES[usize::from(code)].then(|| (code, &text[len..]))
+    }) else {
+        return NumberType::Unknown;
+    };
+    // Any single-region code is worth compiling here: only numbers that passed a parser's
+    // allow-list get this far, so at most every region once.
+    if let Some(rules) = rules(code, |_| true) {
+        return rules.number_type(national);
+    }
+    let Some(regions) = DATABASE.by_code(&code) else {
+        return NumberType::Unknown;
+    };
+    // As `phonenumber` picks a shared code's region (a region whose leading digits match, or
+    // one whose patterns know the number), but on the national number with its leading zeros,
+    // as its validity check reads it (`PhoneNumber::metadata` drops them, and finds no region
+    // for an Italian fixed line).
+    if let [meta] = regions[..] {
+        return number_type_with(meta, national);
+    }
+    for meta in regions {
+        let kind = number_type_with(meta, national);
+        let leading = meta
+            .leading_digits()
+            .is_some_and(|re| re.find(national).is_some_and(|m| m.start() == 0));
+        if leading || (meta.leading_digits().is_none() && kind != NumberType::Unknown) {
+            return kind;
+        }
+    }
+    NumberType::Unknown
 }
 
 /// Whether `number` is valid, as `phonenumber::is_valid` says. `wanted` is asked, once per
@@ -305,5 +420,126 @@ mod tests {
             }
         }
         assert!(checked > 10_000, "only {checked} numbers checked");
+    }
+
+    fn from_phonenumber(t: phonenumber::Type) -> NumberType {
+        use phonenumber::Type as T;
+        match t {
+            T::FixedLine => NumberType::FixedLine,
+            T::Mobile => NumberType::Mobile,
+            T::FixedLineOrMobile => NumberType::FixedLineOrMobile,
+            T::TollFree => NumberType::TollFree,
+            T::PremiumRate => NumberType::PremiumRate,
+            T::SharedCost => NumberType::SharedCost,
+            T::PersonalNumber => NumberType::PersonalNumber,
+            T::Voip => NumberType::Voip,
+            T::Pager => NumberType::Pager,
+            T::Uan => NumberType::Uan,
+            T::Voicemail => NumberType::Voicemail,
+            _ => NumberType::Unknown,
+        }
+    }
+
+    /// The compiled type answers agree with `phonenumber`'s own order of checks, on every
+    /// example number of every region and on neighbours of them.
+    #[test]
+    fn number_types_agree_with_phonenumber() {
+        let mut checked = 0;
+        for meta in DATABASE.iter() {
+            let Some(rules) = RegionRules::compile(meta) else {
+                continue;
+            };
+            let d = meta.descriptors();
+            for desc in [
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.voip(),
+                d.personal_number(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let Some(example) = desc.example() else {
+                    continue;
+                };
+                let mut variants = vec![example.to_owned()];
+                for i in 0..example.len() {
+                    let mut v = example.as_bytes().to_vec();
+                    v[i] = if v[i] == b'9' { b'0' } else { v[i] + 1 };
+                    variants.push(String::from_utf8(v).unwrap());
+                }
+                for national in variants {
+                    // Where regions share a code `phonenumber` picks one by leading digits.
+                    let single = DATABASE
+                        .region(&meta.country_code())
+                        .is_some_and(|r| r.len() == 1);
+                    let ours = rules.number_type(&national);
+                    let e164: u64 = format!("{}{national}", meta.country_code())
+                        .parse()
+                        .unwrap();
+                    if single {
+                        assert_eq!(number_type(e164), ours, "+{e164}");
+                    }
+                    assert_eq!(
+                        ours,
+                        number_type_with(meta, &national),
+                        "{national} in {}",
+                        meta.id()
+                    );
+                    // `phonenumber`'s own answer reads the national number without its leading
+                    // zeros, so it is comparable only for numbers that have none.
+                    let input = format!("+{}{national}", meta.country_code());
+                    if let Ok(parsed) = phonenumber::parse(None, &input)
+                        && single
+                        && !national.starts_with('0')
+                        && parsed.national().to_string() == national
+                    {
+                        let theirs = parsed.number_type(&DATABASE);
+                        assert_eq!(ours, from_phonenumber(theirs), "{input}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000, "only {checked} numbers checked");
+    }
+
+    #[test]
+    fn reports_the_types_that_bill_or_cannot_take_sms() {
+        // The metadata's own example numbers: single-region codes (compiled) and shared ones.
+        for (number, kind) in [
+            (919812345678, NumberType::Mobile),
+            (918123456789, NumberType::Mobile),
+            (911123456789, NumberType::FixedLine),
+            (911800123456, NumberType::TollFree),
+            (911861123456789, NumberType::PremiumRate),
+            (9118603451234, NumberType::SharedCost),
+            (911409305260, NumberType::Uan),
+            (4915123456789, NumberType::Mobile),
+            (4930123456, NumberType::FixedLine),
+            (499001234567, NumberType::PremiumRate),
+            (498001234567890, NumberType::TollFree),
+            (4918012345, NumberType::SharedCost),
+            (4970012345678, NumberType::PersonalNumber),
+            (4916412345, NumberType::Pager),
+            (49177991234567, NumberType::Voicemail),
+            (33912345678, NumberType::Voip),
+            (12015550123, NumberType::FixedLineOrMobile),
+            (18002345678, NumberType::TollFree),
+            (19002345678, NumberType::PremiumRate),
+            (447400123456, NumberType::Mobile),
+            (447640123456, NumberType::Pager),
+            (445612345678, NumberType::Voip),
+            (445512345678, NumberType::Uan),
+            (390212345678, NumberType::FixedLine),
+        ] {
+            assert_eq!(number_type(number), kind, "+{number}");
+        }
     }
 }

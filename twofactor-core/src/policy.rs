@@ -36,10 +36,40 @@
 //! | `conversion_min_rate` | 0.0 to 1.0, kept in thousandths (0.2 → 200 ‰; finer is rounded) |
 //! | `token_ttl` | 1 s to 30 days |
 //! | `provider_timeout` | 1 ms to 5 minutes |
+//! | `channels` | at least one of SMS and voice (default both) |
+//!
+//! # Channels and number types
+//! A send over a channel the policy leaves out is refused
+//! ([`SendError::ChannelNotAllowed`](crate::verifier::SendError::ChannelNotAllowed)). SMS goes
+//! only to mobile numbers (and to numbers the plan cannot tell from mobile), voice also to
+//! fixed lines, VoIP numbers only with [`PolicyBuilder::allow_voip`]; every other number type
+//! is refused as an invalid phone before any cap is spent or any provider called:
+//!
+//! ```
+//! use twofactor_core::provider::Channel;
+//! use twofactor_core::Policy;
+//! use twofactor_core::phone::NumberType;
+//!
+//! let policy = Policy::builder().channels([Channel::Sms]).build().unwrap();
+//! assert!(policy.allows_channel(Channel::Sms));
+//! assert!(!policy.allows_channel(Channel::Voice));
+//! assert!(policy.allows_number(NumberType::Mobile, Channel::Sms));
+//! assert!(!policy.allows_number(NumberType::FixedLine, Channel::Sms));
+//! assert!(policy.allows_number(NumberType::FixedLine, Channel::Voice));
+//! assert!(!policy.allows_number(NumberType::PremiumRate, Channel::Voice));
+//! assert!(!policy.allows_number(NumberType::Voip, Channel::Sms));
+//! let voip = Policy::builder().allow_voip(true).build().unwrap();
+//! assert!(voip.allows_number(NumberType::Voip, Channel::Sms));
+//!
+//! let err = Policy::builder().channels([]).build().unwrap_err();
+//! assert_eq!(err.to_string(), "channels must name at least one channel");
+//! ```
 
 use std::time::Duration;
 
 use crate::code::MAX_CODE_LEN;
+use crate::phone::NumberType;
+use crate::provider::Channel;
 
 /// The window of the per-hour send caps.
 pub const SEND_WINDOW: Duration = Duration::from_secs(3600);
@@ -67,6 +97,9 @@ pub struct Policy {
     verifies_per_ip_per_hour: u32,
     token_ttl: Duration,
     provider_timeout: Duration,
+    sms: bool,
+    voice: bool,
+    allow_voip: bool,
 }
 
 impl Default for Policy {
@@ -88,6 +121,9 @@ impl Default for Policy {
             verifies_per_ip_per_hour: 100,
             token_ttl: Duration::from_secs(86_400),
             provider_timeout: Duration::from_secs(10),
+            sms: true,
+            voice: true,
+            allow_voip: false,
         }
     }
 }
@@ -175,6 +211,37 @@ impl Policy {
         self.provider_timeout
     }
 
+    /// The channels codes may be sent over (default SMS and voice).
+    pub fn channels(&self) -> Vec<Channel> {
+        [(self.sms, Channel::Sms), (self.voice, Channel::Voice)]
+            .into_iter()
+            .filter_map(|(on, c)| on.then_some(c))
+            .collect()
+    }
+
+    /// Whether codes may be sent over `channel`.
+    pub fn allows_channel(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Sms => self.sms,
+            Channel::Voice => self.voice,
+        }
+    }
+
+    /// Whether VoIP numbers may receive codes (default false: they are cheap to get in bulk).
+    pub fn allow_voip(&self) -> bool {
+        self.allow_voip
+    }
+
+    /// Whether a number of type `kind` may receive a code over `channel` (see the module docs).
+    pub fn allows_number(&self, kind: NumberType, channel: Channel) -> bool {
+        match kind {
+            NumberType::Mobile | NumberType::FixedLineOrMobile => true,
+            NumberType::FixedLine => channel == Channel::Voice,
+            NumberType::Voip => self.allow_voip,
+            _ => false,
+        }
+    }
+
     /// How long a run of wrong attempts is remembered: an attacker who waits this long between
     /// guesses starts a fresh count, so it is at least the lockout and the code lifetime.
     pub fn attempt_memory(&self) -> Duration {
@@ -198,6 +265,9 @@ pub enum PolicyError {
     /// The resend cooldown is not shorter than the one-hour send window.
     #[error("resend_cooldown must be shorter than one hour")]
     CooldownTooLong,
+    /// No channel is left to send codes over.
+    #[error("channels must name at least one channel")]
+    NoChannel,
     /// A value is past its bound (see the module docs).
     #[error("{knob} must be {bound}")]
     OutOfRange {
@@ -217,6 +287,7 @@ impl PolicyError {
             }
             Self::CodeLength(_) => "code_length",
             Self::CooldownTooLong => "resend_cooldown",
+            Self::NoChannel => "channels",
         }
     }
 }
@@ -273,6 +344,21 @@ impl PolicyBuilder {
         token_ttl: Duration;
         /// Longest wait for one provider request (at most 5 minutes).
         provider_timeout: Duration;
+        /// Whether VoIP numbers may receive codes (default false).
+        allow_voip: bool;
+    }
+
+    /// The channels codes may be sent over (default SMS and voice; at least one).
+    pub fn channels(mut self, channels: impl IntoIterator<Item = Channel>) -> Self {
+        self.policy.sms = false;
+        self.policy.voice = false;
+        for channel in channels {
+            match channel {
+                Channel::Sms => self.policy.sms = true,
+                Channel::Voice => self.policy.voice = true,
+            }
+        }
+        self
     }
 
     /// The least verified share of a country's sends (0.0 to 1.0; kept in thousandths).
@@ -356,6 +442,9 @@ impl PolicyBuilder {
         if p.resend_cooldown >= SEND_WINDOW {
             return Err(PolicyError::CooldownTooLong);
         }
+        if !p.sms && !p.voice {
+            return Err(PolicyError::NoChannel);
+        }
         Ok(p)
     }
 }
@@ -385,6 +474,8 @@ mod tests {
         assert_eq!(p.verifies_per_ip_per_hour(), 100);
         assert_eq!(p.token_ttl().as_secs(), 86_400);
         assert_eq!(p.provider_timeout().as_secs(), 10);
+        assert_eq!(p.channels(), [Channel::Sms, Channel::Voice]);
+        assert!(!p.allow_voip());
     }
 
     #[test]

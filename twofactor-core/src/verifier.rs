@@ -36,9 +36,11 @@
 //!   [`Policy::lockout`]; while locked even the right code is refused, and no code is sent
 //!   (a send is answered [`SendError::RateLimited`] with [`Limit::Locked`]).
 //! - At most one live code per phone: a new send replaces the old code.
-//! - Sends pass the cooldown, the per-phone, per-IP, per-number-range, voice and overall hourly
-//!   caps, the country conversion guard and the country allow-list, each refusal saying which
-//!   limit refused and when it lifts. Verifies spend the client address's hourly budget first
+//! - Sends go only over the channels the policy allows, and only to number types that can
+//!   take the channel without billing the caller ([`Policy::allows_number`]), checked before
+//!   any cap is spent. Then sends pass the cooldown, the per-phone, per-IP, per-number-range,
+//!   voice and overall hourly caps, the country conversion guard and the country allow-list,
+//!   each refusal saying which limit refused and when it lifts. Verifies spend the client address's hourly budget first
 //!   ([`VerifyError::RateLimited`]).
 //! - The store failing means refusal ([`SendError::StoreUnavailable`]): never a send without a
 //!   record, never a guess without a count.
@@ -138,7 +140,8 @@ impl fmt::Debug for Verified {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError {
-    /// Not a valid phone number (ours or the provider's judgement).
+    /// Not a valid phone number (ours or the provider's judgement), or a number whose type
+    /// cannot take the channel or bills the caller ([`Policy::allows_number`]).
     #[error("not a valid phone number")]
     InvalidPhone,
     /// The number's country is not allowed.
@@ -150,6 +153,9 @@ pub enum SendError {
     /// The provider cannot deliver over this channel.
     #[error("the {0} channel is not available")]
     ChannelUnsupported(Channel),
+    /// The policy switched this channel off ([`Policy::channels`]).
+    #[error("codes are not sent by {0}")]
+    ChannelNotAllowed(Channel),
     /// A limit refused the send.
     #[error("too many codes requested ({limit}); retry in {}s", retry_secs(*.retry_after))]
     RateLimited {
@@ -632,9 +638,21 @@ impl PhoneVerifier {
 
     async fn send_inner(&self, phone: PhoneNumber, ctx: &Context) -> Result<Sent, SendError> {
         let inner = &*self.inner;
+        if !inner.policy.allows_channel(ctx.channel) {
+            return Err(SendError::ChannelNotAllowed(ctx.channel));
+        }
         let test_code = inner.test_numbers.get(&phone);
-        if test_code.is_none() && !inner.provider.supports(ctx.channel) {
-            return Err(SendError::ChannelUnsupported(ctx.channel));
+        if test_code.is_none() {
+            if !inner.provider.supports(ctx.channel) {
+                return Err(SendError::ChannelUnsupported(ctx.channel));
+            }
+            // Before any cap is spent: a premium-rate or toll-free number pays whoever runs
+            // it, and a fixed line cannot read an SMS. A test number is sent nothing.
+            let kind = phone.number_type();
+            if !inner.policy.allows_number(kind, ctx.channel) {
+                tracing::info!(number_type = %kind, "twofactor: number type refused for this channel");
+                return Err(SendError::InvalidPhone);
+            }
         }
         let now = inner.clock.now_millis();
         // `new` takes the phone's own country ([`Country::of`]).
@@ -979,6 +997,7 @@ impl SendError {
             Self::InvalidPhone => ErrorCode::InvalidPhone,
             Self::PhoneNotAllowed { .. } => ErrorCode::PhoneNotAllowed,
             Self::ChannelUnsupported(_) => ErrorCode::InvalidRequest,
+            Self::ChannelNotAllowed(_) => ErrorCode::ChannelNotAllowed,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Provider(e) => provider_code(e),
             Self::StoreUnavailable(_) => ErrorCode::ServiceUnavailable,

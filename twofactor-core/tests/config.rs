@@ -174,9 +174,28 @@ fn every_policy_variable_is_read() {
         ("TWOFACTOR_TRUST_FORWARDED_FOR", "true"),
         ("TWOFACTOR_DEFAULT_REGION", "us"),
         ("TWOFACTOR_ALLOWED_COUNTRIES", "US,IN"),
+        ("TWOFACTOR_CHANNELS", " SMS "),
+        ("TWOFACTOR_ALLOW_VOIP", "true"),
     ])
     .unwrap();
     let p = &s.policy;
+    assert_eq!(p.channels(), [twofactor_core::Channel::Sms]);
+    assert!(p.allow_voip());
+    let both = settings(&[("TWOFACTOR_CHANNELS", "voice, sms")]).unwrap();
+    assert_eq!(
+        both.policy.channels(),
+        [twofactor_core::Channel::Sms, twofactor_core::Channel::Voice]
+    );
+    let defaults = settings(&[]).unwrap();
+    assert_eq!(defaults.policy.channels().len(), 2);
+    assert!(!defaults.policy.allow_voip());
+    let message = settings(&[("TWOFACTOR_CHANNELS", "sms,fax")])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        "TWOFACTOR_CHANNELS: expected a comma-separated list of sms and voice, got \"sms,fax\""
+    );
     assert_eq!(p.code_ttl(), Duration::from_secs(300));
     assert_eq!(
         (p.max_attempts(), p.lockout(), p.resend_cooldown()),
@@ -258,6 +277,10 @@ fn a_bad_value_is_an_error_naming_its_variable() {
         ("TWOFACTOR_TRUST_FORWARDED_FOR", "maybe"),
         ("TWOFACTOR_TEST_NUMBERS", "+919000000001"),
         ("TWOFACTOR_ENABLE_TEST_NUMBERS", "sure"),
+        ("TWOFACTOR_CHANNELS", "sms,fax"),
+        ("TWOFACTOR_CHANNELS", "whatsapp"),
+        ("TWOFACTOR_CHANNELS", ","),
+        ("TWOFACTOR_ALLOW_VOIP", "perhaps"),
     ];
     for (var, value) in cases {
         assert_eq!(error_var(&[(var, value)]), *var, "{var}={value}");
@@ -567,5 +590,74 @@ fn the_redis_cluster_and_ca_variables_are_read_and_checked_together() {
             }
             other => panic!("{vars:?}: expected an error naming {var}, got {other:?}"),
         }
+    }
+}
+
+/// The fraud policy variables reach the HTTP answers of a contract built from them.
+#[tokio::test]
+async fn the_fraud_variables_reach_the_http_answers() {
+    use twofactor_core::web::Contract;
+    async fn send(
+        contract: &Contract,
+        peer: &str,
+        phone: &str,
+        channel: &str,
+    ) -> (u16, serde_json::Value) {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        let body = serde_json::json!({ "phone": phone, "channel": channel }).to_string();
+        let r = contract
+            .send(
+                &headers,
+                Some(peer.parse().unwrap()),
+                body.as_bytes(),
+                |_| async { Ok(()) },
+            )
+            .await;
+        (
+            r.status.as_u16(),
+            serde_json::from_slice(&r.body).unwrap_or_default(),
+        )
+    }
+    let contract = settings(&[
+        ("TWOFACTOR_CHANNELS", "sms"),
+        ("TWOFACTOR_SENDS_PER_RANGE_HOUR", "1"),
+        ("TWOFACTOR_COOKIE_SECURE", "false"),
+    ])
+    .unwrap()
+    .build()
+    .await
+    .unwrap();
+    let peer = "203.0.113.1:5000";
+    let (status, body) = send(&contract, peer, "+919812345678", "voice").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("channel_not_allowed"))
+    );
+    let (status, body) = send(&contract, peer, "+911800123456", "sms").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_phone")),
+        "toll-free"
+    );
+    assert_eq!(send(&contract, peer, "+919812345678", "sms").await.0, 200);
+    let (status, body) = send(&contract, peer, "+919812345679", "sms").await;
+    assert_eq!((status, body["reason"].as_str()), (429, Some("range")));
+
+    for (allow, expected) in [("false", 400), ("true", 200)] {
+        let contract = settings(&[
+            ("TWOFACTOR_DEFAULT_REGION", "FR"),
+            ("TWOFACTOR_ALLOW_VOIP", allow),
+            ("TWOFACTOR_COOKIE_SECURE", "false"),
+        ])
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+        assert_eq!(
+            send(&contract, peer, "+33912345678", "sms").await.0,
+            expected,
+            "TWOFACTOR_ALLOW_VOIP={allow}"
+        );
     }
 }

@@ -981,3 +981,105 @@ fn a_store_too_small_for_the_policy_is_refused_at_build_time() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn number_types_that_bill_or_cannot_take_the_channel_are_refused_before_any_cap() {
+    // One send an hour overall: a refused number must not spend it.
+    let h = harness_with(
+        Policy::builder()
+            .sends_per_hour(1)
+            .resend_cooldown(Duration::ZERO)
+            .build()
+            .unwrap(),
+    );
+    for (number, kind) in [
+        ("+911800123456", "toll-free"),
+        ("+911861123456789", "premium rate"),
+        ("+9118603451234", "shared cost"),
+        ("+911409305260", "UAN"),
+    ] {
+        for channel in [Channel::Sms, Channel::Voice] {
+            let e = h
+                .verifier
+                .send(number, &ctx().with_channel(channel))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e, SendError::InvalidPhone),
+                "{kind} by {channel}: {e:?}"
+            );
+            assert_eq!(e.code().as_str(), "invalid_phone");
+        }
+    }
+    let landline = "+911123456789";
+    assert!(matches!(
+        h.verifier.send(landline, &ctx()).await,
+        Err(SendError::InvalidPhone)
+    ));
+    assert_eq!(
+        h.mock.send_count(),
+        0,
+        "no refused number reached the provider"
+    );
+    h.verifier.send(landline, &voice(ctx())).await.unwrap();
+    assert_eq!(h.mock.send_count(), 1, "a fixed line takes a voice call");
+    assert_eq!(
+        retry_limit(h.verifier.send(PHONE, &ctx()).await).0,
+        Limit::Global,
+        "only the voice call spent the overall cap"
+    );
+}
+
+#[tokio::test]
+async fn voip_numbers_need_their_switch() {
+    let parser = twofactor_core::PhoneParser::default()
+        .with_allowed_countries(["FR".parse().unwrap(), "IN".parse().unwrap()]);
+    let voip = "+33912345678";
+    for allow in [false, true] {
+        let mock = MockProvider::new();
+        let v = PhoneVerifier::builder(mock.clone())
+            .phone_parser(parser.clone())
+            .policy(Policy::builder().allow_voip(allow).build().unwrap())
+            .build()
+            .unwrap();
+        let r = v.send(voip, &ctx()).await;
+        assert_eq!(r.is_ok(), allow, "allow_voip={allow}: {r:?}");
+        if !allow {
+            assert!(matches!(r, Err(SendError::InvalidPhone)));
+        }
+        assert_eq!(mock.send_count(), u64::from(allow));
+        v.send("+33612345678", &ctx()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_channel_switched_off_is_refused_before_any_cap() {
+    let h = harness_with(
+        Policy::builder()
+            .channels([Channel::Sms])
+            .sends_per_hour(1)
+            .build()
+            .unwrap(),
+    );
+    let e = h.verifier.send(PHONE, &voice(ctx())).await.unwrap_err();
+    assert!(
+        matches!(e, SendError::ChannelNotAllowed(Channel::Voice)),
+        "{e:?}"
+    );
+    assert_eq!(e.code().as_str(), "channel_not_allowed");
+    assert_eq!(e.code().status().as_u16(), 403);
+    assert_eq!(h.mock.send_count(), 0);
+    h.verifier.send(PHONE, &ctx()).await.unwrap();
+
+    let h = harness_with(
+        Policy::builder()
+            .channels([Channel::Voice])
+            .build()
+            .unwrap(),
+    );
+    assert!(matches!(
+        h.verifier.send(PHONE, &ctx()).await,
+        Err(SendError::ChannelNotAllowed(Channel::Sms))
+    ));
+    h.verifier.send(PHONE, &voice(ctx())).await.unwrap();
+}
