@@ -84,6 +84,41 @@ pub fn names() -> [&'static str; 9] {
     ]
 }
 
+/// Describes every metric to the installed recorder (units and `# HELP` lines); call it once
+/// after installing the recorder. Recording works without it.
+///
+/// ```
+/// twofactor_core::metrics::describe();
+/// ```
+pub fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(SENDS_TOTAL, "Code sends, by outcome and channel");
+    describe_counter!(VERIFICATIONS_TOTAL, "Code verifications, by outcome");
+    describe_counter!(
+        RATE_LIMITED_TOTAL,
+        "Sends and verifications refused by a cap, by reason"
+    );
+    describe_counter!(
+        GUARD_REJECTIONS_TOTAL,
+        "Requests refused for want of a valid phone verification, by reason"
+    );
+    describe_gauge!(
+        CONVERSION_THROTTLED,
+        "1 while the conversion guard refuses sends to the country"
+    );
+    describe_histogram!(
+        PROVIDER_REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "Provider call latency, by provider and operation"
+    );
+    describe_counter!(STORE_ERRORS_TOTAL, "Store failures, by operation");
+    describe_counter!(FAILOVERS_TOTAL, "Failovers from one provider to the next");
+    describe_gauge!(
+        PROVIDER_BREAKER_OPEN,
+        "1 while a failover's circuit breaker skips the provider"
+    );
+}
+
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
