@@ -19,6 +19,20 @@
 //! | `twofactor_failovers_total` | counter | `from`, `to`: a [`Failover`](crate::failover::Failover) moved on (pass [`MetricsEvents`] to its sink) |
 //! | `twofactor_provider_breaker_open` | gauge | `provider`: 1 while a failover's breaker skips it |
 //!
+//! Sends and verifications are counted as the engine answers them
+//! ([`PhoneVerifier::send`](crate::verifier::PhoneVerifier::send) or `send_to`,
+//! [`verify`](crate::verifier::PhoneVerifier::verify)); a request the web layer refuses
+//! before the engine (a malformed body, a send whose number does not parse, the app's
+//! `before_send` hook) is not a send.
+//!
+//! A guard rejection is counted where the proof is checked ([`Contract::check`] and
+//! [`Contract::authenticate`]): by the guard, by the `VerifiedPhone` extractors (the optional
+//! one too) and by `GET {prefix}/status` without a valid token alike; a valid proof costs
+//! nothing, a refusal a counter increment (no allocation).
+//!
+//! [`Contract::check`]: crate::web::Contract::check
+//! [`Contract::authenticate`]: crate::web::Contract::authenticate
+//!
 //! No label ever carries a phone number, a code, a ticket or a token: every label value is
 //! one of a fixed set, a provider's name or a country code.
 //!

@@ -267,3 +267,49 @@ async fn without_a_recorder_nothing_breaks() {
         .unwrap();
     verifier.send(PHONE, &Context::new()).await.unwrap();
 }
+
+#[tokio::test]
+async fn the_conversion_guard_state_is_a_gauge_per_country() {
+    let (recorder, metrics) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let mock = MockProvider::new();
+    let clock = ManualClock::new();
+    let policy = Policy::builder()
+        .conversion_min_sends(3)
+        .conversion_min_rate(0.5)
+        .build()
+        .unwrap();
+    let verifier = PhoneVerifier::builder(mock.clone())
+        .policy(policy)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let ctx = Context::new();
+    let phones = ["+919812345678", "+919823456789", "+919834567890"];
+    for p in phones {
+        verifier.send(p, &ctx).await.unwrap();
+    }
+    clock.advance(Duration::from_secs(60));
+    assert!(verifier.send("+919845678901", &ctx).await.is_err());
+    let gauge = "twofactor_conversion_throttled";
+    let text = metrics.render();
+    assert_eq!(value(&text, gauge, &[("country", "IN")]), 1.0, "{text}");
+    assert_eq!(
+        value(
+            &text,
+            "twofactor_rate_limited_total",
+            &[("reason", "country")]
+        ),
+        1.0
+    );
+
+    for p in &phones[..2] {
+        let phone = verifier.phone_parser().parse(p).unwrap();
+        let code = mock.last_code(&phone).unwrap();
+        verifier.verify(p, code.expose(), &ctx).await.unwrap();
+    }
+    verifier.send("+919845678901", &ctx).await.unwrap();
+    let text = metrics.render();
+    assert_eq!(value(&text, gauge, &[("country", "IN")]), 0.0, "{text}");
+    assert!(text.contains("twofactor_conversion_throttled{country=\"IN\"} 0"));
+}
