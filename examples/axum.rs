@@ -9,6 +9,7 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     twofactor_examples::run(async {
         let (bind, settings) = twofactor_examples::configure()?;
+        let metrics = twofactor_examples::install_metrics()?;
         let tf = twofactor_tower::TwoFactor::from_settings(settings)
             .await
             .map_err(|e| e.to_string())?;
@@ -16,7 +17,8 @@ async fn main() -> ExitCode {
             .await
             .map_err(|e| format!("BIND {bind}: {e}"))?;
         twofactor_examples::announce("axum", tf.verifier(), listener.local_addr().ok());
-        twofactor_examples::axum_app::serve(listener, twofactor_examples::axum_app::app(tf))
+        let app = twofactor_examples::axum_app::app_with_metrics(tf, Some(metrics));
+        twofactor_examples::axum_app::serve(listener, app)
             .await
             .map_err(|e| e.to_string())
     })

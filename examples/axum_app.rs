@@ -6,6 +6,7 @@ use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use twofactor_tower::{RequireVerifiedPhoneLayer, TwoFactor, VerifiedPhone};
 
@@ -15,10 +16,26 @@ use crate::{INDEX_HTML, Protected, RECENT};
 /// which also demands a verification at most [`RECENT`] old), and the endpoints under
 /// `/phone`. Without the app-level layer: [`app`] adds it.
 pub fn routes() -> Router {
-    Router::new()
+    routes_with_metrics(None)
+}
+
+/// [`routes`], and `GET /metrics` rendering `metrics` if given (the recorder is the
+/// process's, installed once with [`install_metrics`](crate::install_metrics); apps without a
+/// handle have no `/metrics`, so that several apps can live in one process).
+pub fn routes_with_metrics(metrics: Option<PrometheusHandle>) -> Router {
+    let documented = metrics.is_some();
+    let router = Router::new()
         .route("/", get(|| async { Html(INDEX_HTML) }))
         .route("/health", get(health))
-        .route("/openapi.json", get(openapi_json))
+        .route(
+            "/openapi.json",
+            get(move |tf: TwoFactor| openapi_json(tf, documented)),
+        );
+    let router = match metrics {
+        Some(handle) => router.route("/metrics", get(move || render_metrics(handle.clone()))),
+        None => router,
+    };
+    router
         .route(
             "/protected",
             get(protected).route_layer(RequireVerifiedPhoneLayer::new()),
@@ -32,7 +49,12 @@ pub fn routes() -> Router {
 
 /// The demo app: [`routes`] with `tf` installed.
 pub fn app(tf: TwoFactor) -> Router {
-    routes().layer(tf.layer())
+    app_with_metrics(tf, None)
+}
+
+/// The demo app with `GET /metrics` when `metrics` is given (see [`routes_with_metrics`]).
+pub fn app_with_metrics(tf: TwoFactor, metrics: Option<PrometheusHandle>) -> Router {
+    routes_with_metrics(metrics).layer(tf.layer())
 }
 
 async fn health() -> impl IntoResponse {
@@ -42,10 +64,17 @@ async fn health() -> impl IntoResponse {
     )
 }
 
-async fn openapi_json(tf: TwoFactor) -> impl IntoResponse {
+async fn openapi_json(tf: TwoFactor, metrics: bool) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::json(tf.openapi("/phone")),
+        crate::openapi::json_with_metrics(tf.openapi("/phone"), metrics),
+    )
+}
+
+async fn render_metrics(handle: PrometheusHandle) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, crate::METRICS_CONTENT_TYPE)],
+        handle.render(),
     )
 }
 

@@ -9,6 +9,7 @@
 //! | `GET /protected` | guarded; `{"phone":"+91…","verified_at":…}` |
 //! | `GET /protected/recent` | the same, but only for a phone verified in the last 5 minutes (step-up) |
 //! | `GET /openapi.json` | the OpenAPI 3.1 document of all of these (see [`openapi`]) |
+//! | `GET /metrics` | Prometheus text (see [`install_metrics`]): the library's `twofactor_*` metrics |
 //! | `/phone/*` | the endpoints of the HTTP contract (`twofactor_core::web`) |
 //!
 //! The sessions examples (`axum_sessions`, `actix_sessions`) show the library inside an app with
@@ -56,6 +57,44 @@ impl From<&twofactor_core::token::PhoneProof> for Protected {
             verified_at: p.verified_at_unix(),
         }
     }
+}
+
+/// The handle `GET /metrics` renders (from [`install_metrics`]).
+pub use metrics_exporter_prometheus::PrometheusHandle;
+
+/// The content type of `GET /metrics`: the Prometheus text format.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
+/// Upper bounds of the provider latency histogram's buckets, in seconds: an SMS API answers in
+/// tens to hundreds of milliseconds, and the default provider timeout is 10 s.
+const LATENCY_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Installs the process's Prometheus recorder (once per process: a second call fails) and
+/// returns the handle `GET /metrics` renders. The library records through the `metrics`
+/// facade; this is the app's part.
+pub fn install_metrics() -> Result<PrometheusHandle, String> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(twofactor_core::metrics::PROVIDER_REQUEST_DURATION_SECONDS.to_owned()),
+            LATENCY_BUCKETS,
+        )
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|e| format!("metrics: {e}"))?;
+    twofactor_core::metrics::describe();
+    // Without the exporter's own listener nothing drains the histograms: a thread does, so
+    // that it works under either framework's runtime.
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        })
+        .map_err(|e| format!("metrics: {e}"))?;
+    Ok(handle)
 }
 
 /// `BIND` (default `127.0.0.1:3000`).

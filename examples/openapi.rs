@@ -9,6 +9,7 @@
 //! | `GET /protected` | guarded ([`openapi::guarded`]): 200 [`Protected`], 401, 503 |
 //! | `GET /protected/recent` | the same, verified within [`RECENT`] |
 //! | `GET /openapi.json` | 200, this document |
+//! | `GET /metrics` | 200 Prometheus text (only in the document of an app that serves it: [`json_with_metrics`]) |
 //! | `/phone/*` | the library's document ([`TwoFactor::openapi`](twofactor_tower::TwoFactor::openapi)) |
 
 use twofactor_tower::openapi;
@@ -36,6 +37,43 @@ pub fn document(phone: OpenApi) -> OpenApi {
 pub fn json(phone: OpenApi) -> String {
     // Serializing the document's plain maps and strings cannot fail.
     document(phone).to_json().unwrap_or_default()
+}
+
+/// [`document`], plus `GET /metrics` (for an app that serves it).
+pub fn document_with_metrics(phone: OpenApi) -> OpenApi {
+    let mut doc = document(phone);
+    doc.paths.add_path_operation(
+        "/metrics",
+        vec![HttpMethod::Get],
+        OperationBuilder::new()
+            .tag(TAG)
+            .operation_id(Some("demo_metrics"))
+            .summary(Some(
+                "Prometheus metrics (the library's twofactor_* series)",
+            ))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("The Prometheus text exposition format.")
+                    .content(
+                        crate::METRICS_CONTENT_TYPE,
+                        ContentBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                            .build(),
+                    ),
+            ),
+    );
+    doc
+}
+
+/// The document as served, with `GET /metrics` when `metrics` says the app serves it.
+pub fn json_with_metrics(phone: OpenApi, metrics: bool) -> String {
+    let doc = if metrics {
+        document_with_metrics(phone)
+    } else {
+        document(phone)
+    };
+    doc.to_json().unwrap_or_default()
 }
 
 fn own_routes() -> OpenApi {

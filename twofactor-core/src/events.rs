@@ -139,6 +139,43 @@ impl Event {
 pub trait EventSink: Send + Sync + 'static {
     /// One event.
     fn record(&self, event: &Event);
+
+    /// This sink, then `other`: both receive every event, in that order.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use twofactor_core::events::{Event, EventSink, TracingEvents};
+    /// use twofactor_core::store::Country;
+    ///
+    /// let seen = Arc::new(AtomicUsize::new(0));
+    /// let count = {
+    ///     let seen = seen.clone();
+    ///     move |_: &Event| {
+    ///         seen.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// };
+    /// let sink = TracingEvents.and(count);
+    /// sink.record(&Event::CountryReleased { country: Country::new("IN").unwrap() });
+    /// assert_eq!(seen.load(Ordering::Relaxed), 1);
+    /// ```
+    fn and<S: EventSink>(self, other: S) -> Both<Self, S>
+    where
+        Self: Sized,
+    {
+        Both(self, other)
+    }
+}
+
+/// Two sinks in turn; see [`EventSink::and`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Both<A, B>(pub A, pub B);
+
+impl<A: EventSink, B: EventSink> EventSink for Both<A, B> {
+    fn record(&self, event: &Event) {
+        self.0.record(event);
+        self.1.record(event);
+    }
 }
 
 impl<F: Fn(&Event) + Send + Sync + 'static> EventSink for F {

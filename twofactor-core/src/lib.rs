@@ -31,6 +31,9 @@ mod endpoint;
 pub mod events;
 pub mod failover;
 pub mod local;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod mock;
 pub mod octopush;
 pub mod phone;

@@ -418,16 +418,30 @@ impl PhoneVerifierBuilder {
             crate::warn::important("random-signing-key", RANDOM_KEY_WARNING);
             KeyRing::random()
         });
+        // With the feature on every engine records its metrics; the facade drops them when
+        // the app installed no recorder.
+        #[cfg(feature = "metrics")]
+        let (provider, store, events): (
+            Arc<dyn OtpProvider>,
+            Arc<dyn VerificationStore>,
+            _,
+        ) = (
+            Arc::new(crate::metrics::InstrumentedProvider::new(self.provider)),
+            Arc::new(crate::metrics::InstrumentedStore::new(store)),
+            crate::metrics::instrument_events(self.events),
+        );
+        #[cfg(not(feature = "metrics"))]
+        let (provider, events) = (self.provider, self.events);
         Ok(PhoneVerifier {
             inner: Arc::new(Inner {
-                provider: self.provider,
+                provider,
                 store,
                 send_limits: SendLimits::from(&self.policy),
                 attempt_limits: AttemptLimits::from(&self.policy),
                 policy: self.policy,
                 parser: self.parser,
                 keys,
-                events: self.events,
+                events,
                 clock: self.clock,
                 test_numbers,
                 revocations: RevocationList::new(),
@@ -614,6 +628,8 @@ impl PhoneVerifier {
             Ok(phone) => self.send_to(phone, ctx).await,
             Err(e) => {
                 let e = SendError::from(e);
+                #[cfg(feature = "metrics")]
+                crate::metrics::count_send(ctx.channel, Err(&e));
                 tracing::info_span!("twofactor.send", channel = %ctx.channel, outcome = e.code().as_str())
                     .in_scope(|| tracing::debug!("phone refused"));
                 Err(e)
@@ -633,6 +649,8 @@ impl PhoneVerifier {
                 Err(e) => e.code().as_str(),
             },
         );
+        #[cfg(feature = "metrics")]
+        crate::metrics::count_send(ctx.channel, result.as_ref());
         result
     }
 
@@ -804,6 +822,8 @@ impl PhoneVerifier {
                 Err(e) => e.code().as_str(),
             },
         );
+        #[cfg(feature = "metrics")]
+        crate::metrics::count_verify(result.as_ref());
         result
     }
 

@@ -506,6 +506,20 @@ impl Contract {
         token: Option<&str>,
         max_age: Option<Duration>,
     ) -> Result<PhoneProof, GuardRejection> {
+        let checked = self.check_uncounted(session_proof, token, max_age);
+        #[cfg(feature = "metrics")]
+        if let Err(rejection) = checked {
+            crate::metrics::count_guard_rejection(rejection);
+        }
+        checked
+    }
+
+    fn check_uncounted(
+        &self,
+        session_proof: Option<PhoneProof>,
+        token: Option<&str>,
+        max_age: Option<Duration>,
+    ) -> Result<PhoneProof, GuardRejection> {
         let verifier = &self.inner.verifier;
         let proof = session_proof
             .filter(|p| verifier.check_proof(p).is_ok())
@@ -528,6 +542,8 @@ impl Contract {
         max_age: Option<Duration>,
     ) -> Result<PhoneProof, GuardRejection> {
         if self.inner.verifier.refresh_revocations().await.is_err() {
+            #[cfg(feature = "metrics")]
+            crate::metrics::count_guard_rejection(GuardRejection::Unavailable);
             return Err(GuardRejection::Unavailable);
         }
         self.check(session_proof, token, max_age)
