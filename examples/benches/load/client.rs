@@ -177,8 +177,8 @@ fn invalid(what: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned())
 }
 
-/// Writes a request and reads its response; returns the status.
-async fn exchange(
+/// Writes a request and reads its response into `buf` (head and body); returns the status.
+pub async fn exchange(
     stream: &mut TcpStream,
     request: &[u8],
     buf: &mut Vec<u8>,

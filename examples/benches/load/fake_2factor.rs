@@ -5,11 +5,16 @@
 //! that encodes the phone, and the right code for a session is the phone's last six digits
 //! ([`code_for`]), which the load generator types in. Like Cloudflare in front of the real
 //! 2Factor, it allows 256 concurrent streams per HTTP/2 connection.
+//!
+//! It does keep one thing: how many codes it sent to each number (a map behind a mutex,
+//! touched once per send), so that the attack part can count the provider traffic an attack
+//! caused and its legitimate users read their code from what the provider actually sent.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -30,6 +35,8 @@ pub struct Fake {
     pub addr: SocketAddr,
     accepted: Arc<AtomicU64>,
     requests: Arc<AtomicU64>,
+    /// Codes sent (AUTOGEN answered with a session), per number (E.164 digits).
+    sent: Arc<Mutex<HashMap<u64, u32>>>,
 }
 
 impl Fake {
@@ -41,6 +48,17 @@ impl Fake {
     /// Requests answered so far.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Codes sent so far, per number (E.164 digits).
+    pub fn sent(&self) -> HashMap<u64, u32> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The code the fake sent to `digits`, if it sent one: what the phone's owner reads.
+    pub fn code_sent_to(&self, digits: u64) -> Option<String> {
+        let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        sent.contains_key(&digits).then(|| code_for(digits))
     }
 }
 
@@ -66,7 +84,7 @@ fn reply(body: String) -> Response<Full<Bytes>> {
     r
 }
 
-fn answer(path: &str) -> Response<Full<Bytes>> {
+fn answer(path: &str, sent: &Mutex<HashMap<u64, u32>>) -> Response<Full<Bytes>> {
     // /API/V1/{key}/SMS/{+phone}/AUTOGEN and /API/V1/{key}/SMS/VERIFY/{session}/{otp}
     let segments: Vec<&str> = path.split('/').collect();
     let key_ok = segments.get(3) == Some(&API_KEY);
@@ -85,7 +103,14 @@ fn answer(path: &str) -> Response<Full<Bytes>> {
                 .trim_start_matches("%2B")
                 .parse::<u64>()
             {
-                Ok(d) => format!(r#"{{"Status":"Success","Details":"{}"}}"#, session_for(d)),
+                Ok(d) => {
+                    *sent
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(d)
+                        .or_default() += 1;
+                    format!(r#"{{"Status":"Success","Details":"{}"}}"#, session_for(d))
+                }
                 Err(_) => r#"{"Status":"Error","Details":"Invalid Phone Number - Check Number Format"}"#.to_owned(),
             }
         }
@@ -102,6 +127,7 @@ pub fn start(latency: Duration) -> Fake {
         addr: std_listener.local_addr().expect("addr"),
         accepted: Arc::default(),
         requests: Arc::default(),
+        sent: Arc::default(),
     };
     let state = fake.clone();
     std::thread::Builder::new()
@@ -120,13 +146,15 @@ pub fn start(latency: Duration) -> Fake {
                     state.accepted.fetch_add(1, Ordering::Relaxed);
                     let _ = socket.set_nodelay(true);
                     let requests = state.requests.clone();
+                    let sent = state.sent.clone();
                     tokio::spawn(async move {
                         let service = service_fn(move |req: Request<Incoming>| {
                             let requests = requests.clone();
+                            let sent = sent.clone();
                             async move {
                                 tokio::time::sleep(latency).await;
                                 requests.fetch_add(1, Ordering::Relaxed);
-                                Ok::<_, Infallible>(answer(req.uri().path()))
+                                Ok::<_, Infallible>(answer(req.uri().path(), &sent))
                             }
                         });
                         let mut builder =

@@ -12,6 +12,7 @@
 //! thread, the load generator on another (the machine has two cores), the fake provider of part
 //! d on a third. Baseline and subject rounds alternate (ABBA), and medians are reported.
 
+mod attack;
 mod client;
 mod fake_2factor;
 mod memory;
@@ -488,7 +489,7 @@ fn main() {
         .position(|a| a == "--parts")
         .and_then(|i| args.get(i + 1).cloned())
         .or_else(|| std::env::var("LOAD_PARTS").ok())
-        .unwrap_or_else(|| "a,b,c,d,e,f".to_owned());
+        .unwrap_or_else(|| "a,b,c,d,e,f,attack".to_owned());
     let wants = |p: &str| parts.split(',').any(|x| x.trim() == p);
     let mut s = if smoke {
         Settings::smoke()
@@ -597,6 +598,9 @@ fn main() {
     }
     if wants("f") {
         redis_part(&s, &mut problems);
+    }
+    if wants("attack") {
+        attack::part(smoke, &mut problems);
     }
     println!();
     if problems.0.is_empty() {
