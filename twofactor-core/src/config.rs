@@ -33,17 +33,21 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::console::ConsoleSms;
 use crate::local::{CodeHasher, LocalOtp, WebOtpHost};
+#[cfg(feature = "octopush")]
+use crate::octopush::{OctopushError, OctopushProvider};
 use crate::policy::{Policy, PolicyBuilder};
 use crate::provider::Channel;
 use crate::provider::OtpProvider;
 use crate::token::{KeyRing, SigningKey};
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
 use crate::transport::HttpOptions;
+#[cfg(feature = "twofactor-in")]
+use crate::twofactor::{TwoFactorClient, TwoFactorOtp};
 use crate::verifier::PhoneVerifier;
+#[cfg(feature = "verihubs")]
+use crate::verihubs::{VerihubsError, VerihubsProvider};
 use crate::web::{Contract, WebConfig};
 use crate::{CountryId, PhoneParser};
-use crate::{
-    OctopushError, OctopushProvider, TwoFactorClient, TwoFactorOtp, VerihubsError, VerihubsProvider,
-};
 
 /// A configuration problem, naming the variable.
 #[derive(Debug, thiserror::Error)]
@@ -509,6 +513,7 @@ impl Settings {
         }
     }
 
+    #[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
     fn http(&self) -> HttpOptions {
         HttpOptions::default().with_timeout(self.policy.provider_timeout())
     }
@@ -518,97 +523,121 @@ impl Settings {
         let keys = self.keys.as_ref();
         match self.provider {
             ProviderKind::Console => Ok(Arc::new(self.local(ConsoleSms::new(), keys))),
-            ProviderKind::Verihubs => {
-                let why = "for TWOFACTOR_PROVIDER=verihubs";
-                let app_id = self.verihubs_app_id.clone().ok_or(ConfigError::Missing {
-                    var: "VERIHUBS_APP_ID",
-                    why,
-                })?;
-                let key = self.verihubs_api_key.clone().ok_or(ConfigError::Missing {
-                    var: "VERIHUBS_API_KEY",
-                    why,
-                })?;
-                let provider = VerihubsProvider::builder(app_id, key)
-                    .base_url(self.verihubs_base_url.clone())
-                    .http(self.http())
-                    .build()
-                    .map_err(|e| {
-                        let var = match &e {
-                            VerihubsError::InvalidParameter {
-                                parameter: "app_id",
-                                ..
-                            } => "VERIHUBS_APP_ID",
-                            VerihubsError::InvalidParameter {
-                                parameter: "api_key",
-                                ..
-                            } => "VERIHUBS_API_KEY",
-                            _ => "VERIHUBS_BASE_URL",
-                        };
-                        invalid(var, e.to_string())
-                    })?;
-                Ok(Arc::new(provider))
-            }
-            ProviderKind::Octopush => {
-                let why = "for TWOFACTOR_PROVIDER=octopush";
-                let login = self
-                    .octopush_api_login
-                    .clone()
-                    .ok_or(ConfigError::Missing {
-                        var: "OCTOPUSH_API_LOGIN",
-                        why,
-                    })?;
-                let key = self.octopush_api_key.clone().ok_or(ConfigError::Missing {
-                    var: "OCTOPUSH_API_KEY",
-                    why,
-                })?;
-                let provider = OctopushProvider::builder(login, key)
-                    .base_url(self.octopush_base_url.clone())
-                    .http(self.http())
-                    .build()
-                    .map_err(|e| {
-                        let var = match &e {
-                            OctopushError::InvalidParameter {
-                                parameter: "api_login",
-                                ..
-                            } => "OCTOPUSH_API_LOGIN",
-                            OctopushError::InvalidParameter {
-                                parameter: "api_key",
-                                ..
-                            } => "OCTOPUSH_API_KEY",
-                            _ => "OCTOPUSH_BASE_URL",
-                        };
-                        invalid(var, e.to_string())
-                    })?;
-                Ok(Arc::new(provider))
-            }
-            ProviderKind::TwoFactor => {
-                let key = self.twofactor_api_key.clone().ok_or(ConfigError::Missing {
-                    var: "TWOFACTOR_API_KEY",
-                    why: "for TWOFACTOR_PROVIDER=2factor",
-                })?;
-                let mut builder = TwoFactorClient::builder(key)
-                    .base_url(self.twofactor_base_url.clone())
-                    .http(self.http());
-                if let Some(template) = &self.twofactor_template {
-                    builder = builder.otp_template(template.clone());
-                }
-                let client = builder.build().map_err(|e| {
-                    let text = e.to_string();
-                    let var = if text.contains("API key") {
-                        "TWOFACTOR_API_KEY"
-                    } else if text.contains("template") {
-                        "TWOFACTOR_OTP_TEMPLATE"
-                    } else {
-                        "TWOFACTOR_BASE_URL"
-                    };
-                    invalid(var, text)
-                })?;
-                Ok(match self.otp_mode {
-                    OtpMode::Provider => Arc::new(TwoFactorOtp::new(client)),
-                    OtpMode::Local => Arc::new(self.local(client, keys)),
-                })
-            }
+            ProviderKind::Verihubs => self.verihubs(),
+            ProviderKind::Octopush => self.octopush(),
+            ProviderKind::TwoFactor => self.twofactor(keys),
         }
+    }
+
+    #[cfg(feature = "verihubs")]
+    fn verihubs(&self) -> Result<Arc<dyn OtpProvider>, ConfigError> {
+        let why = "for TWOFACTOR_PROVIDER=verihubs";
+        let app_id = self.verihubs_app_id.clone().ok_or(ConfigError::Missing {
+            var: "VERIHUBS_APP_ID",
+            why,
+        })?;
+        let key = self.verihubs_api_key.clone().ok_or(ConfigError::Missing {
+            var: "VERIHUBS_API_KEY",
+            why,
+        })?;
+        let provider = VerihubsProvider::builder(app_id, key)
+            .base_url(self.verihubs_base_url.clone())
+            .http(self.http())
+            .build()
+            .map_err(|e| {
+                let var = match &e {
+                    VerihubsError::InvalidParameter {
+                        parameter: "app_id",
+                        ..
+                    } => "VERIHUBS_APP_ID",
+                    VerihubsError::InvalidParameter {
+                        parameter: "api_key",
+                        ..
+                    } => "VERIHUBS_API_KEY",
+                    _ => "VERIHUBS_BASE_URL",
+                };
+                invalid(var, e.to_string())
+            })?;
+        Ok(Arc::new(provider))
+    }
+
+    #[cfg(not(feature = "verihubs"))]
+    fn verihubs(&self) -> Result<Arc<dyn OtpProvider>, ConfigError> {
+        Err(not_built("verihubs"))
+    }
+
+    #[cfg(feature = "octopush")]
+    fn octopush(&self) -> Result<Arc<dyn OtpProvider>, ConfigError> {
+        let why = "for TWOFACTOR_PROVIDER=octopush";
+        let login = self
+            .octopush_api_login
+            .clone()
+            .ok_or(ConfigError::Missing {
+                var: "OCTOPUSH_API_LOGIN",
+                why,
+            })?;
+        let key = self.octopush_api_key.clone().ok_or(ConfigError::Missing {
+            var: "OCTOPUSH_API_KEY",
+            why,
+        })?;
+        let provider = OctopushProvider::builder(login, key)
+            .base_url(self.octopush_base_url.clone())
+            .http(self.http())
+            .build()
+            .map_err(|e| {
+                let var = match &e {
+                    OctopushError::InvalidParameter {
+                        parameter: "api_login",
+                        ..
+                    } => "OCTOPUSH_API_LOGIN",
+                    OctopushError::InvalidParameter {
+                        parameter: "api_key",
+                        ..
+                    } => "OCTOPUSH_API_KEY",
+                    _ => "OCTOPUSH_BASE_URL",
+                };
+                invalid(var, e.to_string())
+            })?;
+        Ok(Arc::new(provider))
+    }
+
+    #[cfg(not(feature = "octopush"))]
+    fn octopush(&self) -> Result<Arc<dyn OtpProvider>, ConfigError> {
+        Err(not_built("octopush"))
+    }
+
+    #[cfg(feature = "twofactor-in")]
+    fn twofactor(&self, keys: Option<&KeyRing>) -> Result<Arc<dyn OtpProvider>, ConfigError> {
+        let key = self.twofactor_api_key.clone().ok_or(ConfigError::Missing {
+            var: "TWOFACTOR_API_KEY",
+            why: "for TWOFACTOR_PROVIDER=2factor",
+        })?;
+        let mut builder = TwoFactorClient::builder(key)
+            .base_url(self.twofactor_base_url.clone())
+            .http(self.http());
+        if let Some(template) = &self.twofactor_template {
+            builder = builder.otp_template(template.clone());
+        }
+        let client = builder.build().map_err(|e| {
+            let text = e.to_string();
+            let var = if text.contains("API key") {
+                "TWOFACTOR_API_KEY"
+            } else if text.contains("template") {
+                "TWOFACTOR_OTP_TEMPLATE"
+            } else {
+                "TWOFACTOR_BASE_URL"
+            };
+            invalid(var, text)
+        })?;
+        Ok(match self.otp_mode {
+            OtpMode::Provider => Arc::new(TwoFactorOtp::new(client)),
+            OtpMode::Local => Arc::new(self.local(client, keys)),
+        })
+    }
+
+    #[cfg(not(feature = "twofactor-in"))]
+    fn twofactor(&self, _: Option<&KeyRing>) -> Result<Arc<dyn OtpProvider>, ConfigError> {
+        Err(not_built("twofactor-in"))
     }
 
     /// Builds the endpoints: provider, store (Redis if `TWOFACTOR_REDIS_URL` is set, else
@@ -783,6 +812,15 @@ impl fmt::Display for ProviderKind {
             Self::Console => "console",
         })
     }
+}
+
+/// The provider `TWOFACTOR_PROVIDER` names was left out of this build.
+#[cfg(not(all(feature = "twofactor-in", feature = "verihubs", feature = "octopush")))]
+fn not_built(feature: &str) -> ConfigError {
+    invalid(
+        "TWOFACTOR_PROVIDER",
+        format!("this build of twofactor-core has no `{feature}` feature; enable it in Cargo.toml"),
+    )
 }
 
 #[cfg(test)]

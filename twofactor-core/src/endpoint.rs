@@ -1,9 +1,6 @@
 //! A provider's address and credentials, checked once when the client is built: the base URL
 //! every path is appended to, and secret header values marked sensitive.
 
-use http::HeaderValue;
-use secrecy::{ExposeSecret, SecretString};
-
 use crate::transport::BaseUrlError;
 
 /// Checks a base URL: absolute `http(s)` with a host, no credentials, query or fragment.
@@ -50,12 +47,14 @@ pub(crate) fn redacted_url(url: &str) -> String {
 /// A header value carrying `secret`, marked sensitive (so that `http` redacts it from `Debug`
 /// and HTTP/2 never indexes it). `None` if the secret is blank or not a valid header value;
 /// callers report that without repeating the value.
-pub(crate) fn secret_header(secret: &SecretString) -> Option<HeaderValue> {
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
+pub(crate) fn secret_header(secret: &secrecy::SecretString) -> Option<http::HeaderValue> {
+    use secrecy::ExposeSecret;
     let value = secret.expose_secret();
     if value.trim().is_empty() {
         return None;
     }
-    let mut header = HeaderValue::from_str(value).ok()?;
+    let mut header = http::HeaderValue::from_str(value).ok()?;
     header.set_sensitive(true);
     Some(header)
 }
@@ -116,8 +115,10 @@ mod tests {
         assert_eq!(redacted_url("not a url"), "not a url");
     }
 
+    #[cfg(any(feature = "verihubs", feature = "octopush"))]
     #[test]
     fn secret_headers_are_sensitive_and_checked() {
+        use secrecy::SecretString;
         let header = secret_header(&SecretString::from("k3y")).unwrap();
         assert!(header.is_sensitive());
         assert!(!format!("{header:?}").contains("k3y"));

@@ -27,6 +27,7 @@ pub mod clock;
 pub mod code;
 pub mod config;
 pub mod console;
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
 mod endpoint;
 pub mod events;
 pub mod failover;
@@ -34,20 +35,34 @@ pub mod local;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod mock;
+#[cfg(feature = "octopush")]
+#[cfg_attr(docsrs, doc(cfg(feature = "octopush")))]
 pub mod octopush;
 pub mod phone;
 mod phone_rules;
 pub mod policy;
 pub mod provider;
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
 mod response;
 pub mod revocation;
 mod secret;
 pub mod store;
 pub mod token;
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush")))
+)]
 pub mod transport;
+#[cfg(feature = "twofactor-in")]
+#[cfg_attr(docsrs, doc(cfg(feature = "twofactor-in")))]
 pub mod twofactor;
 pub mod verifier;
+#[cfg(feature = "verihubs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "verihubs")))]
 pub mod verihubs;
 mod warn;
 pub mod web;
@@ -56,6 +71,8 @@ pub use async_trait::async_trait;
 pub use code::{CodeError, OtpCode};
 pub use failover::{Failover, FailoverError, FailoverEvent};
 pub use local::{CodeHasher, LocalOtp};
+#[cfg(feature = "octopush")]
+#[cfg_attr(docsrs, doc(cfg(feature = "octopush")))]
 pub use octopush::{OctopushError, OctopushOtpOptions, OctopushProvider};
 pub use phone::{MaskedPhone, PhoneError, PhoneNumber, PhoneParser};
 pub use phonenumber::country::Id as CountryId;
@@ -64,12 +81,17 @@ pub use provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
     SmsReceipt, SmsSender, Ticket, Verdict,
 };
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
 pub use response::ResponseCode;
 pub use store::VerificationStore;
 pub use token::{KeyRing, PhoneProof, SigningKey, TokenError};
+#[cfg(feature = "twofactor-in")]
+#[cfg_attr(docsrs, doc(cfg(feature = "twofactor-in")))]
 pub use twofactor::{TwoFactorClient, TwoFactorError, TwoFactorOtp};
 pub use verifier::{
     BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
     VerifyError,
 };
+#[cfg(feature = "verihubs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "verihubs")))]
 pub use verihubs::{VerihubsChannel, VerihubsError, VerihubsProvider};

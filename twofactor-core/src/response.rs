@@ -64,6 +64,7 @@ impl Body {
     }
 
     /// A non-negative integer field, given as a number or as a string of digits.
+    #[cfg(feature = "octopush")]
     pub(crate) fn u32_field(&self, name: &str) -> Option<u32> {
         let value = self.json.as_ref()?.get(name)?;
         ResponseCode::from_json(value)?

@@ -21,6 +21,10 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
 ///
 /// Used on text that came back from a provider or a transport error, as a second line of
 /// defence: the first is never to put a secret where it could be echoed.
+#[cfg_attr(
+    not(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush")),
+    allow(dead_code)
+)]
 pub(crate) fn scrub(text: &str, secret: &str) -> String {
     if secret.is_empty() {
         return text.to_owned();

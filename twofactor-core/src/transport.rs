@@ -16,11 +16,15 @@
 //! [`Failover`](crate::failover::Failover) does not try another provider, since either could
 //! deliver a second code.
 
+#[cfg(feature = "twofactor-in")]
 use std::sync::Arc;
+#[cfg(feature = "twofactor-in")]
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
+use crate::provider::Delivery;
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
+use crate::provider::{ProviderError, ProviderErrorKind};
 
 /// The `User-Agent` every provider request carries.
 pub const USER_AGENT: &str = concat!("twofactor-rs/", env!("CARGO_PKG_VERSION"));
@@ -126,11 +130,13 @@ impl HttpOptions {
 
 /// The clients of [`HttpOptions::connections`], used round robin. Cheap to clone.
 #[derive(Debug, Clone)]
+#[cfg(feature = "twofactor-in")]
 pub(crate) struct Clients {
     clients: Arc<[reqwest::Client]>,
     next: Arc<AtomicUsize>,
 }
 
+#[cfg(feature = "twofactor-in")]
 impl Clients {
     /// The clients these options describe: one per connection (a shared client is used alone).
     pub(crate) fn new(options: &HttpOptions) -> Result<Self, reqwest::Error> {
@@ -221,6 +227,7 @@ pub(crate) fn answer_delivery(status: u16) -> Delivery {
 
 /// Turns a `reqwest` error into a [`ProviderError`] of the right kind, with the URL stripped;
 /// whether a message may have gone out is [`classify`]'s rule.
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
 pub(crate) fn transport_error(provider: &'static str, err: reqwest::Error) -> ProviderError {
     let err = err.without_url();
     let (failure, delivery) = classify(&err);

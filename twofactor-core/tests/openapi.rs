@@ -528,7 +528,9 @@ fn every_status_of_the_contract_is_documented_with_its_codes() {
     );
     assert_eq!(
         reasons,
-        ["locked", "cooldown", "phone", "ip", "range", "channel", "country", "global"],
+        [
+            "locked", "cooldown", "phone", "ip", "range", "channel", "country", "global"
+        ],
         "every send limit is a reason, in the contract's order"
     );
     let mut required = Vec::new();

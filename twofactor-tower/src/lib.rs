@@ -84,16 +84,29 @@ pub use router::{router, router_with};
 
 pub use twofactor_core::async_trait;
 pub use twofactor_core::config::{ConfigError, Settings};
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub use twofactor_core::mock;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use twofactor_core::mock::MockProvider;
+#[cfg(feature = "octopush")]
+#[cfg_attr(docsrs, doc(cfg(feature = "octopush")))]
+pub use twofactor_core::octopush;
 pub use twofactor_core::phone::{PhoneError, PhoneNumber, PhoneParser};
 pub use twofactor_core::policy::{Policy, PolicyBuilder, PolicyError};
 pub use twofactor_core::token::{KeyRing, PhoneProof, SigningKey, TokenError};
 /// The 2Factor.in provider and client.
+#[cfg(feature = "twofactor-in")]
+#[cfg_attr(docsrs, doc(cfg(feature = "twofactor-in")))]
 pub use twofactor_core::twofactor as twofactor_in;
 pub use twofactor_core::verifier::{
     BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
     VerifyError,
 };
+#[cfg(feature = "verihubs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "verihubs")))]
+pub use twofactor_core::verihubs;
 /// The OpenAPI 3.1 document of the endpoints (feature `openapi`).
 #[cfg(feature = "openapi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
@@ -103,6 +116,5 @@ pub use twofactor_core::web::{
     TrustedProxies, WebConfig, WebConfigBuilder, WebConfigError,
 };
 pub use twofactor_core::{
-    clock, code, console, events, failover, local, mock, octopush, phone, policy, provider, store,
-    token, verihubs,
+    clock, code, console, events, failover, local, phone, policy, provider, store, token,
 };

@@ -484,6 +484,7 @@ impl ConversionFigures {
 }
 
 /// Whether the conversion guard refuses a send, given the window's figures.
+#[cfg_attr(not(feature = "moka"), allow(dead_code))]
 pub(crate) fn conversion_refuses(figures: ConversionFigures, limits: &SendLimits) -> bool {
     let min = u64::from(limits.conversion_min_sends);
     min > 0

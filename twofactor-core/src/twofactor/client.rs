@@ -8,6 +8,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
+#[cfg(feature = "encrypted-sms")]
 use super::encrypted::EncryptionConfig;
 use super::error::TwoFactorError;
 use super::otp::TemplateName;
@@ -47,6 +48,7 @@ pub(crate) struct Inner {
     pub(crate) otp_template: Option<TemplateName>,
     pub(crate) sender_id: Option<String>,
     pub(crate) clock: Arc<dyn Clock>,
+    #[cfg(feature = "encrypted-sms")]
     pub(crate) encryption: Option<EncryptionConfig>,
 }
 
@@ -58,6 +60,7 @@ pub struct TwoFactorClientBuilder {
     otp_template: Option<String>,
     sender_id: Option<String>,
     clock: Arc<dyn Clock>,
+    #[cfg(feature = "encrypted-sms")]
     encryption: Option<EncryptionConfig>,
 }
 
@@ -75,6 +78,7 @@ impl TwoFactorClient {
             otp_template: None,
             sender_id: None,
             clock: Arc::new(SystemClock),
+            #[cfg(feature = "encrypted-sms")]
             encryption: None,
         }
     }
@@ -157,6 +161,7 @@ impl TwoFactorClient {
     pub(crate) fn scrub(&self, text: &str) -> String {
         let mut out = crate::secret::scrub(text, self.inner.api_key.expose_secret());
         out = crate::secret::scrub(&out, self.inner.encoded_key.expose_secret());
+        #[cfg(feature = "encrypted-sms")]
         if let Some(enc) = &self.inner.encryption {
             out = crate::secret::scrub(&out, enc.secret_key.expose_secret().trim());
         }
@@ -214,6 +219,8 @@ impl TwoFactorClientBuilder {
         self
     }
 
+    #[cfg(feature = "encrypted-sms")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encrypted-sms")))]
     /// Enables the premium encrypted SMS module with this configuration.
     #[must_use]
     pub fn encryption(mut self, config: EncryptionConfig) -> Self {
@@ -242,6 +249,7 @@ impl TwoFactorClientBuilder {
             }
             other => other,
         };
+        #[cfg(feature = "encrypted-sms")]
         if let Some(enc) = &self.encryption {
             enc.validate()?;
         }
@@ -256,6 +264,7 @@ impl TwoFactorClientBuilder {
                 otp_template,
                 sender_id,
                 clock: self.clock,
+                #[cfg(feature = "encrypted-sms")]
                 encryption: self.encryption,
             }),
         })
@@ -334,25 +343,29 @@ pub(crate) fn check_segment(value: &str, max: usize, what: &str) -> Result<(), S
 
 impl fmt::Debug for TwoFactorClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TwoFactorClient")
+        let f = &mut f.debug_struct("TwoFactorClient");
+        let f = f
             .field("base_url", &self.inner.base)
             .field("api_key", &"[REDACTED]")
             .field("otp_template", &self.inner.otp_template)
-            .field("sender_id", &self.inner.sender_id)
-            .field("encryption", &self.inner.encryption)
-            .finish_non_exhaustive()
+            .field("sender_id", &self.inner.sender_id);
+        #[cfg(feature = "encrypted-sms")]
+        let f = f.field("encryption", &self.inner.encryption);
+        f.finish_non_exhaustive()
     }
 }
 
 impl fmt::Debug for TwoFactorClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TwoFactorClientBuilder")
+        let f = &mut f.debug_struct("TwoFactorClientBuilder");
+        let f = f
             .field("base_url", &crate::endpoint::redacted_url(&self.base_url))
             .field("api_key", &"[REDACTED]")
             .field("http", &self.http)
             .field("otp_template", &self.otp_template)
-            .field("sender_id", &self.sender_id)
-            .field("encryption", &self.encryption)
-            .finish_non_exhaustive()
+            .field("sender_id", &self.sender_id);
+        #[cfg(feature = "encrypted-sms")]
+        let f = f.field("encryption", &self.encryption);
+        f.finish_non_exhaustive()
     }
 }

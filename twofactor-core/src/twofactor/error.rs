@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "bulk")]
 use super::bulk::BulkReport;
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
 use crate::transport::{BaseUrlError, TransportFailure, answer_delivery};
@@ -128,6 +129,7 @@ pub enum TwoFactorError {
     /// The HTTP client could not be built.
     #[error("could not build the HTTP client")]
     HttpClient(#[source] reqwest::Error),
+    #[cfg(feature = "bulk")]
     /// A bulk send larger than one request failed part-way: the messages before `failed_from`
     /// were handed to 2Factor (see `report`), the request starting at `failed_from` failed with
     /// `source`, and nothing after it was attempted.
@@ -184,8 +186,9 @@ impl TwoFactorError {
                 may_have_reached: true,
                 ..
             }
-            | Self::BulkIncomplete { .. }
             | Self::ServerError { .. } => Delivery::MaybeSent,
+            #[cfg(feature = "bulk")]
+            Self::BulkIncomplete { .. } => Delivery::MaybeSent,
             Self::UnexpectedResponse { status, .. } => answer_delivery(*status),
             _ => Delivery::NotSent,
         }
@@ -220,6 +223,7 @@ impl TwoFactorError {
                 }
             },
             Self::UnexpectedResponse { .. } => ProviderErrorKind::UnexpectedResponse,
+            #[cfg(feature = "bulk")]
             Self::BulkIncomplete { source, .. } => source.provider_kind(),
             Self::SessionNotFound
             | Self::Rejected { .. }

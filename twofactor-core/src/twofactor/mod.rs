@@ -100,8 +100,10 @@
 //! # }
 //! ```
 
+#[cfg(feature = "bulk")]
 mod bulk;
 mod client;
+#[cfg(feature = "encrypted-sms")]
 mod encrypted;
 mod error;
 mod otp;
@@ -111,11 +113,15 @@ mod sms;
 mod webhook;
 
 pub use crate::transport::TransportFailure;
+#[cfg(feature = "bulk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bulk")))]
 pub use bulk::{
     BULK_MAX_MESSAGES, BULK_MAX_TEXT_CHARS, BulkAccepted, BulkChunkFailure, BulkFailure,
     BulkMessage, BulkRejected, BulkReport, CallbackFormat,
 };
 pub use client::{DEFAULT_BASE_URL, TwoFactorClient, TwoFactorClientBuilder};
+#[cfg(feature = "encrypted-sms")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted-sms")))]
 pub use encrypted::{
     EncryptedDeliveryStatus, EncryptedSms, EncryptedSmsSent, EncryptionConfig, EncryptionMode,
     IvPlacement, KeyEncoding,

@@ -4,14 +4,17 @@
 
 use async_trait::async_trait;
 
+#[cfg(feature = "bulk")]
 use super::bulk::{BulkFailure, BulkMessage};
 use super::client::TwoFactorClient;
 use super::error::{PROVIDER, TwoFactorError};
 use super::otp::{OtpKind, SessionId};
 use super::sms::SmsRequest;
+#[cfg(feature = "bulk")]
+use crate::provider::Delivery;
 use crate::provider::{
-    Channel, CodeMessage, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions,
-    SmsMessage, SmsReceipt, SmsSender, Ticket, Verdict,
+    Channel, CodeMessage, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
+    SmsReceipt, SmsSender, Ticket, Verdict,
 };
 use crate::{OtpCode, PhoneNumber};
 
@@ -149,61 +152,19 @@ impl SmsSender for TwoFactorClient {
     }
 
     async fn send_many(&self, messages: &[SmsMessage]) -> Result<Vec<SmsReceipt>, ProviderError> {
-        let bulkable = messages.len() > 1
+        #[cfg(feature = "bulk")]
+        if messages.len() > 1
             && messages
                 .iter()
-                .all(|m| m.to.len() == 1 && m.schedule_at.is_none());
-        if !bulkable {
-            let mut receipts = Vec::with_capacity(messages.len());
-            for message in messages {
-                receipts.push(SmsSender::send_sms(self, message).await?);
-            }
-            return Ok(receipts);
+                .all(|m| m.to.len() == 1 && m.schedule_at.is_none())
+        {
+            return send_as_bulk(self, messages).await;
         }
-        let bulk: Vec<BulkMessage> = messages
-            .iter()
-            .flat_map(|m| {
-                m.to.first().map(|to| BulkMessage {
-                    from: m.sender.clone(),
-                    ..BulkMessage::new(*to, m.text.clone())
-                })
-            })
-            .collect();
-        let report = self.send_bulk(&bulk).await?;
-        if !report.is_complete() {
-            // A partial success is not a success: the caller learns that some messages may not
-            // have gone out, and that others may have (so a blind retry could send them twice).
-            let delivery = if report.accepted.is_empty() && report.failed_chunks.is_empty() {
-                Delivery::NotSent
-            } else {
-                Delivery::MaybeSent
-            };
-            let first = report
-                .failed()
-                .next()
-                .map(|f| match f {
-                    BulkFailure::Rejected(r) => r.reason.clone(),
-                    BulkFailure::Chunk(c) => c.reason.clone(),
-                })
-                .unwrap_or_else(|| "fewer messages accepted than sent".to_owned());
-            return Err(ProviderError::new(PROVIDER, ProviderErrorKind::Rejected)
-                .with_delivery(delivery)
-                .with_detail(format!(
-                    "a partial success: {} of {} messages accepted ({first})",
-                    report.accepted.len(),
-                    messages.len(),
-                )));
+        let mut receipts = Vec::with_capacity(messages.len());
+        for message in messages {
+            receipts.push(SmsSender::send_sms(self, message).await?);
         }
-        Ok((0..messages.len())
-            .map(|i| {
-                let id = report
-                    .accepted
-                    .iter()
-                    .find(|a| a.index == Some(i))
-                    .map(|a| a.message_id.clone());
-                SmsReceipt::new(id)
-            })
-            .collect())
+        Ok(receipts)
     }
 
     fn supports_code_channel(&self, channel: Channel) -> bool {
@@ -229,4 +190,56 @@ impl SmsSender for TwoFactorClient {
         }
         Ok(())
     }
+}
+
+/// `messages` (one recipient each, none scheduled) through the bulk endpoint.
+#[cfg(feature = "bulk")]
+async fn send_as_bulk(
+    client: &TwoFactorClient,
+    messages: &[SmsMessage],
+) -> Result<Vec<SmsReceipt>, ProviderError> {
+    let bulk: Vec<BulkMessage> = messages
+        .iter()
+        .flat_map(|m| {
+            m.to.first().map(|to| BulkMessage {
+                from: m.sender.clone(),
+                ..BulkMessage::new(*to, m.text.clone())
+            })
+        })
+        .collect();
+    let report = client.send_bulk(&bulk).await?;
+    if !report.is_complete() {
+        // A partial success is not a success: the caller learns that some messages may not
+        // have gone out, and that others may have (so a blind retry could send them twice).
+        let delivery = if report.accepted.is_empty() && report.failed_chunks.is_empty() {
+            Delivery::NotSent
+        } else {
+            Delivery::MaybeSent
+        };
+        let first = report
+            .failed()
+            .next()
+            .map(|f| match f {
+                BulkFailure::Rejected(r) => r.reason.clone(),
+                BulkFailure::Chunk(c) => c.reason.clone(),
+            })
+            .unwrap_or_else(|| "fewer messages accepted than sent".to_owned());
+        return Err(ProviderError::new(PROVIDER, ProviderErrorKind::Rejected)
+            .with_delivery(delivery)
+            .with_detail(format!(
+                "a partial success: {} of {} messages accepted ({first})",
+                report.accepted.len(),
+                messages.len(),
+            )));
+    }
+    Ok((0..messages.len())
+        .map(|i| {
+            let id = report
+                .accepted
+                .iter()
+                .find(|a| a.index == Some(i))
+                .map(|a| a.message_id.clone());
+            SmsReceipt::new(id)
+        })
+        .collect())
 }
