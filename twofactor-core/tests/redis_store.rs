@@ -947,7 +947,8 @@ async fn answers_like_the_in_memory_store_on_random_histories() {
                     assert_eq!(m, r, "conversion, {what}");
                 }
                 12 => {
-                    let expires_at_ms = now + rng.pick(&[0, 1, 60_000, 3_600_000, 7_200_000]);
+                    // Not 1 ms ahead: Redis expires keys on its own clock, which has moved on by then.
+                    let expires_at_ms = now + rng.pick(&[0, 60_000, 3_600_000, 7_200_000]);
                     let r = if rng.below(2) == 0 {
                         let mut id = [0u8; 16];
                         id[..8].copy_from_slice(&rng.next().to_le_bytes());
