@@ -31,6 +31,9 @@ use twofactor_core::{PhoneNumber, Ticket, VerificationStore};
 use crate::memory::provider_ticket;
 use crate::redis_store::{Op, Report};
 
+/// What an operation answers when the prepared phones are used up.
+const EXHAUSTED: &str = "exhausted";
+
 /// The harness's own schema, apart from apps' and tests'.
 const SCHEMA: &str = "twofactor_bench";
 
@@ -143,7 +146,12 @@ where
             tokio::spawn(async move {
                 let mut i = t as u64;
                 while Instant::now() < deadline {
-                    op(i).await?;
+                    match op(i).await {
+                        Ok(()) => {}
+                        // The prepared phones are used up: this task is done early.
+                        Err(e) if e == EXHAUSTED => break,
+                        Err(e) => return Err(e),
+                    }
                     done.fetch_add(1, Ordering::Relaxed);
                     i += in_flight as u64;
                 }
@@ -316,7 +324,7 @@ pub async fn run(
     })
     .await?;
 
-    let phones = Arc::new(prepared(&store, &l, n).await?);
+    let phones = Arc::new(prepared(&store, &l, n * 2).await?);
     let (s, l2, p) = (store.clone(), l.clone(), phones.clone());
     let used = Arc::new(AtomicU64::new(0));
     let right_rate = throughput(in_flight, duration, move |_| {
@@ -325,7 +333,7 @@ pub async fn run(
             let i = used.fetch_add(1, Ordering::Relaxed) as usize;
             match p.get(i) {
                 Some(phone) => verify(&s, &l2, *phone, true).await,
-                None => Err("ran out of prepared phones".to_owned()),
+                None => Err(EXHAUSTED.to_owned()),
             }
         }
     })
