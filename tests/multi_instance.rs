@@ -4,14 +4,18 @@
 //! examples as two instances of one app: a login on one is a login on the other, and a phone
 //! verified on one is bound to that login on both.
 //!
-//! Outside CI the test skips, saying why, when no Redis answers at `TWOFACTOR_TEST_REDIS_URL`
-//! (default `redis://127.0.0.1:6379`); under `CI=true` it fails instead.
+//! The two-instance and logout checks run on Redis and on PostgreSQL alike.
+//!
+//! Outside CI a test skips, saying why, when no Redis answers at `TWOFACTOR_TEST_REDIS_URL`
+//! (default `redis://127.0.0.1:6379`), or no PostgreSQL at `TWOFACTOR_TEST_DATABASE_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`); under `CI=true` it fails instead.
 
 use std::sync::Arc;
 
 use twofactor_core::clock::ManualClock;
 use twofactor_core::store::MokaStore;
 use twofactor_core::store::VerificationStore;
+use twofactor_core::store::postgres::{self, PostgresStore};
 use twofactor_core::store::redis::{Clock, RedisStore};
 use twofactor_examples::sessions::{SessionRecords, Setup};
 use twofactor_tests::{Adapter, FakeTwoFactor, Options, SESSION_COOKIE, TestApp, engine};
@@ -39,19 +43,97 @@ async fn redis(prefix: &str) -> Option<RedisStore> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_on_one_redis_are_one_service() {
+/// A schema of the test's own in the test PostgreSQL, dropped (with `psql`, where it is
+/// installed) when the test ends.
+struct Schema(String);
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .arg(database_url())
+            .arg("-qc")
+            .arg(format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0))
+            .output();
+    }
+}
+
+fn database_url() -> String {
+    std::env::var("TWOFACTOR_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn postgres(schema: &str) -> Option<PostgresStore> {
+    let url = database_url();
+    // The apps run on a manual clock that the test moves: the store must go by it.
+    match PostgresStore::builder(&url)
+        .schema(schema)
+        .clock(postgres::Clock::Caller)
+        .connect()
+        .await
+    {
+        Ok(store) => Some(store),
+        Err(e) => {
+            let in_ci = std::env::var("CI").is_ok_and(|v| matches!(v.trim(), "true" | "1" | "yes"));
+            assert!(!in_ci, "CI=true: PostgreSQL must answer: {e}");
+            eprintln!("skipping: no PostgreSQL at TWOFACTOR_TEST_DATABASE_URL: {e}");
+            None
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Redis,
+    Postgres,
+}
+
+/// Two stores on one fresh namespace of `backend` (two connections, as two processes would
+/// have), and what to drop when the test ends; `None`: skip.
+async fn two_stores(
+    backend: Backend,
+) -> Option<(
+    Arc<dyn VerificationStore>,
+    Arc<dyn VerificationStore>,
+    Option<Schema>,
+)> {
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).unwrap_or_else(|e| panic!("randomness: {e}"));
-    let prefix = format!("twofactor-test:{}", u64::from_le_bytes(random));
-    let (Some(store_a), Some(store_b)) = (redis(&prefix).await, redis(&prefix).await) else {
+    let random = u64::from_le_bytes(random);
+    match backend {
+        Backend::Redis => {
+            let prefix = format!("twofactor-test:{random}");
+            let (a, b) = (redis(&prefix).await?, redis(&prefix).await?);
+            Some((Arc::new(a), Arc::new(b), None))
+        }
+        Backend::Postgres => {
+            let schema = Schema(format!("tf_test_{random:016x}"));
+            let (a, b) = (postgres(&schema.0).await?, postgres(&schema.0).await?);
+            Some((Arc::new(a), Arc::new(b), Some(schema)))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_redis_are_one_service() {
+    two_instances_are_one_service(Backend::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_are_one_service() {
+    two_instances_are_one_service(Backend::Postgres).await;
+}
+
+async fn two_instances_are_one_service(backend: Backend) {
+    let Some((store_a, store_b, _schema)) = two_stores(backend).await else {
         return;
     };
     let fake = FakeTwoFactor::start().await;
     let clock = ManualClock::new();
-    let spawn = |adapter, store: RedisStore| {
+    let spawn = |adapter, store: Arc<dyn VerificationStore>| {
         let options = Options {
-            store: Some(Arc::new(store)),
+            store: Some(store),
             ..Options::default()
         };
         TestApp::serve(
@@ -317,17 +399,23 @@ async fn two_sessions_examples_on_one_redis_for_everything() {
 /// instance refuses every earlier token on both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_on_one_instance_is_honoured_by_the_other_within_a_second() {
-    let mut random = [0u8; 8];
-    getrandom::fill(&mut random).unwrap_or_else(|e| panic!("randomness: {e}"));
-    let prefix = format!("twofactor-test:{}", u64::from_le_bytes(random));
-    let (Some(store_a), Some(store_b)) = (redis(&prefix).await, redis(&prefix).await) else {
+    logout_is_honoured_across_instances(Backend::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_postgres_instance_is_honoured_by_the_other_within_a_second() {
+    logout_is_honoured_across_instances(Backend::Postgres).await;
+}
+
+async fn logout_is_honoured_across_instances(backend: Backend) {
+    let Some((store_a, store_b, _schema)) = two_stores(backend).await else {
         return;
     };
     let fake = FakeTwoFactor::start().await;
     let clock = ManualClock::new();
-    let spawn = |adapter, store: RedisStore| {
+    let spawn = |adapter, store: Arc<dyn VerificationStore>| {
         let options = Options {
-            store: Some(Arc::new(store)),
+            store: Some(store),
             ..Options::default()
         };
         TestApp::serve(

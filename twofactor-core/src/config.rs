@@ -72,6 +72,9 @@ pub enum ConfigError {
     /// The store could not be reached at start-up.
     #[error("the store at TWOFACTOR_REDIS_URL could not be used")]
     Store(#[source] crate::store::StoreError),
+    /// The PostgreSQL store (`TWOFACTOR_DATABASE_URL`) could not be used at start-up.
+    #[error("the store at TWOFACTOR_DATABASE_URL could not be used")]
+    DatabaseStore(#[source] crate::store::StoreError),
     /// The engine could not be built.
     #[error(transparent)]
     Build(#[from] crate::verifier::BuildError),
@@ -141,6 +144,9 @@ pub struct Settings {
     /// `TWOFACTOR_REDIS_WAIT_REPLICAS`: replica acknowledgements each Redis write waits for
     /// (default 0; see the Redis store's docs, "Replication").
     pub redis_wait_replicas: Option<u32>,
+    /// `TWOFACTOR_DATABASE_URL` (it may carry a password): the PostgreSQL store. Exclusive
+    /// with `TWOFACTOR_REDIS_URL`.
+    pub database_url: Option<SecretString>,
     /// `TWOFACTOR_SIGNING_KEY`: comma-separated keys, the first signs. `None`: random.
     pub keys: Option<KeyRing>,
     /// `TWOFACTOR_DEFAULT_REGION` and `TWOFACTOR_ALLOWED_COUNTRIES`.
@@ -453,6 +459,8 @@ impl Settings {
             redis_ca_file.as_ref(),
             redis_wait_replicas,
         )?;
+        let database_url = env.secret("TWOFACTOR_DATABASE_URL");
+        check_database(database_url.as_ref(), redis_url.is_some())?;
 
         Ok(Self {
             provider,
@@ -476,6 +484,7 @@ impl Settings {
             redis_cluster,
             redis_ca_file,
             redis_wait_replicas,
+            database_url,
             keys,
             phone_parser,
             policy,
@@ -640,8 +649,8 @@ impl Settings {
         Err(not_built("twofactor-in"))
     }
 
-    /// Builds the endpoints: provider, store (Redis if `TWOFACTOR_REDIS_URL` is set, else
-    /// in-memory), engine and HTTP settings.
+    /// Builds the endpoints: provider, store (Redis if `TWOFACTOR_REDIS_URL` is set,
+    /// PostgreSQL if `TWOFACTOR_DATABASE_URL` is, else in-memory), engine and HTTP settings.
     pub async fn build(self) -> Result<Contract, ConfigError> {
         Ok(Contract::with_config(
             self.verifier().await?,
@@ -665,6 +674,8 @@ impl Settings {
         }
         if let Some(url) = &self.redis_url {
             builder = builder.shared_store(redis_store(url, self).await?);
+        } else if let Some(url) = &self.database_url {
+            builder = builder.shared_store(postgres_store(url).await?);
         }
         Ok(builder.build()?)
     }
@@ -800,6 +811,55 @@ async fn redis_store(
     Err(invalid(
         "TWOFACTOR_REDIS_URL",
         "this build has no Redis support (enable the `redis` feature)",
+    ))
+}
+
+/// Checks `TWOFACTOR_DATABASE_URL` before anything connects (never showing the URL: it may
+/// carry a password).
+fn check_database(url: Option<&SecretString>, redis: bool) -> Result<(), ConfigError> {
+    const URL: &str = "TWOFACTOR_DATABASE_URL";
+    let Some(url) = url else {
+        return Ok(());
+    };
+    if redis {
+        return Err(invalid(
+            URL,
+            "is set together with TWOFACTOR_REDIS_URL: choose one store (unset one of them)",
+        ));
+    }
+    if !cfg!(feature = "postgres") {
+        return Err(invalid(
+            URL,
+            "this build has no PostgreSQL support (enable the `postgres` feature)",
+        ));
+    }
+    let text = url.expose_secret().trim().to_ascii_lowercase();
+    if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+        return Err(invalid(URL, "expected a postgres:// or postgresql:// URL"));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "postgres")]
+async fn postgres_store(
+    url: &SecretString,
+) -> Result<Arc<dyn crate::VerificationStore>, ConfigError> {
+    use crate::store::postgres::PostgresStore;
+    let store = PostgresStore::builder(url.expose_secret().trim())
+        .connect()
+        .await
+        .map_err(ConfigError::DatabaseStore)?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres_store(
+    url: &SecretString,
+) -> Result<Arc<dyn crate::VerificationStore>, ConfigError> {
+    let _ = url.expose_secret();
+    Err(invalid(
+        "TWOFACTOR_DATABASE_URL",
+        "this build has no PostgreSQL support (enable the `postgres` feature)",
     ))
 }
 

@@ -16,6 +16,7 @@ mod attack;
 mod client;
 mod fake_2factor;
 mod memory;
+mod postgres_store;
 mod redis_store;
 mod servers;
 
@@ -489,7 +490,7 @@ fn main() {
         .position(|a| a == "--parts")
         .and_then(|i| args.get(i + 1).cloned())
         .or_else(|| std::env::var("LOAD_PARTS").ok())
-        .unwrap_or_else(|| "a,b,c,d,e,f,attack".to_owned());
+        .unwrap_or_else(|| "a,b,c,d,e,f,g,attack".to_owned());
     let wants = |p: &str| parts.split(',').any(|x| x.trim() == p);
     let mut s = if smoke {
         Settings::smoke()
@@ -602,6 +603,9 @@ fn main() {
     if wants("attack") {
         attack::part(smoke, &mut problems);
     }
+    if wants("g") {
+        postgres_part(&s, &mut problems);
+    }
     println!();
     if problems.0.is_empty() {
         println!("no errors");
@@ -643,5 +647,49 @@ fn redis_part(s: &Settings, problems: &mut Problems) {
         }
         Err(e) if s.smoke => println!("| f | Redis store | skipped: {e} | | | | |"),
         Err(e) => problems.0.push(format!("f: {e}")),
+    }
+}
+
+/// Part (g): the PostgreSQL store, as part (f) measures Redis (`LOAD_PG_CONNECTIONS` sets
+/// the store's pool, default 4).
+fn postgres_part(s: &Settings, problems: &mut Problems) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let connections = std::env::var("LOAD_PG_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    match rt.block_on(postgres_store::run(
+        s.redis_round,
+        s.redis_in_flight,
+        connections,
+    )) {
+        Ok(r) => {
+            println!(
+                "| g | PostgreSQL store: verify, wrong code (begin_attempt) | | {:.0} ops/s, {:.2} round trips | | 1 round trip, >= 5 000/s | {} |",
+                r.verify_wrong.per_second,
+                r.verify_wrong.round_trips,
+                yes(r.verify_wrong.round_trips <= 1.0 && r.verify_wrong.per_second >= 5_000.0)
+            );
+            println!(
+                "|   | verify, right code (begin + finish) | | {:.0} ops/s, {:.2} round trips | | | |",
+                r.verify_match.per_second, r.verify_match.round_trips
+            );
+            println!(
+                "|   | send (reserve_send + put_pending) | | {:.0} ops/s, {:.2} round trips | | <= 2 round trips | {} |",
+                r.send.per_second,
+                r.send.round_trips,
+                yes(r.send.round_trips <= 2.0)
+            );
+            println!(
+                "|   | ({} operations in flight, {connections} connections) | | | | | |",
+                r.in_flight
+            );
+        }
+        Err(e) if s.smoke => println!("| g | PostgreSQL store | skipped: {e} | | | | |"),
+        Err(e) => problems.0.push(format!("g: {e}")),
     }
 }

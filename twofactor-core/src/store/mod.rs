@@ -80,6 +80,8 @@ pub use self::unavailable::UnavailableStore;
 mod moka;
 #[cfg(feature = "moka")]
 pub use self::moka::{MokaStore, MokaStoreBuilder};
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 
