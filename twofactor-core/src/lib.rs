@@ -30,6 +30,9 @@ pub mod console;
 mod endpoint;
 pub mod events;
 pub mod failover;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod local;
 pub mod mock;
 pub mod octopush;

@@ -230,7 +230,7 @@ impl PhoneParser {
     /// International input in the common forms (`+919812345678`, `+91 98123 45678`,
     /// `+91-98123-45678`) that compiled rules can settle on their own: valid and allowed, with
     /// the answer `phonenumber` would give (a test compares them). `None`: ask `phonenumber`.
-    fn parse_fast(&self, input: &str) -> Option<PhoneNumber> {
+    pub(crate) fn parse_fast(&self, input: &str) -> Option<PhoneNumber> {
         let rest = input.strip_prefix('+')?;
         let mut digits = [0u8; MAX_INPUT_LEN];
         let mut n = 0;
@@ -256,7 +256,7 @@ impl PhoneParser {
         allowed.then(|| PhoneNumber::from_digits(e164)).flatten()
     }
 
-    fn parse_slow(&self, input: &str) -> Result<PhoneNumber, PhoneError> {
+    pub(crate) fn parse_slow(&self, input: &str) -> Result<PhoneNumber, PhoneError> {
         let parsed = phonenumber::parse(Some(self.default_region), input)
             .map_err(|_| PhoneError::Invalid)?;
         if !crate::phone_rules::is_valid(&parsed, |region| self.compiles(region)) {
@@ -302,7 +302,7 @@ fn e164_digits(parsed: &phonenumber::PhoneNumber) -> Option<u64> {
 }
 
 /// ASCII digits, one leading `+`, and the separators space, `-`, `(` and `)`; at least one digit.
-fn is_plausible(input: &str) -> bool {
+pub(crate) fn is_plausible(input: &str) -> bool {
     if input.is_empty() || input.len() > MAX_INPUT_LEN {
         return false;
     }

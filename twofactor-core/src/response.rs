@@ -37,15 +37,20 @@ impl Body {
             }
             bytes.extend_from_slice(&chunk);
         }
-        let json = if complete {
-            match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                Ok(serde_json::Value::Object(map)) => Some(map),
-                _ => None,
-            }
+        Ok(if complete {
+            Self::from_bytes(status, &bytes)
         } else {
-            None
+            Self { status, json: None }
+        })
+    }
+
+    /// An answer read in full: `bytes` parsed as a JSON object, if it is one.
+    pub(crate) fn from_bytes(status: u16, bytes: &[u8]) -> Self {
+        let json = match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(serde_json::Value::Object(map)) => Some(map),
+            _ => None,
         };
-        Ok(Self { status, json })
+        Self { status, json }
     }
 
     /// Whether the status is 2xx.

@@ -101,11 +101,11 @@
 //! ```
 
 mod bulk;
-mod client;
+pub(crate) mod client;
 mod encrypted;
 mod error;
 mod otp;
-mod provider;
+pub(crate) mod provider;
 mod response;
 mod sms;
 mod webhook;
