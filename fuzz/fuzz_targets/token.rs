@@ -24,12 +24,18 @@ enum Input<'a> {
     RoundTrip {
         digits: u64,
         verified_at_ms: u64,
-        ttl: u32,
+        ttl: u64,
         subject: Option<&'a str>,
         rotated: bool,
         tamper: Option<(u8, u8)>,
     },
     Session(&'a str),
+    SessionFields {
+        phone: &'a str,
+        verified_at_ms: u64,
+        expires_at: u64,
+        subject: Option<&'a str>,
+    },
     Key(&'a str),
 }
 
@@ -46,6 +52,33 @@ fn same_fields(a: &PhoneProof, b: &PhoneProof) -> bool {
         && a.verified_at_millis() == b.verified_at_millis()
         && a.expires_at_unix() == b.expires_at_unix()
         && a.subject() == b.subject()
+}
+
+/// Every reading of a proof's times.
+fn times(proof: &PhoneProof) {
+    let now = SystemTime::now();
+    let _ = (
+        proof.verified_at(),
+        proof.expires_at(),
+        proof.expires_in(now),
+        proof.age(now),
+    );
+    let _ = (
+        proof.is_expired(now),
+        proof.is_fresh(Duration::from_secs(60), now),
+    );
+    let _ = format!("{proof:?}");
+}
+
+/// A proof read back from a session: serialises and reads back to the same fields.
+fn session(proof: Option<PhoneProof>) {
+    let Some(proof) = proof else {
+        return;
+    };
+    times(&proof);
+    let again = serde_json::to_string(&proof).unwrap();
+    let back = serde_json::from_str::<PhoneProof>(&again).unwrap();
+    assert!(same_fields(&proof, &back));
 }
 
 fuzz_target!(|input: Input<'_>| {
@@ -73,7 +106,7 @@ fuzz_target!(|input: Input<'_>| {
             };
             let verified_at =
                 UNIX_EPOCH + Duration::from_millis(verified_at_ms % (MAX_SECS * 1000));
-            let mut proof = PhoneProof::new(phone, verified_at, Duration::from_secs(ttl.into()));
+            let mut proof = PhoneProof::new(phone, verified_at, Duration::from_secs(ttl));
             if let Some(subject) = subject {
                 proof = proof.bound_to(subject);
             }
@@ -91,6 +124,7 @@ fuzz_target!(|input: Input<'_>| {
                     assert!(ttl > 0);
                     assert!(same_fields(&proof, &back), "{proof:?} -> {back:?}");
                     assert_eq!(back.token_id(), Some(id));
+                    times(&back);
                     if let Some(subject) = subject {
                         assert!(back.is_bound_to(subject));
                     } else {
@@ -120,21 +154,22 @@ fuzz_target!(|input: Input<'_>| {
                 }
             }
         }
-        Input::Session(json) => {
-            if let Ok(proof) = serde_json::from_str::<PhoneProof>(json) {
-                let again = serde_json::to_string(&proof).unwrap();
-                let back = serde_json::from_str::<PhoneProof>(&again).unwrap();
-                assert!(same_fields(&proof, &back));
-                let _ = (
-                    proof.is_expired(SystemTime::now()),
-                    proof.age(SystemTime::now()),
-                );
-                let _ = (
-                    proof.verified_at(),
-                    proof.expires_at(),
-                    proof.is_fresh(Duration::from_secs(60), SystemTime::now()),
-                );
+        Input::Session(json) => session(serde_json::from_str::<PhoneProof>(json).ok()),
+        Input::SessionFields {
+            phone,
+            verified_at_ms,
+            expires_at,
+            subject,
+        } => {
+            let mut json = serde_json::json!({
+                "phone": phone,
+                "verified_at_ms": verified_at_ms,
+                "expires_at": expires_at,
+            });
+            if let Some(subject) = subject {
+                json["subject"] = subject.into();
             }
+            session(serde_json::from_value::<PhoneProof>(json).ok());
         }
         Input::Key(text) => {
             if let Ok(key) = SigningKey::from_text(text) {
