@@ -3,8 +3,14 @@
 
 use std::time::{Duration, SystemTime};
 
+use serde_json::json;
 use twofactor_core::token::{KeyRing, PhoneProof, SigningKey};
-use twofactor_core::{CountryId, PhoneParser};
+use twofactor_core::{
+    CountryId, Delivery, OctopushProvider, OtpCode, OtpProvider, PhoneNumber, PhoneParser,
+    SendOptions, Ticket, Verdict, VerihubsProvider,
+};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// `phone`: an accepted number of a shared calling code whose national number starts like a
 /// national prefix (`+7 8…`, Russia's prefix is `8`) had no region, so per-country limits
@@ -44,4 +50,53 @@ fn token_times_beyond_system_time_do_not_panic() {
         .verify(&ring.sign(&forever), SystemTime::now())
         .unwrap();
     assert_eq!(back.expires_at(), forever.expires_at());
+}
+
+async fn answering(status: u16, body: serde_json::Value) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(status).set_body_json(body))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// `verihubs_response`: a `code` that is no code once its control characters are dropped
+/// (`"\u007f246"` read as 246) or that is not an integer (`250.5`, read as absent so that the
+/// message decided) verified.
+#[tokio::test]
+async fn verihubs_an_unreadable_code_is_no_match() {
+    let to = PhoneNumber::from_digits(6281234567890).unwrap();
+    let code = OtpCode::parse("1234", 4..=4).unwrap();
+    for body in [
+        json!({"code": "\u{7f}246"}),
+        json!({"code": "246\n"}),
+        json!({"code": 250.5, "message": "OTP has been verified"}),
+        json!({"code": null, "message": "OTP has been verified"}),
+    ] {
+        let server = answering(200, body.clone()).await;
+        let verihubs = VerihubsProvider::builder("app", "key")
+            .base_url(server.uri())
+            .build()
+            .unwrap();
+        let verdict = verihubs.verify(&to, &Ticket::new("sms:"), &code).await;
+        assert!(!matches!(verdict, Ok(Verdict::Matched)), "{body}");
+    }
+}
+
+/// `octopush_response`: a 5xx whose body carries a documented return code was an explicit
+/// refusal ("not sent"), so the engine gave the cooldown back and failover sent another SMS.
+#[tokio::test]
+async fn octopush_a_server_error_with_a_return_code_may_have_sent() {
+    let server = answering(503, json!({"code": 199, "message": "wrong code"})).await;
+    let octopush = OctopushProvider::builder("login", "key")
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    let to = PhoneNumber::from_digits(33600000001).unwrap();
+    let err = octopush
+        .send(&to, &SendOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.delivery(), Delivery::MaybeSent);
 }

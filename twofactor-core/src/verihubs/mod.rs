@@ -592,6 +592,8 @@ pub(crate) fn verdict(
 fn says_verified(answer: &Body) -> bool {
     match answer.code() {
         Some(code) => code.as_i64().is_some_and(|c| (200..300).contains(&c)),
+        // A `code` that is there but no code (`null`, `250.5`, an object) says nothing.
+        None if answer.json.as_ref().is_some_and(|j| j.contains_key("code")) => false,
         None => answer
             .str_field("message")
             .is_some_and(|m| m.trim().eq_ignore_ascii_case(VERIFIED_MESSAGE)),
