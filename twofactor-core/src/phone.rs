@@ -257,6 +257,18 @@ impl PhoneParser {
     }
 
     pub(crate) fn parse_slow(&self, input: &str) -> Result<PhoneNumber, PhoneError> {
+        let phone = self.parse_phonenumber(input)?;
+        // `phonenumber` applies the default region's national-prefix rules even after the `+`
+        // of another country (in `CX`, `+49 0526…` became `+49526…`, which is no valid number):
+        // a number counts only if its own E.164 form reads back to it (found by the `phone`
+        // fuzz target).
+        if self.parse_phonenumber(&phone.e164()) != Ok(phone) {
+            return Err(PhoneError::Invalid);
+        }
+        Ok(phone)
+    }
+
+    fn parse_phonenumber(&self, input: &str) -> Result<PhoneNumber, PhoneError> {
         let parsed = phonenumber::parse(Some(self.default_region), input)
             .map_err(|_| PhoneError::Invalid)?;
         if !crate::phone_rules::is_valid(&parsed, |region| self.compiles(region)) {

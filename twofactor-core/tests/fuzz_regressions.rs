@@ -100,3 +100,21 @@ async fn octopush_a_server_error_with_a_return_code_may_have_sent() {
         .unwrap_err();
     assert_eq!(err.delivery(), Delivery::MaybeSent);
 }
+
+/// `phone`: with a default region whose national-prefix rules rewrite numbers (`CX`), an
+/// international input was accepted as a number whose own E.164 form is invalid.
+#[test]
+fn phone_an_accepted_number_reparses_to_itself() {
+    let parser = PhoneParser::new("CX".parse().unwrap()).with_any_country();
+    let accepted = parser.parse("+49052685287");
+    if let Ok(phone) = accepted {
+        assert_eq!(parser.parse(&phone.e164()), Ok(phone));
+    }
+    assert_eq!(
+        PhoneParser::default()
+            .parse("+919812345678")
+            .unwrap()
+            .e164(),
+        "+919812345678"
+    );
+}
