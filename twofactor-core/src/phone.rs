@@ -262,7 +262,11 @@ impl PhoneParser {
         // of another country (in `CX`, `+49 0526…` became `+49526…`, which is no valid number):
         // a number counts only if its own E.164 form reads back to it (found by the `phone`
         // fuzz target).
-        if self.parse_phonenumber(&phone.e164()) != Ok(phone) {
+        let e164 = phone.e164();
+        let again = self
+            .parse_fast(&e164)
+            .map_or_else(|| self.parse_phonenumber(&e164), Ok);
+        if again != Ok(phone) {
             return Err(PhoneError::Invalid);
         }
         Ok(phone)
