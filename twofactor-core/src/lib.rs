@@ -31,6 +31,9 @@ pub mod console;
 mod endpoint;
 pub mod events;
 pub mod failover;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod local;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

@@ -308,7 +308,7 @@ impl PhoneParser {
     /// International input in the common forms (`+919812345678`, `+91 98123 45678`,
     /// `+91-98123-45678`) that compiled rules can settle on their own: valid and allowed, with
     /// the answer `phonenumber` would give (a test compares them). `None`: ask `phonenumber`.
-    fn parse_fast(&self, input: &str) -> Option<PhoneNumber> {
+    pub(crate) fn parse_fast(&self, input: &str) -> Option<PhoneNumber> {
         let rest = input.strip_prefix('+')?;
         let mut digits = [0u8; MAX_INPUT_LEN];
         let mut n = 0;
@@ -334,7 +334,23 @@ impl PhoneParser {
         allowed.then(|| PhoneNumber::from_digits(e164)).flatten()
     }
 
-    fn parse_slow(&self, input: &str) -> Result<PhoneNumber, PhoneError> {
+    pub(crate) fn parse_slow(&self, input: &str) -> Result<PhoneNumber, PhoneError> {
+        let phone = self.parse_phonenumber(input)?;
+        // `phonenumber` applies the default region's national-prefix rules even after the `+`
+        // of another country (in `CX`, `+49 0526…` became `+49526…`, which is no valid number):
+        // a number counts only if its own E.164 form reads back to it (found by the `phone`
+        // fuzz target).
+        let e164 = phone.e164();
+        let again = self
+            .parse_fast(&e164)
+            .map_or_else(|| self.parse_phonenumber(&e164), Ok);
+        if again != Ok(phone) {
+            return Err(PhoneError::Invalid);
+        }
+        Ok(phone)
+    }
+
+    fn parse_phonenumber(&self, input: &str) -> Result<PhoneNumber, PhoneError> {
         let parsed = phonenumber::parse(Some(self.default_region), input)
             .map_err(|_| PhoneError::Invalid)?;
         if !crate::phone_rules::is_valid(&parsed, |region| self.compiles(region)) {
@@ -380,7 +396,7 @@ fn e164_digits(parsed: &phonenumber::PhoneNumber) -> Option<u64> {
 }
 
 /// ASCII digits, one leading `+`, and the separators space, `-`, `(` and `)`; at least one digit.
-fn is_plausible(input: &str) -> bool {
+pub(crate) fn is_plausible(input: &str) -> bool {
     if input.is_empty() || input.len() > MAX_INPUT_LEN {
         return false;
     }

@@ -318,19 +318,52 @@ pub(crate) fn calling_code(region: CountryId) -> Option<u16> {
 /// non-geographic codes and unknown ones.
 pub(crate) fn region_of(digits: u64) -> Option<CountryId> {
     let text = digits.to_string();
-    let code = (1..=3).find_map(|len| {
+    let (code, national) = (1..=3).find_map(|len| {
         let code: u16 = text.get(..len)?.parse().ok()?;
-        CODES[usize::from(code)].then_some(code)
+        CODES[usize::from(code)].then(|| (code, &text[len..]))
     })?;
     let regions = DATABASE.region(&code)?;
     match regions[..] {
         ["001"] => None,
         [region] => region.parse().ok(),
-        _ => phonenumber::parse(None, format!("+{text}"))
-            .ok()?
-            .country()
-            .id(),
+        // What `phonenumber`'s `Country::id` answers for this national number. Re-parsing the
+        // E.164 text would not do: `phonenumber` strips a national prefix even after a `+`
+        // (`+7 8…` loses its `8` as Russia's), and the shortened number belongs to no region,
+        // so an accepted Russian number counted as non-geographic (found by fuzzing).
+        _ => {
+            let national = national.trim_start_matches('0');
+            regions.iter().find_map(|&region| {
+                let meta = DATABASE.by_id(region)?;
+                let found = match meta.leading_digits() {
+                    Some(pattern) => pattern.find(national).is_some_and(|m| m.start() == 0),
+                    None => has_a_type(meta, national),
+                };
+                found.then(|| region.parse().ok()).flatten()
+            })
+        }
     }
+}
+
+/// Whether `national` is of any number type of `meta` (`phonenumber`'s `number_type` is not
+/// `Unknown`).
+fn has_a_type(meta: &Metadata, national: &str) -> bool {
+    let d = meta.descriptors();
+    d.general().is_match(national)
+        && [
+            d.premium_rate(),
+            d.toll_free(),
+            d.shared_cost(),
+            d.voip(),
+            d.personal_number(),
+            d.pager(),
+            d.uan(),
+            d.voicemail(),
+            d.fixed_line(),
+            d.mobile(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|t| t.is_match(national))
 }
 
 /// The fast path for international input, `+` and `digits` (ASCII digits only): the E.164

@@ -187,7 +187,7 @@ impl PhoneProof {
 
     /// When it was verified.
     pub fn verified_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(self.verified_at_ms)
+        system_time(Duration::from_millis(self.verified_at_ms))
     }
 
     /// When it was verified, in Unix seconds (what the HTTP bodies carry).
@@ -200,9 +200,10 @@ impl PhoneProof {
         self.verified_at_ms
     }
 
-    /// When the proof expires.
+    /// When the proof expires (a proof that never expires, from a huge lifetime, says the end
+    /// of year 9999).
     pub fn expires_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.expires_at)
+        system_time(Duration::from_secs(self.expires_at))
     }
 
     /// When the proof expires, in Unix seconds.
@@ -285,6 +286,17 @@ mod subject_hex {
             .map_err(|_| serde::de::Error::custom("a subject tag is 32 hex digits"))?;
         Ok(Some(SubjectTag(tag)))
     }
+}
+
+/// The end of year 9999 UTC, in Unix seconds: later than any real proof, and within what
+/// `SystemTime` holds on every platform.
+const LAST_UNIX_SECS: u64 = 253_402_300_799;
+
+/// `since_epoch` after the Unix epoch, capped at [`LAST_UNIX_SECS`]: a proof's times come from
+/// a session or a caller's lifetime (`Duration::MAX` saturates to `u64::MAX` seconds), and
+/// `SystemTime` panics on overflow (found by the `token` fuzz target).
+fn system_time(since_epoch: Duration) -> SystemTime {
+    UNIX_EPOCH + since_epoch.min(Duration::from_secs(LAST_UNIX_SECS))
 }
 
 fn unix_secs(t: SystemTime) -> u64 {

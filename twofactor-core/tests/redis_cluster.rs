@@ -339,8 +339,9 @@ impl Guesser {
             .store
             .begin_attempt(self.phone, None, now(), &self.limits)
             .await;
+        // The store's timeout (2 s in the failover test) plus slack: never hung.
         assert!(
-            started.elapsed() < Duration::from_secs(2),
+            started.elapsed() < Duration::from_secs(4),
             "a call took {:?}",
             started.elapsed()
         );

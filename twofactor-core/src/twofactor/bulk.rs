@@ -343,23 +343,34 @@ impl TwoFactorClient {
         let reply = self
             .execute(self.inner.http.pick().post(url).json(&body))
             .await?;
-        let object = self.decode_object(&reply)?;
+        self.read_bulk_chunk(&reply, chunk.len(), index, offset)
+    }
+
+    /// What the answer to one bulk request of `sent` messages says.
+    pub(crate) fn read_bulk_chunk(
+        &self,
+        reply: &super::client::Reply,
+        sent: usize,
+        index: usize,
+        offset: usize,
+    ) -> Result<BulkReport, TwoFactorError> {
+        let object = self.decode_object(reply)?;
         let success = field_text(&object, "success").map(|s| s.trim().eq_ignore_ascii_case("true"));
         match success {
             Some(true) if (200..300).contains(&reply.status) => {
-                Ok(read_bulk_answer(&object, chunk.len(), index, offset))
+                Ok(read_bulk_answer(&object, sent, index, offset))
             }
             None if (200..300).contains(&reply.status) => {
                 // Not the bulk shape: a V1-style `{"Status","Details"}` error, or garbage.
                 match field_text(&object, "Status") {
-                    Some(_) => Err(match self.success_from_object(&reply, object) {
-                        Ok(_) => self.unexpected(&reply, "a bulk answer without `success`"),
+                    Some(_) => Err(match self.success_from_object(reply, object) {
+                        Ok(_) => self.unexpected(reply, "a bulk answer without `success`"),
                         Err(e) => e,
                     }),
-                    None => Err(self.unexpected(&reply, "a bulk answer without `success`")),
+                    None => Err(self.unexpected(reply, "a bulk answer without `success`")),
                 }
             }
-            _ => Err(self.failure(&reply, error_words(&object).as_deref())),
+            _ => Err(self.failure(reply, error_words(&object).as_deref())),
         }
     }
 }

@@ -426,8 +426,17 @@ impl TwoFactorClient {
             .header(CONTENT_TYPE, "text/plain")
             .body(body);
         let reply = self.execute(request).await?;
-        let object = self.encrypted_answer(enc, &reply)?;
-        self.success_from_object(&reply, object)
+        self.read_encrypted(enc, &reply)
+    }
+
+    /// What an encrypted module's answer says.
+    pub(crate) fn read_encrypted(
+        &self,
+        enc: &EncryptionConfig,
+        reply: &super::client::Reply,
+    ) -> Result<Answer, TwoFactorError> {
+        let object = self.encrypted_answer(enc, reply)?;
+        self.success_from_object(reply, object)
     }
 
     /// The answer as a JSON object, decrypting the whole body or its `Details` as needed.

@@ -102,12 +102,12 @@
 
 #[cfg(feature = "bulk")]
 mod bulk;
-mod client;
+pub(crate) mod client;
 #[cfg(feature = "encrypted-sms")]
 mod encrypted;
 mod error;
 mod otp;
-mod provider;
+pub(crate) mod provider;
 mod response;
 mod sms;
 mod webhook;

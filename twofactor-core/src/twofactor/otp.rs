@@ -144,14 +144,23 @@ impl TwoFactorClient {
         expect_code: bool,
     ) -> Result<OtpSent, TwoFactorError> {
         let reply = self.get_v1(path).await?;
-        let answer = self.decode_success(&reply)?;
+        self.read_session(&reply, expect_code)
+    }
+
+    /// What a send's answer says: the session, and the code for `AUTOGEN2`.
+    pub(crate) fn read_session(
+        &self,
+        reply: &super::client::Reply,
+        expect_code: bool,
+    ) -> Result<OtpSent, TwoFactorError> {
+        let answer = self.decode_success(reply)?;
         let session_id = SessionId::new(answer.details.trim())
-            .map_err(|_| self.unexpected(&reply, "an unusable session id"))?;
+            .map_err(|_| self.unexpected(reply, "an unusable session id"))?;
         let code = if expect_code {
             let otp = super::response::field_text(&answer.object, "OTP")
-                .ok_or_else(|| self.unexpected(&reply, "AUTOGEN2 answer without OTP"))?;
+                .ok_or_else(|| self.unexpected(reply, "AUTOGEN2 answer without OTP"))?;
             let code = OtpCode::parse(otp.trim(), 1..=crate::code::MAX_CODE_LEN)
-                .map_err(|_| self.unexpected(&reply, "AUTOGEN2 answer with an unusable OTP"))?;
+                .map_err(|_| self.unexpected(reply, "AUTOGEN2 answer with an unusable OTP"))?;
             Some(code)
         } else {
             None

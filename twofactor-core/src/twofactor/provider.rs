@@ -118,12 +118,19 @@ impl OtpProvider for TwoFactorOtp {
         } else {
             self.client.verify_otp(&session, code).await
         };
-        match verdict {
-            Ok(verdict) => Ok(verdict),
-            // 2Factor forgets sessions once used or expired: for the engine, no live code.
-            Err(TwoFactorError::SessionNotFound) => Ok(Verdict::Expired),
-            Err(err) => Err(err.into()),
-        }
+        engine_verdict(verdict)
+    }
+}
+
+/// The engine's verdict from a verify's outcome.
+pub(crate) fn engine_verdict(
+    outcome: Result<Verdict, TwoFactorError>,
+) -> Result<Verdict, ProviderError> {
+    match outcome {
+        Ok(verdict) => Ok(verdict),
+        // 2Factor forgets sessions once used or expired: for the engine, no live code.
+        Err(TwoFactorError::SessionNotFound) => Ok(Verdict::Expired),
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -394,7 +394,12 @@ impl VerihubsProvider {
     ) -> Result<VerihubsSendResponse, VerihubsError> {
         let body = request.to_json()?;
         let answer = self.post(request.channel.kind(), "send", &body).await?;
-        self.check(&answer)?;
+        self.read_send(&answer)
+    }
+
+    /// What a send's answer says.
+    pub(crate) fn read_send(&self, answer: &Body) -> Result<VerihubsSendResponse, VerihubsError> {
+        self.check(answer)?;
         Ok(VerihubsSendResponse {
             session_id: answer.str_field("session_id").map(|s| self.clean(s)),
             message: answer.str_field("message").map(|s| self.clean(s)),
@@ -413,8 +418,16 @@ impl VerihubsProvider {
     ) -> Result<VerihubsVerifyResponse, VerihubsError> {
         let body = request.to_json()?;
         let answer = self.post(request.channel, "verify", &body).await?;
-        self.check(&answer)?;
-        if !says_verified(&answer) {
+        self.read_verify(&answer)
+    }
+
+    /// What a verify's answer says: a match only when it explicitly says so.
+    pub(crate) fn read_verify(
+        &self,
+        answer: &Body,
+    ) -> Result<VerihubsVerifyResponse, VerihubsError> {
+        self.check(answer)?;
+        if !says_verified(answer) {
             return Err(VerihubsError::UnexpectedResponse {
                 status: answer.status,
                 reason: "a success that does not say the code was verified".to_owned(),
@@ -558,12 +571,19 @@ impl OtpProvider for VerihubsProvider {
             })?;
         let mut request = VerihubsVerifyRequest::new(*phone, code.clone()).with_channel(channel);
         request.challenge = challenge;
-        match self.verify_otp(&request).await {
-            Ok(_) => Ok(Verdict::Matched),
-            Err(VerihubsError::OtpNotFound { .. }) => Ok(Verdict::Mismatch),
-            Err(VerihubsError::TimeLimitExceeded { .. }) => Ok(Verdict::Expired),
-            Err(err) => Err(err.into()),
-        }
+        verdict(self.verify_otp(&request).await)
+    }
+}
+
+/// The engine's verdict from a verify's outcome.
+pub(crate) fn verdict(
+    outcome: Result<VerihubsVerifyResponse, VerihubsError>,
+) -> Result<Verdict, ProviderError> {
+    match outcome {
+        Ok(_) => Ok(Verdict::Matched),
+        Err(VerihubsError::OtpNotFound { .. }) => Ok(Verdict::Mismatch),
+        Err(VerihubsError::TimeLimitExceeded { .. }) => Ok(Verdict::Expired),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -572,6 +592,8 @@ impl OtpProvider for VerihubsProvider {
 fn says_verified(answer: &Body) -> bool {
     match answer.code() {
         Some(code) => code.as_i64().is_some_and(|c| (200..300).contains(&c)),
+        // A `code` that is there but no code (`null`, `250.5`, an object) says nothing.
+        None if answer.json.as_ref().is_some_and(|j| j.contains_key("code")) => false,
         None => answer
             .str_field("message")
             .is_some_and(|m| m.trim().eq_ignore_ascii_case(VERIFIED_MESSAGE)),

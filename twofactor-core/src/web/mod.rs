@@ -94,7 +94,7 @@ mod hooks;
 #[cfg(feature = "openapi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
 pub mod openapi;
-mod request;
+pub(crate) mod request;
 mod response;
 
 pub use self::client_addr::{ClientAddressing, DEFAULT_IPV6_PREFIX, TrustedProxies};
