@@ -52,7 +52,8 @@ if [[ ! -f "$stamp" ]] || ! cmp -s "$lock" "$stamp"; then
   cp "$lock" "$stamp"
 fi
 
-cargo build --quiet -p twofactor-examples --examples
+# As `cargo test --workspace` builds them (see .ci/schemathesis.sh): no second build.
+cargo build --quiet --workspace --examples
 
 rm -rf target/browser-screenshots
 # In a process group of its own (set -m), so that the trap reaches everything under it.

@@ -47,7 +47,10 @@ tool() {
 schemathesis="$(tool schemathesis)"
 spec_validator="$(tool openapi-spec-validator)"
 
-cargo build --quiet -p twofactor-examples --example axum --example actix
+# The whole workspace's examples, as `cargo test --workspace` builds them: the same feature
+# resolution, so after the tests this is a no-op instead of a second build of the dependencies
+# (`-p twofactor-examples` alone resolves the features differently).
+cargo build --quiet --workspace --examples
 
 work="$(mktemp -d)"
 pids=()
