@@ -13,13 +13,10 @@
 //! pipelines what is sent to it). Round trips: one operation at a time through a counting TCP
 //! proxy; a round trip is a burst of bytes from the store followed by the server's answer.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use twofactor_core::Policy;
 use twofactor_core::policy::MAX_CAP;
 use twofactor_core::store::postgres::PostgresStore;
@@ -29,7 +26,7 @@ use twofactor_core::store::{
 use twofactor_core::{PhoneNumber, Ticket, VerificationStore};
 
 use crate::memory::provider_ticket;
-use crate::redis_store::{Op, Report};
+use crate::redis_store::{Op, Report, counting_proxy};
 
 /// What an operation answers when the prepared phones are used up.
 const EXHAUSTED: &str = "exhausted";
@@ -163,59 +160,6 @@ where
         t.await.map_err(|e| e.to_string())??;
     }
     Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
-}
-
-/// A TCP proxy to `upstream` that counts the bursts of bytes clients send after an answer.
-async fn counting_proxy(upstream: SocketAddr) -> std::io::Result<(SocketAddr, Arc<AtomicU64>)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let bursts = Arc::new(AtomicU64::new(0));
-    let counter = bursts.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let Ok(server) = TcpStream::connect(upstream).await else {
-                    return;
-                };
-                let _ = (client.set_nodelay(true), server.set_nodelay(true));
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let answered = Arc::new(AtomicBool::new(true));
-                let seen = answered.clone();
-                let up = async move {
-                    let mut buf = vec![0u8; 65536];
-                    loop {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if seen.swap(false, Ordering::SeqCst) {
-                            counter.fetch_add(1, Ordering::Relaxed);
-                        }
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                let down = async move {
-                    let mut buf = vec![0u8; 65536];
-                    loop {
-                        let n = match sr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        answered.store(true, Ordering::SeqCst);
-                        if cw.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                tokio::join!(up, down);
-            });
-        }
-    });
-    Ok((addr, bursts))
 }
 
 fn url() -> String {

@@ -169,8 +169,11 @@ where
     Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
 
-/// A TCP proxy to `upstream` that counts the bursts of bytes clients send.
-async fn counting_proxy(upstream: SocketAddr) -> std::io::Result<(SocketAddr, Arc<AtomicU64>)> {
+/// A TCP proxy to `upstream` that counts the bursts of bytes clients send after an answer: the
+/// round trips of any store's protocol (part g uses it for PostgreSQL).
+pub(crate) async fn counting_proxy(
+    upstream: SocketAddr,
+) -> std::io::Result<(SocketAddr, Arc<AtomicU64>)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let bursts = Arc::new(AtomicU64::new(0));
