@@ -14,6 +14,11 @@ use super::{Reaper, free_port, installed, reap_at_exit, skip, temp_dir};
 
 const SLOTS: u16 = 16_384;
 
+/// The hash tag of a phone's keys (`{+91…}`): their slot is the tag's.
+pub fn tag(phone: impl std::fmt::Display) -> String {
+    format!("{{{phone}}}")
+}
+
 /// Three primaries, no replica, plain text, started once for the whole test binary by the first
 /// test that asks, and shared by every test that neither stops a node nor moves a slot (each
 /// on a key prefix of its own); `None` (skip) when `redis-server` is missing.

@@ -41,6 +41,19 @@ pub fn ctx() -> Context {
     Context::default()
 }
 
+/// The real clock, in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    twofactor_core::clock::unix_millis(std::time::SystemTime::now())
+}
+
+/// Attempt limits of the default policy with a budget of `max` and no lock in sight, for a
+/// store driven alone (an engine's budget is at most 20, too few for some runs).
+pub fn unbounded(max: u32) -> AttemptLimits {
+    let mut limits = AttemptLimits::from(&Policy::default());
+    limits.max_attempts = max;
+    limits
+}
+
 pub fn wrong_code(right: &OtpCode) -> String {
     if right.expose() == "000000" {
         "111111".into()
