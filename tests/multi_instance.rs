@@ -4,15 +4,25 @@
 //! examples as two instances of one app: a login on one is a login on the other, and a phone
 //! verified on one is bound to that login on both.
 //!
-//! The two-instance and logout checks run on Redis and on PostgreSQL alike.
+//! The two-instance and logout checks run on Redis, Redis over TLS, Redis Cluster and
+//! PostgreSQL alike. The TLS server (with a CA the tests make with `openssl`) and the cluster
+//! (three primaries) are started on free ports once for this test binary, with the support
+//! code of twofactor-core's store tests (`redis_support`, included by path), and stopped when
+//! it exits.
 //!
 //! Outside CI a test skips, saying why, when no Redis answers at `TWOFACTOR_TEST_REDIS_URL`
-//! (default `redis://127.0.0.1:6379`), or no PostgreSQL at `TWOFACTOR_TEST_DATABASE_URL`
-//! (default `postgres://postgres@127.0.0.1:5432/postgres`); under `CI=true` it fails instead.
+//! (default `redis://127.0.0.1:6379`), no PostgreSQL at `TWOFACTOR_TEST_DATABASE_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`), or `redis-server` or `openssl` is
+//! missing; under `CI=true` it fails instead.
+
+// The TLS server and the cluster of the store tests, reused rather than copied.
+#[path = "../twofactor-core/tests/redis_support/mod.rs"]
+mod redis_support;
 
 use std::sync::Arc;
 
 use twofactor_core::clock::ManualClock;
+use twofactor_core::config::Settings;
 use twofactor_core::store::MokaStore;
 use twofactor_core::store::VerificationStore;
 use twofactor_core::store::postgres::{self, PostgresStore};
@@ -83,9 +93,40 @@ async fn postgres(schema: &str) -> Option<PostgresStore> {
     }
 }
 
+/// A store as a demo builds it from its variables (`TWOFACTOR_REDIS_URL`, `_CA_FILE`,
+/// `_CLUSTER`: checked by `Settings` as at a demo's start-up, then the builder calls of
+/// `Settings::verifier`), under `prefix` and on the apps' manual clock.
+async fn redis_from_env(vars: &[(&str, String)], prefix: &str) -> RedisStore {
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(var, _)| *var == name)
+            .map(|(_, value)| value.clone())
+    };
+    let settings = Settings::from_lookup(lookup).unwrap_or_else(|e| panic!("{vars:?}: {e}"));
+    let url = lookup("TWOFACTOR_REDIS_URL").unwrap_or_default();
+    let mut builder = if settings.redis_cluster {
+        RedisStore::cluster_builder(url.split(','))
+    } else {
+        RedisStore::builder(&url)
+    };
+    if let Some(ca) = &settings.redis_ca_file {
+        builder = builder.ca_file(ca);
+    }
+    builder
+        .prefix(prefix)
+        .clock(Clock::Caller)
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{vars:?}: {e}"))
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Backend {
     Redis,
+    /// `rediss://`, verified with the test CA.
+    RedisTls,
+    /// Three primaries, every node a seed.
+    RedisCluster,
     Postgres,
 }
 
@@ -107,6 +148,33 @@ async fn two_stores(
             let (a, b) = (redis(&prefix).await?, redis(&prefix).await?);
             Some((Arc::new(a), Arc::new(b), None))
         }
+        Backend::RedisTls | Backend::RedisCluster => {
+            let vars = match backend {
+                Backend::RedisTls => {
+                    let tls = redis_support::shared_tls()?;
+                    vec![
+                        ("TWOFACTOR_REDIS_URL", tls.url()),
+                        (
+                            "TWOFACTOR_REDIS_CA_FILE",
+                            tls.certs.ca.display().to_string(),
+                        ),
+                    ]
+                }
+                _ => vec![
+                    (
+                        "TWOFACTOR_REDIS_URL",
+                        redis_support::cluster::shared()?.seeds().join(","),
+                    ),
+                    ("TWOFACTOR_REDIS_CLUSTER", "true".to_owned()),
+                ],
+            };
+            let prefix = format!("twofactor-test:{random}");
+            let (a, b) = (
+                redis_from_env(&vars, &prefix).await,
+                redis_from_env(&vars, &prefix).await,
+            );
+            Some((Arc::new(a), Arc::new(b), None))
+        }
         Backend::Postgres => {
             let schema = Schema(format!("tf_test_{random:016x}"));
             let (a, b) = (postgres(&schema.0).await?, postgres(&schema.0).await?);
@@ -118,6 +186,16 @@ async fn two_stores(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_redis_are_one_service() {
     two_instances_are_one_service(Backend::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_redis_over_tls_are_one_service() {
+    two_instances_are_one_service(Backend::RedisTls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_redis_cluster_are_one_service() {
+    two_instances_are_one_service(Backend::RedisCluster).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,6 +478,16 @@ async fn two_sessions_examples_on_one_redis_for_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_on_one_instance_is_honoured_by_the_other_within_a_second() {
     logout_is_honoured_across_instances(Backend::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_redis_over_tls_instance_is_honoured_by_the_other_within_a_second() {
+    logout_is_honoured_across_instances(Backend::RedisTls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_redis_cluster_instance_is_honoured_by_the_other_within_a_second() {
+    logout_is_honoured_across_instances(Backend::RedisCluster).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,18 +10,18 @@ mod store_checks;
 
 use std::error::Error;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use postgres_support::{self as support, Proxy, Schema};
-use store_checks::{ctx, phone};
+use store_checks::outage::{self, Outage};
+use store_checks::phone;
 use twofactor_core::config::{ConfigError, Settings};
-use twofactor_core::mock::MockProvider;
 use twofactor_core::store::postgres::{Clock, PostgresStore};
 use twofactor_core::store::{
     AttemptDecision, AttemptLimits, Limit, Pending, SendAttempt, SendDecision, SendLimits,
     StoreError, VerificationStore,
 };
-use twofactor_core::{KeyRing, PhoneNumber, PhoneVerifier, Policy, SendError, Ticket, VerifyError};
+use twofactor_core::{Policy, Ticket};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn passes_the_store_conformance_suite() {
@@ -228,36 +228,20 @@ async fn expired_rows_are_purged_and_live_ones_kept() {
 // ---------------------------------------------------------------------------------------------
 // Outages, played with a proxy between the store and the database.
 
-/// What a failing call may take at most.
-const BOUND: Duration = Duration::from_secs(1);
-
-fn engine(store: PostgresStore, mock: &MockProvider) -> PhoneVerifier {
-    PhoneVerifier::builder(mock.clone())
-        .store(store)
-        .keys(KeyRing::random())
-        .build()
-        .unwrap()
-}
-
-async fn send_fails(v: &PhoneVerifier, p: PhoneNumber) -> StoreError {
-    let started = Instant::now();
-    let result = v.send(&p.to_string(), &ctx()).await;
-    let took = started.elapsed();
-    assert!(took < BOUND, "a send took {took:?} to fail");
-    match result {
-        Err(SendError::StoreUnavailable(e)) => e,
-        other => panic!("expected StoreUnavailable, got {other:?}"),
+/// The database behind the proxy: killed by closing the proxy and every connection through it,
+/// frozen by holding the bytes; it keeps its data.
+impl Outage for Proxy {
+    fn kill(&mut self) {
+        self.stop();
     }
-}
-
-async fn verify_fails(v: &PhoneVerifier, p: PhoneNumber, code: &str) -> StoreError {
-    let started = Instant::now();
-    let result = v.verify(&p.to_string(), code, &ctx()).await;
-    let took = started.elapsed();
-    assert!(took < BOUND, "a verify took {took:?} to fail");
-    match result {
-        Err(VerifyError::StoreUnavailable(e)) => e,
-        other => panic!("expected StoreUnavailable, got {other:?}"),
+    fn restart(&mut self) {
+        self.start();
+    }
+    fn freeze(&mut self, frozen: bool) {
+        Proxy::freeze(self, frozen);
+    }
+    fn keeps_data(&self) -> bool {
+        true
     }
 }
 
@@ -281,78 +265,16 @@ async fn fails_closed_while_the_database_is_away_and_recovers_without_a_restart(
     let Some((mut proxy, store)) = proxied(&schema, Duration::from_millis(500)).await else {
         return;
     };
-    let mock = MockProvider::new();
-    let v = engine(store, &mock);
-    let (p, q) = (phone(), phone());
-    v.send(&p.to_string(), &ctx()).await.unwrap();
-    let code = mock.last_code(&p).unwrap();
-
-    proxy.stop();
-    for _ in 0..3 {
-        send_fails(&v, q).await;
-        verify_fails(&v, p, code.expose()).await;
-    }
-    assert_eq!(
-        (mock.send_count(), mock.verify_count()),
-        (1, 0),
-        "no send without a record, no comparison without a count"
-    );
-
-    proxy.start();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut failures = 0;
-    loop {
-        match v.send(&q.to_string(), &ctx()).await {
-            Ok(_) => break,
-            Err(SendError::StoreUnavailable(_)) if Instant::now() < deadline => {
-                failures += 1;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("no recovery after the database came back: {e:?}"),
-        }
-    }
-    assert!(failures <= 4, "{failures} calls failed after it was back");
-    // The database kept its state: the earlier code still verifies.
-    v.verify(&p.to_string(), code.expose(), &ctx())
-        .await
-        .unwrap();
+    outage::fails_closed_while_down_and_recovers(store, &mut proxy).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_database_times_out_in_bounded_time_and_recovers() {
     let schema = Schema::new();
-    let Some((proxy, store)) = proxied(&schema, Duration::from_millis(300)).await else {
+    let Some((mut proxy, store)) = proxied(&schema, Duration::from_millis(300)).await else {
         return;
     };
-    let mock = MockProvider::new();
-    let v = engine(store, &mock);
-    let p = phone();
-    v.send(&p.to_string(), &ctx()).await.unwrap();
-    let code = mock.last_code(&p).unwrap();
-
-    proxy.freeze(true);
-    let sent = send_fails(&v, phone()).await;
-    assert!(matches!(sent, StoreError::Timeout), "{sent:?}");
-    let verified = verify_fails(&v, p, code.expose()).await;
-    assert!(matches!(verified, StoreError::Timeout), "{verified:?}");
-    assert_eq!((mock.send_count(), mock.verify_count()), (1, 0));
-
-    proxy.freeze(false);
-    let q = phone();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match v.send(&q.to_string(), &ctx()).await {
-            Ok(_) => break,
-            Err(SendError::StoreUnavailable(_)) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("no recovery after the database woke: {e:?}"),
-        }
-    }
-    let code = mock.last_code(&q).unwrap();
-    v.verify(&q.to_string(), code.expose(), &ctx())
-        .await
-        .unwrap();
+    outage::times_out_while_frozen_and_recovers(store, &mut proxy).await;
 }
 
 fn assert_no_secret(err: &(dyn Error + 'static), secret: &str) {
@@ -363,42 +285,6 @@ fn assert_no_secret(err: &(dyn Error + 'static), secret: &str) {
         }
         next = e.source();
     }
-}
-
-/// `POST /send` or `/verify` through the framework-free HTTP layer both adapters use.
-async fn http(
-    app: &twofactor_core::web::Contract,
-    path: &str,
-    body: String,
-) -> twofactor_core::web::WebResponse {
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    let started = Instant::now();
-    let response = match path {
-        "send" => {
-            app.send(&headers, None, body.as_bytes(), |_| async { Ok(()) })
-                .await
-        }
-        _ => {
-            app.verify(
-                &headers,
-                None,
-                body.as_bytes(),
-                |_| async { Ok(Default::default()) },
-                |_| async { Ok(()) },
-            )
-            .await
-        }
-    };
-    assert!(
-        started.elapsed() < BOUND,
-        "{path} took {:?}",
-        started.elapsed()
-    );
-    response
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -420,40 +306,7 @@ async fn configured_from_the_environment_it_answers_503_with_retry_after_while_t
     })
     .unwrap();
     let app = settings.build().await.unwrap();
-    let p = phone().to_string();
-    let send = http(&app, "send", format!(r#"{{"phone":"{p}"}}"#)).await;
-    assert_eq!(send.status, 200, "{:?}", send.body);
-
-    proxy.stop();
-    let send = http(&app, "send", format!(r#"{{"phone":"{}"}}"#, phone())).await;
-    let verify = http(
-        &app,
-        "verify",
-        format!(r#"{{"phone":"{p}","code":"123456"}}"#),
-    )
-    .await;
-    for response in [send, verify] {
-        assert_eq!(response.status, 503);
-        let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
-        assert_eq!(body["error"], "service_unavailable");
-        let retry: u64 = response.headers[http::header::RETRY_AFTER]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(retry >= 1);
-    }
-
-    proxy.start();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let send = http(&app, "send", format!(r#"{{"phone":"{}"}}"#, phone())).await;
-        if send.status == 200 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no recovery: {}", send.status);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    outage::answers_503_with_retry_after_and_recovers(&app, &mut proxy).await;
 }
 
 #[tokio::test]

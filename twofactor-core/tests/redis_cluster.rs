@@ -1,57 +1,43 @@
-//! The Redis store on a real Redis Cluster (feature `redis-cluster`) that each test starts on
-//! free ports: the conformance suite, over TLS too; a slot moved under traffic; a primary
-//! killed and its replica promoted. Outside CI the tests skip, saying why, when `redis-server`
-//! is missing; under `CI=true` they fail. Every node is killed when its test ends, even by a
-//! panic.
+//! The Redis store on a real Redis Cluster (feature `redis-cluster`) started on free ports:
+//! the conformance suite, over TLS too; the checks every shared store passes (`store_checks`:
+//! the differential check, two instances racing, revocation across instances); the whole
+//! cluster killed, frozen and restarted (`store_checks::outage`); a slot moved under traffic.
+//! A primary killed and its replica promoted is `redis_cluster_failover.rs`: a test binary of
+//! its own, so that no other test loads the machine while it times a failover.
+//!
+//! The conformance suite and the `store_checks` run on one cluster of three primaries shared by
+//! this test binary (`redis_support::cluster::shared`, each test on a key prefix of its own);
+//! the tests that stop nodes, move slots or need TLS start clusters of their own. Outside CI
+//! the tests skip, saying why, when `redis-server` is missing; under `CI=true` they fail. Every
+//! node is killed when its test ends, even by a panic (the shared cluster's when the binary
+//! exits).
 
+#[path = "redis_support/outage.rs"]
+mod redis_outage;
 mod redis_support;
+mod store_checks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use redis_support::certs::Certs;
-use redis_support::cluster::Cluster;
+use redis_support::cluster::{self, Cluster, tag};
 use redis_support::{self as support};
+use store_checks::{Leeway, ctx, now_ms, outage, phone, unbounded};
 use twofactor_core::config::Settings;
 use twofactor_core::mock::MockProvider;
-use twofactor_core::store::conformance::random_phone;
 use twofactor_core::store::redis::{Clock, RedisStore};
-use twofactor_core::store::{AttemptDecision, AttemptLimits, Limit, StoreError, VerificationStore};
-use twofactor_core::{Context, KeyRing, OtpCode, PhoneNumber, PhoneVerifier, Policy, SendError};
-
-fn ctx() -> Context {
-    Context::default()
-}
-
-/// A random phone that the default parser accepts.
-fn phone() -> PhoneNumber {
-    let parser = twofactor_core::PhoneParser::default();
-    loop {
-        let p = random_phone();
-        if parser.parse(&p.to_string()).is_ok() {
-            return p;
-        }
-    }
-}
+use twofactor_core::store::{AttemptDecision, Limit, VerificationStore};
+use twofactor_core::{KeyRing, PhoneNumber, PhoneVerifier, Policy, SendError};
 
 fn engine(store: RedisStore, mock: &MockProvider, policy: Policy) -> PhoneVerifier {
-    PhoneVerifier::builder(mock.clone())
-        .store(store)
-        .keys(KeyRing::random())
-        .policy(policy)
-        .build()
-        .unwrap()
-}
-
-/// The hash tag of a phone's keys (their slot is the tag's).
-fn tag(p: PhoneNumber) -> String {
-    format!("{{{p}}}")
+    store_checks::engine(store, mock.clone(), &KeyRing::random(), policy)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn passes_the_store_conformance_suite_on_three_primaries() {
-    let Some(cluster) = Cluster::start(3, 0, None) else {
+    let Some(cluster) = cluster::shared() else {
         return;
     };
     // Any one seed will do: the client learns the other nodes from it.
@@ -145,6 +131,98 @@ async fn over_tls_a_cluster_passes_the_conformance_suite_and_refuses_a_wrong_ca(
     twofactor_core::store::conformance::run(Arc::new(store)).await;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The checks every shared store passes (store_checks), on the shared cluster.
+
+/// Two stores (two `connect` calls) on the shared cluster under one fresh prefix: two app
+/// instances.
+async fn two_stores() -> Option<(RedisStore, RedisStore)> {
+    let cluster = cluster::shared()?;
+    let prefix = support::prefix();
+    let store = || {
+        RedisStore::cluster_builder(cluster.seeds())
+            .prefix(&prefix)
+            .connect()
+    };
+    Some((store().await.unwrap(), store().await.unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_like_the_in_memory_store_on_random_histories() {
+    let seed = u64::from_str_radix(&support::random_hex(), 16).unwrap();
+    let leeway = Leeway {
+        server_expires_revocations: true,
+    };
+    // A cluster store always runs the Cluster-safe scripts.
+    store_checks::answers_like_the_in_memory_store_with(2, seed, leeway, |_| async {
+        let cluster = cluster::shared()?;
+        let builder = RedisStore::cluster_builder(cluster.seeds())
+            .prefix(support::prefix())
+            .clock(Clock::Caller);
+        Some(builder.connect().await.unwrap())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_parallel_wrong_guesses_on_two_instances_compare_exactly_max_attempts() {
+    let Some((a, b)) = two_stores().await else {
+        return;
+    };
+    store_checks::two_hundred_wrong_guesses(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_right_code_released_twenty_times_on_two_instances_verifies_exactly_once() {
+    store_checks::twenty_right_codes(two_stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_and_a_sign_out_everywhere_on_one_instance_hold_on_the_other() {
+    let Some((a, b)) = two_stores().await else {
+        return;
+    };
+    store_checks::revocations_shared_by_two_instances(a, b).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outages (store_checks::outage) of the whole cluster: every primary killed then restarted
+// (with its cluster state, empty), every primary frozen then woken. This is the cluster's
+// counterpart of a single server going away; one primary lost while its replica takes over is
+// the failover test (`redis_cluster_failover.rs`). The three outages run one after the other
+// on one cluster of the test's own: a cluster takes seconds to start.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_cluster_killed_frozen_or_restarted_fails_closed_in_bounded_time_and_recovers() {
+    let Some(mut cluster) = Cluster::start(3, 0, None) else {
+        return;
+    };
+    let store = |cluster: &Cluster, timeout| {
+        RedisStore::cluster_builder(cluster.seeds())
+            .prefix(support::prefix())
+            .timeout(timeout)
+            .connect()
+    };
+    let killed = store(&cluster, Duration::from_millis(500)).await.unwrap();
+    outage::fails_closed_while_down_and_recovers(killed, &mut cluster).await;
+    // A store that sat idle through that outage fails its first call after it (on its dead
+    // connection, as on a single server), so each outage gets a store of its own.
+    let frozen = store(&cluster, Duration::from_millis(300)).await.unwrap();
+    outage::times_out_while_frozen_and_recovers(frozen, &mut cluster).await;
+
+    // Configured from the environment as the demos are: every node a seed.
+    let seeds = cluster.seeds().join(",");
+    let settings = Settings::from_lookup(|var| match var {
+        "TWOFACTOR_REDIS_URL" => Some(seeds.clone()),
+        "TWOFACTOR_REDIS_CLUSTER" => Some("true".to_owned()),
+        "TWOFACTOR_PROVIDER" => Some("console".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let app = settings.build().await.unwrap();
+    outage::answers_503_with_retry_after_and_recovers(&app, &mut cluster).await;
+}
+
 /// What the traffic saw.
 #[derive(Debug, Default)]
 struct Seen {
@@ -209,7 +287,7 @@ async fn slots_moved_under_traffic_lose_no_count_and_fail_no_call() {
         traffic.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 if i % 2 == 0 {
-                    match store.begin_attempt(p, None, now(), &limits).await {
+                    match store.begin_attempt(p, None, now_ms(), &limits).await {
                         Ok(AttemptDecision::Proceed { attempt, .. }) => {
                             seen.lock().unwrap().left.push(max - attempt);
                         }
@@ -272,227 +350,11 @@ async fn slots_moved_under_traffic_lose_no_count_and_fail_no_call() {
     left.dedup();
     assert_eq!(left.len(), seen.left.len(), "an attempt count repeated");
     let answered = u32::try_from(seen.left.len()).unwrap();
-    match store.begin_attempt(p, None, now(), &limits).await {
+    match store.begin_attempt(p, None, now_ms(), &limits).await {
         Ok(AttemptDecision::Proceed { attempt, .. }) => assert_eq!(attempt, answered + 1),
         other => panic!("after the moves: {other:?}"),
     }
     assert_eq!(mock.send_count(), 1 + seen.sends as u64);
-}
-
-/// Attempt limits without a lock in sight, for the store alone (an engine's budget is at most
-/// 20, too few for these runs).
-fn unbounded(max: u32) -> AttemptLimits {
-    let mut limits = AttemptLimits::from(&Policy::default());
-    limits.max_attempts = max;
-    limits
-}
-
-fn now() -> u64 {
-    twofactor_core::clock::unix_millis(std::time::SystemTime::now())
-}
-
-/// One store's wrong guesses at one phone (counted as the engine counts them, before the
-/// comparison), with the count they must keep going down; the code comes from an engine's
-/// send on the same store.
-struct Guesser {
-    store: RedisStore,
-    v: PhoneVerifier,
-    phone: PhoneNumber,
-    input: String,
-    code: OtpCode,
-    limits: AttemptLimits,
-    max: u32,
-    left: u32,
-    answered: u32,
-    failed: u32,
-}
-
-impl Guesser {
-    async fn new(store: RedisStore, mock: &MockProvider, phone: PhoneNumber, max: u32) -> Self {
-        let v = engine(store.clone(), mock, Policy::default());
-        let input = phone.to_string();
-        v.send(&input, &ctx()).await.unwrap();
-        let code = mock.last_code(&phone).unwrap();
-        Self {
-            store,
-            v,
-            phone,
-            input,
-            code,
-            limits: unbounded(max),
-            max,
-            left: max,
-            answered: 0,
-            failed: 0,
-        }
-    }
-
-    /// One wrong guess's count, in bounded time: true if answered (its count below the last
-    /// one); an answer is what lets the engine compare.
-    async fn guess(&mut self) -> bool {
-        self.attempt().await.is_ok()
-    }
-
-    async fn attempt(&mut self) -> Result<(), StoreError> {
-        let started = Instant::now();
-        let result = self
-            .store
-            .begin_attempt(self.phone, None, now(), &self.limits)
-            .await;
-        // The store's timeout (2 s in the failover test) plus slack: never hung.
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "a call took {:?}",
-            started.elapsed()
-        );
-        match result {
-            Ok(AttemptDecision::Proceed { attempt, .. }) => {
-                let left = self.max - attempt;
-                assert!(
-                    left < self.left,
-                    "a count was lost: {left} left after {}",
-                    self.left
-                );
-                self.left = left;
-                self.answered += 1;
-                Ok(())
-            }
-            Err(e) => {
-                self.failed += 1;
-                Err(e)
-            }
-            Ok(other) => panic!("a wrong guess answered {other:?}"),
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_primary_killed_fails_closed_until_its_replica_serves_and_waited_writes_are_never_lost() {
-    let Some(mut cluster) = Cluster::start(3, 1, None) else {
-        return;
-    };
-    // WAIT gets half of it: on a loaded two-core machine a replica's acknowledgement can take
-    // a few hundred milliseconds, and a refused write here is not what this test is about.
-    let timeout = Duration::from_millis(2_000);
-    let prefix = support::prefix();
-    // Two apps on the cluster: the default, and one whose writes wait for a replica.
-    let fast = RedisStore::cluster_builder(cluster.seeds())
-        .prefix(&prefix)
-        .timeout(timeout)
-        .connect()
-        .await
-        .unwrap();
-    let durable = RedisStore::cluster_builder(cluster.seeds())
-        .wait_for_replicas(1)
-        .prefix(&prefix)
-        .timeout(timeout)
-        .connect()
-        .await
-        .unwrap();
-    let max = 1_000;
-    let mock = MockProvider::new();
-    // Two phones on the same primary.
-    let pf = phone();
-    let primary = cluster.owner(cluster.slot(&tag(pf)));
-    let pd = std::iter::repeat_with(phone)
-        .take(200)
-        .find(|p| *p != pf && cluster.owner(cluster.slot(&tag(*p))) == primary)
-        .expect("a second phone on that primary");
-    let replica = cluster.replicas_of(primary)[0];
-    let mut f = Guesser::new(fast, &mock, pf, max).await;
-    let mut d = Guesser::new(durable, &mock, pd, max).await;
-    for _ in 0..3 {
-        assert!(f.guess().await && d.guess().await);
-    }
-
-    // The replica stops acknowledging: a waited write is not confirmed, so its guess is not
-    // compared (fails closed, in bounded time); the default does not wait.
-    let compared = f.answered + d.answered;
-    cluster.signal(replica, "-STOP");
-    let unconfirmed = d.attempt().await;
-    let fast_meanwhile = f.guess().await;
-    cluster.signal(replica, "-CONT");
-    match unconfirmed {
-        Err(e) => {
-            let text = support::chain(&e);
-            assert!(text.contains("replicas acknowledged"), "{text}");
-        }
-        Ok(()) => panic!("an unconfirmed write was answered"),
-    }
-    assert!(fast_meanwhile, "the default does not wait for replicas");
-    assert_eq!(
-        f.answered + d.answered,
-        compared + 1,
-        "no comparison without a confirmed count"
-    );
-    // It did run on the primary (the safe side: one attempt spent).
-    d.left -= 1;
-    for _ in 0..3 {
-        assert!(f.guess().await && d.guess().await);
-    }
-
-    cluster.kill(primary);
-    let killed = Instant::now();
-    let compared = f.answered + d.answered;
-    // The gap: no primary serves the slot. Every guess fails closed until the replica is
-    // promoted; then the default serves again by itself, while waited writes keep failing
-    // closed: the new primary has no replica to confirm them.
-    let mut promoted = false;
-    let (f_failed, d_failed) = (f.failed, d.failed);
-    loop {
-        assert!(
-            killed.elapsed() < Duration::from_secs(30),
-            "no failover in 30 s"
-        );
-        let answered = f.guess().await;
-        assert!(
-            !d.guess().await,
-            "a waited write was confirmed with no replica"
-        );
-        promoted = promoted || cluster.is_primary(replica);
-        if answered {
-            assert!(promoted, "answered before the replica took over");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(f.failed > f_failed, "the gap was never seen");
-    for _ in 0..3 {
-        assert!(f.guess().await, "the promoted replica serves the default");
-        assert!(!d.guess().await);
-    }
-    assert_eq!(
-        f.answered + d.answered,
-        compared + 4,
-        "no comparison for the failed calls"
-    );
-
-    // The old primary comes back, as the new primary's replica: waited writes are confirmed
-    // again, and every count confirmed before the kill is still there.
-    let before = d.left;
-    cluster.restart(primary);
-    let back = Instant::now();
-    while !d.guess().await {
-        assert!(
-            back.elapsed() < Duration::from_secs(30),
-            "no recovery in 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Each failed call may have spent an attempt on a primary (the safe side), no more.
-    let spent = before - d.left;
-    assert!(spent <= d.failed - d_failed + 1, "{before} -> {}", d.left);
-    for _ in 0..3 {
-        assert!(f.guess().await && d.guess().await);
-    }
-    assert!(
-        !cluster.is_primary(primary),
-        "the old primary came back as a replica"
-    );
-    // The pending codes survived too, and verify.
-    for g in [&f, &d] {
-        g.v.verify(&g.input, g.code.expose(), &ctx()).await.unwrap();
-    }
 }
 
 /// Wrong guesses per second (`begin_attempt` alone, as the engine does for a wrong guess with
@@ -500,7 +362,6 @@ async fn a_primary_killed_fails_closed_until_its_replica_serves_and_waited_write
 async fn wrong_guesses_per_second(store: RedisStore, in_flight: usize, secs: u64) -> f64 {
     use twofactor_core::store::Pending;
     let store = Arc::new(store);
-    let now = || twofactor_core::clock::unix_millis(std::time::SystemTime::now());
     // The same phones over and over: no lock (past the policy's bound, on the store alone).
     let limits = unbounded(1_000_000_000);
     let phones: Vec<PhoneNumber> = (0..in_flight).map(|_| phone()).collect();
@@ -508,9 +369,9 @@ async fn wrong_guesses_per_second(store: RedisStore, in_flight: usize, secs: u64
         let pending = Pending::new(
             i as u64 + 1,
             twofactor_core::Ticket::new("t"),
-            now() + 600_000,
+            now_ms() + 600_000,
         );
-        store.put_pending(*p, &pending, now()).await.unwrap();
+        store.put_pending(*p, &pending, now_ms()).await.unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(secs);
     let tasks: Vec<_> = phones
@@ -520,7 +381,11 @@ async fn wrong_guesses_per_second(store: RedisStore, in_flight: usize, secs: u64
             tokio::spawn(async move {
                 let mut done = 0u64;
                 while Instant::now() < deadline {
-                    match store.begin_attempt(p, None, now(), &limits).await.unwrap() {
+                    match store
+                        .begin_attempt(p, None, now_ms(), &limits)
+                        .await
+                        .unwrap()
+                    {
                         AttemptDecision::Proceed { .. } => done += 1,
                         other => panic!("{other:?}"),
                     }

@@ -2,10 +2,13 @@
 //! `redis://127.0.0.1:6379`): the conformance suite (on the one-round-trip and the
 //! Cluster-safe scripts), two engines sharing one Redis, restarts, the key layout, the
 //! round-trip budget, the server's clock against skewed callers, the revocation stream's
-//! bounds, and the eviction-policy warning (on servers of its own). Each test uses a key
-//! prefix of its own; nothing here flushes the server.
+//! bounds, and the eviction-policy warning (on servers of its own); and the checks every shared
+//! store passes (`store_checks`): the differential check against the in-memory store, two
+//! instances racing (200 wrong guesses, 20 right codes) and revocation across instances. Each
+//! test uses a key prefix of its own; nothing here flushes the server.
 
 mod redis_support;
+mod store_checks;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -13,50 +16,19 @@ use std::time::Duration;
 
 use redis::AsyncCommands;
 use redis_support::{self as support, Server};
+use store_checks::{Leeway, Recorder, ctx, engine, phone, wrong_code};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Barrier;
 use twofactor_core::mock::MockProvider;
-use twofactor_core::provider::{CodeMessage, SmsMessage, SmsReceipt};
-use twofactor_core::store::conformance::random_phone;
 use twofactor_core::store::redis::{Clock, Eviction, RedisStore};
 use twofactor_core::store::{Limit, StoreError};
 use twofactor_core::{
     CodeHasher, Context, KeyRing, LocalOtp, OtpCode, OtpProvider, PhoneNumber, PhoneVerifier,
-    Policy, ProviderError, SendError, SendOptions, SmsSender, Ticket, Verdict, VerifyError,
-    async_trait,
+    Policy, ProviderError, SendError, SendOptions, Ticket, Verdict, VerifyError, async_trait,
 };
-
-fn ctx() -> Context {
-    Context::default()
-}
 
 fn from_ip(ip: &str) -> Context {
     Context::new().with_client_ip(Some(ip.parse::<IpAddr>().unwrap()))
-}
-
-/// A random phone that the default parser accepts.
-fn phone() -> PhoneNumber {
-    let parser = twofactor_core::PhoneParser::default();
-    loop {
-        let p = random_phone();
-        if parser.parse(&p.to_string()).is_ok() {
-            return p;
-        }
-    }
-}
-
-fn engine(
-    store: RedisStore,
-    provider: impl OtpProvider,
-    keys: &KeyRing,
-    policy: Policy,
-) -> PhoneVerifier {
-    PhoneVerifier::builder(provider)
-        .store(store)
-        .keys(keys.clone())
-        .policy(policy)
-        .build()
-        .unwrap()
 }
 
 /// Two engines on two stores (two `connect` calls) sharing one Redis and one prefix, the same
@@ -73,14 +45,6 @@ async fn two_instances(policy: Policy) -> Option<(PhoneVerifier, PhoneVerifier, 
         engine(b, mock.clone(), &keys, policy),
         mock,
     ))
-}
-
-fn wrong_code(right: &OtpCode) -> String {
-    if right.expose() == "000000" {
-        "111111".into()
-    } else {
-        "000000".into()
-    }
 }
 
 /// A store with the caller's (simulated) clock, for the conformance suite and the
@@ -171,129 +135,34 @@ async fn two_instances_share_codes_counts_and_tokens() {
     assert_eq!(b.authenticate(&verified.token).unwrap().phone(), q);
 }
 
+/// Two stores (two `connect` calls) on one Redis and one prefix: two app instances.
+async fn two_stores() -> Option<(RedisStore, RedisStore)> {
+    let prefix = support::prefix();
+    Some((
+        support::store(&prefix).await?,
+        support::store(&prefix).await?,
+    ))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_parallel_wrong_guesses_on_two_instances_compare_exactly_max_attempts() {
-    let Some((a, b, mock)) = two_instances(Policy::default()).await else {
+    let Some((a, b)) = two_stores().await else {
         return;
     };
-    let p = phone();
-    a.send(&p.to_string(), &ctx()).await.unwrap();
-    let wrong = wrong_code(&mock.last_code(&p).unwrap());
-    // Make the comparisons overlap.
-    mock.set_delay(Duration::from_millis(20));
-    let barrier = Arc::new(Barrier::new(200));
-    let tasks: Vec<_> = (0..200)
-        .map(|i| {
-            let v = if i % 2 == 0 { a.clone() } else { b.clone() };
-            let (barrier, wrong, input) = (barrier.clone(), wrong.clone(), p.to_string());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                v.verify(&input, &wrong, &ctx()).await
-            })
-        })
-        .collect();
-    let (mut incorrect, mut too_many) = (0, 0);
-    for task in tasks {
-        match task.await.unwrap() {
-            Err(VerifyError::Incorrect { .. }) => incorrect += 1,
-            Err(VerifyError::TooManyAttempts { .. }) => too_many += 1,
-            other => panic!("unexpected outcome {other:?}"),
-        }
-    }
-    assert_eq!(
-        mock.verify_count(),
-        5,
-        "exactly max_attempts guesses reached the provider"
-    );
-    assert_eq!((incorrect, too_many), (4, 196));
-}
-
-/// An SmsSender that records the codes it is asked to deliver.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(PhoneNumber, String)>>>);
-
-impl Recorder {
-    fn last_code(&self, phone: PhoneNumber) -> String {
-        let sent = self.0.lock().unwrap();
-        sent.iter()
-            .rev()
-            .find(|(p, _)| *p == phone)
-            .unwrap()
-            .1
-            .clone()
-    }
-}
-
-#[async_trait]
-impl SmsSender for Recorder {
-    fn name(&self) -> &str {
-        "recorder"
-    }
-    async fn send_sms(&self, m: &SmsMessage) -> Result<SmsReceipt, ProviderError> {
-        self.0.lock().unwrap().push((m.to[0], String::new()));
-        Ok(SmsReceipt::new(None))
-    }
-    async fn send_code(&self, m: &CodeMessage<'_>) -> Result<(), ProviderError> {
-        self.0
-            .lock()
-            .unwrap()
-            .push((*m.phone, m.code.expose().to_owned()));
-        Ok(())
-    }
+    store_checks::two_hundred_wrong_guesses(a, b).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_right_code_released_twenty_times_on_two_instances_verifies_exactly_once() {
-    // Local checking: no provider consumes the code, only the store's atomic consume stands
-    // between twenty requests and twenty tokens. With a budget of 5, five reach the comparison;
-    // with 20, all twenty do.
-    for max_attempts in [5, 20] {
-        let prefix = support::prefix();
-        let (Some(sa), Some(sb)) = (support::store(&prefix).await, support::store(&prefix).await)
-        else {
-            return;
-        };
-        let (sms, keys, hasher) = (
-            Recorder::default(),
-            KeyRing::random(),
-            CodeHasher::new([7; 32]),
-        );
-        let policy = Policy::builder()
-            .max_attempts(max_attempts)
-            .build()
-            .unwrap();
-        let local = || LocalOtp::new(sms.clone()).with_hasher(hasher.clone());
-        let (a, b) = (
-            engine(sa, local(), &keys, policy.clone()),
-            engine(sb, local(), &keys, policy),
-        );
-        let p = phone();
-        a.send(&p.to_string(), &ctx()).await.unwrap();
-        let code = sms.last_code(p);
-        let barrier = Arc::new(Barrier::new(20));
-        let tasks: Vec<_> = (0..20)
-            .map(|i| {
-                let v = if i % 2 == 0 { a.clone() } else { b.clone() };
-                let (barrier, code, input) = (barrier.clone(), code.clone(), p.to_string());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    v.verify(&input, &code, &ctx()).await
-                })
-            })
-            .collect();
-        let mut verified = 0;
-        for task in tasks {
-            match task.await.unwrap() {
-                Ok(_) => verified += 1,
-                Err(VerifyError::NoLiveCode | VerifyError::TooManyAttempts { .. }) => {}
-                Err(other) => panic!("unexpected outcome {other:?}"),
-            }
-        }
-        assert_eq!(
-            verified, 1,
-            "max_attempts {max_attempts}: exactly one token"
-        );
-    }
+    store_checks::twenty_right_codes(two_stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_and_a_sign_out_everywhere_on_one_instance_hold_on_the_other() {
+    let Some((a, b)) = two_stores().await else {
+        return;
+    };
+    store_checks::revocations_shared_by_two_instances(a, b).await;
 }
 
 async fn assert_limited(v: &PhoneVerifier, phone: &str, ctx: &Context, want: Limit) {
@@ -797,181 +666,20 @@ async fn the_cluster_safe_scripts_cost_a_verify_one_round_trip_more() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Differential check: the same random history of store calls, on a MokaStore and on the Redis
-// store, must get the same answers, call for call (times jump by up to hours, so expiries,
-// windows, locks and the attempt memory all come into play).
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
+// Differential check (store_checks): the same random history of store calls, on a MokaStore and
+// on the Redis store, must get the same answers, call for call.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_like_the_in_memory_store_on_random_histories() {
-    use std::collections::HashSet;
-    use twofactor_core::Channel;
-    use twofactor_core::store::{
-        AttemptDecision, AttemptLimits, AttemptResult, Country, MokaStore, Pending, Revocation,
-        RevocationCursor, SendAttempt, SendDecision, SendLimits, VerificationStore,
+    let seed = u64::from_str_radix(&support::random_hex(), 16).unwrap();
+    let leeway = Leeway {
+        server_expires_revocations: true,
     };
-
-    let policies = [
-        Policy::builder()
-            .resend_cooldown(Duration::ZERO)
-            .sends_per_phone_per_hour(3)
-            .sends_per_ip_per_hour(4)
-            .sends_per_range_per_hour(4)
-            .voice_sends_per_hour(2)
-            .sends_per_hour(6)
-            .conversion_min_sends(3)
-            .conversion_min_rate(0.5)
-            .verifies_per_ip_per_hour(4)
-            .max_attempts(3)
-            .build()
-            .unwrap(),
-        Policy::builder()
-            .sends_per_hour(8)
-            .range_digits(1)
-            .sends_per_range_per_hour(3)
-            .conversion_min_sends(0)
-            .verifies_per_ip_per_hour(6)
-            .lockout(Duration::from_secs(60))
-            .code_ttl(Duration::from_secs(120))
-            .build()
-            .unwrap(),
-    ];
-    let first = phone();
-    let neighbour = PhoneNumber::from_digits(first.digits() ^ 1).unwrap();
-    let phones = [first, neighbour, phone()];
-    let ips: [Option<IpAddr>; 3] = [
-        None,
-        Some("192.0.2.1".parse().unwrap()),
-        Some("2001:db8::1".parse().unwrap()),
-    ];
-    let countries = [Country::new("IN").unwrap(), Country::new("QZ").unwrap()];
-    let channels = [Channel::Sms, Channel::Sms, Channel::Voice];
-    let steps = [
-        0, 1, 999, 1_000, 29_999, 30_000, 60_000, 120_000, 900_000, 3_600_000,
-    ];
-    let set = |entries: Vec<Revocation>| entries.into_iter().collect::<HashSet<_>>();
-
-    for round in 0..4 {
-        // Both Redis paths: one script for a verify, or the Cluster-safe two.
-        let Some(redis) = caller_clock_store(round % 2 == 1).await else {
-            return;
-        };
-        let moka = MokaStore::default();
-        let seed = u64::from_str_radix(&support::random_hex(), 16).unwrap() | 1;
-        let mut rng = Rng(seed);
-        let mut now = twofactor_core::clock::unix_millis(std::time::SystemTime::now());
-        let mut last_grant: Option<SendAttempt> = None;
-        let mut ids: Vec<u64> = vec![1];
-        for step in 0..1_500 {
-            now += rng.pick(&steps);
-            let policy = &policies[rng.below(2) as usize];
-            let p = rng.pick(&phones);
-            let what = format!("seed {seed:#x}, round {round}, step {step}");
-            match rng.below(14) {
-                0..=2 => {
-                    let send = SendAttempt::new(p, now, SendLimits::from(policy))
-                        .with_client(rng.pick(&ips))
-                        .with_channel(rng.pick(&channels))
-                        .with_country(rng.pick(&countries));
-                    let (m, r) = (
-                        moka.reserve_send(&send).await.unwrap(),
-                        redis.reserve_send(&send).await.unwrap(),
-                    );
-                    assert_eq!(m, r, "reserve_send, {what}");
-                    if m == SendDecision::Granted {
-                        last_grant = Some(send);
-                    }
-                }
-                3 => {
-                    // Only a granted send may be released (the trait's contract).
-                    if let Some(send) = last_grant.take() {
-                        moka.release_send(&send).await.unwrap();
-                        redis.release_send(&send).await.unwrap();
-                    }
-                }
-                4 | 5 => {
-                    let id = rng.next() >> 1;
-                    ids.push(id);
-                    let ttl = rng.pick(&[0, 1_000, 120_000, 600_000]);
-                    let pending = Pending::new(id, Ticket::new(format!("t-{id}")), now + ttl);
-                    moka.put_pending(p, &pending, now).await.unwrap();
-                    redis.put_pending(p, &pending, now).await.unwrap();
-                }
-                6..=8 => {
-                    let limits = AttemptLimits::from(policy);
-                    let ip = rng.pick(&ips);
-                    let m = moka.begin_attempt(p, ip, now, &limits).await.unwrap();
-                    let r = redis.begin_attempt(p, ip, now, &limits).await.unwrap();
-                    assert_eq!(m, r, "begin_attempt, {what}");
-                    if let AttemptDecision::Proceed { pending_id, .. } = m {
-                        ids.push(pending_id);
-                    }
-                }
-                9 | 10 => {
-                    let id = *ids.last().unwrap();
-                    let id = if rng.below(4) == 0 {
-                        rng.pick(&ids)
-                    } else {
-                        id
-                    };
-                    let result = rng.pick(&[AttemptResult::Matched, AttemptResult::LastMismatch]);
-                    let m = moka.finish_attempt(p, id, result, now).await.unwrap();
-                    let r = redis.finish_attempt(p, id, result, now).await.unwrap();
-                    assert_eq!(m, r, "finish_attempt {result:?}, {what}");
-                }
-                11 => {
-                    let c = rng.pick(&countries);
-                    moka.record_verified(c, now).await.unwrap();
-                    redis.record_verified(c, now).await.unwrap();
-                    let (m, r) = (
-                        moka.conversion(c, now).await.unwrap(),
-                        redis.conversion(c, now).await.unwrap(),
-                    );
-                    assert_eq!(m, r, "conversion, {what}");
-                }
-                12 => {
-                    // Not 1 ms ahead: Redis expires keys on its own clock, which has moved on by then.
-                    let expires_at_ms = now + rng.pick(&[0, 60_000, 3_600_000, 7_200_000]);
-                    let r = if rng.below(2) == 0 {
-                        let mut id = [0u8; 16];
-                        id[..8].copy_from_slice(&rng.next().to_le_bytes());
-                        Revocation::Token { id, expires_at_ms }
-                    } else {
-                        Revocation::Phone {
-                            phone: p,
-                            before_ms: now,
-                            expires_at_ms,
-                        }
-                    };
-                    moka.revoke(&r, now).await.unwrap();
-                    redis.revoke(&r, now).await.unwrap();
-                }
-                _ => {
-                    let start = RevocationCursor::start();
-                    let m = moka.revocations(&start, now).await.unwrap();
-                    let r = redis.revocations(&start, now).await.unwrap();
-                    assert_eq!(set(m.entries), set(r.entries), "revocations, {what}");
-                }
-            }
-        }
-    }
+    // Both Redis paths: one script for a verify, or the Cluster-safe two.
+    store_checks::answers_like_the_in_memory_store_with(4, seed, leeway, |round| {
+        caller_clock_store(round % 2 == 1)
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------

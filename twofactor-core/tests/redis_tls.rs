@@ -1,15 +1,24 @@
 //! The Redis store over TLS (`rediss://`, feature `redis-tls`) against a real `redis-server`
-//! serving TLS only, started by each test on a free port with a CA and certificates the test
-//! makes (`openssl`). Outside CI the tests skip, saying why, when `redis-server` or `openssl` is
-//! missing; under `CI=true` they fail.
+//! serving TLS only, on a free port, with a CA and certificates the tests make (`openssl`).
+//! One such server is shared by the tests of this file that leave it running
+//! (`redis_support::shared_tls`): the conformance suite, the checks every shared store passes
+//! (`store_checks`: the differential check, two instances racing, revocation across
+//! instances), the refusals of a wrong CA. The outage checks and the tests that need another
+//! certificate or a password start servers of their own. Outside CI the tests skip, saying
+//! why, when `redis-server` or `openssl` is missing; under `CI=true` they fail.
 
+#[path = "redis_support/outage.rs"]
+mod redis_outage;
 mod redis_support;
+mod store_checks;
 
 use std::error::Error;
 use std::sync::Arc;
+use std::time::Duration;
 
-use redis_support::certs::Certs;
-use redis_support::{self as support, Server};
+use redis_support::{self as support, Server, SharedTls, shared_tls};
+use store_checks::Leeway;
+use store_checks::outage;
 use twofactor_core::config::{ConfigError, Settings};
 use twofactor_core::mock::MockProvider;
 use twofactor_core::store::StoreError;
@@ -37,24 +46,15 @@ fn assert_no_secret(err: &(dyn Error + 'static), secret: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_its_ca_it_connects_and_passes_the_store_conformance_suite() {
-    let Some(certs) = Certs::generate() else {
+    let Some(tls) = shared_tls() else {
         return;
     };
-    let Some(server) = Server::start_tls(&certs.good, &[]) else {
-        return;
-    };
-    let store = RedisStore::builder(&url(&server))
-        .ca_file(&certs.ca)
-        .prefix(support::prefix())
-        .clock(Clock::Caller)
-        .connect()
-        .await
-        .unwrap();
+    let store = tls.builder().clock(Clock::Caller).connect().await.unwrap();
     twofactor_core::store::conformance::run(Arc::new(store)).await;
 
     // By name as well as by address, the CA given as PEM.
-    let store = RedisStore::builder(&format!("rediss://localhost:{}", server.port()))
-        .ca_pem(certs.ca_pem())
+    let store = RedisStore::builder(&format!("rediss://localhost:{}", tls.server.port()))
+        .ca_pem(tls.certs.ca_pem())
         .prefix(support::prefix())
         .connect()
         .await
@@ -76,16 +76,13 @@ async fn with_its_ca_it_connects_and_passes_the_store_conformance_suite() {
 
 #[tokio::test]
 async fn a_server_the_ca_did_not_sign_is_refused_at_connect() {
-    let Some(certs) = Certs::generate() else {
-        return;
-    };
-    let Some(server) = Server::start_tls(&certs.good, &[]) else {
+    let Some(SharedTls { certs, server, .. }) = shared_tls() else {
         return;
     };
     // Another CA, then the system's roots (which do not hold the test CA).
     for builder in [
-        RedisStore::builder(&url(&server)).ca_file(&certs.other_ca),
-        RedisStore::builder(&url(&server)),
+        RedisStore::builder(&url(server)).ca_file(&certs.other_ca),
+        RedisStore::builder(&url(server)),
     ] {
         let err = builder.connect().await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
@@ -96,7 +93,7 @@ async fn a_server_the_ca_did_not_sign_is_refused_at_connect() {
 
 #[tokio::test]
 async fn a_certificate_for_another_name_is_refused_at_connect() {
-    let Some(certs) = Certs::generate() else {
+    let Some(SharedTls { certs, .. }) = shared_tls() else {
         return;
     };
     let Some(server) = Server::start_tls(&certs.wrong_name, &[]) else {
@@ -116,10 +113,7 @@ async fn a_certificate_for_another_name_is_refused_at_connect() {
 
 #[tokio::test]
 async fn what_would_weaken_the_verification_is_refused_before_connecting() {
-    let Some(certs) = Certs::generate() else {
-        return;
-    };
-    let Some(server) = Server::start_tls(&certs.good, &[]) else {
+    let Some(SharedTls { certs, server, .. }) = shared_tls() else {
         return;
     };
     let refused = |err: StoreError, says: &str| {
@@ -129,7 +123,7 @@ async fn what_would_weaken_the_verification_is_refused_before_connecting() {
     };
     // `#insecure` turns verification off in the redis crate: never here.
     refused(
-        RedisStore::builder(&format!("{}/#insecure", url(&server)))
+        RedisStore::builder(&format!("{}/#insecure", url(server)))
             .ca_file(&certs.ca)
             .connect()
             .await
@@ -146,7 +140,7 @@ async fn what_would_weaken_the_verification_is_refused_before_connecting() {
         "not rediss://",
     );
     refused(
-        RedisStore::builder(&url(&server))
+        RedisStore::builder(&url(server))
             .ca_pem(b"not a certificate".to_vec())
             .connect()
             .await
@@ -154,7 +148,7 @@ async fn what_would_weaken_the_verification_is_refused_before_connecting() {
         "no PEM certificate",
     );
     refused(
-        RedisStore::builder(&url(&server))
+        RedisStore::builder(&url(server))
             .ca_file(certs.ca.with_extension("missing"))
             .connect()
             .await
@@ -176,7 +170,7 @@ async fn what_would_weaken_the_verification_is_refused_before_connecting() {
 #[tokio::test]
 async fn the_password_shows_nowhere_over_tls() {
     let secret = "tls-pw-8e2b41-do-not-print";
-    let Some(certs) = Certs::generate() else {
+    let Some(SharedTls { certs, .. }) = shared_tls() else {
         return;
     };
     let Some(server) = Server::start_tls(&certs.good, &["--requirepass", secret]) else {
@@ -211,14 +205,11 @@ fn settings(vars: Vec<(&'static str, String)>) -> Result<Settings, ConfigError> 
 
 #[tokio::test]
 async fn configured_from_the_environment_it_verifies_with_the_ca_file() {
-    let Some(certs) = Certs::generate() else {
-        return;
-    };
-    let Some(server) = Server::start_tls(&certs.good, &[]) else {
+    let Some(SharedTls { certs, server, .. }) = shared_tls() else {
         return;
     };
     let ok = settings(vec![
-        ("TWOFACTOR_REDIS_URL", url(&server)),
+        ("TWOFACTOR_REDIS_URL", url(server)),
         ("TWOFACTOR_REDIS_CA_FILE", certs.ca.display().to_string()),
     ])
     .unwrap();
@@ -238,7 +229,7 @@ async fn configured_from_the_environment_it_verifies_with_the_ca_file() {
 
     // The wrong CA: the app does not start.
     let wrong = settings(vec![
-        ("TWOFACTOR_REDIS_URL", url(&server)),
+        ("TWOFACTOR_REDIS_URL", url(server)),
         (
             "TWOFACTOR_REDIS_CA_FILE",
             certs.other_ca.display().to_string(),
@@ -250,4 +241,111 @@ async fn configured_from_the_environment_it_verifies_with_the_ca_file() {
         Err(other) => panic!("expected a store error, got {other:?}"),
         Ok(_) => panic!("started with a server it cannot verify"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks every shared store passes (store_checks), on the shared server.
+
+/// Two stores (two `connect` calls) on the shared server under one fresh prefix: two app
+/// instances.
+async fn two_stores() -> Option<(RedisStore, RedisStore)> {
+    let tls = shared_tls()?;
+    let prefix = support::prefix();
+    let store = || tls.builder().prefix(&prefix).connect();
+    Some((store().await.unwrap(), store().await.unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_like_the_in_memory_store_on_random_histories() {
+    let seed = u64::from_str_radix(&support::random_hex(), 16).unwrap();
+    let leeway = Leeway {
+        server_expires_revocations: true,
+    };
+    // Both script paths: one script for a verify, or the Cluster-safe two.
+    store_checks::answers_like_the_in_memory_store_with(2, seed, leeway, |round| async move {
+        let tls = shared_tls()?;
+        let builder = tls
+            .builder()
+            .clock(Clock::Caller)
+            .cluster_safe_scripts(round % 2 == 1);
+        Some(builder.connect().await.unwrap())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_parallel_wrong_guesses_on_two_instances_compare_exactly_max_attempts() {
+    let Some((a, b)) = two_stores().await else {
+        return;
+    };
+    store_checks::two_hundred_wrong_guesses(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_right_code_released_twenty_times_on_two_instances_verifies_exactly_once() {
+    store_checks::twenty_right_codes(two_stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_and_a_sign_out_everywhere_on_one_instance_hold_on_the_other() {
+    let Some((a, b)) = two_stores().await else {
+        return;
+    };
+    store_checks::revocations_shared_by_two_instances(a, b).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outages (store_checks::outage): a TLS server of the test's own, killed, frozen, restarted.
+
+/// A TLS server of the test's own (the shared certificate), and a store on it that times out
+/// after `timeout`.
+async fn own_server(timeout: Duration) -> Option<(Server, RedisStore)> {
+    let tls = shared_tls()?;
+    let server = Server::start_tls(&tls.certs.good, &[])?;
+    let store = RedisStore::builder(&url(&server))
+        .ca_file(&tls.certs.ca)
+        .prefix(support::prefix())
+        .timeout(timeout)
+        .connect()
+        .await
+        .unwrap();
+    Some((server, store))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fails_closed_while_redis_is_down_and_recovers_without_a_restart() {
+    let Some((mut server, store)) = own_server(Duration::from_millis(500)).await else {
+        return;
+    };
+    // Back on the same port, empty: the store makes new TLS connections by itself.
+    outage::fails_closed_while_down_and_recovers(store, &mut server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_times_out_in_bounded_time_and_recovers() {
+    let Some((mut server, store)) = own_server(Duration::from_millis(300)).await else {
+        return;
+    };
+    outage::times_out_while_frozen_and_recovers(store, &mut server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_from_the_environment_it_answers_503_with_retry_after_while_redis_is_down() {
+    let Some(tls) = shared_tls() else {
+        return;
+    };
+    let Some(mut server) = Server::start_tls(&tls.certs.good, &[]) else {
+        return;
+    };
+    let url = url(&server);
+    let ca = tls.certs.ca.display().to_string();
+    let settings = Settings::from_lookup(|var| match var {
+        "TWOFACTOR_REDIS_URL" => Some(url.clone()),
+        "TWOFACTOR_REDIS_CA_FILE" => Some(ca.clone()),
+        "TWOFACTOR_PROVIDER" => Some("console".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let app = settings.build().await.unwrap();
+    outage::answers_503_with_retry_after_and_recovers(&app, &mut server).await;
 }

@@ -170,6 +170,11 @@ impl Certs {
         })
     }
 
+    /// The directory holding them all.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The CA's PEM.
     pub fn ca_pem(&self) -> Vec<u8> {
         std::fs::read(&self.ca).expect("read the CA")

@@ -1,18 +1,44 @@
 //! A Redis Cluster of our own: `redis-server` children with `--cluster-enabled yes` on free
 //! ports (client and bus), joined and given their slots with `CLUSTER` commands (no
 //! `redis-cli` needed), optionally with one replica per primary and over TLS. Every node is
-//! killed on drop, so a panicking test leaves no server behind.
+//! killed on drop, so a panicking test leaves no server behind; the cluster a test binary
+//! shares ([`shared`]) is killed when the binary exits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::certs::ServerCert;
-use super::{free_port, installed, temp_dir};
+use super::{Reaper, free_port, installed, reap_at_exit, skip, temp_dir};
 
 const SLOTS: u16 = 16_384;
 
+/// The hash tag of a phone's keys (`{+91…}`): their slot is the tag's.
+pub fn tag(phone: impl std::fmt::Display) -> String {
+    format!("{{{phone}}}")
+}
+
+/// Three primaries, no replica, plain text, started once for the whole test binary by the first
+/// test that asks, and shared by every test that neither stops a node nor moves a slot (each
+/// on a key prefix of its own); `None` (skip) when `redis-server` is missing.
+pub fn shared() -> Option<&'static Cluster> {
+    static SHARED: OnceLock<Option<(Cluster, Reaper)>> = OnceLock::new();
+    let shared = SHARED.get_or_init(|| {
+        let cluster = Cluster::start(3, 0, None)?;
+        let pids: Vec<u32> = cluster.nodes.iter().map(Node::pid).collect();
+        let dirs: Vec<&Path> = cluster.nodes.iter().map(|n| n.dir.as_path()).collect();
+        let reaper = reap_at_exit(&pids, &dirs);
+        Some((cluster, reaper))
+    });
+    match shared {
+        Some((cluster, _)) => Some(cluster),
+        None => skip("the shared cluster could not start (see the first skip)"),
+    }
+}
+
 /// One node.
+#[derive(Debug)]
 pub struct Node {
     child: Option<Child>,
     pub port: u16,
@@ -28,6 +54,7 @@ impl Node {
 }
 
 /// The cluster; its nodes die with it.
+#[derive(Debug)]
 pub struct Cluster {
     pub nodes: Vec<Node>,
     /// Node ids, by index in `nodes`.
@@ -373,6 +400,32 @@ impl Cluster {
         if let Some(mut child) = self.nodes[i].child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Kills every node like a crash: the whole cluster is down.
+    pub fn kill_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+
+    /// Starts every node killed, on its ports and with its cluster state (not its data), and
+    /// waits until the cluster is up again.
+    pub fn restart_all(&mut self) {
+        let stopped: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].child.is_none())
+            .collect();
+        for i in stopped {
+            self.restart(i);
+        }
+        self.wait_healthy(Duration::from_secs(30));
+    }
+
+    /// Sends a signal (`-STOP`, `-CONT`) to every node.
+    pub fn signal_all(&self, sig: &str) {
+        for i in 0..self.nodes.len() {
+            self.signal(i, sig);
         }
     }
 

@@ -1,7 +1,11 @@
-//! Helpers for the Redis test suites: the shared server, key prefixes, and a dedicated
-//! `redis-server` child process that a test may stop and restart.
+//! Helpers for the Redis test suites: the shared server, key prefixes, a dedicated
+//! `redis-server` child process that a test may stop and restart, and a TLS server started
+//! once for a whole test binary ([`shared_tls`]).
 //!
 //! Outside CI a Redis test skips, saying why, when it has no Redis; under `CI=true` it fails.
+//!
+//! The HTTP tests of the `tests` package include this module too (`#[path]`), for the TLS
+//! server and the cluster.
 #![allow(dead_code)]
 
 pub mod certs;
@@ -10,8 +14,9 @@ pub mod cluster;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use twofactor_core::store::redis::{RedisStore, RedisStoreBuilder};
@@ -121,7 +126,81 @@ pub fn temp_dir(what: &str) -> PathBuf {
     dir
 }
 
+/// Kills processes and removes directories when this test process ends, however it ends
+/// (tests failed, a panic, a SIGKILL): for servers kept in a `static`, which is never dropped.
+/// A `sh` child blocks reading a pipe whose only writer is this process; the kernel closes the
+/// pipe when the process goes, the read returns, and the shell cleans up.
+#[derive(Debug)]
+pub struct Reaper {
+    _pipe: ChildStdin,
+    _shell: Child,
+}
+
+/// A [`Reaper`] for `pids` and `dirs`.
+pub fn reap_at_exit(pids: &[u32], dirs: &[&Path]) -> Reaper {
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let mut shell = Command::new("sh")
+        .arg("-c")
+        .arg(r#"read _; kill -KILL $1 2>/dev/null; shift; rm -rf "$@""#)
+        .arg("sh")
+        .arg(pids.join(" "))
+        .args(dirs)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sh");
+    let pipe = shell.stdin.take().expect("a piped stdin");
+    Reaper {
+        _pipe: pipe,
+        _shell: shell,
+    }
+}
+
+/// A TLS-only `redis-server` (certificate `certs.good`) with its certificates, started once
+/// for the whole test binary by the first test that asks, and shared by every test that does
+/// not stop it (each on a key prefix of its own).
+#[derive(Debug)]
+pub struct SharedTls {
+    pub certs: certs::Certs,
+    pub server: Server,
+    _reaper: Reaper,
+}
+
+impl SharedTls {
+    /// Its `rediss://` URL, by address.
+    pub fn url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.server.port())
+    }
+
+    /// A builder on it that verifies it with the test CA, under a fresh prefix.
+    pub fn builder(&self) -> RedisStoreBuilder {
+        RedisStore::builder(&self.url())
+            .ca_file(&self.certs.ca)
+            .prefix(prefix())
+    }
+}
+
+/// The binary's [`SharedTls`], or a skip when `openssl` or `redis-server` is missing.
+pub fn shared_tls() -> Option<&'static SharedTls> {
+    static SHARED: OnceLock<Option<SharedTls>> = OnceLock::new();
+    let shared = SHARED.get_or_init(|| {
+        let certs = certs::Certs::generate()?;
+        let server = Server::start_tls(&certs.good, &[])?;
+        let _reaper = reap_at_exit(&[server.pid()], &[&server.dir, certs.dir()]);
+        Some(SharedTls {
+            certs,
+            server,
+            _reaper,
+        })
+    });
+    shared
+        .as_ref()
+        .or_else(|| skip("the shared TLS server could not start (see the first skip)"))
+}
+
 /// A `redis-server` of our own, on its own port, with no persistence; killed on drop.
+#[derive(Debug)]
 pub struct Server {
     child: Option<Child>,
     port: u16,
@@ -225,6 +304,15 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Sends a signal (`-STOP`, `-CONT`) to it.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([sig, &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {sig} failed");
     }
 }
 

@@ -1,13 +1,16 @@
 //! Checks that hold every shared store to one truth, generic over the store: the differential
-//! check against the in-memory store, and the races of two app instances (200 wrong guesses,
-//! 20 right codes). A store's test file calls them with its own way of making stores.
+//! check against the in-memory store, the races of two app instances (200 wrong guesses, 20
+//! right codes), revocation across two instances, and (in [`outage`]) the store's server
+//! killed, frozen and back. A store's test file calls them with its own way of making stores.
 #![allow(dead_code)]
+
+pub mod outage;
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Barrier;
 use twofactor_core::mock::MockProvider;
@@ -17,6 +20,7 @@ use twofactor_core::store::{
     AttemptDecision, AttemptLimits, AttemptResult, Country, MokaStore, Pending, Revocation,
     RevocationCursor, SendAttempt, SendDecision, SendLimits, VerificationStore,
 };
+use twofactor_core::token::TokenError;
 use twofactor_core::{
     Channel, CodeHasher, Context, KeyRing, LocalOtp, OtpCode, OtpProvider, PhoneNumber,
     PhoneVerifier, Policy, ProviderError, SmsSender, Ticket, VerifyError, async_trait,
@@ -35,6 +39,19 @@ pub fn phone() -> PhoneNumber {
 
 pub fn ctx() -> Context {
     Context::default()
+}
+
+/// The real clock, in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    twofactor_core::clock::unix_millis(std::time::SystemTime::now())
+}
+
+/// Attempt limits of the default policy with a budget of `max` and no lock in sight, for a
+/// store driven alone (an engine's budget is at most 20, too few for some runs).
+pub fn unbounded(max: u32) -> AttemptLimits {
+    let mut limits = AttemptLimits::from(&Policy::default());
+    limits.max_attempts = max;
+    limits
 }
 
 pub fn wrong_code(right: &OtpCode) -> String {
@@ -189,6 +206,120 @@ where
     }
 }
 
+/// A token for `p` verified on `v` (whose provider is `mock`).
+async fn verified_token(v: &PhoneVerifier, mock: &MockProvider, p: PhoneNumber) -> String {
+    v.send(&p.to_string(), &ctx()).await.unwrap();
+    let code = mock.last_code(&p).unwrap();
+    v.verify(&p.to_string(), code.expose(), &ctx())
+        .await
+        .unwrap()
+        .token
+}
+
+/// Whether `v` accepts `token`, refreshing its copy of the revocations first as the guard
+/// does before it checks a proof.
+async fn accepts(v: &PhoneVerifier, token: &str) -> bool {
+    v.refresh_revocations().await.unwrap();
+    v.authenticate(token).is_ok()
+}
+
+/// Polls each instance for each token from `since` until a little past a second: every one
+/// must be refused within the second, and never accepted again once refused.
+async fn refused_within_a_second(checks: &[(&PhoneVerifier, &str, String)], since: Instant) {
+    let mut refused_after = vec![None; checks.len()];
+    while since.elapsed() < Duration::from_millis(1_100) || refused_after.contains(&None) {
+        if since.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+        for ((v, token, what), refused) in checks.iter().zip(&mut refused_after) {
+            if accepts(v, token).await {
+                assert!(refused.is_none(), "{what}: accepted again after a refusal");
+            } else {
+                refused.get_or_insert(since.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for ((_, _, what), refused) in checks.iter().zip(refused_after) {
+        let after = refused.unwrap_or_else(|| panic!("{what}: never refused"));
+        assert!(
+            after <= Duration::from_secs(1),
+            "{what}: refused only after {after:?}"
+        );
+    }
+}
+
+/// Revocation between two instances (`a`, `b`: two stores on one backend; engines on the real
+/// clock): a token revoked (logout) on A is refused there at once and on B within a second;
+/// "sign out everywhere" on B refuses on both, within a second, every token for the phone
+/// verified before it, and none verified after.
+pub async fn revocations_shared_by_two_instances<S: VerificationStore>(a: S, b: S) {
+    let (mock, keys) = (MockProvider::new(), KeyRing::random());
+    // Several codes to one phone in a few milliseconds.
+    let policy = Policy::builder()
+        .resend_cooldown(Duration::ZERO)
+        .build()
+        .unwrap();
+    let (a, b) = (
+        engine(a, mock.clone(), &keys, policy.clone()),
+        engine(b, mock.clone(), &keys, policy),
+    );
+
+    let p = phone();
+    let token = verified_token(&a, &mock, p).await;
+    assert!(accepts(&a, &token).await && accepts(&b, &token).await);
+    let proof = a.authenticate(&token).unwrap();
+    a.revoke(&proof).await.unwrap();
+    let answered = Instant::now();
+    assert_eq!(
+        a.authenticate(&token).unwrap_err(),
+        TokenError::Revoked,
+        "at once on the instance that revoked it"
+    );
+    refused_within_a_second(
+        &[(&b, &token, "a revoked token, on the other instance".into())],
+        answered,
+    )
+    .await;
+
+    let q = phone();
+    let earlier = [
+        verified_token(&a, &mock, q).await,
+        verified_token(&b, &mock, q).await,
+    ];
+    let other = verified_token(&a, &mock, phone()).await;
+    // Millisecond timestamps: keep "before" and "after" apart.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    b.sign_out_everywhere(q).await.unwrap();
+    let answered = Instant::now();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let later = verified_token(&a, &mock, q).await;
+    let mut checks = Vec::new();
+    for (v, name) in [(&a, "A"), (&b, "B")] {
+        for (i, token) in earlier.iter().enumerate() {
+            checks.push((
+                v,
+                token.as_str(),
+                format!("signed-out token {i}, on {name}"),
+            ));
+        }
+    }
+    refused_within_a_second(&checks, answered).await;
+    for (v, name) in [(&a, "A"), (&b, "B")] {
+        assert!(accepts(v, &later).await, "a later token, on {name}");
+        assert!(accepts(v, &other).await, "another phone's token, on {name}");
+    }
+}
+
+/// How a store may answer differently from the in-memory store in the differential check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Leeway {
+    /// The store lets its server expire revocations by its own clock (Redis key TTLs), which
+    /// has moved past the caller's `now` by the next call: no revocation is made to expire a
+    /// millisecond after `now`.
+    pub server_expires_revocations: bool,
+}
+
 struct Rng(u64);
 
 impl Rng {
@@ -213,6 +344,20 @@ impl Rng {
 /// attempt memory all come into play.
 pub async fn answers_like_the_in_memory_store<S, F, Fut>(rounds: u32, seed: u64, fresh: F)
 where
+    S: VerificationStore,
+    F: Fn(u32) -> Fut,
+    Fut: Future<Output = Option<S>>,
+{
+    answers_like_the_in_memory_store_with(rounds, seed, Leeway::default(), fresh).await;
+}
+
+/// [`answers_like_the_in_memory_store`], allowing the store `leeway`.
+pub async fn answers_like_the_in_memory_store_with<S, F, Fut>(
+    rounds: u32,
+    seed: u64,
+    leeway: Leeway,
+    fresh: F,
+) where
     S: VerificationStore,
     F: Fn(u32) -> Fut,
     Fut: Future<Output = Option<S>>,
@@ -345,7 +490,12 @@ where
                     assert_eq!(m, r, "conversion, {what}");
                 }
                 12 => {
-                    let expires_at_ms = now + rng.pick(&[0, 1, 60_000, 3_600_000, 7_200_000]);
+                    let lives: &[u64] = if leeway.server_expires_revocations {
+                        &[0, 60_000, 3_600_000, 7_200_000]
+                    } else {
+                        &[0, 1, 60_000, 3_600_000, 7_200_000]
+                    };
+                    let expires_at_ms = now + rng.pick(lives);
                     let r = if rng.below(2) == 0 {
                         let mut id = [0u8; 16];
                         id[..8].copy_from_slice(&rng.next().to_le_bytes());
