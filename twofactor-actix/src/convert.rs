@@ -43,11 +43,9 @@ pub(crate) fn http_headers(headers: &HeaderMap) -> http::HeaderMap {
 
 /// The token of a request, borrowed from actix's headers where it lies (the guard runs this on
 /// every protected request).
-pub(crate) fn token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Option<&'h str> {
+pub(crate) fn token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Option<&'h [u8]> {
     token_from(
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
+        headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
         headers
             .get_all(header::COOKIE)
             .filter_map(|v| v.to_str().ok()),

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use futures_util::future::{Either, Ready, ready};
 use twofactor_core::token::PhoneProof;
-use twofactor_core::web::{GuardRejection, ProofStorage};
+use twofactor_core::web::GuardRejection;
 
 use crate::convert::into_response;
 use crate::handle::TwoFactor;
@@ -70,7 +70,7 @@ impl FromRequest for VerifiedPhone {
             return Either::Left(ready(Err(Rejection(GuardRejection::Misconfigured))));
         };
         let contract = tf.contract();
-        if tf.config().proofs() == ProofStorage::Token && contract.can_check_now() {
+        if contract.can_check_now() {
             let checked = contract.check(None, tf.token(req), None);
             return Either::Left(ready(checked.map(Self).map_err(Rejection)));
         }

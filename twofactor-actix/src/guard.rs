@@ -10,7 +10,7 @@ use actix_web::{Error, HttpMessage};
 use futures_util::TryFutureExt;
 use futures_util::future::{Either, MapOk, Ready, ready};
 use twofactor_core::web::adapter::misconfigured;
-use twofactor_core::web::{GuardRejection, ProofStorage, WebResponse};
+use twofactor_core::web::{GuardRejection, WebResponse};
 
 use crate::convert::{into_response, token};
 use crate::extract::VerifiedPhone;
@@ -133,10 +133,7 @@ where
             let extensions = req.extensions();
             match extensions.get::<TwoFactor>() {
                 None => None,
-                Some(tf)
-                    if tf.config().proofs() == ProofStorage::Token
-                        && tf.contract().can_check_now() =>
-                {
+                Some(tf) if tf.contract().can_check_now() => {
                     let contract = tf.contract();
                     let token = token(req.headers(), tf.config().cookie().name());
                     Some(Ok(contract.check(None, token, self.max_age)))

@@ -173,7 +173,7 @@ impl TwoFactor {
     }
 
     /// The request's token (bearer, then cookie).
-    pub(crate) fn token<'r>(&self, req: &'r HttpRequest) -> Option<&'r str> {
+    pub(crate) fn token<'r>(&self, req: &'r HttpRequest) -> Option<&'r [u8]> {
         token(req.headers(), self.config().cookie().name())
     }
 

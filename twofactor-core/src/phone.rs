@@ -55,7 +55,28 @@ impl PhoneNumber {
 
     /// The E.164 form, `+` and digits: `+919812345678`.
     pub fn e164(&self) -> String {
-        self.to_string()
+        let (buf, start) = self.e164_ascii();
+        String::from(std::str::from_utf8(&buf[start..]).unwrap_or_default())
+    }
+
+    /// The E.164 text at the end of a stack buffer, and where it starts: `+` and the digits,
+    /// written directly (responses and the guard's handlers format a number on every request,
+    /// and the formatting machinery costs several times more).
+    fn e164_ascii(&self) -> ([u8; 21], usize) {
+        let mut buf = [0u8; 21];
+        let mut at = buf.len();
+        let mut rest = self.0.get();
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        at -= 1;
+        buf[at] = b'+';
+        (buf, at)
     }
 
     /// The digits without the `+` (`919812345678`), as Verihubs' `msisdn` or 2Factor's `to` want.
@@ -95,7 +116,8 @@ impl PhoneNumber {
 
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "+{}", self.0)
+        let (buf, start) = self.e164_ascii();
+        f.write_str(std::str::from_utf8(&buf[start..]).unwrap_or_default())
     }
 }
 

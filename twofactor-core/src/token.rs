@@ -64,6 +64,8 @@ use subtle::ConstantTimeEq;
 
 use crate::phone::PhoneNumber;
 
+mod recent;
+
 type HmacSha256 = Hmac<Sha256>;
 
 const VERSION: u8 = 2;
@@ -413,9 +415,21 @@ impl fmt::Debug for SigningKey {
 }
 
 /// The signing keys: the first signs, all verify.
+///
+/// A ring remembers, per thread, the tokens it verified lately, so that checking the same token
+/// again skips the base64 decoding and the HMAC (see `token/recent.rs`); clones share that
+/// memory, and a ring with a key added is a new ring with none.
 #[derive(Debug, Clone)]
 pub struct KeyRing {
     keys: Vec<SigningKey>,
+    /// This key set's identity in the per-thread memory of verified tokens.
+    id: u64,
+}
+
+/// Each key set gets its own id, so that one ring's tokens are never taken for another's.
+fn next_ring_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 fn token_id(tag: &[u8]) -> TokenId {
@@ -429,6 +443,7 @@ impl KeyRing {
     pub fn new(primary: SigningKey) -> Self {
         Self {
             keys: vec![primary],
+            id: next_ring_id(),
         }
     }
 
@@ -441,6 +456,7 @@ impl KeyRing {
     #[must_use]
     pub fn with_key(mut self, key: SigningKey) -> Self {
         self.keys.push(key);
+        self.id = next_ring_id();
         self
     }
 
@@ -477,9 +493,34 @@ impl KeyRing {
     /// Checks a token's signature and expiry at `now` (not its revocation: the engine does
     /// that, see [`PhoneVerifier::authenticate`](crate::verifier::PhoneVerifier::authenticate)).
     pub fn verify(&self, token: &str, now: SystemTime) -> Result<PhoneProof, TokenError> {
-        if token.len() != TOKEN_LEN {
-            return Err(TokenError::Invalid);
+        self.verify_bytes(token.as_bytes(), now)
+    }
+
+    /// [`verify`](Self::verify) on the token's bytes as a request carries them: what is not
+    /// base64url is refused like any other invalid token, so the guard need not check the
+    /// header for UTF-8 first.
+    pub(crate) fn verify_bytes(
+        &self,
+        token: &[u8],
+        now: SystemTime,
+    ) -> Result<PhoneProof, TokenError> {
+        let words = recent::TokenWords::of(token).ok_or(TokenError::Invalid)?;
+        let proof = match recent::lookup(self.id, &words) {
+            Some(proof) => proof,
+            None => {
+                let proof = self.check_signature(token)?;
+                recent::remember(self.id, &words, proof);
+                proof
+            }
+        };
+        if proof.is_expired(now) {
+            return Err(TokenError::Expired);
         }
+        Ok(proof)
+    }
+
+    /// The proof a token of the right length carries, if one of the ring's keys signed it.
+    fn check_signature(&self, token: &[u8]) -> Result<PhoneProof, TokenError> {
         let mut bytes = [0u8; TOKEN_BYTES];
         match URL_SAFE_NO_PAD.decode_slice(token, &mut bytes) {
             Ok(TOKEN_BYTES) => {}
@@ -514,17 +555,13 @@ impl KeyRing {
         } else {
             None
         };
-        let proof = PhoneProof {
+        Ok(PhoneProof {
             phone,
             verified_at_ms: field(13..21),
             expires_at: field(21..29),
             subject,
             token_id: Some(token_id(&bytes[PAYLOAD_LEN..])),
-        };
-        if proof.is_expired(now) {
-            return Err(TokenError::Expired);
-        }
-        Ok(proof)
+        })
     }
 }
 
@@ -541,6 +578,10 @@ mod tests {
         KeyRing::new(SigningKey::from_bytes(&[1u8; 32]).unwrap())
     }
 
+    fn ring_with_same_key() -> KeyRing {
+        ring()
+    }
+
     #[test]
     fn round_trips() {
         let now = SystemTime::now();
@@ -555,6 +596,53 @@ mod tests {
         assert_eq!(proof.phone(), phone());
         assert_eq!(proof.verified_at_unix(), unix_secs(now));
         assert_eq!(proof.expires_in(now), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_token_seen_before_is_checked_again_for_expiry_and_not_taken_for_its_neighbours() {
+        let now = SystemTime::now();
+        let ring = ring();
+        let token = ring.sign(&PhoneProof::new(phone(), now, Duration::from_secs(60)));
+        // The first check remembers the token on this thread; the later ones use that.
+        let first = ring.verify(&token, now).unwrap();
+        assert_eq!(ring.verify(&token, now).unwrap(), first);
+        assert_eq!(ring.clone().verify(&token, now).unwrap(), first);
+        // Expiry is the caller's clock on every use, remembered or not.
+        let later = now + Duration::from_secs(61);
+        assert_eq!(ring.verify(&token, later), Err(TokenError::Expired));
+        assert_eq!(ring.verify(&token, now).unwrap(), first);
+        // A remembered token does not vouch for one that differs in a single character.
+        let mut bytes = token.clone().into_bytes();
+        bytes[TOKEN_LEN - 1] = if bytes[TOKEN_LEN - 1] == b'A' { b'B' } else { b'A' };
+        let near = String::from_utf8(bytes).unwrap();
+        assert_eq!(ring.verify(&near, now), Err(TokenError::Invalid));
+        // Nor for another ring: one with other keys refuses it, one with the same key accepts it
+        // on its own check, and a ring grown by a key is a new ring.
+        let other = KeyRing::new(SigningKey::from_bytes(&[2u8; 32]).unwrap());
+        assert_eq!(other.verify(&token, now), Err(TokenError::Invalid));
+        assert_eq!(ring_with_same_key().verify(&token, now).unwrap(), first);
+        let grown = ring.clone().with_key(SigningKey::from_bytes(&[3u8; 32]).unwrap());
+        assert_ne!(grown.id, ring.id);
+        assert_eq!(grown.verify(&token, now).unwrap(), first);
+        let rotated_away = KeyRing::new(SigningKey::from_bytes(&[3u8; 32]).unwrap());
+        assert_eq!(rotated_away.verify(&token, now), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn each_thread_remembers_on_its_own() {
+        let now = SystemTime::now();
+        let ring = ring();
+        let token = ring.sign(&PhoneProof::new(phone(), now, Duration::from_secs(60)));
+        let proof = ring.verify(&token, now).unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (ring, token) = (ring.clone(), token.clone());
+                std::thread::spawn(move || ring.verify(&token, now))
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), Ok(proof));
+        }
     }
 
     #[test]

@@ -472,9 +472,9 @@ impl Contract {
     /// Revokes `token` if it is one of ours and unexpired (a logout, the app's own logout):
     /// at once on this instance, within a second everywhere. An error means the store did not
     /// record it: the token is refused here, but not yet on other instances.
-    pub async fn revoke_token(&self, token: Option<&str>) -> Result<(), crate::store::StoreError> {
+    pub async fn revoke_token(&self, token: Option<&[u8]>) -> Result<(), crate::store::StoreError> {
         let verifier = &self.inner.verifier;
-        match token.map(|t| verifier.keys().verify(t, verifier.clock().now())) {
+        match token.map(|t| verifier.keys().verify_bytes(t, verifier.clock().now())) {
             // An expired or foreign token has nothing left to revoke.
             Some(Ok(proof)) => verifier.revoke(&proof).await,
             _ => Ok(()),
@@ -486,15 +486,18 @@ impl Contract {
         self.inner.clear_cookie.clone()
     }
 
-    /// The token a request carries: `Authorization: Bearer` if present, else the cookie.
-    pub fn token<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+    /// The token a request carries: `Authorization: Bearer` if present, else the cookie; its
+    /// bytes as the request has them (the checks refuse whatever is not a token).
+    pub fn token<'h>(&self, headers: &'h HeaderMap) -> Option<&'h [u8]> {
         token(headers, &self.inner.config.cookie.name)
     }
 
-    /// Whether [`check`](Self::check) can answer now, without refreshing the revocations from
-    /// the store first (the guard's fast path; else call [`authenticate`](Self::authenticate)).
+    /// Whether [`check`](Self::check) can answer now from the token alone, with no I/O: proofs
+    /// live in tokens (not in the app's session, which must be read) and the revocations are
+    /// recent enough not to need a refresh from the store. The guard's and the extractors' fast
+    /// path; otherwise call [`authenticate`](Self::authenticate).
     pub fn can_check_now(&self) -> bool {
-        self.inner.verifier.revocations_current()
+        self.inner.config.proofs == ProofStorage::Token && self.inner.verifier.revocations_current()
     }
 
     /// The guard's and the extractors' check against the revocations as this process knows
@@ -503,7 +506,7 @@ impl Contract {
     pub fn check(
         &self,
         session_proof: Option<PhoneProof>,
-        token: Option<&str>,
+        token: Option<&[u8]>,
         max_age: Option<Duration>,
     ) -> Result<PhoneProof, GuardRejection> {
         let checked = self.check_uncounted(session_proof, token, max_age);
@@ -517,13 +520,13 @@ impl Contract {
     fn check_uncounted(
         &self,
         session_proof: Option<PhoneProof>,
-        token: Option<&str>,
+        token: Option<&[u8]>,
         max_age: Option<Duration>,
     ) -> Result<PhoneProof, GuardRejection> {
         let verifier = &self.inner.verifier;
         let proof = session_proof
             .filter(|p| verifier.check_proof(p).is_ok())
-            .or_else(|| token.and_then(|t| verifier.authenticate(t).ok()))
+            .or_else(|| token.and_then(|t| verifier.authenticate_bytes(t).ok()))
             .ok_or(GuardRejection::Required)?;
         match max_age {
             Some(max_age) if !proof.is_fresh(max_age, verifier.clock().now()) => {
@@ -538,7 +541,7 @@ impl Contract {
     pub async fn authenticate(
         &self,
         session_proof: Option<PhoneProof>,
-        token: Option<&str>,
+        token: Option<&[u8]>,
         max_age: Option<Duration>,
     ) -> Result<PhoneProof, GuardRejection> {
         if self.inner.verifier.refresh_revocations().await.is_err() {

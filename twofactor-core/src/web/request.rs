@@ -114,11 +114,14 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
 }
 
 /// The token a request carries: `Authorization: Bearer <token>` if present, else the cookie.
-pub(crate) fn token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Option<&'h str> {
-    token_from(
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
+pub(crate) fn token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Option<&'h [u8]> {
+    if let Some(bearer) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| bearer(v.as_bytes()))
+    {
+        return bearer;
+    }
+    cookie_token(
         headers
             .get_all(header::COOKIE)
             .iter()
@@ -127,23 +130,45 @@ pub(crate) fn token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Option<&'h
     )
 }
 
-/// The token of a request, from header values already taken out of it: the token in the first
-/// `Authorization` value if it is a bearer one, else in the `Cookie` values. Borrows, never
-/// allocates — the guard runs it on every protected request.
+/// The token of a request, from header values already taken out of it: the token in the
+/// `Authorization` value if it is a bearer one, else in the `Cookie` values. Bytes in, bytes
+/// out, borrowed: the guard runs this on every protected request, and the token check refuses
+/// whatever is not a token, so nothing here needs decoding.
 pub fn token_from<'h>(
-    authorization: Option<&'h str>,
+    authorization: Option<&'h [u8]>,
     cookies: impl IntoIterator<Item = &'h str>,
     cookie_name: &str,
-) -> Option<&'h str> {
-    if let Some(auth) = authorization {
-        let mut parts = auth.trim().splitn(2, ' ');
-        if parts
-            .next()
-            .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
-        {
-            return parts.next().map(str::trim).filter(|t| !t.is_empty());
-        }
+) -> Option<&'h [u8]> {
+    match authorization.and_then(bearer) {
+        Some(bearer) => bearer,
+        None => cookie_token(cookies, cookie_name),
     }
+}
+
+/// `Some` when `authorization` is a bearer value: its token, or `None` when it has none (which
+/// does not fall back to the cookie). `None` for another scheme — and for a value that is not
+/// ASCII, which is not a readable header (as `HeaderValue::to_str` says): the cookie decides.
+fn bearer(authorization: &[u8]) -> Option<Option<&[u8]>> {
+    if !authorization.is_ascii() {
+        return None;
+    }
+    // The scheme is the text up to the first space: `Bearer`, in any case.
+    let auth = authorization.trim_ascii();
+    let scheme = auth.get(..6)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    match auth.get(6) {
+        None => Some(None),
+        Some(b' ') => Some(Some(auth[7..].trim_ascii()).filter(|t| !t.is_empty())),
+        Some(_) => None,
+    }
+}
+
+fn cookie_token<'h>(
+    cookies: impl IntoIterator<Item = &'h str>,
+    cookie_name: &str,
+) -> Option<&'h [u8]> {
     cookies
         .into_iter()
         .flat_map(|v| v.split(';'))
@@ -151,6 +176,7 @@ pub fn token_from<'h>(
         .find(|(name, _)| *name == cookie_name)
         .map(|(_, value)| value.trim_matches('"'))
         .filter(|t| !t.is_empty())
+        .map(str::as_bytes)
 }
 
 #[cfg(test)]
@@ -177,15 +203,15 @@ mod tests {
             ("authorization", "Bearer abc"),
             ("cookie", "twofactor_phone=def"),
         ]);
-        assert_eq!(token(&h, COOKIE), Some("abc"));
+        assert_eq!(token(&h, COOKIE), Some(&b"abc"[..]));
         let h = headers(&[("cookie", "a=1; twofactor_phone=def; b=2")]);
-        assert_eq!(token(&h, COOKIE), Some("def"));
+        assert_eq!(token(&h, COOKIE), Some(&b"def"[..]));
         let h = headers(&[
             ("authorization", "Basic xyz"),
             ("cookie", "x=1"),
             ("cookie", "twofactor_phone=ghi"),
         ]);
-        assert_eq!(token(&h, COOKIE), Some("ghi"));
+        assert_eq!(token(&h, COOKIE), Some(&b"ghi"[..]));
         assert_eq!(
             token(&headers(&[("cookie", "twofactor_phone=")]), COOKIE),
             None
@@ -196,23 +222,37 @@ mod tests {
     #[test]
     fn token_from_parts_matches_token_from_headers() {
         assert_eq!(
-            token_from(Some("bearer abc "), ["twofactor_phone=def"], COOKIE),
-            Some("abc")
+            token_from(Some(b"bearer abc "), ["twofactor_phone=def"], COOKIE),
+            Some(&b"abc"[..])
         );
         // A bearer scheme with no token does not fall back to the cookie, as with headers.
         assert_eq!(
-            token_from(Some("Bearer "), ["twofactor_phone=def"], COOKIE),
+            token_from(Some(b"Bearer "), ["twofactor_phone=def"], COOKIE),
             None
         );
         assert_eq!(
             token_from(
-                Some("Basic xyz"),
+                Some(b"Basic xyz"),
                 ["x=1", "twofactor_phone=\"ghi\""],
                 COOKIE
             ),
-            Some("ghi")
+            Some(&b"ghi"[..])
         );
         assert_eq!(token_from(None, [], COOKIE), None);
+        // Not a readable header value: ignored, as `to_str` would; the cookie decides.
+        assert_eq!(
+            token_from(Some("Bearer t\u{f6}k".as_bytes()), ["twofactor_phone=c"], COOKIE),
+            Some(&b"c"[..])
+        );
+        assert_eq!(
+            token_from(Some(b"  BEARER   tok  "), [], COOKIE),
+            Some(&b"tok"[..])
+        );
+        assert_eq!(token_from(Some(b"Bearer"), ["twofactor_phone=c"], COOKIE), None);
+        assert_eq!(
+            token_from(Some(b"Bearertok"), ["twofactor_phone=c"], COOKIE),
+            Some(&b"c"[..])
+        );
     }
 
     #[test]

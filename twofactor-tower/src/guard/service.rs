@@ -4,7 +4,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use tower_service::Service;
-use twofactor_core::web::ProofStorage;
 use twofactor_core::web::adapter::misconfigured;
 
 use super::ResponseFuture;
@@ -54,7 +53,7 @@ where
             )));
         };
         let contract = tf.contract();
-        if tf.config().proofs() == ProofStorage::Token && contract.can_check_now() {
+        if contract.can_check_now() {
             // The fast path: everything is in memory.
             let checked = contract.check(None, contract.token(req.headers()), self.max_age);
             return match checked {
