@@ -44,11 +44,10 @@ pub fn configure_with_metrics(cfg: &mut web::ServiceConfig, metrics: Option<Prom
         web::resource("/openapi.json")
             .route(web::get().to(move |tf: TwoFactor| openapi_json(tf, documented))),
     )
-    .service(
-        web::resource("/protected")
-            .wrap(RequireVerifiedPhone::new())
-            .route(web::get().to(protected)),
-    )
+    // The handler's `VerifiedPhone` argument is the guard: a request without a valid proof gets
+    // the contract's 401 before the handler runs. A resource whose handler does not take the
+    // proof, or that demands a recent verification, is wrapped in the guard middleware.
+    .service(web::resource("/protected").route(web::get().to(protected)))
     .service(
         web::resource("/protected/recent")
             .wrap(RequireVerifiedPhone::new().max_age(RECENT))

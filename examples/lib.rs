@@ -36,9 +36,9 @@ pub const INDEX_HTML: &str = include_str!("index.html");
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[schema(as = demo::Protected)]
 pub struct Protected {
-    /// The verified phone, E.164.
-    #[schema(example = "+919812345678")]
-    pub phone: String,
+    /// The verified phone, E.164 (written straight from the number: no string in between).
+    #[schema(value_type = String, example = "+919812345678")]
+    pub phone: twofactor_core::phone::PhoneNumber,
     /// When it was verified, Unix seconds.
     pub verified_at: u64,
 }
@@ -53,7 +53,7 @@ impl Protected {
 impl From<&twofactor_core::token::PhoneProof> for Protected {
     fn from(p: &twofactor_core::token::PhoneProof) -> Self {
         Self {
-            phone: p.phone().e164(),
+            phone: p.phone(),
             verified_at: p.verified_at_unix(),
         }
     }

@@ -199,37 +199,41 @@ fn repeat(request: &[u8], n: usize) -> Vec<Repeat> {
     (0..n).map(|_| Repeat(request.to_vec(), 200)).collect()
 }
 
-/// The guard parts (a, b): `GET /protected` with a valid token against `GET /unguarded`.
+/// The guard parts (a, b): `GET /protected` with a valid token (the demo's route: the
+/// `VerifiedPhone` argument is the guard) and `GET /protlayer` (the same handler behind the guard
+/// layer or middleware), each against `GET /unguarded`, in one run.
 fn guard_part(
     s: &Settings,
     part: &str,
     problems: &mut Problems,
     start: impl FnOnce(twofactor_core::web::Contract, u64) -> SocketAddr,
-) -> (Comparison, (usize, usize)) {
+) -> [(Comparison, (usize, usize)); 2] {
     let tf = servers::two_factor(LocalOtp::new(servers::NullSms::default()));
     let (token, verified_at) = servers::token(&tf);
     let addr = start(tf, verified_at);
     servers::wait_ready(addr);
     let auth = format!("Authorization: Bearer {token}\r\n");
-    let subject = client::get("/protected", &auth);
     let baseline = client::get("/unguarded", &auth);
-    let sizes = block_on(async {
-        let (s1, guarded) = client::fetch(addr, &subject).await.expect("GET /protected");
-        let (s2, open) = client::fetch(addr, &baseline)
-            .await
-            .expect("GET /unguarded");
-        assert_eq!((s1, s2), (200, 200), "both routes answer 200");
-        (guarded.len(), open.len())
-    });
-    let conns = s.connections;
-    let c = compare(
-        s,
-        part,
-        problems,
-        |d| client::run(addr, repeat(&baseline, conns), d),
-        |d| client::run(addr, repeat(&subject, conns), d),
-    );
-    (c, sizes)
+    ["/protected", "/protlayer"].map(|path| {
+        let subject = client::get(path, &auth);
+        let sizes = block_on(async {
+            let (s1, guarded) = client::fetch(addr, &subject).await.expect("GET guarded");
+            let (s2, open) = client::fetch(addr, &baseline)
+                .await
+                .expect("GET /unguarded");
+            assert_eq!((s1, s2), (200, 200), "both routes answer 200");
+            (guarded.len(), open.len())
+        });
+        let conns = s.connections;
+        let c = compare(
+            s,
+            part,
+            problems,
+            |d| client::run(addr, repeat(&baseline, conns), d),
+            |d| client::run(addr, repeat(&subject, conns), d),
+        );
+        (c, sizes)
+    })
 }
 
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -448,29 +452,35 @@ fn yes(met: bool) -> &'static str {
     if met { "yes" } else { "**no**" }
 }
 
-fn print_guard(part: &str, adapter: &str, c: &Comparison, sizes: (usize, usize)) {
-    println!(
-        "| {part} | {adapter}: GET /protected (token) vs GET /unguarded | {:.0} req/s | {:.0} req/s | {:.3} | >= 0.95 | {} |",
-        c.baseline.rate,
-        c.subject.rate,
-        c.ratio(),
-        yes(c.ratio() >= 0.95)
-    );
-    println!(
-        "|   | latency p50 / p99 (µs) | {:.0} / {:.0} | {:.0} / {:.0} | p99 +{:.0} µs | <= 50 µs | {} |",
-        c.baseline.p50,
-        c.baseline.p99,
-        c.subject.p50,
-        c.subject.p99,
-        c.p99_added_us(),
-        yes(c.p99_added_us() <= 50.0)
-    );
-    println!(
-        "|   | response bytes (head + body) | {} | {} | | equal | {} |",
-        sizes.1,
-        sizes.0,
-        yes(sizes.0 == sizes.1)
-    );
+fn print_guard(part: &str, adapter: &str, results: &[(Comparison, (usize, usize)); 2]) {
+    let forms = [
+        ("GET /protected (extractor)", ""),
+        ("GET /protlayer (guard layer + extractor)", "'"),
+    ];
+    for ((c, sizes), (what, mark)) in results.iter().zip(forms) {
+        println!(
+            "| {part}{mark} | {adapter}: {what} vs GET /unguarded, token | {:.0} req/s | {:.0} req/s | {:.3} | >= 0.95 | {} |",
+            c.baseline.rate,
+            c.subject.rate,
+            c.ratio(),
+            yes(c.ratio() >= 0.95)
+        );
+        println!(
+            "|   | latency p50 / p99 (µs) | {:.0} / {:.0} | {:.0} / {:.0} | p99 +{:.0} µs | <= 50 µs | {} |",
+            c.baseline.p50,
+            c.baseline.p99,
+            c.subject.p50,
+            c.subject.p99,
+            c.p99_added_us(),
+            yes(c.p99_added_us() <= 50.0)
+        );
+        println!(
+            "|   | response bytes (head + body) | {} | {} | | equal | {} |",
+            sizes.1,
+            sizes.0,
+            yes(sizes.0 == sizes.1)
+        );
+    }
 }
 
 fn main() {
@@ -525,12 +535,12 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
 
     if wants("a") {
-        let (c, sizes) = guard_part(&s, "a", &mut problems, servers::axum);
-        print_guard("a", "axum", &c, sizes);
+        let results = guard_part(&s, "a", &mut problems, servers::axum);
+        print_guard("a", "axum", &results);
     }
     if wants("b") {
-        let (c, sizes) = guard_part(&s, "b", &mut problems, servers::actix);
-        print_guard("b", "actix", &c, sizes);
+        let results = guard_part(&s, "b", &mut problems, servers::actix);
+        print_guard("b", "actix", &results);
     }
     if wants("c") {
         let c = local_verify_part(&s, &mut problems);

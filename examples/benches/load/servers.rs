@@ -4,6 +4,9 @@
 //! - `GET /unguarded`: the body of `GET /protected` for the same proof (byte for byte the same
 //!   size), built the same way, without the guard: so `/protected` vs `/unguarded` differs by
 //!   the guard (and the extractor reading its proof) only. Both paths have 10 characters.
+//! - `GET /protlayer`: the demo's `/protected` handler (the `VerifiedPhone` argument reading
+//!   the proof) behind the guard layer (axum: `route_layer`) or middleware (actix: `wrap` on the
+//!   resource): the other way to guard a route, measured beside the extractor alone.
 //! - `POST /bench/verify`: reads a JSON body `{"phone", "code"}` and echoes it back as JSON —
 //!   the least a JSON endpoint does, to compare `POST /phone/verify` with.
 
@@ -26,6 +29,12 @@ use twofactor_examples::Protected;
 
 /// The phone every guard request carries a token for.
 pub const PHONE: &str = "+919812345678";
+
+/// [`PHONE`], parsed: what the baseline routes answer with, as `/protected` answers with the
+/// proof's number.
+pub fn phone_number() -> PhoneNumber {
+    PhoneNumber::from_digits(919_812_345_678).expect("a phone")
+}
 
 /// Caps out of the way: the load comes from one address and verifies far more phones an hour
 /// than the defaults allow (they are what a real deployment keeps).
@@ -162,10 +171,20 @@ pub fn axum_app(tf: Contract, verified_at: u64) -> axum::Router {
 
     twofactor_examples::axum_app::routes()
         .route(
+            "/protlayer",
+            get(|phone: twofactor_tower::VerifiedPhone| async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    Protected::from(phone.proof()).to_json(),
+                )
+            })
+            .route_layer(twofactor_tower::RequireVerifiedPhoneLayer::new()),
+        )
+        .route(
             "/unguarded",
             get(move || async move {
                 let value = Protected {
-                    phone: PHONE.to_owned(),
+                    phone: phone_number(),
                     verified_at,
                 };
                 (
@@ -231,11 +250,22 @@ pub fn actix(tf: Contract, verified_at: u64) -> SocketAddr {
                     App::new()
                         .wrap(tf.middleware())
                         .configure(twofactor_examples::actix_app::configure)
+                        .service(
+                            web::resource("/protlayer")
+                                .wrap(twofactor_actix::RequireVerifiedPhone::new())
+                                .route(web::get().to(
+                                    |phone: twofactor_actix::VerifiedPhone| async move {
+                                        HttpResponse::Ok()
+                                            .content_type(ContentType::json())
+                                            .body(Protected::from(phone.proof()).to_json())
+                                    },
+                                )),
+                        )
                         .route(
                             "/unguarded",
                             web::get().to(move || async move {
                                 let value = Protected {
-                                    phone: PHONE.to_owned(),
+                                    phone: phone_number(),
                                     verified_at,
                                 };
                                 HttpResponse::Ok()
