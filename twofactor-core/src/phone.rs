@@ -1,9 +1,23 @@
 //! Phone numbers: the only way a user's number reaches a provider.
 //!
-//! [`PhoneParser`] turns user input into a [`PhoneNumber`]: it first refuses any character a
-//! human would not type into a phone field (the `phonenumber` crate alone accepts
-//! `+91 98765/12345`), then parses with the `phonenumber` crate in a default region, checks the
-//! number is valid, and checks its country against an allow-list.
+//! [`PhoneParser`] turns user input into a [`PhoneNumber`]:
+//!
+//! - It first refuses any character a human would not type into a phone field: input is ASCII
+//!   digits, one leading `+`, and the separators space, `-`, `(` and `)` (the `phonenumber`
+//!   crate alone accepts `+91 98765/12345`).
+//! - Separators mean nothing, wherever they stand, even inside the calling code:
+//!   `+4-9 30 123456` is `+4930123456`.
+//! - After the `+` (or after the default region's international call prefix: `00 49 30…` in
+//!   Germany, `8 10 49 30…` in Russia) the digits are the E.164 number as written, the calling
+//!   code and then the national number. The default region's national prefix never applies to
+//!   them: `+7 812…` is St Petersburg and `+49 89…` Munich in every default region, Russia's
+//!   (prefix `8`) included. Only when the national number is not valid as written but is
+//!   without its own country's national prefix is that prefix dropped:
+//!   `+44 (0)20 7946 0958` is `+442079460958`.
+//! - Input without either is national to the default region, parsed by the `phonenumber`
+//!   crate, which strips the region's national prefix (`098123 45678` in India).
+//! - The number must be valid for its country (by the `phonenumber` metadata); its E.164 form,
+//!   read back, is the same number. Then its country must be on the allow-list.
 //!
 //! ```
 //! use twofactor_core::{PhoneParser, PhoneError};
@@ -14,6 +28,11 @@
 //! assert_eq!(phone.masked().to_string(), "+91******5678");
 //! assert!(matches!(parser.parse("+91 98765/43210"), Err(PhoneError::Invalid)));
 //! assert!(matches!(parser.parse("+14155552671"), Err(PhoneError::NotAllowed { .. })));
+//!
+//! let russia = PhoneParser::new("RU".parse().unwrap()).with_any_country();
+//! assert_eq!(russia.parse("8 812 123-45-67").unwrap().to_string(), "+78121234567");
+//! assert_eq!(russia.parse("+7 812 123-45-67").unwrap().to_string(), "+78121234567");
+//! assert_eq!(russia.parse("+49 89 1234567").unwrap().to_string(), "+49891234567");
 //! ```
 
 use std::collections::HashSet;
@@ -21,7 +40,8 @@ use std::fmt;
 use std::num::NonZeroU64;
 use std::str::FromStr;
 
-use phonenumber::country::Id as CountryId;
+use phonenumber::country::{Id as CountryId, Source};
+use phonenumber::metadata::DATABASE;
 
 /// Longest input we look at; anything longer is refused before parsing.
 const MAX_INPUT_LEN: usize = 32;
@@ -263,12 +283,11 @@ enum Allowed {
 }
 
 /// Parses user input into a [`PhoneNumber`]: national input in a default region, an allow-list
-/// of countries (by default only the default region's).
+/// of countries (by default only the default region's). How input is read: see the
+/// [module docs](crate::phone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneParser {
     default_region: CountryId,
-    /// The default region's calling code, for the fast path of international input.
-    default_code: Option<u16>,
     allowed: Allowed,
 }
 
@@ -284,7 +303,6 @@ impl PhoneParser {
     pub fn new(default_region: CountryId) -> Self {
         Self {
             default_region,
-            default_code: crate::phone_rules::calling_code(default_region),
             allowed: Allowed::Only(HashSet::from([default_region])),
         }
     }
@@ -327,9 +345,10 @@ impl PhoneParser {
             .map_or_else(|| self.parse_slow(input), Ok)
     }
 
-    /// International input in the common forms (`+919812345678`, `+91 98123 45678`,
-    /// `+91-98123-45678`) that compiled rules can settle on their own: valid and allowed, with
-    /// the answer `phonenumber` would give (a test compares them). `None`: ask `phonenumber`.
+    /// International input (`+919812345678`, `+91 98123-45678`, `+91 (98123) 45678`) that
+    /// compiled rules settle on their own: a calling code of one region, valid as written, and
+    /// allowed, with the answer [`parse_slow`](Self::parse_slow) gives (a test and the `phone`
+    /// fuzz target compare them). `None`: ask `parse_slow`.
     pub(crate) fn parse_fast(&self, input: &str) -> Option<PhoneNumber> {
         let rest = input.strip_prefix('+')?;
         let mut digits = [0u8; MAX_INPUT_LEN];
@@ -340,54 +359,138 @@ impl PhoneParser {
                     *digits.get_mut(n)? = b;
                     n += 1;
                 }
-                b' ' | b'-' => {}
+                b' ' | b'-' | b'(' | b')' => {}
                 _ => return None,
             }
         }
-        let digits = std::str::from_utf8(&digits[..n]).ok()?;
-        let (e164, region) =
-            crate::phone_rules::parse_international(digits, self.default_code?, |r| {
-                self.compiles(r)
-            })?;
-        let allowed = match &self.allowed {
-            Allowed::Any => true,
-            Allowed::Only(allowed) => allowed.contains(&region),
-        };
-        allowed.then(|| PhoneNumber::from_digits(e164)).flatten()
+        self.fast_e164(std::str::from_utf8(&digits[..n]).ok()?)
     }
 
+    /// The fast path for E.164 digits as written.
+    fn fast_e164(&self, digits: &str) -> Option<PhoneNumber> {
+        let (e164, region) = crate::phone_rules::parse_international(digits, |r| self.compiles(r))?;
+        self.allows(Some(region))
+            .then(|| PhoneNumber::from_digits(e164))
+            .flatten()
+    }
+
+    /// Every input, without the compiled rules for international input (they are what
+    /// `parse_fast` answers from).
     pub(crate) fn parse_slow(&self, input: &str) -> Result<PhoneNumber, PhoneError> {
-        let phone = self.parse_phonenumber(input)?;
-        // `phonenumber` applies the default region's national-prefix rules even after the `+`
-        // of another country (in `CX`, `+49 0526…` became `+49526…`, which is no valid number):
-        // a number counts only if its own E.164 form reads back to it (found by the `phone`
-        // fuzz target).
-        let e164 = phone.e164();
-        let again = self
-            .parse_fast(&e164)
-            .map_or_else(|| self.parse_phonenumber(&e164), Ok);
-        if again != Ok(phone) {
+        let digits: String = input
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .map(char::from)
+            .collect();
+        if input.starts_with('+') {
+            return self.international(&digits);
+        }
+        let parsed = phonenumber::parse(Some(self.default_region), input);
+        // After the international call prefix `phonenumber` applies the default region's
+        // national-prefix rules to the other country's number, as it does after a `+` (with
+        // `RU`, `8 10 49 89…` became `+49 9…`): the digits after the prefix are read as after
+        // a `+`. It also refuses some numbers that way, so a refusal looks for the prefix too.
+        let after_prefix = match &parsed {
+            Ok(parsed) => parsed.code().source() == Source::Idd,
+            Err(_) => true,
+        };
+        if after_prefix && let Some(rest) = self.after_international_prefix(&digits) {
+            return self
+                .fast_e164(rest)
+                .map_or_else(|| self.international(rest), Ok);
+        }
+        // National input: the default region's own national prefix and carrier codes are
+        // `phonenumber`'s to strip. Its E.164 digits are then checked as international input
+        // is, without dropping a national prefix again, so that the number reads back to itself.
+        let valid = |code: u16, national: &str| {
+            crate::phone_rules::is_valid(code, national, |r| self.compiles(r))
+        };
+        let e164 = parsed
+            .ok()
+            .filter(|parsed| parsed.code().source() != Source::Idd)
+            .as_ref()
+            .and_then(e164_digits);
+        if let Some(e164) = e164 {
+            match self.exactly(&e164.to_string(), valid) {
+                Err(PhoneError::Invalid) => {}
+                answer => return answer,
+            }
+        }
+        // `phonenumber` strips the national prefix a second time when the number itself starts
+        // with it (Russia's `8 812 …` became `+7 12…`, and was refused), and strips it from a
+        // number written without it (`812 …`): the prefix once and the rest as written, then
+        // all the digits as written.
+        let meta = DATABASE
+            .by_id(self.default_region.as_ref())
+            .ok_or(PhoneError::Invalid)?;
+        let code = meta.country_code();
+        if let Some(national) = meta
+            .national_prefix()
+            .and_then(|prefix| digits.strip_prefix(prefix))
+        {
+            match self.exactly(&format!("{code}{national}"), valid) {
+                Err(PhoneError::Invalid) => {}
+                answer => return answer,
+            }
+        }
+        self.exactly(&format!("{code}{digits}"), valid)
+    }
+
+    /// International input from its E.164 digits, `digits` (calling code first): the number as
+    /// written, or, if that is invalid, without its country's national prefix.
+    fn international(&self, digits: &str) -> Result<PhoneNumber, PhoneError> {
+        let valid = crate::phone_rules::is_valid_by_metadata;
+        match self.exactly(digits, valid) {
+            Err(PhoneError::Invalid) => {}
+            written => return written,
+        }
+        let (code, national) = crate::phone_rules::split_code(digits).ok_or(PhoneError::Invalid)?;
+        let national = crate::phone_rules::without_national_prefix(code, national)
+            .ok_or(PhoneError::Invalid)?;
+        self.exactly(&format!("{code}{national}"), valid)
+    }
+
+    /// The number whose E.164 digits are exactly `digits`, if `valid` says so of its calling
+    /// code and national number and the allow-list takes its country.
+    fn exactly(
+        &self,
+        digits: &str,
+        valid: impl FnOnce(u16, &str) -> bool,
+    ) -> Result<PhoneNumber, PhoneError> {
+        let (code, national) = crate::phone_rules::split_code(digits).ok_or(PhoneError::Invalid)?;
+        if !valid(code, national) {
             return Err(PhoneError::Invalid);
+        }
+        let phone = digits
+            .parse()
+            .ok()
+            .and_then(PhoneNumber::from_digits)
+            .ok_or(PhoneError::Invalid)?;
+        let region = phone.region();
+        if !self.allows(region) {
+            let country = region.map_or_else(|| "international".to_owned(), |c| format!("{c:?}"));
+            return Err(PhoneError::NotAllowed { country });
         }
         Ok(phone)
     }
 
-    fn parse_phonenumber(&self, input: &str) -> Result<PhoneNumber, PhoneError> {
-        let parsed = phonenumber::parse(Some(self.default_region), input)
-            .map_err(|_| PhoneError::Invalid)?;
-        if !crate::phone_rules::is_valid(&parsed, |region| self.compiles(region)) {
-            return Err(PhoneError::Invalid);
+    /// `digits` without the default region's international call prefix, if they start with it,
+    /// as `phonenumber` finds it (a match at the start, not followed by a zero).
+    fn after_international_prefix<'a>(&self, digits: &'a str) -> Option<&'a str> {
+        let prefix = DATABASE
+            .by_id(self.default_region.as_ref())?
+            .international_prefix()?
+            .find(digits)?;
+        let rest = &digits[prefix.end()..];
+        (prefix.start() == 0 && !rest.starts_with('0')).then_some(rest)
+    }
+
+    /// Whether the allow-list takes numbers of `region` (`None`: non-geographic).
+    fn allows(&self, region: Option<CountryId>) -> bool {
+        match &self.allowed {
+            Allowed::Any => true,
+            Allowed::Only(allowed) => region.is_some_and(|r| allowed.contains(&r)),
         }
-        let country = parsed.country().id();
-        if let Allowed::Only(allowed) = &self.allowed
-            && !country.is_some_and(|c| allowed.contains(&c))
-        {
-            let country = country.map_or_else(|| "international".to_owned(), |c| format!("{c:?}"));
-            return Err(PhoneError::NotAllowed { country });
-        }
-        e164_digits(&parsed)
-            .and_then(PhoneNumber::from_digits)
-            .ok_or(PhoneError::Invalid)
     }
 
     /// Whether numbers of `region` are worth compiled validity rules: the regions this parser
@@ -432,6 +535,7 @@ pub(crate) fn is_plausible(input: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use phonenumber::metadata::DATABASE;
 
     fn india() -> PhoneParser {
         PhoneParser::default()
@@ -515,16 +619,32 @@ mod tests {
         assert_eq!(PhoneNumber::from_digits(10u64.pow(15)), None);
     }
 
-    /// The fast path for international input never answers differently from `phonenumber`:
-    /// for parsers of many default regions, allowing every country, over example numbers of
-    /// every region, numbers one digit off them, and pseudo-random digits.
-    #[test]
-    fn the_fast_path_agrees_with_phonenumber() {
-        use phonenumber::metadata::DATABASE;
-        let every: Vec<CountryId> = DATABASE
+    fn every_country() -> Vec<CountryId> {
+        DATABASE
             .iter()
             .filter_map(|m| m.id().parse().ok())
-            .collect();
+            .collect()
+    }
+
+    /// `+` and the calling code, with separators inside the code when it has two digits or
+    /// more (`+4-(9) …`).
+    fn split_code_forms(code: u16, national: &str) -> Vec<String> {
+        let code = code.to_string();
+        let mut forms = vec![format!("+{code}{national}"), format!("+{code} {national}")];
+        if code.len() > 1 {
+            forms.push(format!("+{}-({}){national}", &code[..1], &code[1..]));
+        }
+        forms
+    }
+
+    /// The fast path for international input never answers differently from the slow path
+    /// (which checks with `phonenumber`'s own patterns): for parsers of many default regions
+    /// (among them those whose national prefix can start a number), allowing every country,
+    /// over example numbers of every region, numbers one digit off them, and pseudo-random
+    /// digits, with separators anywhere.
+    #[test]
+    fn the_fast_path_agrees_with_the_slow_path() {
+        let every = every_country();
         let mut nationals: Vec<(u16, String)> = Vec::new();
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         for meta in DATABASE.iter() {
@@ -542,6 +662,9 @@ mod tests {
                 v[last] = if v[last] == b'9' { b'0' } else { v[last] + 1 };
                 nationals.push((meta.country_code(), String::from_utf8(v).unwrap()));
                 nationals.push((meta.country_code(), format!("0{example}")));
+                if let Some(prefix) = meta.national_prefix() {
+                    nationals.push((meta.country_code(), format!("{prefix}{example}")));
+                }
             }
             for len in 6..=12 {
                 seed ^= seed << 13;
@@ -554,16 +677,17 @@ mod tests {
         let (mut fast, mut total) = (0, 0);
         for region in [
             "IN", "DE", "FR", "BR", "AR", "IT", "MX", "NG", "ID", "NZ", "GB", "US", "JP", "BY",
-            "MN",
+            "MN", "RU", "KZ", "LT", "RW",
         ] {
             let parser = PhoneParser::new(region.parse().unwrap())
                 .with_allowed_countries(every.iter().copied());
             for (code, national) in &nationals {
-                for input in [format!("+{code}{national}"), format!("+{code} {national}")] {
+                for input in split_code_forms(*code, national) {
                     total += 1;
                     if let Some(got) = parser.parse_fast(&input) {
                         fast += 1;
                         assert_eq!(Ok(got), parser.parse_slow(&input), "{input} in {region}");
+                        assert_eq!(got.e164(), format!("+{code}{national}"), "{input}");
                     }
                 }
             }
@@ -571,6 +695,235 @@ mod tests {
         assert!(
             fast > total / 10,
             "the fast path answered {fast} of {total}"
+        );
+    }
+
+    /// After a `+` the digits are the number as written, whatever the default region: for a
+    /// default region of every kind of national-prefix rule in the metadata (each distinct
+    /// national prefix, prefix for parsing, and international prefix), every valid example
+    /// number of every region reads as itself, with separators anywhere. (`phonenumber` read
+    /// `+49 89…` as `+49 9…` with Russia's `8`, and `+49 151…` as `+49 51…` with the US `1`.)
+    #[test]
+    fn international_input_is_read_as_written_in_every_default_region() {
+        let every = every_country();
+        let mut numbers: Vec<(u16, String)> = Vec::new();
+        for meta in DATABASE.iter() {
+            let d = meta.descriptors();
+            for desc in [d.fixed_line(), d.mobile(), d.toll_free(), d.voip()]
+                .into_iter()
+                .flatten()
+            {
+                let code = meta.country_code();
+                if let Some(example) = desc.example()
+                    && crate::phone_rules::is_valid_by_metadata(code, example)
+                    && example.len() + code.to_string().len() <= 15
+                {
+                    numbers.push((code, example.to_owned()));
+                }
+            }
+        }
+        numbers.sort();
+        numbers.dedup();
+        let mut kinds = HashSet::new();
+        for meta in DATABASE.iter() {
+            let Ok(region) = meta.id().parse::<CountryId>() else {
+                continue;
+            };
+            let kind = (
+                meta.national_prefix().map(str::to_owned),
+                meta.national_prefix_for_parsing()
+                    .map(|re| re.as_str().to_owned()),
+                meta.international_prefix().map(|re| re.as_str().to_owned()),
+            );
+            if !kinds.insert(kind) {
+                continue;
+            }
+            let parser = PhoneParser::new(region).with_allowed_countries(every.iter().copied());
+            for (code, national) in &numbers {
+                for input in split_code_forms(*code, national) {
+                    assert_eq!(
+                        parser.parse(&input).map(|p| p.e164()),
+                        Ok(format!("+{code}{national}")),
+                        "{input} in {region:?}"
+                    );
+                }
+            }
+        }
+        assert!(kinds.len() > 50, "only {} kinds of rules", kinds.len());
+    }
+
+    /// Numbers whose national number starts with their own country's national prefix, or with
+    /// what `phonenumber` strips as one, found from the metadata (Russia's and Kazakhstan's
+    /// `8 00…`, St Petersburg's `812`, Belarus's `80…`, Lithuania's `8 00…`, …): in their own
+    /// country as the default region, read as themselves after `+` and the calling code, and,
+    /// written nationally, with the prefix. (`phonenumber` strips the prefix after `+7`, and
+    /// strips it twice from `8 812…`.)
+    #[test]
+    fn numbers_starting_like_their_national_prefix_are_kept() {
+        let mut found: HashSet<String> = HashSet::new();
+        for meta in DATABASE.iter() {
+            let Ok(region) = meta.id().parse::<CountryId>() else {
+                continue;
+            };
+            let code = meta.country_code();
+            // The national prefix, and the starts of two digits that the prefix for parsing
+            // strips (Lithuania's `[08]`, Belarus's `0|80?`).
+            let mut starts: Vec<String> = meta
+                .national_prefix()
+                .map(str::to_owned)
+                .into_iter()
+                .collect();
+            if let Some(parsing) = meta.national_prefix_for_parsing() {
+                for head in 0..100 {
+                    let head = format!("{head:02}");
+                    if let Some(m) = parsing.find(&head)
+                        && m.start() == 0
+                        && m.end() > 0
+                    {
+                        starts.push(head[..m.end()].to_owned());
+                    }
+                }
+            }
+            starts.sort();
+            starts.dedup();
+            let d = meta.descriptors();
+            let examples: Vec<&str> = [
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.voip(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.example())
+            .collect();
+            let mut numbers: Vec<String> = Vec::new();
+            for start in &starts {
+                for example in &examples {
+                    for head in 0..100 {
+                        let mut n = format!("{start}{head:02}{example}");
+                        n.truncate(example.len());
+                        if n.len() > start.len() + 2
+                            && n.len() + code.to_string().len() <= 15
+                            && crate::phone_rules::is_valid(code, &n, |_| true)
+                        {
+                            numbers.push(n);
+                        }
+                    }
+                }
+            }
+            numbers.sort();
+            numbers.dedup();
+            let parser = PhoneParser::new(region).with_any_country();
+            for n in &numbers {
+                found.insert(meta.id().to_owned());
+                let e164 = format!("+{code}{n}");
+                assert_eq!(
+                    parser.parse(&e164).map(|p| p.e164()),
+                    Ok(e164.clone()),
+                    "in {region:?}"
+                );
+                let Some(prefix) = meta.national_prefix() else {
+                    continue;
+                };
+                let national = format!("{prefix}{n}");
+                // Where the national prefix and the number begin like the international call
+                // prefix (Rwanda's `0 06…` dials `00 6…`), the input is international.
+                if parser.after_international_prefix(&national).is_none() {
+                    assert_eq!(
+                        parser.parse(&national).map(|p| p.e164()),
+                        Ok(e164.clone()),
+                        "{national} in {region:?}"
+                    );
+                }
+            }
+        }
+        for region in ["RU", "KZ", "BY", "LT"] {
+            assert!(found.contains(region), "{region} not in {found:?}");
+        }
+    }
+
+    /// A national prefix written after the calling code (`+44 (0)20…`, a common way to print
+    /// a number) is dropped, but only when the number is not valid with it: a valid number is
+    /// never shortened, and the default region plays no part.
+    #[test]
+    fn a_national_prefix_after_the_calling_code_is_dropped_only_when_needed() {
+        for region in [CountryId::GB, CountryId::RU, CountryId::IN, CountryId::US] {
+            let parser = PhoneParser::new(region).with_any_country();
+            for (input, e164) in [
+                ("+44 (0)20 7946 0958", "+442079460958"),
+                ("+44 20 7946 0958", "+442079460958"),
+                ("+49 (0)89 1234567", "+49891234567"),
+                ("+7 (8) 812 123-45-67", "+78121234567"),
+                ("+7 800 123-45-67", "+78001234567"),
+                ("+39 02 3661 8300", "+390236618300"),
+                ("+241 06 03 12 34", "+24106031234"),
+            ] {
+                assert_eq!(
+                    parser.parse(input).map(|p| p.e164()).as_deref(),
+                    Ok(e164),
+                    "{input} in {region:?}"
+                );
+            }
+            assert_eq!(parser.parse("+44 (0)0"), Err(PhoneError::Invalid));
+        }
+    }
+
+    /// National input: the default region's national prefix once (also when the number starts
+    /// with the same digit), the number without it, or the international call prefix.
+    #[test]
+    fn national_input_in_the_default_region() {
+        let russia = PhoneParser::new(CountryId::RU).with_any_country();
+        for input in [
+            "8 812 123-45-67",
+            "8 (812) 123-45-67",
+            "812 123 45 67",
+            "+7 812 123 45 67",
+            "8 10 7 812 123 45 67",
+        ] {
+            assert_eq!(
+                russia.parse(input).map(|p| p.e164()).as_deref(),
+                Ok("+78121234567"),
+                "{input}"
+            );
+        }
+        assert_eq!(
+            russia.parse("8 800 123 45 67").unwrap().e164(),
+            "+78001234567"
+        );
+        assert_eq!(
+            russia.parse("8 10 49 89 1234567").unwrap().e164(),
+            "+49891234567"
+        );
+        let germany = PhoneParser::new(CountryId::DE).with_any_country();
+        for input in ["089 1234567", "0049 89 1234567", "+49 89 1234567"] {
+            assert_eq!(
+                germany.parse(input).map(|p| p.e164()).as_deref(),
+                Ok("+49891234567"),
+                "{input}"
+            );
+        }
+        assert_eq!(
+            germany.parse("00 7 812 123 45 67").unwrap().e164(),
+            "+78121234567"
+        );
+    }
+
+    /// An Italian fixed line keeps its leading zero (`+39 02…`): `phonenumber`'s region lookup
+    /// drops it and found no region, so an allow-list of `IT` refused Milan.
+    #[test]
+    fn an_italian_fixed_line_is_italian() {
+        let italy = PhoneParser::new(CountryId::IT);
+        for input in ["+39 02 3661 8300", "02 3661 8300"] {
+            let phone = italy.parse(input).unwrap();
+            assert_eq!(phone.e164(), "+390236618300", "{input}");
+            assert_eq!(phone.region(), Some(CountryId::IT), "{input}");
+            assert_eq!(phone.number_type(), NumberType::FixedLine, "{input}");
+        }
+        assert_eq!(
+            italy.parse("+39 312 345 6789").unwrap().region(),
+            Some(CountryId::IT)
         );
     }
 

@@ -10,8 +10,13 @@
 //! into plain `regex` values: the general pattern, and one [`RegexSet`] over the number types.
 //! It covers calling codes that belong to a single region (`+91`, `+49`, …), compiled lazily
 //! and only for the regions a parser accepts; for anything else (shared codes such as `+1` or
-//! `+44`, non-geographic codes) it defers to `phonenumber::is_valid`. A test checks both agree
+//! `+44`, non-geographic codes) it asks [`is_valid_by_metadata`], which decides as
+//! `phonenumber::is_valid` does, with `phonenumber`'s own patterns. Tests check all three agree
 //! on every example number of the metadata and on neighbours of them.
+//!
+//! Numbers are read as E.164 digits, split into a calling code and a national number as
+//! written ([`split_code`]): `phonenumber`'s parser is not used for them, as it applies the
+//! default region's national-prefix rules even after a `+` (see `crate::phone`).
 //!
 //! [`number_type`] answers which type a valid number is (mobile, fixed line, premium rate…),
 //! in the order `phonenumber` decides it, from the same compiled set; the engine refuses the
@@ -43,8 +48,7 @@ fn length_ok(lengths: &[u16], national: &str) -> bool {
     lengths.is_empty() || lengths.contains(&(national.len() as u16))
 }
 
-/// What makes a number of one region valid (the general pattern, and at least one type), and
-/// what `phonenumber` strips from numbers parsed with this region as the default one.
+/// What makes a number of one region valid: the general pattern, and at least one type.
 struct RegionRules {
     region: CountryId,
     general: Rule,
@@ -55,9 +59,6 @@ struct RegionRules {
     /// The region's fixed-line and mobile patterns are the same text: its plan cannot tell
     /// them apart (`phonenumber` then says fixed-line-or-mobile).
     fixed_is_mobile: bool,
-    national_prefix: Option<String>,
-    national_prefix_for_parsing: Option<Regex>,
-    international_prefix: Option<Regex>,
 }
 
 /// `phonenumber` compiles its patterns with whitespace ignored; the newline keeps a trailing
@@ -69,17 +70,6 @@ fn anchored(source: &str) -> String {
 impl RegionRules {
     fn compile(meta: &Metadata) -> Option<Self> {
         let region = meta.id().parse().ok()?;
-        let compile = |re: Option<&str>| match re {
-            Some(re) => RegexBuilder::new(&anchored(re))
-                .ignore_whitespace(true)
-                .build()
-                .ok()
-                .map(Some),
-            None => Some(None),
-        };
-        let national_prefix_for_parsing =
-            compile(meta.national_prefix_for_parsing().map(|re| re.as_str()))?;
-        let international_prefix = compile(meta.international_prefix().map(|re| re.as_str()))?;
         let d = meta.descriptors();
         let general = d.general();
         let general = Rule {
@@ -114,9 +104,6 @@ impl RegionRules {
                 .ok()?;
         Some(Self {
             region,
-            national_prefix: meta.national_prefix().map(str::to_owned),
-            national_prefix_for_parsing,
-            international_prefix,
             general,
             types: set,
             type_lengths: types.iter().map(|t| t.possible_length().to_vec()).collect(),
@@ -149,18 +136,6 @@ impl RegionRules {
         }
     }
 
-    /// Whether `phonenumber`, parsing with this region as the default, might strip something
-    /// from the start of `national` (a national prefix, a carrier code).
-    fn may_strip(&self, national: &str) -> bool {
-        self.national_prefix
-            .as_deref()
-            .is_some_and(|p| national.starts_with(p))
-            || self
-                .national_prefix_for_parsing
-                .as_ref()
-                .is_some_and(|re| re.is_match(national))
-    }
-
     fn is_valid(&self, national: &str) -> bool {
         if !self.general.is_match(national) {
             return false;
@@ -173,7 +148,7 @@ impl RegionRules {
 }
 
 /// Compiled rules by calling code; `None`: the code is shared or its patterns did not compile,
-/// so `phonenumber` decides.
+/// so the metadata decides.
 type Compiled = HashMap<u16, Option<Arc<RegionRules>>>;
 
 static COMPILED: LazyLock<RwLock<Compiled>> = LazyLock::new(Default::default);
@@ -246,15 +221,34 @@ fn number_type_with(meta: &Metadata, national: &str) -> NumberType {
     NumberType::Unknown
 }
 
+/// The metadata `phonenumber`'s validity check reads `national` (as written, leading zeros
+/// included) with under calling code `code`: the code's only region, or for a shared code the
+/// first region whose leading digits match, or, of those without leading digits, whose
+/// patterns know the number.
+fn metadata_for(code: u16, national: &str) -> Option<&'static Metadata> {
+    let regions = DATABASE.by_code(&code)?;
+    if let [meta] = regions[..] {
+        return Some(meta);
+    }
+    regions
+        .into_iter()
+        .find(|meta| match meta.leading_digits() {
+            Some(pattern) => pattern.find(national).is_some_and(|m| m.start() == 0),
+            None => number_type_with(meta, national) != NumberType::Unknown,
+        })
+}
+
+/// The type of `national` (as written, leading zeros included) under calling code `code`, with
+/// `phonenumber`'s own patterns, as its validity check decides.
+fn number_type_by_metadata(code: u16, national: &str) -> NumberType {
+    metadata_for(code, national)
+        .map_or(NumberType::Unknown, |meta| number_type_with(meta, national))
+}
+
 /// The type of the E.164 number `digits` (a number the parser accepted before).
 pub(crate) fn number_type(digits: u64) -> NumberType {
-    // E.164 digits are the calling code and the national number, leading zeros included (as
-    // `phonenumber`'s validity check reads it); calling codes are prefix-free.
     let text = digits.to_string();
-    let Some((code, national)) = (1..=3).find_map(|len| {
-        let code: u16 = text.get(..len)?.parse().ok()?;
-        CODES[usize::from(code)].then(|| (code, &text[len..]))
-    }) else {
+    let Some((code, national)) = split_code(&text) else {
         return NumberType::Unknown;
     };
     // Any single-region code is worth compiling here: only numbers that passed a parser's
@@ -262,39 +256,40 @@ pub(crate) fn number_type(digits: u64) -> NumberType {
     if let Some(rules) = rules(code, |_| true) {
         return rules.number_type(national);
     }
-    let Some(regions) = DATABASE.by_code(&code) else {
-        return NumberType::Unknown;
-    };
-    // As `phonenumber` picks a shared code's region (a region whose leading digits match, or
-    // one whose patterns know the number), but on the national number with its leading zeros,
-    // as its validity check reads it (`PhoneNumber::metadata` drops them, and finds no region
-    // for an Italian fixed line).
-    if let [meta] = regions[..] {
-        return number_type_with(meta, national);
-    }
-    for meta in regions {
-        let kind = number_type_with(meta, national);
-        let leading = meta
-            .leading_digits()
-            .is_some_and(|re| re.find(national).is_some_and(|m| m.start() == 0));
-        if leading || (meta.leading_digits().is_none() && kind != NumberType::Unknown) {
-            return kind;
-        }
-    }
-    NumberType::Unknown
+    // On the national number with its leading zeros, as the validity check reads it
+    // (`PhoneNumber::metadata` drops them, and finds no region for an Italian fixed line).
+    number_type_by_metadata(code, national)
 }
 
-/// Whether `number` is valid, as `phonenumber::is_valid` says. `wanted` is asked, once per
-/// calling code, whether that code's region deserves compiled rules (the regions a parser
-/// accepts); others are checked by `phonenumber` itself.
-pub(crate) fn is_valid(
-    number: &phonenumber::PhoneNumber,
-    wanted: impl FnOnce(&str) -> bool,
-) -> bool {
-    match rules(number.code().value(), wanted) {
-        Some(rules) => rules.is_valid(&number.national().to_string()),
-        None => phonenumber::is_valid(number),
+/// Whether `national` (as written: a leading zero is a digit of the number) is a valid number
+/// of calling code `code`, as `phonenumber::is_valid` says. `wanted` is asked, once per calling
+/// code, whether that code's region deserves compiled rules (the regions a parser accepts);
+/// others are checked with `phonenumber`'s own patterns.
+pub(crate) fn is_valid(code: u16, national: &str, wanted: impl FnOnce(&str) -> bool) -> bool {
+    match rules(code, wanted) {
+        Some(rules) => rules.is_valid(national),
+        None => is_valid_by_metadata(code, national),
     }
+}
+
+/// [`is_valid`] without compiled rules: `phonenumber`'s own patterns, picked as its validity
+/// check picks them. The reference the compiled rules are checked against.
+pub(crate) fn is_valid_by_metadata(code: u16, national: &str) -> bool {
+    number_type_by_metadata(code, national) != NumberType::Unknown
+}
+
+/// The national number `national` of calling code `code`, which is not valid as written,
+/// without its country's national prefix (`0` in `+44 020…`, `8` in `+7 8 812…`), when it is
+/// written with one and the shorter number is valid (with `phonenumber`'s own patterns).
+pub(crate) fn without_national_prefix(code: u16, national: &str) -> Option<&str> {
+    // The regions of a shared code have one national prefix (`8` for +7, `0` for +44) but the
+    // metadata says it per region.
+    DATABASE
+        .by_code(&code)?
+        .into_iter()
+        .filter_map(Metadata::national_prefix)
+        .filter_map(|prefix| national.strip_prefix(prefix))
+        .find(|rest| !rest.is_empty() && is_valid_by_metadata(code, rest))
 }
 
 /// Which calling codes exist (by value, below 1000).
@@ -308,96 +303,55 @@ static CODES: LazyLock<Vec<bool>> = LazyLock::new(|| {
     codes
 });
 
-/// The calling code of `region`.
-pub(crate) fn calling_code(region: CountryId) -> Option<u16> {
-    DATABASE.by_id(region.as_ref()).map(Metadata::country_code)
+/// E.164 `digits` (ASCII digits) split into the calling code and the national number as
+/// written; `None` when they start with no calling code. Calling codes are prefix-free, so the
+/// first one to three digits that are one are the code.
+pub(crate) fn split_code(digits: &str) -> Option<(u16, &str)> {
+    // No code starts with a zero: "001…" is no `+1`.
+    if digits.starts_with('0') {
+        return None;
+    }
+    (1..=3).find_map(|len| {
+        let code: u16 = digits.get(..len)?.parse().ok()?;
+        CODES
+            .get(usize::from(code))
+            .is_some_and(|known| *known)
+            .then(|| (code, &digits[len..]))
+    })
 }
 
 /// The region of the E.164 number `digits`: the calling code's region when the code has one,
-/// else (shared codes) the region `phonenumber` picks by the leading digits; `None` for
-/// non-geographic codes and unknown ones.
+/// else (shared codes) the region whose metadata the validity check reads the number with;
+/// `None` for non-geographic codes and unknown ones.
 pub(crate) fn region_of(digits: u64) -> Option<CountryId> {
     let text = digits.to_string();
-    let (code, national) = (1..=3).find_map(|len| {
-        let code: u16 = text.get(..len)?.parse().ok()?;
-        CODES[usize::from(code)].then(|| (code, &text[len..]))
-    })?;
-    let regions = DATABASE.region(&code)?;
-    match regions[..] {
-        ["001"] => None,
-        [region] => region.parse().ok(),
-        // What `phonenumber`'s `Country::id` answers for this national number. Re-parsing the
-        // E.164 text would not do: `phonenumber` strips a national prefix even after a `+`
-        // (`+7 8…` loses its `8` as Russia's), and the shortened number belongs to no region,
-        // so an accepted Russian number counted as non-geographic (found by fuzzing).
-        _ => {
-            let national = national.trim_start_matches('0');
-            regions.iter().find_map(|&region| {
-                let meta = DATABASE.by_id(region)?;
-                let found = match meta.leading_digits() {
-                    Some(pattern) => pattern.find(national).is_some_and(|m| m.start() == 0),
-                    None => has_a_type(meta, national),
-                };
-                found.then(|| region.parse().ok()).flatten()
-            })
-        }
+    let (code, national) = split_code(&text)?;
+    // Not `phonenumber`'s `Country::id`, which reads the national number without its leading
+    // zeros and finds no region for an Italian fixed line (`+39 02…`): an allow-list of `IT`
+    // refused Milan. Nor a re-parse of the E.164 text: `phonenumber` strips a national prefix
+    // even after a `+` (`+7 8…` loses its `8` as Russia's), and the shortened number belongs to
+    // no region, so an accepted Russian number counted as non-geographic (found by fuzzing).
+    let meta = metadata_for(code, national)?;
+    match meta.id() {
+        "001" => None,
+        id => id.parse().ok(),
     }
 }
 
-/// Whether `national` is of any number type of `meta` (`phonenumber`'s `number_type` is not
-/// `Unknown`).
-fn has_a_type(meta: &Metadata, national: &str) -> bool {
-    let d = meta.descriptors();
-    d.general().is_match(national)
-        && [
-            d.premium_rate(),
-            d.toll_free(),
-            d.shared_cost(),
-            d.voip(),
-            d.personal_number(),
-            d.pager(),
-            d.uan(),
-            d.voicemail(),
-            d.fixed_line(),
-            d.mobile(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|t| t.is_match(national))
-}
-
-/// The fast path for international input, `+` and `digits` (ASCII digits only): the E.164
-/// digits and the region, when the number is certainly valid and `phonenumber` would parse it
-/// to exactly that (its calling code belongs to one region with compiled rules, the national
-/// number has no leading zero, and the default region, of calling code `default_code`, strips
-/// nothing from it). `None` when any of that is not certain: the caller then asks
-/// `phonenumber`, which decides every other case (and every error).
+/// The fast path for E.164 `digits` (ASCII digits only, read as written): the E.164 digits and
+/// the region, when the calling code belongs to one region with compiled rules and the number
+/// is valid. `None` otherwise: the caller then asks the slower checks, which decide every
+/// other case (and every error).
 pub(crate) fn parse_international(
     digits: &str,
-    default_code: u16,
-    wanted: impl Fn(&str) -> bool,
+    wanted: impl FnOnce(&str) -> bool,
 ) -> Option<(u64, CountryId)> {
-    if digits.len() > 17 || digits.starts_with('0') {
+    // Longer is no E.164 number (at most 15 digits), nor a `u64`.
+    if digits.len() > 15 {
         return None;
     }
-    let (code, national) = (1..=3).find_map(|len| {
-        let code: u16 = digits.get(..len)?.parse().ok()?;
-        CODES[usize::from(code)].then(|| (code, &digits[len..]))
-    })?;
-    if national.len() < 3 || national.starts_with('0') {
-        return None;
-    }
-    let default = rules(default_code, &wanted)?;
-    // After a `+`, `phonenumber` still strips the default region's international call prefix.
-    if default.may_strip(national)
-        || default
-            .international_prefix
-            .as_ref()
-            .is_some_and(|re| re.is_match(digits))
-    {
-        return None;
-    }
-    let rules = rules(code, &wanted)?;
+    let (code, national) = split_code(digits)?;
+    let rules = rules(code, wanted)?;
     if !rules.is_valid(national) {
         return None;
     }
@@ -408,7 +362,8 @@ pub(crate) fn parse_international(
 mod tests {
     use super::*;
 
-    /// Every region's example numbers, and numbers one digit off them, get the same answer.
+    /// Every region's example numbers, and numbers one digit off them, get the same answer from
+    /// the compiled rules, from the metadata, and from `phonenumber::is_valid`.
     #[test]
     fn agrees_with_phonenumber() {
         let mut checked = 0;
@@ -443,9 +398,24 @@ mod tests {
                     let Ok(parsed) = phonenumber::parse(None, &input) else {
                         continue;
                     };
+                    // What `phonenumber` parsed, which is not always what was written: it
+                    // strips a national prefix even after the `+`.
+                    let code = parsed.code().value();
+                    let parsed_national = parsed.national().to_string();
+                    let theirs = phonenumber::is_valid(&parsed);
                     assert_eq!(
-                        is_valid(&parsed, |_| true),
-                        phonenumber::is_valid(&parsed),
+                        is_valid(code, &parsed_national, |_| true),
+                        theirs,
+                        "{input}"
+                    );
+                    assert_eq!(
+                        is_valid_by_metadata(code, &parsed_national),
+                        theirs,
+                        "{input}"
+                    );
+                    assert_eq!(
+                        is_valid(meta.country_code(), &national, |_| true),
+                        is_valid_by_metadata(meta.country_code(), &national),
                         "{input}"
                     );
                     checked += 1;

@@ -118,3 +118,85 @@ fn phone_an_accepted_number_reparses_to_itself() {
         "+919812345678"
     );
 }
+
+/// `phone`: a separator inside the calling code split it for `phonenumber` when the input had
+/// no space (its RFC 3966 reading takes `+4-9…` as calling code 4), but not for the fast path
+/// or with a space (`+4-9 49…` was `+49`): the same digits got different answers. Separators
+/// mean nothing, wherever they stand.
+#[test]
+fn phone_a_separator_inside_the_calling_code_is_only_a_separator() {
+    let germany = PhoneParser::new(CountryId::DE);
+    for input in [
+        "+4949390179807",
+        "+4--949390179807",
+        "+4-949390179807",
+        "+4-9 49390179807",
+        "+4-(9)49390179807",
+        "+(49)49390179807",
+        "+49-49390179807",
+    ] {
+        assert_eq!(
+            germany.parse(input).map(|p| p.e164()).as_deref(),
+            Ok("+4949390179807"),
+            "{input}"
+        );
+    }
+    // A shared calling code, which only the slow path reads.
+    let uk = PhoneParser::new(CountryId::GB);
+    for input in ["+4-42079460958", "+(44)2079460958", "+4 4 20 7946 0958"] {
+        assert_eq!(
+            uk.parse(input).map(|p| p.e164()).as_deref(),
+            Ok("+442079460958"),
+            "{input}"
+        );
+    }
+}
+
+/// `phone`: with the default region `RU`, `phonenumber` stripped Russia's national prefix `8`
+/// after `+7`, so St Petersburg (`+7 812…`) and Karelia (`+7 814…`) numbers became invalid ones
+/// and were refused. After a `+` no national prefix applies.
+#[test]
+fn phone_a_russian_area_code_starting_with_8_is_kept_after_plus_7() {
+    for region in [CountryId::RU, CountryId::KZ, CountryId::IN] {
+        let parser = PhoneParser::new(region).with_allowed_countries([CountryId::RU]);
+        for (input, e164) in [
+            ("+7 812 123-45-67", "+78121234567"),
+            ("+78121234567", "+78121234567"),
+            ("+7 (814) 324-56-78", "+78143245678"),
+            ("+7 800 123 45 67", "+78001234567"),
+        ] {
+            let phone = parser
+                .parse(input)
+                .unwrap_or_else(|e| panic!("{input} in {region:?}: {e}"));
+            assert_eq!(phone.e164(), e164, "{input} in {region:?}");
+            assert_eq!(phone.region(), Some(CountryId::RU), "{input}");
+        }
+    }
+}
+
+/// `phone`: the default region's national prefix was stripped from other countries' numbers
+/// after a `+` or the international call prefix, turning them into other valid numbers that
+/// read back to themselves: with `RU` (prefix `8`) Munich's `+49 89 1234567` was accepted as
+/// `+49 9 1234567`, with `US` (prefix `1`) the German mobile `+49 151 23456789` as
+/// `+49 5123456789`. The digits after the calling code are the number.
+#[test]
+fn phone_the_default_regions_national_prefix_never_rewrites_another_countrys_number() {
+    let cases = [
+        (CountryId::RU, "+49 89 1234567", "+49891234567"),
+        (CountryId::RU, "8 10 49 89 1234567", "+49891234567"),
+        (CountryId::KZ, "+49 89 1234567", "+49891234567"),
+        (CountryId::US, "+49 151 23456789", "+4915123456789"),
+        (CountryId::US, "011 49 151 23456789", "+4915123456789"),
+        (CountryId::GB, "+241 06 03 12 34", "+24106031234"),
+        (CountryId::DE, "00 241 06 03 12 34", "+24106031234"),
+        (CountryId::IN, "+7 812 123 45 67", "+78121234567"),
+    ];
+    for (region, input, e164) in cases {
+        let parser = PhoneParser::new(region).with_any_country();
+        assert_eq!(
+            parser.parse(input).map(|p| p.e164()).as_deref(),
+            Ok(e164),
+            "{input} in {region:?}"
+        );
+    }
+}
