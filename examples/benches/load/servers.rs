@@ -249,18 +249,9 @@ pub fn actix(tf: Contract, verified_at: u64) -> SocketAddr {
                 let server = HttpServer::new(move || {
                     App::new()
                         .wrap(tf.middleware())
-                        .configure(twofactor_examples::actix_app::configure)
-                        .service(
-                            web::resource("/protlayer")
-                                .wrap(twofactor_actix::RequireVerifiedPhone::new())
-                                .route(web::get().to(
-                                    |phone: twofactor_actix::VerifiedPhone| async move {
-                                        HttpResponse::Ok()
-                                            .content_type(ContentType::json())
-                                            .body(Protected::from(phone.proof()).to_json())
-                                    },
-                                )),
-                        )
+                        // actix tries routes in order: the baseline comes first, so it is
+                        // matched sooner than the guarded routes, and the routing difference
+                        // counts against the guard, never for it.
                         .route(
                             "/unguarded",
                             web::get().to(move || async move {
@@ -273,6 +264,18 @@ pub fn actix(tf: Contract, verified_at: u64) -> SocketAddr {
                                     .body(value.to_json())
                             }),
                         )
+                        .service(
+                            web::resource("/protlayer")
+                                .wrap(twofactor_actix::RequireVerifiedPhone::new())
+                                .route(web::get().to(
+                                    |phone: twofactor_actix::VerifiedPhone| async move {
+                                        HttpResponse::Ok()
+                                            .content_type(ContentType::json())
+                                            .body(Protected::from(phone.proof()).to_json())
+                                    },
+                                )),
+                        )
+                        .configure(twofactor_examples::actix_app::configure)
                         .route(
                             "/bench/verify",
                             web::post().to(|body: web::Bytes| async move {
