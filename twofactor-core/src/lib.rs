@@ -45,7 +45,6 @@ pub mod mock;
 #[cfg_attr(docsrs, doc(cfg(feature = "octopush")))]
 pub mod octopush;
 pub mod phone;
-mod phone_rules;
 pub mod policy;
 pub mod provider;
 #[cfg(any(feature = "verihubs", feature = "octopush"))]

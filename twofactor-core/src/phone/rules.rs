@@ -29,7 +29,7 @@ use phonenumber::country::Id as CountryId;
 use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
-use crate::phone::NumberType;
+use super::number_type::NumberType;
 
 /// One descriptor: the lengths it allows (empty: any) and its pattern, anchored at the start
 /// as `phonenumber` matches it (`find` starting at 0).

@@ -43,6 +43,11 @@ use std::str::FromStr;
 use phonenumber::country::{Id as CountryId, Source};
 use phonenumber::metadata::DATABASE;
 
+mod number_type;
+mod rules;
+
+pub use number_type::NumberType;
+
 /// Longest input we look at; anything longer is refused before parsing.
 const MAX_INPUT_LEN: usize = 32;
 /// E.164 allows at most 15 digits.
@@ -108,7 +113,7 @@ impl PhoneNumber {
     /// digits decide for shared calling codes such as `+1`), `None` for non-geographic
     /// numbers (`+800…`).
     pub fn region(&self) -> Option<CountryId> {
-        crate::phone_rules::region_of(self.0.get())
+        rules::region_of(self.0.get())
     }
 
     /// The number's type by its numbering plan (mobile, fixed line, toll-free…), as the
@@ -124,7 +129,7 @@ impl PhoneNumber {
     /// assert_eq!(parser.parse("+91 1800 123 456").unwrap().number_type(), NumberType::TollFree);
     /// ```
     pub fn number_type(&self) -> NumberType {
-        crate::phone_rules::number_type(self.0.get())
+        rules::number_type(self.0.get())
     }
 
     /// A form safe for logs: the `+`, two leading digits, stars, and the last four digits
@@ -165,68 +170,6 @@ impl<'de> serde::Deserialize<'de> for PhoneNumber {
             .and_then(|digits| digits.parse::<u64>().ok())
             .and_then(Self::from_digits)
             .ok_or_else(|| serde::de::Error::custom("expected an E.164 phone number"))
-    }
-}
-
-/// What kind of line a number is, by its numbering plan ([`PhoneNumber::number_type`]).
-///
-/// SMS codes go only to [`Mobile`](Self::Mobile) and
-/// [`FixedLineOrMobile`](Self::FixedLineOrMobile) numbers, voice calls also to
-/// [`FixedLine`](Self::FixedLine) ones, [`Voip`](Self::Voip) only when the policy allows it;
-/// every other type bills the caller or cannot receive a code, and is refused as an invalid
-/// phone before any provider is called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum NumberType {
-    /// A mobile number.
-    Mobile,
-    /// A fixed (landline) number.
-    FixedLine,
-    /// Mobile or fixed: the numbering plan cannot tell (`+1`, for one).
-    FixedLineOrMobile,
-    /// A freephone number: the called party pays.
-    TollFree,
-    /// A premium-rate number: the caller pays extra, to the number's owner.
-    PremiumRate,
-    /// A shared-cost number.
-    SharedCost,
-    /// A personal number, routed on to another line.
-    PersonalNumber,
-    /// A VoIP number.
-    Voip,
-    /// A pager.
-    Pager,
-    /// A universal access (company) number.
-    Uan,
-    /// A voicemail access number.
-    Voicemail,
-    /// No pattern of the numbering plan matches.
-    Unknown,
-}
-
-impl NumberType {
-    /// A stable snake_case name for logs (`mobile`, `premium_rate`…).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Mobile => "mobile",
-            Self::FixedLine => "fixed_line",
-            Self::FixedLineOrMobile => "fixed_line_or_mobile",
-            Self::TollFree => "toll_free",
-            Self::PremiumRate => "premium_rate",
-            Self::SharedCost => "shared_cost",
-            Self::PersonalNumber => "personal_number",
-            Self::Voip => "voip",
-            Self::Pager => "pager",
-            Self::Uan => "uan",
-            Self::Voicemail => "voicemail",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for NumberType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -368,7 +311,7 @@ impl PhoneParser {
 
     /// The fast path for E.164 digits as written.
     fn fast_e164(&self, digits: &str) -> Option<PhoneNumber> {
-        let (e164, region) = crate::phone_rules::parse_international(digits, |r| self.compiles(r))?;
+        let (e164, region) = rules::parse_international(digits, |r| self.compiles(r))?;
         self.allows(Some(region))
             .then(|| PhoneNumber::from_digits(e164))
             .flatten()
@@ -403,7 +346,7 @@ impl PhoneParser {
         // `phonenumber`'s to strip. Its E.164 digits are then checked as international input
         // is, without dropping a national prefix again, so that the number reads back to itself.
         let valid = |code: u16, national: &str| {
-            crate::phone_rules::is_valid(code, national, |r| self.compiles(r))
+            rules::is_valid(code, national, |r| self.compiles(r))
         };
         let e164 = parsed
             .ok()
@@ -439,13 +382,13 @@ impl PhoneParser {
     /// International input from its E.164 digits, `digits` (calling code first): the number as
     /// written, or, if that is invalid, without its country's national prefix.
     fn international(&self, digits: &str) -> Result<PhoneNumber, PhoneError> {
-        let valid = crate::phone_rules::is_valid_by_metadata;
+        let valid = rules::is_valid_by_metadata;
         match self.exactly(digits, valid) {
             Err(PhoneError::Invalid) => {}
             written => return written,
         }
-        let (code, national) = crate::phone_rules::split_code(digits).ok_or(PhoneError::Invalid)?;
-        let national = crate::phone_rules::without_national_prefix(code, national)
+        let (code, national) = rules::split_code(digits).ok_or(PhoneError::Invalid)?;
+        let national = rules::without_national_prefix(code, national)
             .ok_or(PhoneError::Invalid)?;
         self.exactly(&format!("{code}{national}"), valid)
     }
@@ -457,7 +400,7 @@ impl PhoneParser {
         digits: &str,
         valid: impl FnOnce(u16, &str) -> bool,
     ) -> Result<PhoneNumber, PhoneError> {
-        let (code, national) = crate::phone_rules::split_code(digits).ok_or(PhoneError::Invalid)?;
+        let (code, national) = rules::split_code(digits).ok_or(PhoneError::Invalid)?;
         if !valid(code, national) {
             return Err(PhoneError::Invalid);
         }
@@ -715,7 +658,7 @@ mod tests {
             {
                 let code = meta.country_code();
                 if let Some(example) = desc.example()
-                    && crate::phone_rules::is_valid_by_metadata(code, example)
+                    && rules::is_valid_by_metadata(code, example)
                     && example.len() + code.to_string().len() <= 15
                 {
                     numbers.push((code, example.to_owned()));
@@ -806,7 +749,7 @@ mod tests {
                         n.truncate(example.len());
                         if n.len() > start.len() + 2
                             && n.len() + code.to_string().len() <= 15
-                            && crate::phone_rules::is_valid(code, &n, |_| true)
+                            && rules::is_valid(code, &n, |_| true)
                         {
                             numbers.push(n);
                         }
