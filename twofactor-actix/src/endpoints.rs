@@ -10,9 +10,9 @@ use twofactor_core::web::adapter::{DRAIN_LIMIT, MAX_BODY, announces_more_than};
 use twofactor_core::web::{Endpoint, WebResponse};
 
 use crate::convert::{http_headers, into_response};
-use crate::extract::VerifiedPhone;
 use crate::handle::TwoFactor;
 use crate::session;
+use crate::verified_phone::VerifiedPhone;
 
 /// A scope at `path` with the four endpoints — `POST {path}/send`, `POST {path}/verify`,
 /// `GET {path}/status`, `POST {path}/logout`.

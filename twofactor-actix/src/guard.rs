@@ -8,14 +8,13 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
 use futures_util::TryFutureExt;
-use futures_util::future::{Either, MapOk, Ready, ready};
+use futures_util::future::{Either, LocalBoxFuture, MapOk, Ready, ready};
 use twofactor_core::web::adapter::misconfigured;
 use twofactor_core::web::{GuardRejection, WebResponse};
 
 use crate::convert::{into_response, token};
-use crate::extract::VerifiedPhone;
 use crate::handle::{MISSING_MIDDLEWARE, TwoFactor};
-use crate::hooks::LocalBoxFuture;
+use crate::verified_phone::VerifiedPhone;
 
 /// Middleware that answers the contract's 401 to requests without a valid proof — the app's
 /// session in session mode, else `Authorization: Bearer`, else the cookie — and passes the

@@ -19,9 +19,8 @@ use twofactor_core::web::{
 };
 
 use crate::convert::{header_value, token};
-use crate::extract::Rejection;
 use crate::hooks::{ErasedHooks, Hooks};
-use crate::middleware::TwoFactorMiddleware;
+use crate::rejection::Rejection;
 use crate::session;
 
 /// Phone verification for an actix-web app: the engine, its HTTP settings and the app's
@@ -129,11 +128,6 @@ impl TwoFactor {
     #[must_use]
     pub fn with_hooks(self, hooks: impl Hooks) -> Self {
         Self::from_contract(self.inner.contract.clone(), Some(Arc::new(hooks)))
-    }
-
-    /// The app-level middleware: `App::new().wrap(tf.middleware())`.
-    pub fn middleware(&self) -> TwoFactorMiddleware {
-        TwoFactorMiddleware::new(self.clone())
     }
 
     /// The engine.

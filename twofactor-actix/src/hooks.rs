@@ -1,12 +1,12 @@
 //! [`Hooks`]: what the app decides around a send and a verification, with the request in hand.
 
 use std::future::Future;
-use std::pin::Pin;
 
 use actix_web::HttpRequest;
+use futures_util::future::LocalBoxFuture;
 use twofactor_core::web::{Approval, Refusal, SendPreview};
 
-use crate::extract::VerifiedPhone;
+use crate::verified_phone::VerifiedPhone;
 
 /// The app's say in the endpoints, called with the [`HttpRequest`] — its headers, its app data,
 /// its session (`req.get_session()` with actix-session), its identity (actix-identity). Keep
@@ -60,8 +60,6 @@ pub trait Hooks: Send + Sync + 'static {
         async { Ok(Approval::new()) }
     }
 }
-
-pub(crate) type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// [`Hooks`] behind a pointer: the handle is one type whatever hooks the app has.
 pub(crate) trait ErasedHooks: Send + Sync + 'static {

@@ -106,14 +106,17 @@ mod guard;
 mod handle;
 mod hooks;
 pub mod middleware;
+mod rejection;
 mod session;
+mod verified_phone;
 
 pub use endpoints::{configure, scope, scope_with};
-pub use extract::{Rejection as VerifiedPhoneRejection, VerifiedPhone};
 pub use guard::{RequireVerifiedPhone, RequireVerifiedPhoneService};
 pub use handle::{SignedOut, TwoFactor, TwoFactorBuilder, TwoFactorError};
 pub use hooks::Hooks;
 pub use middleware::TwoFactorMiddleware;
+pub use rejection::Rejection as VerifiedPhoneRejection;
+pub use verified_phone::VerifiedPhone;
 
 pub use twofactor_core::async_trait;
 pub use twofactor_core::config::{ConfigError, Settings};

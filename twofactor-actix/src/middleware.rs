@@ -2,6 +2,10 @@
 //! request's extensions, where the guard, the extractors and the endpoints find it. Install it
 //! once with `App::wrap(tf.middleware())`, the way actix-identity's `IdentityMiddleware` is
 //! installed; there is no app data to register per scope.
+//!
+//! [`TwoFactor::middleware`] is defined here, in an `impl` block of its own, rather than in
+//! `handle.rs`: the middleware holds the handle, so the handle's file must not need the
+//! middleware's.
 
 use std::future::{Ready, ready};
 
@@ -9,6 +13,13 @@ use actix_web::HttpMessage;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 
 use crate::handle::TwoFactor;
+
+impl TwoFactor {
+    /// The app-level middleware: `App::new().wrap(tf.middleware())`.
+    pub fn middleware(&self) -> TwoFactorMiddleware {
+        TwoFactorMiddleware::new(self.clone())
+    }
+}
 
 /// The app-level middleware; made by [`TwoFactor::middleware`].
 ///

@@ -1,61 +1,13 @@
-//! [`VerifiedPhone`]: the verified phone of a request, as a handler argument.
-
-use std::ops::Deref;
+//! The [`VerifiedPhone`] extractors: the verified phone of a request, as a handler argument.
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use twofactor_core::token::PhoneProof;
 use twofactor_core::web::GuardRejection;
 
 use crate::handle::TwoFactor;
 use crate::response::into_axum;
-
-/// The proof that the request's user verified a phone number: `async fn h(phone: VerifiedPhone)`.
-///
-/// Behind [`RequireVerifiedPhoneLayer`](crate::RequireVerifiedPhoneLayer) it is the proof the
-/// guard already checked; elsewhere it checks the request itself (the app's session in session
-/// mode, else the bearer token, else the cookie), with the [`TwoFactor`] that the app-level
-/// [`layer`](TwoFactor::layer) put in the request: no state to pass, no `FromRef` to write.
-/// A request without a valid proof is answered with the contract's 401; take
-/// `Option<VerifiedPhone>` to handle that yourself.
-///
-/// If the app-level layer is missing, there is nothing to check a proof with: the request is
-/// answered with the contract's opaque 500 and an error is logged naming the fix (this cannot
-/// be a compile error: axum extractors see the request, not the router).
-///
-/// It is `serde`-serialisable (transparently, as the proof), so an app can keep it in its own
-/// session or cache, and it dereferences to [`PhoneProof`] for the phone, when it was verified,
-/// when it expires and to whom it is bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct VerifiedPhone(PhoneProof);
-
-impl VerifiedPhone {
-    /// The proof.
-    pub fn proof(&self) -> &PhoneProof {
-        &self.0
-    }
-
-    /// The proof, by value.
-    pub fn into_proof(self) -> PhoneProof {
-        self.0
-    }
-}
-
-impl From<PhoneProof> for VerifiedPhone {
-    fn from(proof: PhoneProof) -> Self {
-        Self(proof)
-    }
-}
-
-impl Deref for VerifiedPhone {
-    type Target = PhoneProof;
-
-    fn deref(&self) -> &PhoneProof {
-        &self.0
-    }
-}
+use crate::verified_phone::VerifiedPhone;
 
 /// Why [`VerifiedPhone`] was refused: the contract's answer (401, or 503 when proofs cannot be
 /// checked right now, or the opaque 500 of a missing layer).
@@ -78,12 +30,12 @@ async fn extract(parts: &Parts) -> Result<VerifiedPhone, Result<GuardRejection, 
         // Without a guard in front, this extractor is the guard: the same in-memory fast path.
         return contract
             .check(None, contract.token(&parts.headers), None)
-            .map(VerifiedPhone)
+            .map(VerifiedPhone::from)
             .map_err(Ok);
     }
     tf.authenticate_parts(parts, None)
         .await
-        .map(VerifiedPhone)
+        .map(VerifiedPhone::from)
         .map_err(Ok)
 }
 

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use http::request::Parts;
 use twofactor_core::web::{Approval, Refusal, SendPreview};
 
-use crate::extract::VerifiedPhone;
+use crate::verified_phone::VerifiedPhone;
 
 /// The app's say in the endpoints, called with the request's parts — its headers, its
 /// extensions (where tower-sessions puts the `Session`, axum-login its auth session), so the

@@ -74,13 +74,15 @@ pub mod manager;
 mod response;
 mod router;
 mod session;
+mod verified_phone;
 
-pub use extract::{VerifiedPhone, VerifiedPhoneRejection};
+pub use extract::VerifiedPhoneRejection;
 pub use guard::{RequireVerifiedPhone, RequireVerifiedPhoneLayer};
 pub use handle::{SignedOut, TwoFactor, TwoFactorBuilder, TwoFactorError};
 pub use hooks::Hooks;
 pub use manager::{TwoFactorManager, TwoFactorManagerLayer};
 pub use router::{router, router_with};
+pub use verified_phone::VerifiedPhone;
 
 pub use twofactor_core::async_trait;
 pub use twofactor_core::config::{ConfigError, Settings};

@@ -12,10 +12,10 @@ use http_body_util::BodyExt;
 use twofactor_core::web::adapter::{DRAIN_LIMIT, MAX_BODY, announces_more_than};
 use twofactor_core::web::{Endpoint, WebResponse};
 
-use crate::extract::VerifiedPhone;
 use crate::handle::TwoFactor;
 use crate::response::into_axum;
 use crate::session;
+use crate::verified_phone::VerifiedPhone;
 
 /// The four endpoints, to nest under a prefix: `.nest("/phone", twofactor_tower::router())`.
 ///

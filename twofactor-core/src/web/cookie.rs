@@ -12,7 +12,7 @@
 use cookie::Cookie;
 use http::HeaderValue;
 
-use super::config::WebConfigError;
+use super::config_error::WebConfigError;
 
 pub use cookie::SameSite;
 

@@ -87,6 +87,7 @@
 pub mod adapter;
 mod client_addr;
 mod config;
+mod config_error;
 mod contract;
 mod cookie;
 pub(crate) mod errors;
@@ -98,7 +99,8 @@ pub(crate) mod request;
 mod response;
 
 pub use self::client_addr::{ClientAddressing, DEFAULT_IPV6_PREFIX, TrustedProxies};
-pub use self::config::{ProofStorage, WebConfig, WebConfigBuilder, WebConfigError};
+pub use self::config::{ProofStorage, WebConfig, WebConfigBuilder};
+pub use self::config_error::WebConfigError;
 pub use self::contract::{Contract, Endpoint, SessionError, send_error, verify_error};
 pub use self::cookie::{CookieSettings, DEFAULT_COOKIE, SameSite};
 pub use self::errors::{ErrorCode, GuardRejection};

@@ -7,9 +7,9 @@ use tower_service::Service;
 use twofactor_core::web::adapter::misconfigured;
 
 use super::ResponseFuture;
-use crate::extract::VerifiedPhone;
 use crate::handle::{MISSING_LAYER, TwoFactor};
 use crate::response::into_http;
+use crate::verified_phone::VerifiedPhone;
 
 /// The service of [`RequireVerifiedPhoneLayer`](super::RequireVerifiedPhoneLayer).
 #[derive(Debug, Clone)]
