@@ -235,10 +235,18 @@ async fn guard_rejections_are_counted_by_reason() {
 
     assert!(contract.check(None, None, None).is_err());
     assert!(contract.check(None, Some(b"not-a-token"), None).is_err());
-    assert!(contract.check(None, Some(verified.token.as_bytes()), None).is_ok());
+    assert!(
+        contract
+            .check(None, Some(verified.token.as_bytes()), None)
+            .is_ok()
+    );
     clock.advance(Duration::from_secs(120));
     let recent = Some(Duration::from_secs(60));
-    assert!(contract.check(None, Some(verified.token.as_bytes()), recent).is_err());
+    assert!(
+        contract
+            .check(None, Some(verified.token.as_bytes()), recent)
+            .is_err()
+    );
     assert!(
         contract
             .authenticate(None, Some(verified.token.as_bytes()), None)

@@ -345,9 +345,8 @@ impl PhoneParser {
         // National input: the default region's own national prefix and carrier codes are
         // `phonenumber`'s to strip. Its E.164 digits are then checked as international input
         // is, without dropping a national prefix again, so that the number reads back to itself.
-        let valid = |code: u16, national: &str| {
-            rules::is_valid(code, national, |r| self.compiles(r))
-        };
+        let valid =
+            |code: u16, national: &str| rules::is_valid(code, national, |r| self.compiles(r));
         let e164 = parsed
             .ok()
             .filter(|parsed| parsed.code().source() != Source::Idd)
@@ -388,8 +387,7 @@ impl PhoneParser {
             written => return written,
         }
         let (code, national) = rules::split_code(digits).ok_or(PhoneError::Invalid)?;
-        let national = rules::without_national_prefix(code, national)
-            .ok_or(PhoneError::Invalid)?;
+        let national = rules::without_national_prefix(code, national).ok_or(PhoneError::Invalid)?;
         self.exactly(&format!("{code}{national}"), valid)
     }
 
