@@ -10,14 +10,21 @@
 //!
 //! Everything runs in this process, on loopback, bounded in time: each server under test on one
 //! thread, the load generator on another (the machine has two cores), the fake provider of part
-//! d on a third. Baseline and subject rounds alternate (ABBA), and medians are reported.
+//! d on a third. Baseline and subject rounds alternate (ABBA), and medians are reported. The
+//! stores' parts use the Redis and PostgreSQL the tests use, and part f also starts servers of
+//! its own (Redis over TLS, a Redis Cluster: `redis_servers.rs`), killed when it is done.
 
 mod attack;
 mod client;
 mod fake_2factor;
 mod memory;
 mod postgres_store;
+mod redis_servers;
 mod redis_store;
+// The Redis tests' own support code (a TLS redis-server with generated certificates, a Redis
+// Cluster), included rather than copied: part (f) starts its servers exactly as the tests do.
+#[path = "../../../twofactor-core/tests/redis_support/mod.rs"]
+mod redis_support;
 mod servers;
 
 use std::net::SocketAddr;
@@ -27,6 +34,7 @@ use std::time::Duration;
 
 use client::{Outcome, Repeat, Request, Script};
 use twofactor_core::local::LocalOtp;
+use twofactor_core::store::postgres::Durability;
 use twofactor_core::transport::HttpOptions;
 use twofactor_core::twofactor::{TwoFactorClient, TwoFactorOtp};
 use twofactor_core::verifier::Context;
@@ -625,7 +633,7 @@ fn redis_part(s: &Settings, problems: &mut Problems) {
         .enable_all()
         .build()
         .expect("runtime");
-    match rt.block_on(redis_store::run(s.redis_round, s.redis_in_flight)) {
+    let plain = match rt.block_on(redis_store::run(s.redis_round, s.redis_in_flight)) {
         Ok(r) => {
             println!(
                 "| f | Redis store: verify, wrong code (begin_attempt) | | {:.0} ops/s, {:.2} round trips | | 1 round trip, >= 10 000/s | {} |",
@@ -644,14 +652,105 @@ fn redis_part(s: &Settings, problems: &mut Problems) {
                 yes(r.send.round_trips <= 2.0)
             );
             println!("|   | ({} operations in flight) | | | | | |", r.in_flight);
+            Some(r)
         }
-        Err(e) if s.smoke => println!("| f | Redis store | skipped: {e} | | | | |"),
-        Err(e) => problems.0.push(format!("f: {e}")),
+        Err(e) if s.smoke => {
+            println!("| f | Redis store | skipped: {e} | | | | |");
+            None
+        }
+        Err(e) => {
+            problems.0.push(format!("f: {e}"));
+            None
+        }
+    };
+
+    // Over TLS and on a cluster: servers of the harness's own, beside the plain Redis.
+    match redis_servers::Tls::start() {
+        Ok(tls) => match rt.block_on(tls.measure(s.redis_round, s.redis_in_flight)) {
+            Ok(r) => print_redis_beside(
+                "f, TLS",
+                "Redis over TLS (rustls)",
+                &r,
+                plain.as_ref(),
+                None,
+            ),
+            Err(e) => problems.0.push(format!("f, TLS: {e}")),
+        },
+        Err(e) => println!("| f, TLS | Redis over TLS | skipped: {e} | | | | |"),
+    }
+    match redis_servers::start_cluster() {
+        Ok(cluster) => {
+            match rt.block_on(redis_servers::measure_cluster(
+                &cluster,
+                s.redis_round,
+                s.redis_in_flight,
+            )) {
+                Ok(r) => print_redis_beside(
+                    "f, cluster",
+                    "Redis Cluster, 3 primaries",
+                    &r,
+                    plain.as_ref(),
+                    Some(0.8),
+                ),
+                Err(e) => problems.0.push(format!("f, cluster: {e}")),
+            }
+            // The nodes are killed here, while the runtime still runs.
+            drop(cluster);
+        }
+        Err(e) => println!("| f, cluster | Redis Cluster | skipped: {e} | | | | |"),
     }
 }
 
+/// Part (f)'s rows for another Redis setup, with its ratios to plain Redis (`target`: the
+/// least ratio of wrong-code verifications per second it should reach).
+fn print_redis_beside(
+    part: &str,
+    what: &str,
+    r: &redis_store::Report,
+    plain: Option<&redis_store::Report>,
+    target: Option<f64>,
+) {
+    let ratio = |mine: f64, theirs: Option<f64>| {
+        theirs.map_or(String::new(), |t| {
+            format!("{:.2} x plain", mine / t.max(f64::MIN_POSITIVE))
+        })
+    };
+    let wrong =
+        plain.map(|p| r.verify_wrong.per_second / p.verify_wrong.per_second.max(f64::MIN_POSITIVE));
+    let (target_text, met) = match (target, wrong) {
+        (Some(t), Some(w)) => (format!(">= {t} x plain"), yes(w >= t)),
+        (Some(t), None) => (format!(">= {t} x plain"), "no plain Redis to compare"),
+        (None, _) => (String::new(), ""),
+    };
+    println!(
+        "| {part} | {what}: verify, wrong code (begin_attempt) | | {:.0} ops/s, {:.2} round trips | {} | {target_text} | {met} |",
+        r.verify_wrong.per_second,
+        r.verify_wrong.round_trips,
+        ratio(
+            r.verify_wrong.per_second,
+            plain.map(|p| p.verify_wrong.per_second)
+        ),
+    );
+    println!(
+        "|   | verify, right code (begin + finish) | | {:.0} ops/s, {:.2} round trips | {} | | |",
+        r.verify_match.per_second,
+        r.verify_match.round_trips,
+        ratio(
+            r.verify_match.per_second,
+            plain.map(|p| p.verify_match.per_second)
+        ),
+    );
+    println!(
+        "|   | send (reserve_send + put_pending) | | {:.0} ops/s, {:.2} round trips | {} | | |",
+        r.send.per_second,
+        r.send.round_trips,
+        ratio(r.send.per_second, plain.map(|p| p.send.per_second)),
+    );
+}
+
 /// Part (g): the PostgreSQL store, as part (f) measures Redis (`LOAD_PG_CONNECTIONS` sets
-/// the store's pool, default 4).
+/// the store's pool, default 4; `LOAD_PG_DURABILITY=server` makes every step wait for the
+/// server's `synchronous_commit`, instead of the store's default, relaxed).
 fn postgres_part(s: &Settings, problems: &mut Problems) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -661,11 +760,16 @@ fn postgres_part(s: &Settings, problems: &mut Problems) {
     let connections = std::env::var("LOAD_PG_CONNECTIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(twofactor_core::store::postgres::DEFAULT_CONNECTIONS);
+    let durability = match std::env::var("LOAD_PG_DURABILITY").as_deref() {
+        Ok("server") => Durability::Server,
+        _ => Durability::Relaxed,
+    };
     match rt.block_on(postgres_store::run(
         s.redis_round,
         s.redis_in_flight,
         connections,
+        durability,
     )) {
         Ok(r) => {
             println!(
@@ -685,7 +789,7 @@ fn postgres_part(s: &Settings, problems: &mut Problems) {
                 yes(r.send.round_trips <= 2.0)
             );
             println!(
-                "|   | ({} operations in flight, {connections} connections) | | | | | |",
+                "|   | ({} operations in flight, {connections} connections, durability {durability:?}) | | | | | |",
                 r.in_flight
             );
         }
