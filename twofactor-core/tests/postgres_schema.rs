@@ -4,7 +4,8 @@
 //! (codes, attempts, a lock, sends filling a cap, verifications, a revocation) is migrated to
 //! the current version at connect and every count carries over; a revocation commits with the
 //! server's `synchronous_commit` whatever the session says; the store's sessions turn it off
-//! only when asked to relax. Each test works in a schema of its own, dropped when it ends.
+//! only when asked to relax (`TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT` from the environment).
+//! Each test works in a schema of its own, dropped when it ends.
 
 mod postgres_support;
 
@@ -328,4 +329,40 @@ async fn the_counting_steps_skip_the_flush_only_when_relaxed() {
         return;
     };
     assert_eq!(server, server_default, "server: the server's own setting");
+}
+
+#[test]
+fn the_durability_is_read_from_the_environment_and_needs_the_database() {
+    use twofactor_core::config::{ConfigError, Settings};
+    let read = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    };
+    const URL: (&str, &str) = (
+        "TWOFACTOR_DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    );
+    assert!(!read(&[URL]).unwrap().database_synchronous_commit);
+    assert!(
+        read(&[URL, ("TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT", "true")])
+            .unwrap()
+            .database_synchronous_commit
+    );
+    match read(&[("TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT", "true")]) {
+        Err(ConfigError::Invalid { var, reason }) => {
+            assert_eq!(var, "TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT");
+            assert!(reason.contains("TWOFACTOR_DATABASE_URL"), "{reason}");
+        }
+        other => panic!("refused without the database: {other:?}"),
+    }
+    assert!(matches!(
+        read(&[URL, ("TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT", "maybe")]),
+        Err(ConfigError::Invalid {
+            var: "TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT",
+            ..
+        })
+    ));
 }

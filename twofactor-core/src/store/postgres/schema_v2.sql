@@ -7,13 +7,16 @@
 --   O(cap) index entries per cap and send. The caps stay exact sliding windows: the rows that
 --   left the window are deleted before the counter is read, and every statement that inserts
 --   or deletes a row of a counted log moves its counter in the same transaction. A phone's own
---   log is not counted (it holds a few rows: its cap is small, and the cooldown reads it
+--   log is not counted (it holds at most its cap, a few rows, and the cooldown reads it
 --   anyway).
--- - The hot steps (reserve_send, put_pending, begin_attempt, finish_attempt) read and write a
---   phone's record as plain values, in one statement each, where version 1 called a chain of
---   helpers that passed whole records around (each call is an expression to evaluate).
+-- - reserve_send checks the phone (lock, cooldown, per-phone cap) under the phone's lock
+--   alone, and takes the shared caps' lock only for the shared caps: that lock serialises
+--   every send, so what it covers bounds the sends per second.
+-- - The hot steps read and write a phone's record as plain values, with a plain UPDATE where
+--   the record is known to exist, where version 1 passed whole records through a chain of
+--   helpers (each call an expression to evaluate) and upserted every time.
 -- - tf_revoke commits with the server's own synchronous_commit even when the store's session
---   turned it off for the counters (see `Durability` in postgres.rs).
+--   turned it off for the counting steps (see `Durability` in postgres.rs).
 --
 -- Every function keeps its name, arguments and results, so that an instance still running the
 -- code of version 1 keeps working (it calls the functions of version 2) while a rolling
