@@ -1,6 +1,8 @@
-//! The Redis servers of part (f) beside the plain one: a `redis-server` that speaks TLS only,
-//! with a CA and a certificate made by `openssl` in a temporary directory, and a Redis
-//! Cluster of 3 primaries (`--cluster-enabled yes`), each on free ports, killed when dropped.
+//! The Redis servers of part (f) beside the shared one: a plain `redis-server`, one that speaks
+//! TLS only, with a CA and a certificate made by `openssl` in a temporary directory, and a
+//! Redis Cluster of 3 primaries (`--cluster-enabled yes`), each on free ports, killed when
+//! dropped. The plain one is the baseline of the others' ratios: the same binary and settings,
+//! and no other client (the shared Redis serves the other developers' tests too).
 //!
 //! Both come from the Redis tests' own support code (`twofactor-core/tests/redis_support`,
 //! included by `main.rs` with `#[path]`), so that the harness starts them exactly as the TLS
@@ -50,16 +52,30 @@ fn started<T>(what: &str, start: impl FnOnce() -> Option<T>) -> Result<T, String
     }
 }
 
-/// A TLS-only `redis-server` and the certificates it serves (for `127.0.0.1`).
-pub struct Tls {
+/// A `redis-server` of the harness's own: plain, or TLS only with the certificates it serves
+/// (for `127.0.0.1`).
+pub struct Single {
     // Dropped first: the server, then its certificates' directory.
     server: Server,
-    certs: Certs,
+    certs: Option<Certs>,
 }
 
-impl Tls {
-    /// Starts one, or says why it cannot.
-    pub fn start() -> Result<Self, String> {
+impl Single {
+    /// Starts a plain one (the cluster's and the TLS server's settings otherwise: no
+    /// persistence, no other client), or says why it cannot.
+    pub fn start_plain() -> Result<Self, String> {
+        if let Some(why) = missing("redis-server", "--version") {
+            return Err(why);
+        }
+        let server = started("a redis-server", || Server::start(&[]))?;
+        Ok(Self {
+            server,
+            certs: None,
+        })
+    }
+
+    /// Starts one that speaks TLS only, or says why it cannot.
+    pub fn start_tls() -> Result<Self, String> {
         if let Some(why) =
             missing("redis-server", "--version").or_else(|| missing("openssl", "version"))
         {
@@ -67,23 +83,28 @@ impl Tls {
         }
         let certs = started("openssl", Certs::generate)?;
         let server = started("a TLS redis-server", || Server::start_tls(&certs.good, &[]))?;
-        Ok(Self { server, certs })
-    }
-
-    fn url(&self, port: u16) -> String {
-        format!("rediss://127.0.0.1:{port}")
+        Ok(Self {
+            server,
+            certs: Some(certs),
+        })
     }
 
     async fn store(&self, port: u16) -> Result<RedisStore, String> {
-        RedisStore::builder(&self.url(port))
-            .ca_pem(self.certs.ca_pem())
+        let builder = match &self.certs {
+            None => RedisStore::builder(&format!("redis://127.0.0.1:{port}")),
+            Some(certs) => {
+                RedisStore::builder(&format!("rediss://127.0.0.1:{port}")).ca_pem(certs.ca_pem())
+            }
+        };
+        builder
             .prefix(PREFIX)
             .connect()
             .await
-            .map_err(|e| format!("the TLS store did not connect: {e}"))
+            .map_err(|e| format!("the store did not connect: {e}"))
     }
 
-    /// Part (f)'s figures over TLS (rustls, the server verified against the generated CA).
+    /// Part (f)'s figures on this server (over TLS: rustls, the server verified against the
+    /// generated CA).
     pub async fn measure(&self, duration: Duration, in_flight: usize) -> Result<Report, String> {
         let port = self.server.port();
         let mut report = rates(&self.store(port).await?, duration, in_flight).await?;
