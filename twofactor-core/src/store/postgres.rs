@@ -71,9 +71,12 @@
 //! no two steps wait on each other in a cycle.
 //!
 //! - `reserve_send`: the phone's lock, cooldown and cap and the shared caps (address, range,
-//!   voice, country, overall), checked in the contract's order and recorded only if all pass,
-//!   under the phone's lock and the caps' lock (every send records the overall cap, so one
-//!   lock for all shared caps costs no parallelism): one round trip, nothing to take back.
+//!   voice, country, overall), checked in the contract's order and recorded only if all pass:
+//!   one round trip, nothing to take back. The phone's checks run under the phone's lock, the
+//!   shared caps' under the caps' lock, taken after them (every send records the overall cap,
+//!   so one lock for all shared caps costs no parallelism, but it serialises every send, so
+//!   it covers only what needs it; the phone's checks still hold under it, as only time lifts
+//!   them and the phone's lock keeps every other step off the phone).
 //!   The caps are exact sliding windows over the logs' rows, but a shared cap is not counted
 //!   row by row: the rows that left the window are deleted, then the log's counter in
 //!   `send_count` is read (every statement that adds or deletes a row moves its log's
@@ -489,7 +492,10 @@ impl PostgresStoreBuilder {
         self
     }
 
-    /// How many connections the store holds (default 4, at least 1).
+    /// How many connections the store holds (default 4, at least 1). With
+    /// [`Durability::Server`] each step waits for its commit's flush, and the server flushes
+    /// the commits of all connections together: more connections then mean more steps per
+    /// flush (BENCHMARKS.md, part g).
     pub fn connections(mut self, n: usize) -> Self {
         self.connections = n.max(1);
         self
