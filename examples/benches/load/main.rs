@@ -664,52 +664,179 @@ fn redis_part(s: &Settings, problems: &mut Problems) {
         }
     };
 
-    // Servers of the harness's own: plain (the baseline of the ratios), over TLS, a cluster.
-    let own = match redis_servers::Single::start_plain() {
-        Ok(server) => match rt.block_on(server.measure(s.redis_round, s.redis_in_flight)) {
-            Ok(r) => {
-                print_redis_beside("f, own", "own redis-server (baseline)", &r, None, None);
-                Some(r)
-            }
-            Err(e) => {
-                problems.0.push(format!("f, own: {e}"));
-                None
-            }
-        },
-        Err(e) => {
-            println!("| f, own | own redis-server | skipped: {e} | | | | |");
-            None
-        }
-    };
-    // Without a server of its own, the shared one is the baseline.
-    let baseline = own.as_ref().or(plain.as_ref());
+    // Servers of the harness's own, all running at once: plain (the baseline of the ratios),
+    // over TLS, a cluster.
+    let mut setups: Vec<OwnRedis> = Vec::new();
+    match redis_servers::Single::start_plain() {
+        Ok(server) => own_setup(
+            &rt,
+            s,
+            problems,
+            &mut setups,
+            "f, own",
+            "own redis-server (baseline)",
+            None,
+            async {
+                Ok((
+                    server.measure(s.redis_round, s.redis_in_flight).await?,
+                    server.connect().await?,
+                    Holder::Single(server),
+                ))
+            },
+        ),
+        Err(e) => println!("| f, own | own redis-server | skipped: {e} | | | | |"),
+    }
     match redis_servers::Single::start_tls() {
-        Ok(tls) => match rt.block_on(tls.measure(s.redis_round, s.redis_in_flight)) {
-            Ok(r) => print_redis_beside("f, TLS", "Redis over TLS (rustls)", &r, baseline, None),
-            Err(e) => problems.0.push(format!("f, TLS: {e}")),
-        },
+        Ok(server) => own_setup(
+            &rt,
+            s,
+            problems,
+            &mut setups,
+            "f, TLS",
+            "Redis over TLS (rustls)",
+            None,
+            async {
+                Ok((
+                    server.measure(s.redis_round, s.redis_in_flight).await?,
+                    server.connect().await?,
+                    Holder::Single(server),
+                ))
+            },
+        ),
         Err(e) => println!("| f, TLS | Redis over TLS | skipped: {e} | | | | |"),
     }
     match redis_servers::start_cluster() {
-        Ok(cluster) => {
-            match rt.block_on(redis_servers::measure_cluster(
-                &cluster,
+        Ok(cluster) => own_setup(
+            &rt,
+            s,
+            problems,
+            &mut setups,
+            "f, cluster",
+            "Redis Cluster, 3 primaries",
+            Some(0.8),
+            async {
+                // The direct store first: measuring the round trips makes the nodes announce
+                // their proxies.
+                let store = redis_servers::connect_cluster(&cluster).await?;
+                let report =
+                    redis_servers::measure_cluster(&cluster, s.redis_round, s.redis_in_flight)
+                        .await?;
+                Ok((report, store, Holder::Cluster(cluster)))
+            },
+        ),
+        Err(e) => println!("| f, cluster | Redis Cluster | skipped: {e} | | | | |"),
+    }
+    // The wrong-code verifications, which the ratios judge: rounds alternating between the
+    // setups (ABBA), the medians, as the other parts compare.
+    for r in 0..s.rounds {
+        let mut order: Vec<usize> = (0..setups.len()).collect();
+        if r % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let setup = &mut setups[i];
+            match rt.block_on(redis_store::wrong_round(
+                &setup.store,
+                &setup.phones,
                 s.redis_round,
                 s.redis_in_flight,
             )) {
-                Ok(r) => print_redis_beside(
-                    "f, cluster",
-                    "Redis Cluster, 3 primaries",
-                    &r,
-                    baseline,
-                    Some(0.8),
-                ),
-                Err(e) => problems.0.push(format!("f, cluster: {e}")),
+                Ok(rate) => setup.wrong.push(rate),
+                Err(e) => problems.0.push(format!("{}: {e}", setup.part)),
             }
-            // The nodes are killed here, while the runtime still runs.
-            drop(cluster);
         }
-        Err(e) => println!("| f, cluster | Redis Cluster | skipped: {e} | | | | |"),
+    }
+    for setup in &mut setups {
+        if !setup.wrong.is_empty() {
+            setup.report.verify_wrong.per_second = median(setup.wrong.iter().copied());
+        }
+    }
+    // Without a server of its own, the shared one is the baseline.
+    let baseline = setups
+        .iter()
+        .find(|o| o.part == "f, own")
+        .map(|o| o.report)
+        .or(plain);
+    for setup in &setups {
+        let base = (setup.part != "f, own").then_some(baseline).flatten();
+        print_redis_beside(
+            setup.part,
+            setup.what,
+            &setup.report,
+            base.as_ref(),
+            setup.target,
+        );
+    }
+    if !setups.is_empty() {
+        println!(
+            "|   | (own servers: wrong code, the median of {} rounds alternating between them) | | | | | |",
+            s.rounds
+        );
+    }
+    // The servers are killed here, while the runtime still runs.
+    drop(setups);
+}
+
+/// What keeps a server of part (f) running.
+#[allow(dead_code)] // held for its drop
+enum Holder {
+    Single(redis_servers::Single),
+    Cluster(redis_support::cluster::Cluster),
+}
+
+/// A Redis setup of the harness's own in part (f): its figures, a store on it and phones for
+/// the alternating wrong-code rounds.
+struct OwnRedis {
+    part: &'static str,
+    what: &'static str,
+    target: Option<f64>,
+    report: redis_store::Report,
+    store: twofactor_core::store::redis::RedisStore,
+    phones: Arc<Vec<twofactor_core::PhoneNumber>>,
+    wrong: Vec<f64>,
+    _server: Holder,
+}
+
+/// Measures one setup with `measure` (its figures, a store on it, what keeps it running) and
+/// prepares it for the wrong-code rounds.
+#[allow(clippy::too_many_arguments)]
+fn own_setup(
+    rt: &tokio::runtime::Runtime,
+    s: &Settings,
+    problems: &mut Problems,
+    setups: &mut Vec<OwnRedis>,
+    part: &'static str,
+    what: &'static str,
+    target: Option<f64>,
+    measure: impl Future<
+        Output = Result<
+            (
+                redis_store::Report,
+                twofactor_core::store::redis::RedisStore,
+                Holder,
+            ),
+            String,
+        >,
+    >,
+) {
+    let prepared = rt.block_on(async {
+        let (report, store, server) = measure.await?;
+        let n = if s.smoke { 500 } else { 2_000 };
+        let phones = redis_store::phones_for_wrong_rounds(&store, n).await?;
+        Ok::<_, String>((report, store, server, phones))
+    });
+    match prepared {
+        Ok((report, store, server, phones)) => setups.push(OwnRedis {
+            part,
+            what,
+            target,
+            report,
+            store,
+            phones,
+            wrong: Vec::new(),
+            _server: server,
+        }),
+        Err(e) => problems.0.push(format!("{part}: {e}")),
     }
 }
 

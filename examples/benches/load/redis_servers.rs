@@ -89,6 +89,11 @@ impl Single {
         })
     }
 
+    /// A store on this server.
+    pub async fn connect(&self) -> Result<RedisStore, String> {
+        self.store(self.server.port()).await
+    }
+
     async fn store(&self, port: u16) -> Result<RedisStore, String> {
         let builder = match &self.certs {
             None => RedisStore::builder(&format!("redis://127.0.0.1:{port}")),
@@ -133,13 +138,7 @@ pub async fn measure_cluster(
     duration: Duration,
     in_flight: usize,
 ) -> Result<Report, String> {
-    let store = RedisStore::cluster_builder(cluster.seeds())
-        .prefix(PREFIX)
-        .connect()
-        .await
-        .map_err(|e| format!("the cluster store did not connect: {e}"))?;
-    let mut report = rates(&store, duration, in_flight).await?;
-    drop(store);
+    let mut report = rates(&connect_cluster(cluster).await?, duration, in_flight).await?;
 
     let bursts = Arc::new(Bursts::default());
     let mut proxies = Vec::new();
@@ -163,6 +162,16 @@ pub async fn measure_cluster(
         .map_err(|e| format!("the cluster store did not connect through the proxies: {e}"))?;
     add_round_trips(&mut report, &counted, &bursts).await?;
     Ok(report)
+}
+
+/// A store on `cluster`, straight to its nodes. Connect it before [`measure_cluster`] has the
+/// nodes announce their proxies, or it goes through them.
+pub async fn connect_cluster(cluster: &Cluster) -> Result<RedisStore, String> {
+    RedisStore::cluster_builder(cluster.seeds())
+        .prefix(PREFIX)
+        .connect()
+        .await
+        .map_err(|e| format!("the cluster store did not connect: {e}"))
 }
 
 /// Makes every node announce `ports` (by node) and waits until every node's view of the

@@ -426,16 +426,7 @@ pub async fn rates(
     // as sends).
     let n = ((send_rate * duration.as_secs_f64() * 3.0) as usize).clamp(1_000, 200_000);
     let phones = Arc::new(prepared(store, &l, n).await?);
-    let (s, l2, p) = (store.clone(), l.clone(), phones.clone());
-    let wrong_rate = throughput(in_flight, duration, move |i| {
-        let (s, l2, p) = (s.clone(), l2.clone(), p.clone());
-        async move {
-            // At most a few wrong guesses per phone: the budget must not lock them.
-            let phone = p[(i % p.len() as u64) as usize];
-            verify(&s, &l2, phone, false).await
-        }
-    })
-    .await?;
+    let wrong_rate = wrong_round(store, &phones, duration, in_flight).await?;
 
     let phones = Arc::new(prepared(store, &l, n).await?);
     let (s, l2, p) = (store.clone(), l.clone(), phones.clone());
@@ -462,6 +453,34 @@ pub async fn rates(
         verify_wrong: op(wrong_rate),
         in_flight,
     })
+}
+
+/// `n` phones with a pending code, for [`wrong_round`].
+pub async fn phones_for_wrong_rounds(
+    store: &RedisStore,
+    n: usize,
+) -> Result<Arc<Vec<PhoneNumber>>, String> {
+    Ok(Arc::new(prepared(store, &limits(), n).await?))
+}
+
+/// Wrong-code verifications per second on `phones` (each prepared with a pending code, and
+/// never locked: the budget is unbounded), `in_flight` at a time for `duration`.
+pub async fn wrong_round(
+    store: &RedisStore,
+    phones: &Arc<Vec<PhoneNumber>>,
+    duration: Duration,
+    in_flight: usize,
+) -> Result<f64, String> {
+    let l = Arc::new(limits());
+    let (s, p) = (store.clone(), phones.clone());
+    throughput(in_flight, duration, move |i| {
+        let (s, l, p) = (s.clone(), l.clone(), p.clone());
+        async move {
+            let phone = p[(i % p.len() as u64) as usize];
+            verify(&s, &l, phone, false).await
+        }
+    })
+    .await
 }
 
 /// Fills in the round trips of the three operations, measured one at a time on `counted`, a
