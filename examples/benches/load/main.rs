@@ -735,13 +735,29 @@ fn redis_part(s: &Settings, problems: &mut Problems) {
         }
         for i in order {
             let setup = &mut setups[i];
+            let servers = setup.server.pids();
+            let cpu = |pids: &[u32]| -> Option<Duration> {
+                pids.iter().map(|p| redis_servers::cpu_time(*p)).sum()
+            };
+            let me = [std::process::id()];
+            let before = (cpu(&me), cpu(&servers));
+            let start = std::time::Instant::now();
             match rt.block_on(redis_store::wrong_round(
                 &setup.store,
                 &setup.phones,
                 s.redis_round,
                 s.redis_in_flight,
             )) {
-                Ok(rate) => setup.wrong.push(rate),
+                Ok(rate) => {
+                    setup.wrong.push(rate);
+                    setup.ops += rate * start.elapsed().as_secs_f64();
+                    if let (Some(c0), Some(s0), Some(c1), Some(s1)) =
+                        (before.0, before.1, cpu(&me), cpu(&servers))
+                    {
+                        setup.client_cpu += c1.saturating_sub(c0);
+                        setup.server_cpu += s1.saturating_sub(s0);
+                    }
+                }
                 Err(e) => problems.0.push(format!("{}: {e}", setup.part)),
             }
         }
@@ -766,6 +782,14 @@ fn redis_part(s: &Settings, problems: &mut Problems) {
             base.as_ref(),
             setup.target,
         );
+        if setup.ops > 0.0 && !setup.server_cpu.is_zero() {
+            let per_op = |d: Duration| d.as_secs_f64() * 1e6 / setup.ops;
+            println!(
+                "|   | CPU per wrong-code verify, over the rounds: the harness (client), the server(s) | | {:.1} µs, {:.1} µs | | | |",
+                per_op(setup.client_cpu),
+                per_op(setup.server_cpu)
+            );
+        }
     }
     if !setups.is_empty() {
         println!(
@@ -778,10 +802,19 @@ fn redis_part(s: &Settings, problems: &mut Problems) {
 }
 
 /// What keeps a server of part (f) running.
-#[allow(dead_code)] // held for its drop
 enum Holder {
     Single(redis_servers::Single),
     Cluster(redis_support::cluster::Cluster),
+}
+
+impl Holder {
+    /// The server processes.
+    fn pids(&self) -> Vec<u32> {
+        match self {
+            Self::Single(server) => vec![server.pid()],
+            Self::Cluster(cluster) => cluster.nodes.iter().map(|n| n.pid()).collect(),
+        }
+    }
 }
 
 /// A Redis setup of the harness's own in part (f): its figures, a store on it and phones for
@@ -794,7 +827,12 @@ struct OwnRedis {
     store: twofactor_core::store::redis::RedisStore,
     phones: Arc<Vec<twofactor_core::PhoneNumber>>,
     wrong: Vec<f64>,
-    _server: Holder,
+    /// Over the wrong-code rounds: operations, and the CPU time of the harness's process and
+    /// of the servers.
+    ops: f64,
+    client_cpu: Duration,
+    server_cpu: Duration,
+    server: Holder,
 }
 
 /// Measures one setup with `measure` (its figures, a store on it, what keeps it running) and
@@ -834,7 +872,10 @@ fn own_setup(
             store,
             phones,
             wrong: Vec::new(),
-            _server: server,
+            ops: 0.0,
+            client_cpu: Duration::ZERO,
+            server_cpu: Duration::ZERO,
+            server,
         }),
         Err(e) => problems.0.push(format!("{part}: {e}")),
     }

@@ -89,6 +89,11 @@ impl Single {
         })
     }
 
+    /// The server's process.
+    pub fn pid(&self) -> u32 {
+        self.server.pid()
+    }
+
     /// A store on this server.
     pub async fn connect(&self) -> Result<RedisStore, String> {
         self.store(self.server.port()).await
@@ -206,4 +211,16 @@ fn announce(cluster: &Cluster, ports: &[u16]) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// CPU time a process has used so far (user and system), from `/proc` (Linux; `None`
+/// elsewhere or once it is gone).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name (in parentheses, which may hold spaces): state is field 3,
+    // utime and stime fields 14 and 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(Duration::from_millis(ticks * 10))
 }
