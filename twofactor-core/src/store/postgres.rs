@@ -136,8 +136,9 @@
 //! off` for themselves: a step's commit is seen by every other step at once, as always, but
 //! the step answers before its write-ahead log record is on disk; the server writes it within
 //! three `wal_writer_delay`s (600 ms with the defaults). Waiting for the flush is what bounded
-//! the store on the machine of BENCHMARKS.md (part g: about 900 wrong-code verifications per
-//! second and 140 sends per second waiting, several thousand without). What it costs:
+//! the store on the machine of BENCHMARKS.md (part g, 4 connections, a disk that flushes in
+//! 3 ms: about 800 wrong-code verifications and 145 sends per second waiting, more than
+//! 10 000 and 1 300 without). What it costs:
 //!
 //! - Only a crash of the database server or its machine loses anything: not a crash or a
 //!   restart of the application, not a clean shutdown of PostgreSQL. The database then comes
