@@ -366,3 +366,98 @@ fn the_durability_is_read_from_the_environment_and_needs_the_database() {
         })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn purges_racing_sends_take_each_expired_row_off_its_counter_once() {
+    let schema = Schema::new();
+    let Some(store) = support::connect(schema.builder().clock(Clock::Caller).connections(8)).await
+    else {
+        return;
+    };
+    let store = std::sync::Arc::new(store);
+    let policy = Policy::builder()
+        .sends_per_ip_per_hour(twofactor_core::policy::MAX_CAP)
+        .sends_per_range_per_hour(twofactor_core::policy::MAX_CAP)
+        .sends_per_hour(twofactor_core::policy::MAX_CAP)
+        .conversion_min_sends(0)
+        .build()
+        .unwrap();
+    let limits = SendLimits::from(&policy);
+    let ips: Vec<std::net::IpAddr> = (1..=4)
+        .map(|i| format!("192.0.2.{i}").parse().unwrap())
+        .collect();
+    // Sends three hours ago (the purge, on the server's clock, finds them expired) ...
+    let now = twofactor_core::clock::unix_millis(SystemTime::now());
+    let old = now - 3 * 3_600_000;
+    for i in 0..200u64 {
+        let send = SendAttempt::new(random_phone(), old + i, limits)
+            .with_client(Some(ips[(i % 4) as usize]));
+        assert_eq!(
+            store.reserve_send(&send).await.unwrap(),
+            SendDecision::Granted
+        );
+    }
+    // ... then purges and sends from the same addresses, which prune the same logs, at once.
+    let (purges, sends) = (8, 40);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(purges + sends));
+    let mut tasks = Vec::new();
+    for _ in 0..purges {
+        let (store, barrier) = (store.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.purge_expired().await.map(drop)
+        }));
+    }
+    for i in 0..sends {
+        let (store, barrier, ip) = (store.clone(), barrier.clone(), ips[i % 4]);
+        tasks.push(tokio::spawn(async move {
+            let send = SendAttempt::new(random_phone(), now, limits).with_client(Some(ip));
+            barrier.wait().await;
+            match store.reserve_send(&send).await {
+                Ok(SendDecision::Granted) => Ok(()),
+                Ok(other) => panic!("refused: {other:?}"),
+                Err(e) => Err(e),
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+
+    // Every counter holds its log's rows, and every counted log has its counter.
+    let raw = support::raw().await.unwrap();
+    let wrong = raw
+        .query(
+            &format!(
+                "SELECT coalesce(c.log, s.log), c.n, s.rows FROM \"{0}\".send_count c \
+                 FULL JOIN (SELECT log, count(*) AS rows FROM \"{0}\".send_log \
+                            WHERE log NOT LIKE 'p:%' GROUP BY log) s ON s.log = c.log \
+                 WHERE coalesce(c.n, 0) <> coalesce(s.rows, 0)",
+                schema.name
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    let wrong: Vec<(String, Option<i32>, Option<i64>)> = wrong
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert!(wrong.is_empty(), "counters off their rows: {wrong:?}");
+    let all: i32 = raw
+        .query_one(
+            &format!(
+                "SELECT n FROM \"{}\".send_count WHERE log = 'all'",
+                schema.name
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        all,
+        i32::try_from(sends).unwrap(),
+        "only the new sends are live"
+    );
+}
