@@ -147,6 +147,10 @@ pub struct Settings {
     /// `TWOFACTOR_DATABASE_URL` (it may carry a password): the PostgreSQL store. Exclusive
     /// with `TWOFACTOR_REDIS_URL`.
     pub database_url: Option<SecretString>,
+    /// `TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT` (default false): every PostgreSQL step waits
+    /// for the server's `synchronous_commit`; false lets the counting steps skip the flush
+    /// (see the PostgreSQL store's docs, "Durability").
+    pub database_synchronous_commit: bool,
     /// `TWOFACTOR_SIGNING_KEY`: comma-separated keys, the first signs. `None`: random.
     pub keys: Option<KeyRing>,
     /// `TWOFACTOR_DEFAULT_REGION` and `TWOFACTOR_ALLOWED_COUNTRIES`.
@@ -460,7 +464,12 @@ impl Settings {
             redis_wait_replicas,
         )?;
         let database_url = env.secret("TWOFACTOR_DATABASE_URL");
-        check_database(database_url.as_ref(), redis_url.is_some())?;
+        let database_synchronous_commit = env.flag("TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT")?;
+        check_database(
+            database_url.as_ref(),
+            redis_url.is_some(),
+            database_synchronous_commit.is_some(),
+        )?;
 
         Ok(Self {
             provider,
@@ -485,6 +494,7 @@ impl Settings {
             redis_ca_file,
             redis_wait_replicas,
             database_url,
+            database_synchronous_commit: database_synchronous_commit.unwrap_or(false),
             keys,
             phone_parser,
             policy,
@@ -675,7 +685,7 @@ impl Settings {
         if let Some(url) = &self.redis_url {
             builder = builder.shared_store(redis_store(url, self).await?);
         } else if let Some(url) = &self.database_url {
-            builder = builder.shared_store(postgres_store(url).await?);
+            builder = builder.shared_store(postgres_store(url, self).await?);
         }
         Ok(builder.build()?)
     }
@@ -816,9 +826,19 @@ async fn redis_store(
 
 /// Checks `TWOFACTOR_DATABASE_URL` before anything connects (never showing the URL: it may
 /// carry a password).
-fn check_database(url: Option<&SecretString>, redis: bool) -> Result<(), ConfigError> {
+fn check_database(
+    url: Option<&SecretString>,
+    redis: bool,
+    synchronous_commit: bool,
+) -> Result<(), ConfigError> {
     const URL: &str = "TWOFACTOR_DATABASE_URL";
     let Some(url) = url else {
+        if synchronous_commit {
+            return Err(invalid(
+                "TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT",
+                "is set but TWOFACTOR_DATABASE_URL is not",
+            ));
+        }
         return Ok(());
     };
     if redis {
@@ -843,9 +863,16 @@ fn check_database(url: Option<&SecretString>, redis: bool) -> Result<(), ConfigE
 #[cfg(feature = "postgres")]
 async fn postgres_store(
     url: &SecretString,
+    settings: &Settings,
 ) -> Result<Arc<dyn crate::VerificationStore>, ConfigError> {
-    use crate::store::postgres::PostgresStore;
+    use crate::store::postgres::{Durability, PostgresStore};
+    let durability = if settings.database_synchronous_commit {
+        Durability::Server
+    } else {
+        Durability::Relaxed
+    };
     let store = PostgresStore::builder(url.expose_secret().trim())
+        .durability(durability)
         .connect()
         .await
         .map_err(ConfigError::DatabaseStore)?;
@@ -855,6 +882,7 @@ async fn postgres_store(
 #[cfg(not(feature = "postgres"))]
 async fn postgres_store(
     url: &SecretString,
+    _: &Settings,
 ) -> Result<Arc<dyn crate::VerificationStore>, ConfigError> {
     let _ = url.expose_secret();
     Err(invalid(

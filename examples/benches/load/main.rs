@@ -10,14 +10,21 @@
 //!
 //! Everything runs in this process, on loopback, bounded in time: each server under test on one
 //! thread, the load generator on another (the machine has two cores), the fake provider of part
-//! d on a third. Baseline and subject rounds alternate (ABBA), and medians are reported.
+//! d on a third. Baseline and subject rounds alternate (ABBA), and medians are reported. The
+//! stores' parts use the Redis and PostgreSQL the tests use, and part f also starts servers of
+//! its own (Redis over TLS, a Redis Cluster: `redis_servers.rs`), killed when it is done.
 
 mod attack;
 mod client;
 mod fake_2factor;
 mod memory;
 mod postgres_store;
+mod redis_servers;
 mod redis_store;
+// The Redis tests' own support code (a TLS redis-server with generated certificates, a Redis
+// Cluster), included rather than copied: part (f) starts its servers exactly as the tests do.
+#[path = "../../../twofactor-core/tests/redis_support/mod.rs"]
+mod redis_support;
 mod servers;
 
 use std::net::SocketAddr;
@@ -27,6 +34,7 @@ use std::time::Duration;
 
 use client::{Outcome, Repeat, Request, Script};
 use twofactor_core::local::LocalOtp;
+use twofactor_core::store::postgres::Durability;
 use twofactor_core::transport::HttpOptions;
 use twofactor_core::twofactor::{TwoFactorClient, TwoFactorOtp};
 use twofactor_core::verifier::Context;
@@ -635,7 +643,7 @@ fn redis_part(s: &Settings, problems: &mut Problems) {
         .enable_all()
         .build()
         .expect("runtime");
-    match rt.block_on(redis_store::run(s.redis_round, s.redis_in_flight)) {
+    let plain = match rt.block_on(redis_store::run(s.redis_round, s.redis_in_flight)) {
         Ok(r) => {
             println!(
                 "| f | Redis store: verify, wrong code (begin_attempt) | | {:.0} ops/s, {:.2} round trips | | 1 round trip, >= 10 000/s | {} |",
@@ -654,14 +662,285 @@ fn redis_part(s: &Settings, problems: &mut Problems) {
                 yes(r.send.round_trips <= 2.0)
             );
             println!("|   | ({} operations in flight) | | | | | |", r.in_flight);
+            Some(r)
         }
-        Err(e) if s.smoke => println!("| f | Redis store | skipped: {e} | | | | |"),
-        Err(e) => problems.0.push(format!("f: {e}")),
+        Err(e) if s.smoke => {
+            println!("| f | Redis store | skipped: {e} | | | | |");
+            None
+        }
+        Err(e) => {
+            problems.0.push(format!("f: {e}"));
+            None
+        }
+    };
+
+    // Servers of the harness's own, all running at once: plain (the baseline of the ratios),
+    // over TLS, a cluster.
+    let mut setups: Vec<OwnRedis> = Vec::new();
+    match redis_servers::Single::start_plain() {
+        Ok(server) => own_setup(
+            &rt,
+            s,
+            problems,
+            &mut setups,
+            "f, own",
+            "own redis-server (baseline)",
+            None,
+            async {
+                Ok((
+                    server.measure(s.redis_round, s.redis_in_flight).await?,
+                    server.connect().await?,
+                    Holder::Single(server),
+                ))
+            },
+        ),
+        Err(e) => println!("| f, own | own redis-server | skipped: {e} | | | | |"),
+    }
+    match redis_servers::Single::start_tls() {
+        Ok(server) => own_setup(
+            &rt,
+            s,
+            problems,
+            &mut setups,
+            "f, TLS",
+            "Redis over TLS (rustls)",
+            None,
+            async {
+                Ok((
+                    server.measure(s.redis_round, s.redis_in_flight).await?,
+                    server.connect().await?,
+                    Holder::Single(server),
+                ))
+            },
+        ),
+        Err(e) => println!("| f, TLS | Redis over TLS | skipped: {e} | | | | |"),
+    }
+    match redis_servers::start_cluster() {
+        Ok(cluster) => own_setup(
+            &rt,
+            s,
+            problems,
+            &mut setups,
+            "f, cluster",
+            "Redis Cluster, 3 primaries",
+            Some(0.8),
+            async {
+                // The direct store first: measuring the round trips makes the nodes announce
+                // their proxies.
+                let store = redis_servers::connect_cluster(&cluster).await?;
+                let report =
+                    redis_servers::measure_cluster(&cluster, s.redis_round, s.redis_in_flight)
+                        .await?;
+                Ok((report, store, Holder::Cluster(cluster)))
+            },
+        ),
+        Err(e) => println!("| f, cluster | Redis Cluster | skipped: {e} | | | | |"),
+    }
+    // The wrong-code verifications, which the ratios judge: rounds alternating between the
+    // setups (ABBA), the medians, as the other parts compare.
+    for r in 0..s.rounds {
+        let mut order: Vec<usize> = (0..setups.len()).collect();
+        if r % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let setup = &mut setups[i];
+            let servers = setup.server.pids();
+            let cpu = |pids: &[u32]| -> Option<Duration> {
+                pids.iter().map(|p| redis_servers::cpu_time(*p)).sum()
+            };
+            let me = [std::process::id()];
+            let before = (cpu(&me), cpu(&servers));
+            let start = std::time::Instant::now();
+            match rt.block_on(redis_store::wrong_round(
+                &setup.store,
+                &setup.phones,
+                s.redis_round,
+                s.redis_in_flight,
+            )) {
+                Ok(rate) => {
+                    setup.wrong.push(rate);
+                    setup.ops += rate * start.elapsed().as_secs_f64();
+                    if let (Some(c0), Some(s0), Some(c1), Some(s1)) =
+                        (before.0, before.1, cpu(&me), cpu(&servers))
+                    {
+                        setup.client_cpu += c1.saturating_sub(c0);
+                        setup.server_cpu += s1.saturating_sub(s0);
+                    }
+                }
+                Err(e) => problems.0.push(format!("{}: {e}", setup.part)),
+            }
+        }
+    }
+    for setup in &mut setups {
+        if !setup.wrong.is_empty() {
+            setup.report.verify_wrong.per_second = median(setup.wrong.iter().copied());
+        }
+    }
+    // Without a server of its own, the shared one is the baseline.
+    let baseline = setups
+        .iter()
+        .find(|o| o.part == "f, own")
+        .map(|o| o.report)
+        .or(plain);
+    for setup in &setups {
+        let base = (setup.part != "f, own").then_some(baseline).flatten();
+        print_redis_beside(
+            setup.part,
+            setup.what,
+            &setup.report,
+            base.as_ref(),
+            setup.target,
+        );
+        if setup.ops > 0.0 && !setup.server_cpu.is_zero() {
+            let per_op = |d: Duration| d.as_secs_f64() * 1e6 / setup.ops;
+            println!(
+                "|   | CPU per wrong-code verify, over the rounds: the harness (client), the server(s) | | {:.1} µs, {:.1} µs | | | |",
+                per_op(setup.client_cpu),
+                per_op(setup.server_cpu)
+            );
+        }
+    }
+    if !setups.is_empty() {
+        println!(
+            "|   | (own servers: wrong code, the median of {} rounds alternating between them) | | | | | |",
+            s.rounds
+        );
+    }
+    // The servers are killed here, while the runtime still runs.
+    drop(setups);
+}
+
+/// What keeps a server of part (f) running.
+enum Holder {
+    Single(redis_servers::Single),
+    Cluster(redis_support::cluster::Cluster),
+}
+
+impl Holder {
+    /// The server processes.
+    fn pids(&self) -> Vec<u32> {
+        match self {
+            Self::Single(server) => vec![server.pid()],
+            Self::Cluster(cluster) => cluster.nodes.iter().map(|n| n.pid()).collect(),
+        }
     }
 }
 
+/// A Redis setup of the harness's own in part (f): its figures, a store on it and phones for
+/// the alternating wrong-code rounds.
+struct OwnRedis {
+    part: &'static str,
+    what: &'static str,
+    target: Option<f64>,
+    report: redis_store::Report,
+    store: twofactor_core::store::redis::RedisStore,
+    phones: Arc<Vec<twofactor_core::PhoneNumber>>,
+    wrong: Vec<f64>,
+    /// Over the wrong-code rounds: operations, and the CPU time of the harness's process and
+    /// of the servers.
+    ops: f64,
+    client_cpu: Duration,
+    server_cpu: Duration,
+    server: Holder,
+}
+
+/// Measures one setup with `measure` (its figures, a store on it, what keeps it running) and
+/// prepares it for the wrong-code rounds.
+#[allow(clippy::too_many_arguments)]
+fn own_setup(
+    rt: &tokio::runtime::Runtime,
+    s: &Settings,
+    problems: &mut Problems,
+    setups: &mut Vec<OwnRedis>,
+    part: &'static str,
+    what: &'static str,
+    target: Option<f64>,
+    measure: impl Future<
+        Output = Result<
+            (
+                redis_store::Report,
+                twofactor_core::store::redis::RedisStore,
+                Holder,
+            ),
+            String,
+        >,
+    >,
+) {
+    let prepared = rt.block_on(async {
+        let (report, store, server) = measure.await?;
+        let n = if s.smoke { 500 } else { 2_000 };
+        let phones = redis_store::phones_for_wrong_rounds(&store, n).await?;
+        Ok::<_, String>((report, store, server, phones))
+    });
+    match prepared {
+        Ok((report, store, server, phones)) => setups.push(OwnRedis {
+            part,
+            what,
+            target,
+            report,
+            store,
+            phones,
+            wrong: Vec::new(),
+            ops: 0.0,
+            client_cpu: Duration::ZERO,
+            server_cpu: Duration::ZERO,
+            server,
+        }),
+        Err(e) => problems.0.push(format!("{part}: {e}")),
+    }
+}
+
+/// Part (f)'s rows for another Redis setup, with its ratios to a single plain Redis (`target`:
+/// the least ratio of wrong-code verifications per second it should reach).
+fn print_redis_beside(
+    part: &str,
+    what: &str,
+    r: &redis_store::Report,
+    single: Option<&redis_store::Report>,
+    target: Option<f64>,
+) {
+    let ratio = |mine: f64, theirs: Option<f64>| {
+        theirs.map_or(String::new(), |t| {
+            format!("{:.2} x single", mine / t.max(f64::MIN_POSITIVE))
+        })
+    };
+    let wrong = single
+        .map(|p| r.verify_wrong.per_second / p.verify_wrong.per_second.max(f64::MIN_POSITIVE));
+    let (target_text, met) = match (target, wrong) {
+        (Some(t), Some(w)) => (format!(">= {t} x single"), yes(w >= t)),
+        (Some(t), None) => (format!(">= {t} x single"), "no single Redis to compare"),
+        (None, _) => (String::new(), ""),
+    };
+    println!(
+        "| {part} | {what}: verify, wrong code (begin_attempt) | | {:.0} ops/s, {:.2} round trips | {} | {target_text} | {met} |",
+        r.verify_wrong.per_second,
+        r.verify_wrong.round_trips,
+        ratio(
+            r.verify_wrong.per_second,
+            single.map(|p| p.verify_wrong.per_second)
+        ),
+    );
+    println!(
+        "|   | verify, right code (begin + finish) | | {:.0} ops/s, {:.2} round trips | {} | | |",
+        r.verify_match.per_second,
+        r.verify_match.round_trips,
+        ratio(
+            r.verify_match.per_second,
+            single.map(|p| p.verify_match.per_second)
+        ),
+    );
+    println!(
+        "|   | send (reserve_send + put_pending) | | {:.0} ops/s, {:.2} round trips | {} | | |",
+        r.send.per_second,
+        r.send.round_trips,
+        ratio(r.send.per_second, single.map(|p| p.send.per_second)),
+    );
+}
+
 /// Part (g): the PostgreSQL store, as part (f) measures Redis (`LOAD_PG_CONNECTIONS` sets
-/// the store's pool, default 4).
+/// the store's pool, default 4; `LOAD_PG_DURABILITY=server` makes every step wait for the
+/// server's `synchronous_commit`, instead of the store's default, relaxed).
 fn postgres_part(s: &Settings, problems: &mut Problems) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -671,11 +950,16 @@ fn postgres_part(s: &Settings, problems: &mut Problems) {
     let connections = std::env::var("LOAD_PG_CONNECTIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(twofactor_core::store::postgres::DEFAULT_CONNECTIONS);
+    let durability = match std::env::var("LOAD_PG_DURABILITY").as_deref() {
+        Ok("server") => Durability::Server,
+        _ => Durability::Relaxed,
+    };
     match rt.block_on(postgres_store::run(
         s.redis_round,
         s.redis_in_flight,
         connections,
+        durability,
     )) {
         Ok(r) => {
             println!(
@@ -695,7 +979,7 @@ fn postgres_part(s: &Settings, problems: &mut Problems) {
                 yes(r.send.round_trips <= 2.0)
             );
             println!(
-                "|   | ({} operations in flight, {connections} connections) | | | | | |",
+                "|   | ({} operations in flight, {connections} connections, durability {durability:?}) | | | | | |",
                 r.in_flight
             );
         }

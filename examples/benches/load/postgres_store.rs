@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use twofactor_core::Policy;
 use twofactor_core::policy::MAX_CAP;
-use twofactor_core::store::postgres::PostgresStore;
+use twofactor_core::store::postgres::{Durability, PostgresStore};
 use twofactor_core::store::{
     AttemptDecision, AttemptLimits, AttemptResult, Pending, SendAttempt, SendLimits,
 };
@@ -190,7 +190,7 @@ async fn round_trips(l: &Arc<Limits>, n: usize) -> Result<(f64, f64, f64), Strin
         .connect()
         .await
         .map_err(|e| e.to_string())?;
-    let count = || bursts.load(Ordering::Relaxed);
+    let count = || bursts.count();
     let median = |mut v: Vec<u64>| {
         v.sort_unstable();
         v.get(v.len() / 2).copied().unwrap_or(0) as f64
@@ -231,11 +231,13 @@ async fn drop_schema() -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Runs part (g) with `connections` in the store's pool; `Err` says why it could not run.
+/// Runs part (g) with `connections` in the store's pool and `durability`; `Err` says why it
+/// could not run.
 pub async fn run(
     duration: Duration,
     in_flight: usize,
     connections: usize,
+    durability: Durability,
 ) -> Result<Report, String> {
     // A fresh schema each run: the figures do not depend on what an earlier run left.
     drop_schema()
@@ -244,6 +246,7 @@ pub async fn run(
     let store = PostgresStore::builder(&url())
         .schema(SCHEMA)
         .connections(connections)
+        .durability(durability)
         .connect()
         .await
         .map_err(|e| format!("no PostgreSQL answers at TWOFACTOR_TEST_DATABASE_URL ({e})"))?;

@@ -1,7 +1,10 @@
 //! Part (f): the Redis store through the [`VerificationStore`] trait — operations per second,
-//! and Redis round trips per operation.
+//! and Redis round trips per operation — on plain Redis, on Redis over TLS and on a Redis
+//! Cluster of 3 primaries, in one run.
 //!
-//! Run when a Redis answers at `TWOFACTOR_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`).
+//! Plain Redis: the one at `TWOFACTOR_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). TLS
+//! and the cluster: `redis-server` children of the harness on free ports, started and killed by
+//! [`crate::redis_servers`].
 //!
 //! - **send**: `reserve_send` then `put_pending`, for a fresh phone (what the engine does around
 //!   the provider call);
@@ -17,7 +20,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,7 +36,10 @@ use crate::memory::provider_ticket;
 use twofactor_core::Policy;
 
 /// The harness's own key prefix, apart from apps' and tests' keys (every key has a TTL).
-const PREFIX: &str = "twofactor-bench";
+pub(crate) const PREFIX: &str = "twofactor-bench";
+
+/// What an operation answers when the prepared phones are used up.
+const EXHAUSTED: &str = "exhausted";
 
 /// One operation's figures.
 #[derive(Debug, Clone, Copy, Default)]
@@ -129,13 +135,11 @@ async fn verify(
     }
 }
 
-/// Phones with a pending code, prepared outside the timing.
+/// Phones with a pending code, prepared outside the timing (64 at a time).
 async fn prepared(store: &RedisStore, l: &Limits, n: usize) -> Result<Vec<PhoneNumber>, String> {
-    let mut phones = Vec::with_capacity(n);
-    for _ in 0..n {
-        let phone = fresh_phone();
-        send(store, l, phone).await?;
-        phones.push(phone);
+    let phones: Vec<PhoneNumber> = (0..n).map(|_| fresh_phone()).collect();
+    for chunk in phones.chunks(64) {
+        futures_util::future::try_join_all(chunk.iter().map(|p| send(store, l, *p))).await?;
     }
     Ok(phones)
 }
@@ -155,7 +159,12 @@ where
             tokio::spawn(async move {
                 let mut i = t as u64;
                 while Instant::now() < deadline {
-                    op(i).await?;
+                    match op(i).await {
+                        Ok(()) => {}
+                        // The prepared phones are used up: this task is done early.
+                        Err(e) if e == EXHAUSTED => break,
+                        Err(e) => return Err(e),
+                    }
                     done.fetch_add(1, Ordering::Relaxed);
                     i += in_flight as u64;
                 }
@@ -169,18 +178,52 @@ where
     Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
 
-/// A TCP proxy to `upstream` that counts the bursts of bytes clients send after an answer: the
-/// round trips of any store's protocol (part g uses it for PostgreSQL).
+/// What counting proxies saw: the round trips of any store's protocol (part g uses them for
+/// PostgreSQL), counted as the client's writes that follow an answer. Bytes the client sends
+/// before an answer came belong to the same round trip, even on another connection through
+/// another proxy sharing this count: a cluster client that sends to two nodes at once waits
+/// for one round trip, not two.
+#[derive(Debug, Default)]
+pub(crate) struct Bursts {
+    count: AtomicU64,
+    waiting: AtomicBool,
+}
+
+impl Bursts {
+    pub(crate) fn count(&self) -> u64 {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    fn sent(&self) {
+        if !self.waiting.swap(true, Ordering::SeqCst) {
+            self.count.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn answered(&self) {
+        self.waiting.store(false, Ordering::SeqCst);
+    }
+}
+
+/// A TCP proxy to `upstream` that counts round trips (see [`Bursts`]).
 pub(crate) async fn counting_proxy(
     upstream: SocketAddr,
-) -> std::io::Result<(SocketAddr, Arc<AtomicU64>)> {
+) -> std::io::Result<(SocketAddr, Arc<Bursts>)> {
+    let bursts = Arc::new(Bursts::default());
+    let addr = counting_proxy_into(upstream, bursts.clone()).await?;
+    Ok((addr, bursts))
+}
+
+/// [`counting_proxy`], counting into `bursts` (one proxy per cluster node, one count).
+pub(crate) async fn counting_proxy_into(
+    upstream: SocketAddr,
+    bursts: Arc<Bursts>,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let bursts = Arc::new(AtomicU64::new(0));
-    let counter = bursts.clone();
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
-            let counter = counter.clone();
+            let bursts = bursts.clone();
             tokio::spawn(async move {
                 let Ok(server) = TcpStream::connect(upstream).await else {
                     return;
@@ -188,10 +231,7 @@ pub(crate) async fn counting_proxy(
                 let _ = (client.set_nodelay(true), server.set_nodelay(true));
                 let (mut cr, mut cw) = client.into_split();
                 let (mut sr, mut sw) = server.into_split();
-                // The client's bytes that arrive before Redis has answered belong to the same
-                // round trip: count a burst when the client writes after an answer.
-                let answered = Arc::new(std::sync::atomic::AtomicBool::new(true));
-                let seen = answered.clone();
+                let seen = bursts.clone();
                 let up = async move {
                     let mut buf = vec![0u8; 65536];
                     loop {
@@ -199,9 +239,7 @@ pub(crate) async fn counting_proxy(
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
                         };
-                        if seen.swap(false, Ordering::SeqCst) {
-                            counter.fetch_add(1, Ordering::Relaxed);
-                        }
+                        seen.sent();
                         if sw.write_all(&buf[..n]).await.is_err() {
                             break;
                         }
@@ -214,7 +252,7 @@ pub(crate) async fn counting_proxy(
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
                         };
-                        answered.store(true, Ordering::SeqCst);
+                        bursts.answered();
                         if cw.write_all(&buf[..n]).await.is_err() {
                             break;
                         }
@@ -224,7 +262,7 @@ pub(crate) async fn counting_proxy(
             });
         }
     });
-    Ok((addr, bursts))
+    Ok(addr)
 }
 
 /// Rebuilds a Redis URL around another address.
@@ -254,8 +292,8 @@ fn split_url(url: &str) -> Option<(String, WithAddr)> {
     ))
 }
 
-/// Round trips per operation (the median), one operation at a time through the proxy.
-async fn round_trips(url: &str, l: &Limits, n: usize) -> Result<(f64, f64, f64), String> {
+/// A store on the plain Redis at `url` whose round trips are counted: through a counting proxy.
+async fn counted_store(url: &str) -> Result<(RedisStore, Arc<Bursts>), String> {
     let (host, with_addr) = split_url(url).ok_or("an unreadable Redis URL")?;
     let upstream = tokio::net::lookup_host(host)
         .await
@@ -268,7 +306,18 @@ async fn round_trips(url: &str, l: &Limits, n: usize) -> Result<(f64, f64, f64),
         .connect()
         .await
         .map_err(|e| e.to_string())?;
-    let count = || bursts.load(Ordering::Relaxed);
+    Ok((store, bursts))
+}
+
+/// Round trips per operation (the median), one operation at a time on `store`, whose bytes
+/// go through the proxies that count into `bursts`.
+async fn round_trips(
+    store: &RedisStore,
+    bursts: &Bursts,
+    l: &Limits,
+    n: usize,
+) -> Result<(f64, f64, f64), String> {
+    let count = || bursts.count();
     // The median over the operations: a script of a pipelined pair written a moment after
     // Redis answered the first would look like a round trip of its own.
     let median = |mut v: Vec<u64>| {
@@ -281,7 +330,7 @@ async fn round_trips(url: &str, l: &Limits, n: usize) -> Result<(f64, f64, f64),
     for _ in 0..n {
         let phone = fresh_phone();
         let before = count();
-        send(&store, l, phone).await?;
+        send(store, l, phone).await?;
         flights.push(count() - before);
         phones.push(phone);
     }
@@ -289,14 +338,14 @@ async fn round_trips(url: &str, l: &Limits, n: usize) -> Result<(f64, f64, f64),
 
     for phone in &phones {
         let before = count();
-        verify(&store, l, *phone, false).await?;
+        verify(store, l, *phone, false).await?;
         flights.push(count() - before);
     }
     let wrong = median(std::mem::take(&mut flights));
 
     for phone in &phones {
         let before = count();
-        verify(&store, l, *phone, true).await?;
+        verify(store, l, *phone, true).await?;
         flights.push(count() - before);
     }
     let right = median(flights);
@@ -336,7 +385,8 @@ async fn clean_up(url: &str) -> Result<(), String> {
     }
 }
 
-/// Runs part (f); `Err` says why it could not run (no Redis answers, say).
+/// Runs part (f) on the plain Redis at `TWOFACTOR_TEST_REDIS_URL`; `Err` says why it could
+/// not run (no Redis answers, say).
 pub async fn run(duration: Duration, in_flight: usize) -> Result<Report, String> {
     let url = std::env::var("TWOFACTOR_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
@@ -345,6 +395,24 @@ pub async fn run(duration: Duration, in_flight: usize) -> Result<Report, String>
         .connect()
         .await
         .map_err(|e| format!("no Redis answers at TWOFACTOR_TEST_REDIS_URL ({e})"))?;
+    let measured = async {
+        let mut report = rates(&store, duration, in_flight).await?;
+        let (counted, bursts) = counted_store(&url).await?;
+        add_round_trips(&mut report, &counted, &bursts).await?;
+        Ok(report)
+    }
+    .await;
+    clean_up(&url).await?;
+    measured
+}
+
+/// Operations per second of the three operations on `store`, `in_flight` at a time for
+/// `duration` each (round trips left at 0: see [`add_round_trips`]).
+pub async fn rates(
+    store: &RedisStore,
+    duration: Duration,
+    in_flight: usize,
+) -> Result<Report, String> {
     let l = Arc::new(limits());
 
     let (s, l2) = (store.clone(), l.clone());
@@ -357,19 +425,10 @@ pub async fn run(duration: Duration, in_flight: usize) -> Result<Report, String>
     // Enough pending codes for the verifications to come (they run at most about twice as fast
     // as sends).
     let n = ((send_rate * duration.as_secs_f64() * 3.0) as usize).clamp(1_000, 200_000);
-    let phones = Arc::new(prepared(&store, &l, n).await?);
-    let (s, l2, p) = (store.clone(), l.clone(), phones.clone());
-    let wrong_rate = throughput(in_flight, duration, move |i| {
-        let (s, l2, p) = (s.clone(), l2.clone(), p.clone());
-        async move {
-            // At most a few wrong guesses per phone: the budget must not lock them.
-            let phone = p[(i % p.len() as u64) as usize];
-            verify(&s, &l2, phone, false).await
-        }
-    })
-    .await?;
+    let phones = Arc::new(prepared(store, &l, n).await?);
+    let wrong_rate = wrong_round(store, &phones, duration, in_flight).await?;
 
-    let phones = Arc::new(prepared(&store, &l, n).await?);
+    let phones = Arc::new(prepared(store, &l, n).await?);
     let (s, l2, p) = (store.clone(), l.clone(), phones.clone());
     let used = Arc::new(AtomicU64::new(0));
     let right_rate = throughput(in_flight, duration, move |_| {
@@ -378,27 +437,62 @@ pub async fn run(duration: Duration, in_flight: usize) -> Result<Report, String>
             let i = used.fetch_add(1, Ordering::Relaxed) as usize;
             match p.get(i) {
                 Some(phone) => verify(&s, &l2, *phone, true).await,
-                None => Err("ran out of prepared phones".to_owned()),
+                None => Err(EXHAUSTED.to_owned()),
             }
         }
     })
     .await?;
 
-    let (send_rt, right_rt, wrong_rt) = round_trips(&url, &l, 50).await?;
-    clean_up(&url).await?;
+    let op = |per_second| Op {
+        per_second,
+        round_trips: 0.0,
+    };
     Ok(Report {
-        send: Op {
-            per_second: send_rate,
-            round_trips: send_rt,
-        },
-        verify_match: Op {
-            per_second: right_rate,
-            round_trips: right_rt,
-        },
-        verify_wrong: Op {
-            per_second: wrong_rate,
-            round_trips: wrong_rt,
-        },
+        send: op(send_rate),
+        verify_match: op(right_rate),
+        verify_wrong: op(wrong_rate),
         in_flight,
     })
+}
+
+/// `n` phones with a pending code, for [`wrong_round`].
+pub async fn phones_for_wrong_rounds(
+    store: &RedisStore,
+    n: usize,
+) -> Result<Arc<Vec<PhoneNumber>>, String> {
+    Ok(Arc::new(prepared(store, &limits(), n).await?))
+}
+
+/// Wrong-code verifications per second on `phones` (each prepared with a pending code, and
+/// never locked: the budget is unbounded), `in_flight` at a time for `duration`.
+pub async fn wrong_round(
+    store: &RedisStore,
+    phones: &Arc<Vec<PhoneNumber>>,
+    duration: Duration,
+    in_flight: usize,
+) -> Result<f64, String> {
+    let l = Arc::new(limits());
+    let (s, p) = (store.clone(), phones.clone());
+    throughput(in_flight, duration, move |i| {
+        let (s, l, p) = (s.clone(), l.clone(), p.clone());
+        async move {
+            let phone = p[(i % p.len() as u64) as usize];
+            verify(&s, &l, phone, false).await
+        }
+    })
+    .await
+}
+
+/// Fills in the round trips of the three operations, measured one at a time on `counted`, a
+/// store whose bytes go through the proxies that count into `bursts`.
+pub async fn add_round_trips(
+    report: &mut Report,
+    counted: &RedisStore,
+    bursts: &Bursts,
+) -> Result<(), String> {
+    let (send, right, wrong) = round_trips(counted, bursts, &limits(), 50).await?;
+    report.send.round_trips = send;
+    report.verify_match.round_trips = right;
+    report.verify_wrong.round_trips = wrong;
+    Ok(())
 }

@@ -37,6 +37,7 @@
 //! |---|---|---|
 //! | `phones` | phone with a live code, an attempt count or a lock (`pid`, `pexp`, `tkt`, `att`, `attu`, `locked_until`) | its last deadline |
 //! | `send_log` | send in a phone's, a client address's, a number block's, a country's, the voice or the overall log, and verification in a country's verified log (`log`, `member`, `at`) | it leaves its window |
+//! | `send_count` | log other than a phone's: how many rows it holds in `send_log` (`log`, `n`) | it is empty |
 //! | `verify_budget` | client address and minute of its verify budget (`client`, `bucket`, `n`) | the bucket leaves the window |
 //! | `revocations` | revocation, in the order recorded (`seq`, the readers' cursor) | its expiry |
 //! | `schema_version` | applied schema version | — |
@@ -50,6 +51,9 @@
 //! once), reads `schema_version`, applies the versions it lacks in one transaction, and
 //! refuses to start ([`StoreError::Corrupt`], naming both versions) on a schema newer than
 //! this code knows: an older instance must not write rows whose meaning has changed.
+//! Version 2 ([`SCHEMA_VERSION`]) added `send_count` (filled from the rows of version 1)
+//! and rewrote the functions for speed; they keep their names, arguments and results, so
+//! instances of version 1 that are still running keep working beside it during an upgrade.
 //!
 //! # Steps, atomicity and round trips
 //!
@@ -67,9 +71,18 @@
 //! no two steps wait on each other in a cycle.
 //!
 //! - `reserve_send`: the phone's lock, cooldown and cap and the shared caps (address, range,
-//!   voice, country, overall), checked in the contract's order and recorded only if all pass,
-//!   under the phone's lock and the caps' lock (every send records the overall cap, so one
-//!   lock for all shared caps costs no parallelism): one round trip, nothing to take back.
+//!   voice, country, overall), checked in the contract's order and recorded only if all pass:
+//!   one round trip, nothing to take back. The phone's checks run under the phone's lock, the
+//!   shared caps' under the caps' lock, taken after them (every send records the overall cap,
+//!   so one lock for all shared caps costs no parallelism, but it serialises every send, so
+//!   it covers only what needs it; the phone's checks still hold under it, as only time lifts
+//!   them and the phone's lock keeps every other step off the phone).
+//!   The caps are exact sliding windows over the logs' rows, but a shared cap is not counted
+//!   row by row: the rows that left the window are deleted, then the log's counter in
+//!   `send_count` is read (every statement that adds or deletes a row moves its log's
+//!   counter in the same transaction), and only a full log is read further, for its
+//!   `retry_after` (the cap-th newest send). A check costs the same at 10 sends an hour as
+//!   at a million.
 //! - `begin_attempt`: the address's budget, then the phone: one round trip (a wrong guess with
 //!   attempts left needs nothing more). A match: one more to consume the code
 //!   (`finish_attempt`), one to count it for the conversion guard (`record_verified`).
@@ -119,10 +132,33 @@
 //!
 //! # Durability
 //!
-//! Each step commits with the server's `synchronous_commit` setting; with the default (`on`)
-//! a counted guess or a recorded send survives a crash of the server once the step answered.
-//! A replica promoted after a primary failure knows only what was replicated to it: run
-//! synchronous replication where a lost guess count matters.
+//! By default ([`Durability::Relaxed`]) the store's connections set `synchronous_commit =
+//! off` for themselves: a step's commit is seen by every other step at once, as always, but
+//! the step answers before its write-ahead log record is on disk; the server writes it within
+//! three `wal_writer_delay`s (600 ms with the defaults). Waiting for the flush is what bounded
+//! the store on the machine of BENCHMARKS.md (part g, 4 connections, a disk that flushes in
+//! 3 ms: about 800 wrong-code verifications and 145 sends per second waiting, more than
+//! 10 000 and 1 300 without). What it costs:
+//!
+//! - Only a crash of the database server or its machine loses anything: not a crash or a
+//!   restart of the application, not a clean shutdown of PostgreSQL. The database then comes
+//!   back as it was a moment before the crash: the log is replayed in order, so it is an
+//!   earlier consistent state, never part of a step nor a step without the ones before it.
+//! - What that moment held is forgotten: sends (the caps no longer count them), codes (their
+//!   users are told there is no code, and ask for another), attempts (a guesser gets back the
+//!   guesses of that moment, at most a phone's budget per crash), consumed codes (usable again
+//!   until they expire, by whoever knows them).
+//! - Revocations are never relaxed: `revoke` commits with the server's own setting, so a
+//!   logout that answered survives the crash.
+//! - That is what a Redis with `appendfsync everysec` keeps, and more than a Redis without
+//!   persistence, which forgets everything when it restarts.
+//!
+//! [`Durability::Server`] (`TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT=true` from the environment)
+//! leaves every step to the server's setting: with the default (`on`) a counted guess or a
+//! recorded send survives a crash once the step answered. The relaxed setting also does not
+//! wait for a synchronous standby; a replica promoted after a primary failure knows only what
+//! was replicated to it: run [`Durability::Server`] with synchronous replication where a lost
+//! guess count matters.
 //!
 //! The URL may carry a password: it appears in no error message and no `Debug` output.
 //!
@@ -162,9 +198,12 @@ pub const DEFAULT_CONNECTIONS: usize = 4;
 pub const DEFAULT_PURGE_EVERY: Duration = Duration::from_secs(60);
 
 /// The schema version this code writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 /// The migrations, by version: entry `i` brings a schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 1] = [include_str!("postgres/schema_v1.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("postgres/schema_v1.sql"),
+    include_str!("postgres/schema_v2.sql"),
+];
 
 /// Durations handed to the functions are capped at a century (far from bigint's limits).
 const MAX_SPAN_MS: u64 = 100 * 365 * 24 * 3_600_000;
@@ -186,6 +225,22 @@ pub enum Clock {
     Server,
     /// The `now_ms` the engine passes: for tests with a simulated clock.
     Caller,
+}
+
+/// How the store's steps wait for their commit to be durable; see the module docs
+/// ("Durability").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// The counting steps (sends, codes, attempts, verifications) commit without waiting for
+    /// the write-ahead log to reach the disk (`synchronous_commit = off` on the store's
+    /// connections): a crash of the database server may lose the last fraction of a second
+    /// of them, never a revocation, and never only part of a step.
+    #[default]
+    Relaxed,
+    /// Every step commits as the server's `synchronous_commit` says (by default: waits for
+    /// the flush).
+    Server,
 }
 
 /// A failed database call; the operation names the store step. The driver's errors carry no
@@ -335,6 +390,7 @@ struct Inner {
     pool: Pool,
     timeout: Duration,
     clock: Clock,
+    durability: Durability,
     schema: String,
     /// `host:port/database`, for `Debug` (never the credentials).
     server: String,
@@ -354,6 +410,7 @@ impl fmt::Debug for PostgresStore {
             .field("schema", &self.inner.schema)
             .field("timeout", &self.inner.timeout)
             .field("clock", &self.inner.clock)
+            .field("durability", &self.inner.durability)
             .field("connections", &self.inner.pool.slots.len())
             .finish_non_exhaustive()
     }
@@ -366,6 +423,7 @@ pub struct PostgresStoreBuilder {
     schema: String,
     timeout: Duration,
     clock: Clock,
+    durability: Durability,
     connections: usize,
     purge_every: Option<Option<Duration>>,
 }
@@ -377,6 +435,7 @@ impl fmt::Debug for PostgresStoreBuilder {
             .field("schema", &self.schema)
             .field("timeout", &self.timeout)
             .field("clock", &self.clock)
+            .field("durability", &self.durability)
             .field("connections", &self.connections)
             .finish_non_exhaustive()
     }
@@ -399,6 +458,7 @@ impl PostgresStoreBuilder {
             schema: DEFAULT_SCHEMA.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             clock: Clock::Server,
+            durability: Durability::Relaxed,
             connections: DEFAULT_CONNECTIONS,
             purge_every: None,
         }
@@ -426,7 +486,17 @@ impl PostgresStoreBuilder {
         self
     }
 
-    /// How many connections the store holds (default 4, at least 1).
+    /// Whether the counting steps wait for their commit to reach the disk (default
+    /// [`Durability::Relaxed`]: they do not; see the module docs, "Durability").
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// How many connections the store holds (default 4, at least 1). With
+    /// [`Durability::Server`] each step waits for its commit's flush, and the server flushes
+    /// the commits of all connections together: more connections then mean more steps per
+    /// flush (BENCHMARKS.md, part g).
     pub fn connections(mut self, n: usize) -> Self {
         self.connections = n.max(1);
         self
@@ -463,11 +533,16 @@ impl PostgresStoreBuilder {
             config.application_name("twofactor");
         }
         let server = describe(&config);
-        let setup = format!(
+        let mut setup = format!(
             "SET search_path TO \"{}\"; SET statement_timeout = {}",
             self.schema,
             self.timeout.as_millis().max(1)
         );
+        if self.durability == Durability::Relaxed {
+            // For this session only: tf_revoke sets the server's own value back for its
+            // transaction.
+            setup.push_str("; SET synchronous_commit = off");
+        }
         let pool = Pool {
             config,
             setup,
@@ -491,6 +566,7 @@ impl PostgresStoreBuilder {
             pool,
             timeout: self.timeout,
             clock: self.clock,
+            durability: self.durability,
             schema: self.schema,
             server,
         });
@@ -699,6 +775,11 @@ impl PostgresStore {
     /// The clock the functions go by.
     pub fn clock(&self) -> Clock {
         self.inner.clock
+    }
+
+    /// Whether the counting steps wait for the disk.
+    pub fn durability(&self) -> Durability {
+        self.inner.durability
     }
 
     /// The schema.
