@@ -67,6 +67,15 @@ async fn the_right_code_released_twenty_times_on_two_instances_verifies_exactly_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_and_a_sign_out_everywhere_on_one_instance_hold_on_the_other() {
+    let schema = Schema::new();
+    let (Some(a), Some(b)) = (schema.store().await, schema.store().await) else {
+        return;
+    };
+    store_checks::revocations_shared_by_two_instances(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_starting_together_create_the_schema_once_and_a_newer_one_is_refused() {
     let schema = Schema::new();
     let connects: Vec<_> = (0..4)
