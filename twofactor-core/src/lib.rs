@@ -23,12 +23,12 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
+mod base_url;
 pub mod clock;
 pub mod code;
 pub mod config;
 pub mod console;
-#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
-mod endpoint;
 pub mod events;
 pub mod failover;
 #[cfg(feature = "fuzzing")]

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+pub use crate::base_url::BaseUrlError;
 use crate::provider::Delivery;
 #[cfg(any(feature = "verihubs", feature = "octopush"))]
 use crate::provider::{ProviderError, ProviderErrorKind};
@@ -238,26 +239,4 @@ pub(crate) fn transport_error(provider: &'static str, err: reqwest::Error) -> Pr
     ProviderError::new(provider, kind)
         .with_delivery(delivery)
         .with_source(err)
-}
-
-/// Why a provider's base URL was refused when its client was built. The error never repeats
-/// the URL: it may carry credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
-#[non_exhaustive]
-pub enum BaseUrlError {
-    /// Not an absolute URL.
-    #[error("the base URL is not an absolute URL")]
-    NotAbsolute,
-    /// Not `http` or `https`, or without a host.
-    #[error("the base URL must be an http or https URL with a host")]
-    NotHttp,
-    /// A user name or password (`https://user:password@host`): credentials belong in the
-    /// provider's builder, where they are kept secret, not in a URL that ends up in logs.
-    #[error(
-        "the base URL must not carry credentials (user:password@); pass them to the provider's builder"
-    )]
-    Credentials,
-    /// A query or a fragment: paths are appended to the base URL.
-    #[error("the base URL must not have a query or a fragment")]
-    QueryOrFragment,
 }

@@ -517,7 +517,10 @@ impl PhoneVerifier {
     /// [`authenticate`](Self::authenticate) on the bytes of a request's token.
     pub(crate) fn authenticate_bytes(&self, token: &[u8]) -> Result<PhoneProof, TokenError> {
         // One clock reading for the whole check: the guard runs this on every request.
-        let proof = self.inner.keys.verify_bytes(token, self.inner.clock.now())?;
+        let proof = self
+            .inner
+            .keys
+            .verify_bytes(token, self.inner.clock.now())?;
         self.check_revoked(&proof)?;
         Ok(proof)
     }

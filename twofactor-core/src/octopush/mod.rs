@@ -81,7 +81,7 @@ use async_trait::async_trait;
 use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::endpoint;
+use crate::base_url;
 use crate::provider::{Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions};
 use crate::response::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
@@ -148,7 +148,7 @@ impl OctopushBuilder {
 
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<OctopushProvider, OctopushError> {
-        let base_url = endpoint::base_url(&self.base_url).map_err(OctopushError::InvalidBaseUrl)?;
+        let base_url = base_url::check(&self.base_url).map_err(OctopushError::InvalidBaseUrl)?;
         self.options.validate()?;
         refuse_engine_owned(&self.options)?;
         let mut headers = HeaderMap::new();
@@ -184,7 +184,7 @@ impl fmt::Debug for OctopushBuilder {
         f.debug_struct("OctopushBuilder")
             .field("api_login", &"[REDACTED]")
             .field("api_key", &"[REDACTED]")
-            .field("base_url", &endpoint::redacted_url(&self.base_url))
+            .field("base_url", &base_url::redacted(&self.base_url))
             .field("options", &self.options)
             .field("http", &self.http)
             .finish()
@@ -482,7 +482,7 @@ fn secret_header(
     parameter: &'static str,
     secret: &SecretString,
 ) -> Result<HeaderValue, OctopushError> {
-    endpoint::secret_header(secret).ok_or_else(|| OctopushError::InvalidParameter {
+    crate::secret::secret_header(secret).ok_or_else(|| OctopushError::InvalidParameter {
         parameter,
         reason: "empty, or not a valid HTTP header value".to_owned(),
     })

@@ -76,9 +76,8 @@ pub(super) fn lookup(ring: u64, token: &TokenWords) -> Option<PhoneProof> {
         let recent = recent.try_borrow().ok()?;
         let entry = recent.as_ref()?[token.slot()].as_ref()?;
         // Every word is compared whatever the others hold: no early exit to time.
-        let diff = (entry.token.0.iter().zip(&token.0)).fold(entry.ring ^ ring, |acc, (a, b)| {
-            acc | (a ^ b)
-        });
+        let diff = (entry.token.0.iter().zip(&token.0))
+            .fold(entry.ring ^ ring, |acc, (a, b)| acc | (a ^ b));
         bool::from(diff.ct_eq(&0)).then_some(entry.proof)
     })
 }

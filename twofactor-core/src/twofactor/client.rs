@@ -273,7 +273,7 @@ impl TwoFactorClientBuilder {
 
 fn validate_base_url(base: &str) -> Result<String, TwoFactorError> {
     // The error never repeats the URL: it may carry credentials.
-    crate::endpoint::base_url(base).map_err(TwoFactorError::InvalidBaseUrl)
+    crate::base_url::check(base).map_err(TwoFactorError::InvalidBaseUrl)
 }
 
 /// The path after `/API/V1/{api_key}`, built only from constants, validated phones and codes,
@@ -359,7 +359,7 @@ impl fmt::Debug for TwoFactorClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let f = &mut f.debug_struct("TwoFactorClientBuilder");
         let f = f
-            .field("base_url", &crate::endpoint::redacted_url(&self.base_url))
+            .field("base_url", &crate::base_url::redacted(&self.base_url))
             .field("api_key", &"[REDACTED]")
             .field("http", &self.http)
             .field("otp_template", &self.otp_template)

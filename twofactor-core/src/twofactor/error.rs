@@ -8,8 +8,9 @@ use std::time::Duration;
 
 #[cfg(feature = "bulk")]
 use super::bulk::BulkReport;
+use crate::base_url::BaseUrlError;
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
-use crate::transport::{BaseUrlError, TransportFailure, answer_delivery};
+use crate::transport::{TransportFailure, answer_delivery};
 
 /// The provider name used in [`ProviderError`]s and by the trait implementations.
 pub(crate) const PROVIDER: &str = "2factor";

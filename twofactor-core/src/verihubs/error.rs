@@ -1,7 +1,8 @@
 //! What can go wrong talking to Verihubs, one variant per documented status.
 
+use crate::base_url::BaseUrlError;
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
-use crate::transport::{BaseUrlError, answer_delivery};
+use crate::transport::answer_delivery;
 
 /// A Verihubs failure.
 ///

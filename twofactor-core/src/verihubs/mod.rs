@@ -89,8 +89,8 @@ use async_trait::async_trait;
 use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::base_url;
 use crate::code::MAX_CODE_LEN;
-use crate::endpoint;
 use crate::provider::{Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions};
 use crate::response::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
@@ -265,7 +265,7 @@ impl VerihubsBuilder {
 
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<VerihubsProvider, VerihubsError> {
-        let base_url = endpoint::base_url(&self.base_url).map_err(VerihubsError::InvalidBaseUrl)?;
+        let base_url = base_url::check(&self.base_url).map_err(VerihubsError::InvalidBaseUrl)?;
         if let Some(template) = &self.template {
             request::check_template(template)?;
         }
@@ -323,7 +323,7 @@ impl fmt::Debug for VerihubsBuilder {
         f.debug_struct("VerihubsBuilder")
             .field("app_id", &"[REDACTED]")
             .field("api_key", &"[REDACTED]")
-            .field("base_url", &endpoint::redacted_url(&self.base_url))
+            .field("base_url", &base_url::redacted(&self.base_url))
             .field("sandbox", &self.sandbox)
             .field("channel", &self.channel)
             .field("template", &self.template)
@@ -607,7 +607,7 @@ fn secret_header(
     parameter: &'static str,
     secret: &SecretString,
 ) -> Result<HeaderValue, VerihubsError> {
-    endpoint::secret_header(secret).ok_or_else(|| VerihubsError::InvalidParameter {
+    crate::secret::secret_header(secret).ok_or_else(|| VerihubsError::InvalidParameter {
         parameter,
         reason: "empty, or not a valid HTTP header value".to_owned(),
     })
