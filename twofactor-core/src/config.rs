@@ -31,10 +31,12 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
+use crate::client_error::{ClientError, ClientSetting};
 use crate::console::ConsoleSms;
 use crate::local::{CodeHasher, LocalOtp, WebOtpHost};
 #[cfg(feature = "octopush")]
-use crate::octopush::{OctopushError, OctopushProvider};
+use crate::octopush::OctopushProvider;
 use crate::policy::{Policy, PolicyBuilder};
 use crate::provider::Channel;
 use crate::provider::OtpProvider;
@@ -45,7 +47,7 @@ use crate::transport::HttpOptions;
 use crate::twofactor::{TwoFactorClient, TwoFactorOtp};
 use crate::verifier::PhoneVerifier;
 #[cfg(feature = "verihubs")]
-use crate::verihubs::{VerihubsError, VerihubsProvider};
+use crate::verihubs::VerihubsProvider;
 use crate::web::{Contract, WebConfig};
 use crate::{CountryId, PhoneParser};
 
@@ -554,18 +556,13 @@ impl Settings {
             .http(self.http())
             .build()
             .map_err(|e| {
-                let var = match &e {
-                    VerihubsError::InvalidParameter {
-                        parameter: "app_id",
-                        ..
-                    } => "VERIHUBS_APP_ID",
-                    VerihubsError::InvalidParameter {
-                        parameter: "api_key",
-                        ..
-                    } => "VERIHUBS_API_KEY",
-                    _ => "VERIHUBS_BASE_URL",
-                };
-                invalid(var, e.to_string())
+                refused(
+                    e,
+                    "VERIHUBS_APP_ID",
+                    "VERIHUBS_API_KEY",
+                    "VERIHUBS_BASE_URL",
+                    None,
+                )
             })?;
         Ok(Arc::new(provider))
     }
@@ -594,18 +591,13 @@ impl Settings {
             .http(self.http())
             .build()
             .map_err(|e| {
-                let var = match &e {
-                    OctopushError::InvalidParameter {
-                        parameter: "api_login",
-                        ..
-                    } => "OCTOPUSH_API_LOGIN",
-                    OctopushError::InvalidParameter {
-                        parameter: "api_key",
-                        ..
-                    } => "OCTOPUSH_API_KEY",
-                    _ => "OCTOPUSH_BASE_URL",
-                };
-                invalid(var, e.to_string())
+                refused(
+                    e,
+                    "OCTOPUSH_API_LOGIN",
+                    "OCTOPUSH_API_KEY",
+                    "OCTOPUSH_BASE_URL",
+                    None,
+                )
             })?;
         Ok(Arc::new(provider))
     }
@@ -628,15 +620,13 @@ impl Settings {
             builder = builder.otp_template(template.clone());
         }
         let client = builder.build().map_err(|e| {
-            let text = e.to_string();
-            let var = if text.contains("API key") {
-                "TWOFACTOR_API_KEY"
-            } else if text.contains("template") {
-                "TWOFACTOR_OTP_TEMPLATE"
-            } else {
-                "TWOFACTOR_BASE_URL"
-            };
-            invalid(var, text)
+            refused(
+                e,
+                "TWOFACTOR_API_KEY",
+                "TWOFACTOR_API_KEY",
+                "TWOFACTOR_BASE_URL",
+                Some("TWOFACTOR_OTP_TEMPLATE"),
+            )
         })?;
         Ok(match self.otp_mode {
             OtpMode::Provider => Arc::new(TwoFactorOtp::new(client)),
@@ -872,6 +862,25 @@ impl fmt::Display for ProviderKind {
             Self::Console => "console",
         })
     }
+}
+
+/// A provider client's refused build, naming the variable behind the setting it refused (a
+/// setting no variable sets is blamed on the base URL, the one other variable of a provider).
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
+fn refused<E: ClientError>(
+    err: E,
+    account: &'static str,
+    api_key: &'static str,
+    base_url: &'static str,
+    template: Option<&'static str>,
+) -> ConfigError {
+    let var = match err.refused_setting() {
+        ClientSetting::Account => account,
+        ClientSetting::ApiKey => api_key,
+        ClientSetting::Template => template.unwrap_or(base_url),
+        ClientSetting::BaseUrl | ClientSetting::Other => base_url,
+    };
+    invalid(var, err.to_string())
 }
 
 /// The provider `TWOFACTOR_PROVIDER` names was left out of this build.

@@ -25,6 +25,8 @@
 
 #[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
 mod base_url;
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
+mod client_error;
 pub mod clock;
 pub mod code;
 pub mod config;

@@ -142,6 +142,53 @@ async fn verihubs_and_octopush_are_selected_by_name_and_need_their_credentials()
             ],
             "TWOFACTOR_BASE_URL",
         ),
+        // Each client's refusal names its setting, typed; config names the variable.
+        (vec![("TWOFACTOR_API_KEY", "..")], "TWOFACTOR_API_KEY"),
+        (
+            vec![("TWOFACTOR_API_KEY", "k"), ("TWOFACTOR_OTP_TEMPLATE", "..")],
+            "TWOFACTOR_OTP_TEMPLATE",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "verihubs"),
+                ("VERIHUBS_APP_ID", "app\nid"),
+                ("VERIHUBS_API_KEY", "k"),
+            ],
+            "VERIHUBS_APP_ID",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "verihubs"),
+                ("VERIHUBS_APP_ID", "app"),
+                ("VERIHUBS_API_KEY", "k\u{7f}"),
+            ],
+            "VERIHUBS_API_KEY",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "octopush"),
+                ("OCTOPUSH_API_LOGIN", "me\nyou"),
+                ("OCTOPUSH_API_KEY", "k"),
+            ],
+            "OCTOPUSH_API_LOGIN",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "octopush"),
+                ("OCTOPUSH_API_LOGIN", "me"),
+                ("OCTOPUSH_API_KEY", "k\u{7f}"),
+            ],
+            "OCTOPUSH_API_KEY",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "octopush"),
+                ("OCTOPUSH_API_LOGIN", "me"),
+                ("OCTOPUSH_API_KEY", "k"),
+                ("OCTOPUSH_BASE_URL", "https://u:p@octopush.example"),
+            ],
+            "OCTOPUSH_BASE_URL",
+        ),
     ] {
         match settings(&vars).unwrap().build().await {
             Err(ConfigError::Missing { var: v, .. }) | Err(ConfigError::Invalid { var: v, .. }) => {

@@ -87,7 +87,7 @@ use crate::response::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
 use crate::{OtpCode, PhoneNumber, Ticket, Verdict};
 
-pub use error::OctopushError;
+pub use error::{OctopushError, OctopushParameter};
 pub use options::{
     CODE_LENGTH, CODE_PLACEHOLDER, DEFAULT_TEXT, MAX_WRONG_ATTEMPTS, OctopushChannel,
     OctopushOtpOptions, SENDER_CHARS, TEXT_CHARS, VALIDITY_PERIOD, VoiceGender, VoiceLanguage,
@@ -155,17 +155,17 @@ impl OctopushBuilder {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(
             HeaderName::from_static("api-login"),
-            secret_header("api_login", &self.api_login)?,
+            secret_header(OctopushParameter::ApiLogin, &self.api_login)?,
         );
         headers.insert(
             HeaderName::from_static("api-key"),
-            secret_header("api_key", &self.api_key)?,
+            secret_header(OctopushParameter::ApiKey, &self.api_key)?,
         );
         let client = self
             .http
             .client()
             .map_err(|_| OctopushError::InvalidParameter {
-                parameter: "http",
+                parameter: OctopushParameter::Http,
                 reason: "the HTTP client could not be built".to_owned(),
             })?;
         Ok(OctopushProvider {
@@ -436,7 +436,7 @@ pub(crate) fn verdict(outcome: Result<(), OctopushError>) -> Result<Verdict, Pro
 /// Refuses what [`OtpProvider::send`] decides per send instead of ignoring it.
 fn refuse_engine_owned(options: &OctopushOtpOptions) -> Result<(), OctopushError> {
     let defaults = OctopushOtpOptions::default();
-    let refuse = |parameter: &'static str, reason: &str| {
+    let refuse = |parameter: OctopushParameter, reason: &str| {
         Err(OctopushError::InvalidParameter {
             parameter,
             reason: reason.to_owned(),
@@ -444,27 +444,39 @@ fn refuse_engine_owned(options: &OctopushOtpOptions) -> Result<(), OctopushError
     };
     if options.channel != defaults.channel {
         return refuse(
-            "channel",
+            OctopushParameter::Channel,
             "the engine chooses the channel of each send (sms or voice); leave it at sms",
         );
     }
     if options.code_length != defaults.code_length {
         return refuse(
-            "code_length",
+            OctopushParameter::CodeLength,
             "the engine's code length is sent; set the length in the engine's policy",
         );
     }
     if options.validity_period.is_some() {
         return refuse(
-            "validity_period",
+            OctopushParameter::ValidityPeriod,
             "the engine's code lifetime is sent; set it in the engine's policy",
         );
     }
     let alphabet = [
-        ("allow_digits", options.allow_digits, true),
-        ("allow_upper_case", options.allow_upper_case, false),
-        ("allow_lower_case", options.allow_lower_case, false),
-        ("allow_special_chars", options.allow_special_chars, false),
+        (OctopushParameter::AllowDigits, options.allow_digits, true),
+        (
+            OctopushParameter::AllowUpperCase,
+            options.allow_upper_case,
+            false,
+        ),
+        (
+            OctopushParameter::AllowLowerCase,
+            options.allow_lower_case,
+            false,
+        ),
+        (
+            OctopushParameter::AllowSpecialChars,
+            options.allow_special_chars,
+            false,
+        ),
     ];
     for (parameter, value, engine) in alphabet {
         if value != engine {
@@ -479,7 +491,7 @@ fn refuse_engine_owned(options: &OctopushOtpOptions) -> Result<(), OctopushError
 }
 
 fn secret_header(
-    parameter: &'static str,
+    parameter: OctopushParameter,
     secret: &SecretString,
 ) -> Result<HeaderValue, OctopushError> {
     crate::secret::secret_header(secret).ok_or_else(|| OctopushError::InvalidParameter {

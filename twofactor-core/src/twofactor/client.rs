@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 #[cfg(feature = "encrypted-sms")]
 use super::encrypted::EncryptionConfig;
-use super::error::TwoFactorError;
+use super::error::{TwoFactorError, TwoFactorSetting};
 use super::otp::TemplateName;
 use crate::clock::{Clock, SystemClock};
 use crate::transport::HttpOptions;
@@ -236,16 +236,25 @@ impl TwoFactorClientBuilder {
         let base = validate_base_url(&self.base_url)?;
         let key = self.api_key.expose_secret();
         if key.trim().is_empty() {
-            return Err(TwoFactorError::config("the API key is empty"));
+            return Err(TwoFactorError::config(
+                TwoFactorSetting::ApiKey,
+                "the API key is empty",
+            ));
         }
         if key.chars().all(|c| c == '.') || key.chars().any(char::is_control) {
-            return Err(TwoFactorError::config("the API key has an unusable form"));
+            return Err(TwoFactorError::config(
+                TwoFactorSetting::ApiKey,
+                "the API key has an unusable form",
+            ));
         }
         let encoded_key = SecretString::from(utf8_percent_encode(key, SEGMENT).to_string());
         let otp_template = self.otp_template.map(TemplateName::new).transpose()?;
         let sender_id = match self.sender_id {
             Some(s) if s.trim().is_empty() => {
-                return Err(TwoFactorError::config("the sender id is empty"));
+                return Err(TwoFactorError::config(
+                    TwoFactorSetting::SenderId,
+                    "the sender id is empty",
+                ));
             }
             other => other,
         };

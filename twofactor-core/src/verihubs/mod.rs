@@ -98,7 +98,7 @@ use crate::{OtpCode, PhoneNumber, Ticket, Verdict};
 
 pub use crate::response::ResponseCode;
 pub use callback::{VerihubsCallback, VerihubsDeliveryStatus};
-pub use error::VerihubsError;
+pub use error::{VerihubsError, VerihubsParameter};
 pub use request::{
     OTP_PLACEHOLDER, VerihubsSendRequest, VerihubsSendResponse, VerihubsVerifyRequest,
     VerihubsVerifyResponse,
@@ -289,17 +289,17 @@ impl VerihubsBuilder {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(
             HeaderName::from_static("app-id"),
-            secret_header("app_id", &self.app_id)?,
+            secret_header(VerihubsParameter::AppId, &self.app_id)?,
         );
         headers.insert(
             HeaderName::from_static("api-key"),
-            secret_header("api_key", &self.api_key)?,
+            secret_header(VerihubsParameter::ApiKey, &self.api_key)?,
         );
         let client = self
             .http
             .client()
             .map_err(|_| VerihubsError::InvalidParameter {
-                parameter: "http",
+                parameter: VerihubsParameter::Http,
                 reason: "the HTTP client could not be built".to_owned(),
             })?;
         Ok(VerihubsProvider {
@@ -522,7 +522,7 @@ impl OtpProvider for VerihubsProvider {
         if self.client_otp {
             if !(1..=MAX_CODE_LEN).contains(&options.code_length) {
                 return Err(VerihubsError::InvalidParameter {
-                    parameter: "otp",
+                    parameter: VerihubsParameter::Otp,
                     reason: format!("cannot generate a code of {} digits", options.code_length),
                 }
                 .into());
@@ -604,7 +604,7 @@ fn says_verified(answer: &Body) -> bool {
 const VERIFIED_MESSAGE: &str = "OTP has been verified";
 
 fn secret_header(
-    parameter: &'static str,
+    parameter: VerihubsParameter,
     secret: &SecretString,
 ) -> Result<HeaderValue, VerihubsError> {
     crate::secret::secret_header(secret).ok_or_else(|| VerihubsError::InvalidParameter {
