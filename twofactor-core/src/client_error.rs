@@ -15,7 +15,9 @@ use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
 /// (configuration) needs to tell them apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ClientSetting {
-    /// The account's name beside its key: Verihubs' App-ID, Octopush's API login.
+    /// The account's name beside its key: Verihubs' App-ID, Octopush's API login (2Factor has
+    /// none).
+    #[cfg_attr(not(any(feature = "verihubs", feature = "octopush")), allow(dead_code))]
     Account,
     /// The API key.
     ApiKey,

@@ -50,7 +50,7 @@ pub mod phone;
 mod phone_rules;
 pub mod policy;
 pub mod provider;
-#[cfg(any(feature = "verihubs", feature = "octopush"))]
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
 mod response;
 pub mod revocation;
 mod secret;

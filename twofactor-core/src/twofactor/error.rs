@@ -121,7 +121,8 @@ pub enum TwoFactorError {
         status: u16,
         /// What was wrong with it.
         reason: &'static str,
-        /// The start of the body, scrubbed of secrets and control characters.
+        /// The start of the body, cleaned as all provider text is: secrets scrubbed, control
+        /// characters replaced, at most 200 characters.
         snippet: String,
     },
     /// The request was refused by this client before anything was sent (a schedule less than
@@ -318,20 +319,4 @@ impl From<TwoFactorError> for ProviderError {
     fn from(err: TwoFactorError) -> Self {
         provider_error(err)
     }
-}
-
-/// A short, log-safe description of a body: secrets scrubbed, control characters replaced,
-/// at most `SNIPPET_CHARS` characters.
-pub(crate) fn snippet(body: &str, scrub: impl Fn(&str) -> String) -> String {
-    const SNIPPET_CHARS: usize = 120;
-    let cleaned = scrub(body.trim());
-    let mut out: String = cleaned
-        .chars()
-        .take(SNIPPET_CHARS)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if cleaned.chars().count() > SNIPPET_CHARS {
-        out.push('…');
-    }
-    out
 }
