@@ -22,10 +22,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-pub use crate::base_url::BaseUrlError;
 use crate::provider::Delivery;
 #[cfg(any(feature = "verihubs", feature = "octopush"))]
 use crate::provider::{ProviderError, ProviderErrorKind};
+
+/// Re-exported here, with the rest of what a provider client's HTTP side can refuse.
+pub use crate::base_url::BaseUrlError;
 
 /// The `User-Agent` every provider request carries.
 pub const USER_AGENT: &str = concat!("twofactor-rs/", env!("CARGO_PKG_VERSION"));

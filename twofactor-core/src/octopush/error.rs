@@ -1,9 +1,9 @@
 //! What can go wrong talking to Octopush: its documented return codes and HTTP statuses.
 
-use crate::base_url::BaseUrlError;
-use crate::client_error::{ClientError, ClientSetting, provider_error};
 use std::fmt;
 
+use crate::base_url::BaseUrlError;
+use crate::client_error::{ClientError, ClientSetting, provider_error};
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
 use crate::transport::answer_delivery;
 

@@ -29,7 +29,7 @@
 //! explicit `"code": 0` included, is an error, never a match.
 //!
 //! A send that may have delivered a message — a timeout once connected, a dropped connection,
-//! any 5xx, a 2xx that cannot be read — is [`Delivery::MaybeSent`](crate::Delivery::MaybeSent);
+//! any 5xx, a 2xx that cannot be read — is [`Delivery::MaybeSent`](crate::provider::Delivery::MaybeSent);
 //! only a connect failure or Octopush's own refusal is `NotSent` (see [`crate::transport`]).
 //!
 //! ```
@@ -82,10 +82,13 @@ use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::base_url;
-use crate::provider::{Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions};
+use crate::code::OtpCode;
+use crate::phone::PhoneNumber;
+use crate::provider::{
+    Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
+};
 use crate::response::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
-use crate::{OtpCode, PhoneNumber, Ticket, Verdict};
 
 pub use error::{OctopushError, OctopushParameter};
 pub use options::{

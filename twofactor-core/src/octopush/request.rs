@@ -3,7 +3,8 @@
 use std::fmt;
 
 use crate::code::MAX_CODE_LEN;
-use crate::{PhoneNumber, Ticket};
+use crate::phone::PhoneNumber;
+use crate::provider::Ticket;
 
 use super::error::{OctopushError, OctopushParameter};
 use super::options::OctopushOtpOptions;

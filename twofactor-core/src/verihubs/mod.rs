@@ -30,7 +30,7 @@
 //! [`ProviderErrorKind::UnexpectedResponse`] error, never a match.
 //!
 //! A send that may have delivered a message — a timeout once connected, a dropped connection,
-//! any 5xx — is [`Delivery::MaybeSent`](crate::Delivery::MaybeSent); only a connect failure or
+//! any 5xx — is [`Delivery::MaybeSent`](crate::provider::Delivery::MaybeSent); only a connect failure or
 //! Verihubs' own refusal is `NotSent` (see [`crate::transport`]). Verihubs documents no "too many wrong attempts" answer; the engine's
 //! own per-phone attempt budget is what stops guessing.
 //!
@@ -90,11 +90,13 @@ use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::base_url;
-use crate::code::MAX_CODE_LEN;
-use crate::provider::{Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions};
+use crate::code::{MAX_CODE_LEN, OtpCode};
+use crate::phone::PhoneNumber;
+use crate::provider::{
+    Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
+};
 use crate::response::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
-use crate::{OtpCode, PhoneNumber, Ticket, Verdict};
 
 pub use crate::response::ResponseCode;
 pub use callback::{VerihubsCallback, VerihubsDeliveryStatus};
@@ -566,7 +568,7 @@ impl OtpProvider for VerihubsProvider {
             })
             .ok_or_else(|| {
                 ProviderError::new(NAME, ProviderErrorKind::UnexpectedResponse)
-                    .with_delivery(crate::Delivery::NotSent)
+                    .with_delivery(Delivery::NotSent)
                     .with_detail("the ticket was not issued by this Verihubs provider")
             })?;
         let mut request = VerihubsVerifyRequest::new(*phone, code.clone()).with_channel(channel);
