@@ -81,7 +81,7 @@ pub use local::{CodeHasher, LocalOtp};
 pub use octopush::{OctopushError, OctopushOtpOptions, OctopushProvider};
 pub use phone::{MaskedPhone, PhoneError, PhoneNumber, PhoneParser};
 pub use phonenumber::country::Id as CountryId;
-pub use policy::{Policy, PolicyBuilder, PolicyError};
+pub use policy::{Policy, PolicyBuilder, PolicyError, PolicyKnob};
 pub use provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
     SmsReceipt, SmsSender, Ticket, Verdict,

@@ -11,58 +11,88 @@ use phonenumber::country::Id as CountryId;
 use super::env::{Env, invalid};
 use super::error::ConfigError;
 use crate::phone::PhoneParser;
-use crate::policy::{Policy, PolicyBuilder};
+use crate::policy::{Policy, PolicyBuilder, PolicyKnob};
 
 /// The [`Policy`] of the policy variables and `TWOFACTOR_PROVIDER_TIMEOUT`.
 pub(super) fn read<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Policy, ConfigError> {
     let mut b: PolicyBuilder = Policy::builder();
     // (the policy knob, the variable that set it), to name the variable behind a refusal.
-    let mut set: Vec<(&'static str, &'static str)> = Vec::new();
+    let mut set: Vec<(PolicyKnob, &'static str)> = Vec::new();
     macro_rules! knob {
-        ($var:literal, $get:ident, $set:ident) => {
+        ($var:literal, $get:ident, $set:ident, $knob:ident) => {
             if let Some(v) = env.$get($var)? {
                 b = b.$set(v);
-                set.push((stringify!($set), $var));
+                set.push((PolicyKnob::$knob, $var));
             }
         };
     }
-    knob!("TWOFACTOR_CODE_TTL", secs, code_ttl);
-    knob!("TWOFACTOR_MAX_ATTEMPTS", count, max_attempts);
-    knob!("TWOFACTOR_LOCKOUT", secs, lockout);
-    knob!("TWOFACTOR_RESEND_COOLDOWN", secs, resend_cooldown);
+    knob!("TWOFACTOR_CODE_TTL", secs, code_ttl, CodeTtl);
+    knob!("TWOFACTOR_MAX_ATTEMPTS", count, max_attempts, MaxAttempts);
+    knob!("TWOFACTOR_LOCKOUT", secs, lockout, Lockout);
+    knob!(
+        "TWOFACTOR_RESEND_COOLDOWN",
+        secs,
+        resend_cooldown,
+        ResendCooldown
+    );
     knob!(
         "TWOFACTOR_SENDS_PER_PHONE_HOUR",
         count,
-        sends_per_phone_per_hour
+        sends_per_phone_per_hour,
+        SendsPerPhonePerHour
     );
-    knob!("TWOFACTOR_SENDS_PER_IP_HOUR", count, sends_per_ip_per_hour);
-    knob!("TWOFACTOR_SENDS_PER_HOUR", count, sends_per_hour);
+    knob!(
+        "TWOFACTOR_SENDS_PER_IP_HOUR",
+        count,
+        sends_per_ip_per_hour,
+        SendsPerIpPerHour
+    );
+    knob!(
+        "TWOFACTOR_SENDS_PER_HOUR",
+        count,
+        sends_per_hour,
+        SendsPerHour
+    );
     knob!(
         "TWOFACTOR_SENDS_PER_RANGE_HOUR",
         count,
-        sends_per_range_per_hour
+        sends_per_range_per_hour,
+        SendsPerRangePerHour
     );
-    knob!("TWOFACTOR_RANGE_DIGITS", digits, range_digits);
+    knob!("TWOFACTOR_RANGE_DIGITS", digits, range_digits, RangeDigits);
     knob!(
         "TWOFACTOR_VOICE_SENDS_PER_HOUR",
         count,
-        voice_sends_per_hour
+        voice_sends_per_hour,
+        VoiceSendsPerHour
     );
     knob!(
         "TWOFACTOR_VERIFIES_PER_IP_HOUR",
         count,
-        verifies_per_ip_per_hour
+        verifies_per_ip_per_hour,
+        VerifiesPerIpPerHour
     );
     knob!(
         "TWOFACTOR_CONVERSION_MIN_SENDS",
         count,
-        conversion_min_sends
+        conversion_min_sends,
+        ConversionMinSends
     );
-    knob!("TWOFACTOR_CONVERSION_MIN_RATE", rate, conversion_min_rate);
-    knob!("TWOFACTOR_TOKEN_TTL", secs, token_ttl);
-    knob!("TWOFACTOR_PROVIDER_TIMEOUT", secs, provider_timeout);
-    knob!("TWOFACTOR_ALLOW_VOIP", flag, allow_voip);
-    knob!("TWOFACTOR_CHANNELS", channels, channels);
+    knob!(
+        "TWOFACTOR_CONVERSION_MIN_RATE",
+        rate,
+        conversion_min_rate,
+        ConversionMinRate
+    );
+    knob!("TWOFACTOR_TOKEN_TTL", secs, token_ttl, TokenTtl);
+    knob!(
+        "TWOFACTOR_PROVIDER_TIMEOUT",
+        secs,
+        provider_timeout,
+        ProviderTimeout
+    );
+    knob!("TWOFACTOR_ALLOW_VOIP", flag, allow_voip, AllowVoip);
+    knob!("TWOFACTOR_CHANNELS", channels, channels, Channels);
     b.build().map_err(|e| {
         let var = set
             .iter()
