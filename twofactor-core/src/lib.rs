@@ -13,6 +13,9 @@
 //! - [`failover`]: [`Failover`], several providers in order of preference behind one, with a
 //!   small circuit breaker.
 //! - [`twofactor`]: the 2Factor.in client ([`TwoFactorClient`]) and its provider ([`TwoFactorOtp`]).
+//! - [`config`]: the top floor, the only module that reads the environment: typed settings of
+//!   the provider, the store, the policy, the keys and the HTTP layer, built into a ready
+//!   [`web::Contract`].
 //!
 //! # Why `async-trait`
 //! The provider traits are used as `Arc<dyn OtpProvider>` and `Arc<dyn SmsSender>` so that the
