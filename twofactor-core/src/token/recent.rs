@@ -31,7 +31,7 @@ use super::{PhoneProof, TOKEN_LEN};
 pub(super) const SLOTS: usize = 64;
 
 const WORDS: usize = TOKEN_LEN / 8;
-const _: () = assert!(TOKEN_LEN % 8 == 0);
+const _: () = assert!(TOKEN_LEN.is_multiple_of(8));
 
 /// A token as machine words: compared in 13 steps instead of 104.
 #[derive(Clone, Copy)]
