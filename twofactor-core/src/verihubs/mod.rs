@@ -30,7 +30,7 @@
 //! [`ProviderErrorKind::UnexpectedResponse`] error, never a match.
 //!
 //! A send that may have delivered a message — a timeout once connected, a dropped connection,
-//! any 5xx — is [`Delivery::MaybeSent`](crate::provider::Delivery::MaybeSent); only a connect failure or
+//! any 5xx — is [`Delivery::MaybeSent`]; only a connect failure or
 //! Verihubs' own refusal is `NotSent` (see [`crate::transport`]). Verihubs documents no "too many wrong attempts" answer; the engine's
 //! own per-phone attempt budget is what stops guessing.
 //!
