@@ -22,7 +22,7 @@ mod redis_support;
 use std::sync::Arc;
 
 use twofactor_core::clock::ManualClock;
-use twofactor_core::config::Settings;
+use twofactor_core::config::{Settings, StoreSettings};
 use twofactor_core::store::MokaStore;
 use twofactor_core::store::VerificationStore;
 use twofactor_core::store::postgres::{self, PostgresStore};
@@ -103,13 +103,15 @@ async fn redis_from_env(vars: &[(&str, String)], prefix: &str) -> RedisStore {
             .map(|(_, value)| value.clone())
     };
     let settings = Settings::from_lookup(lookup).unwrap_or_else(|e| panic!("{vars:?}: {e}"));
-    let url = lookup("TWOFACTOR_REDIS_URL").unwrap_or_default();
-    let mut builder = if settings.redis_cluster {
-        RedisStore::cluster_builder(url.split(','))
-    } else {
-        RedisStore::builder(&url)
+    let StoreSettings::Redis(redis) = &settings.store else {
+        panic!("{vars:?}: not a Redis store: {:?}", settings.store)
     };
-    if let Some(ca) = &settings.redis_ca_file {
+    let mut builder = if redis.cluster {
+        RedisStore::cluster_builder(redis.urls())
+    } else {
+        RedisStore::builder(redis.urls()[0])
+    };
+    if let Some(ca) = &redis.ca_file {
         builder = builder.ca_file(ca);
     }
     builder

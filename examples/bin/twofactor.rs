@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use secrecy::ExposeSecret;
-use twofactor_core::config::{OtpMode, ProviderKind, Settings};
+use twofactor_core::config::{OtpMode, ProviderSettings, Settings, StoreSettings};
 use twofactor_core::provider::{OtpProvider, SendOptions};
 use twofactor_core::transport::HttpOptions;
 use twofactor_core::twofactor::{BalanceKind, SmsRequest, TwoFactorClient};
@@ -179,19 +179,21 @@ async fn send(settings: &Settings, phone: &str, channel: Channel) -> Result<(), 
 
 /// The 2Factor client these settings describe, or why there is none.
 fn twofactor_client(settings: &Settings, command: &str) -> Result<TwoFactorClient, String> {
-    if settings.provider != ProviderKind::TwoFactor {
+    let ProviderSettings::TwoFactor {
+        api_key, base_url, ..
+    } = &settings.provider
+    else {
         return Err(format!(
             "`{command}` needs the 2Factor provider, and TWOFACTOR_PROVIDER is {} \
              (set TWOFACTOR_API_KEY, or TWOFACTOR_PROVIDER=2factor)",
-            settings.provider
+            settings.provider.kind()
         ));
-    }
-    let key = settings
-        .twofactor_api_key
+    };
+    let key = api_key
         .clone()
         .ok_or("TWOFACTOR_API_KEY must be set for the 2Factor provider")?;
     TwoFactorClient::builder(key)
-        .base_url(settings.twofactor_base_url.clone())
+        .base_url(base_url.clone())
         .http(HttpOptions::default().with_timeout(settings.policy.provider_timeout()))
         .build()
         .map_err(|e| e.to_string())
@@ -232,20 +234,26 @@ async fn sms(
 
 async fn verify(settings: &Settings, phone: &str, code: &str) -> Result<(), String> {
     let phone = parse_phone(settings, phone)?;
-    if settings.provider == ProviderKind::TwoFactor && settings.otp_mode == OtpMode::Local {
-        return Err(
-            "with TWOFACTOR_OTP_MODE=local the library checks codes in the process that sent \
-             them: use `twofactor flow <phone>`"
-                .to_owned(),
-        );
-    }
-    if settings.provider != ProviderKind::TwoFactor {
-        return Err(format!(
-            "`verify` checks against 2Factor's record of the last code sent; the {} provider \
-             keeps no such record outside the process that sent the code: use \
-             `twofactor flow <phone>`",
-            settings.provider
-        ));
+    match &settings.provider {
+        ProviderSettings::TwoFactor {
+            otp_mode: OtpMode::Local,
+            ..
+        } => {
+            return Err(
+                "with TWOFACTOR_OTP_MODE=local the library checks codes in the process that sent \
+                 them: use `twofactor flow <phone>`"
+                    .to_owned(),
+            );
+        }
+        ProviderSettings::TwoFactor { .. } => {}
+        other => {
+            return Err(format!(
+                "`verify` checks against 2Factor's record of the last code sent; the {} provider \
+                 keeps no such record outside the process that sent the code: use \
+                 `twofactor flow <phone>`",
+                other.kind()
+            ));
+        }
     }
     let length = settings.policy.code_length();
     let code = OtpCode::parse(code.trim(), length..=length)
@@ -338,64 +346,66 @@ fn policy(s: &Settings) -> String {
     let mut row = |name: &str, value: &dyn std::fmt::Display| {
         let _ = writeln!(out, "{name:<34} {value}");
     };
-    row("provider", &s.provider);
-    match s.provider {
-        ProviderKind::TwoFactor => {
+    row("provider", &s.provider.kind());
+    match &s.provider {
+        ProviderSettings::TwoFactor {
+            api_key,
+            base_url,
+            template,
+            otp_mode,
+            ..
+        } => {
             row(
                 "otp mode",
-                &match s.otp_mode {
+                &match otp_mode {
                     OtpMode::Local => "local",
                     _ => "provider",
                 },
             );
-            row(
-                "TWOFACTOR_API_KEY",
-                &secret_state(s.twofactor_api_key.as_ref()),
-            );
-            row("TWOFACTOR_BASE_URL", &mask_url(&s.twofactor_base_url));
+            row("TWOFACTOR_API_KEY", &secret_state(api_key.as_ref()));
+            row("TWOFACTOR_BASE_URL", &mask_url(base_url));
             row(
                 "TWOFACTOR_OTP_TEMPLATE",
-                &s.twofactor_template
-                    .as_deref()
-                    .unwrap_or("(account default)"),
+                &template.as_deref().unwrap_or("(account default)"),
             );
         }
-        ProviderKind::Verihubs => {
-            row("VERIHUBS_APP_ID", &secret_state(s.verihubs_app_id.as_ref()));
-            row(
-                "VERIHUBS_API_KEY",
-                &secret_state(s.verihubs_api_key.as_ref()),
-            );
-            row("VERIHUBS_BASE_URL", &mask_url(&s.verihubs_base_url));
+        ProviderSettings::Verihubs {
+            app_id,
+            api_key,
+            base_url,
+            ..
+        } => {
+            row("VERIHUBS_APP_ID", &secret_state(app_id.as_ref()));
+            row("VERIHUBS_API_KEY", &secret_state(api_key.as_ref()));
+            row("VERIHUBS_BASE_URL", &mask_url(base_url));
         }
-        ProviderKind::Octopush => {
-            row(
-                "OCTOPUSH_API_LOGIN",
-                &secret_state(s.octopush_api_login.as_ref()),
-            );
-            row(
-                "OCTOPUSH_API_KEY",
-                &secret_state(s.octopush_api_key.as_ref()),
-            );
-            row("OCTOPUSH_BASE_URL", &mask_url(&s.octopush_base_url));
+        ProviderSettings::Octopush {
+            api_login,
+            api_key,
+            base_url,
+            ..
+        } => {
+            row("OCTOPUSH_API_LOGIN", &secret_state(api_login.as_ref()));
+            row("OCTOPUSH_API_KEY", &secret_state(api_key.as_ref()));
+            row("OCTOPUSH_BASE_URL", &mask_url(base_url));
         }
         _ => row("note", &"codes are printed to stdout, nothing is sent"),
     }
-    let store = match &s.redis_url {
-        None => "in memory (this process only)".to_owned(),
-        Some(url) => {
-            let urls: Vec<String> = url
-                .expose_secret()
-                .split(',')
-                .map(|u| mask_url(u.trim()))
-                .collect();
-            let kind = if s.redis_cluster {
+    let store = match &s.store {
+        StoreSettings::Redis(redis) => {
+            let urls: Vec<String> = redis.urls().into_iter().map(mask_url).collect();
+            let kind = if redis.cluster {
                 "redis cluster"
             } else {
                 "redis"
             };
             format!("{kind} at {}", urls.join(", "))
         }
+        StoreSettings::Postgres(postgres) => format!(
+            "postgres at {}",
+            mask_url(postgres.url.expose_secret().trim())
+        ),
+        _ => "in memory (this process only)".to_owned(),
     };
     row("store", &store);
     row(

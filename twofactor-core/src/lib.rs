@@ -13,6 +13,9 @@
 //! - [`failover`]: [`Failover`], several providers in order of preference behind one, with a
 //!   small circuit breaker.
 //! - [`twofactor`]: the 2Factor.in client ([`TwoFactorClient`]) and its provider ([`TwoFactorOtp`]).
+//! - [`config`]: the top floor, the only module that reads the environment: typed settings of
+//!   the provider, the store, the policy, the keys and the HTTP layer, built into a ready
+//!   [`web::Contract`].
 //!
 //! # Why `async-trait`
 //! The provider traits are used as `Arc<dyn OtpProvider>` and `Arc<dyn SmsSender>` so that the
@@ -23,12 +26,14 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
+mod base_url;
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
+mod client_error;
 pub mod clock;
 pub mod code;
 pub mod config;
 pub mod console;
-#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
-mod endpoint;
 pub mod events;
 pub mod failover;
 #[cfg(feature = "fuzzing")]
@@ -47,7 +52,7 @@ pub mod octopush;
 pub mod phone;
 pub mod policy;
 pub mod provider;
-#[cfg(any(feature = "verihubs", feature = "octopush"))]
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
 mod response;
 pub mod revocation;
 mod secret;
@@ -78,7 +83,7 @@ pub use local::{CodeHasher, LocalOtp};
 pub use octopush::{OctopushError, OctopushOtpOptions, OctopushProvider};
 pub use phone::{MaskedPhone, PhoneError, PhoneNumber, PhoneParser};
 pub use phonenumber::country::Id as CountryId;
-pub use policy::{Policy, PolicyBuilder, PolicyError};
+pub use policy::{Policy, PolicyBuilder, PolicyError, PolicyKnob};
 pub use provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
     SmsReceipt, SmsSender, Ticket, Verdict,

@@ -65,6 +65,7 @@
 //! assert_eq!(err.to_string(), "channels must name at least one channel");
 //! ```
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::code::MAX_CODE_LEN;
@@ -249,16 +250,91 @@ impl Policy {
     }
 }
 
+/// A knob of the policy, as a [`PolicyError`] names it: typed, so that a caller
+/// (configuration) maps it to its own name for the knob without comparing strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PolicyKnob {
+    /// `code_length`.
+    CodeLength,
+    /// `code_ttl`.
+    CodeTtl,
+    /// `max_attempts`.
+    MaxAttempts,
+    /// `lockout`.
+    Lockout,
+    /// `resend_cooldown`.
+    ResendCooldown,
+    /// `sends_per_phone_per_hour`.
+    SendsPerPhonePerHour,
+    /// `sends_per_ip_per_hour`.
+    SendsPerIpPerHour,
+    /// `sends_per_hour`.
+    SendsPerHour,
+    /// `sends_per_range_per_hour`.
+    SendsPerRangePerHour,
+    /// `range_digits`.
+    RangeDigits,
+    /// `voice_sends_per_hour`.
+    VoiceSendsPerHour,
+    /// `verifies_per_ip_per_hour`.
+    VerifiesPerIpPerHour,
+    /// `conversion_min_sends`.
+    ConversionMinSends,
+    /// `conversion_min_rate`.
+    ConversionMinRate,
+    /// `token_ttl`.
+    TokenTtl,
+    /// `provider_timeout`.
+    ProviderTimeout,
+    /// `allow_voip`.
+    AllowVoip,
+    /// `channels`.
+    Channels,
+}
+
+impl PolicyKnob {
+    /// The knob's name: its [`PolicyBuilder`] method's.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::CodeLength => "code_length",
+            Self::CodeTtl => "code_ttl",
+            Self::MaxAttempts => "max_attempts",
+            Self::Lockout => "lockout",
+            Self::ResendCooldown => "resend_cooldown",
+            Self::SendsPerPhonePerHour => "sends_per_phone_per_hour",
+            Self::SendsPerIpPerHour => "sends_per_ip_per_hour",
+            Self::SendsPerHour => "sends_per_hour",
+            Self::SendsPerRangePerHour => "sends_per_range_per_hour",
+            Self::RangeDigits => "range_digits",
+            Self::VoiceSendsPerHour => "voice_sends_per_hour",
+            Self::VerifiesPerIpPerHour => "verifies_per_ip_per_hour",
+            Self::ConversionMinSends => "conversion_min_sends",
+            Self::ConversionMinRate => "conversion_min_rate",
+            Self::TokenTtl => "token_ttl",
+            Self::ProviderTimeout => "provider_timeout",
+            Self::AllowVoip => "allow_voip",
+            Self::Channels => "channels",
+        }
+    }
+}
+
+impl fmt::Display for PolicyKnob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What is wrong with a policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
     /// A duration that must be positive is zero.
     #[error("{0} must be longer than zero")]
-    ZeroDuration(&'static str),
+    ZeroDuration(PolicyKnob),
     /// A count that must be at least one is zero.
     #[error("{0} must be at least 1")]
-    ZeroCount(&'static str),
+    ZeroCount(PolicyKnob),
     /// The code length is outside 4..=[`MAX_CODE_LEN`].
     #[error("code_length must be between 4 and {MAX_CODE_LEN}, not {0}")]
     CodeLength(usize),
@@ -271,23 +347,23 @@ pub enum PolicyError {
     /// A value is past its bound (see the module docs).
     #[error("{knob} must be {bound}")]
     OutOfRange {
-        /// The knob, as named by its [`PolicyBuilder`] method.
-        knob: &'static str,
+        /// The knob.
+        knob: PolicyKnob,
         /// The bound, in words (`"at most 20"`).
         bound: &'static str,
     },
 }
 
 impl PolicyError {
-    /// The refused knob, as named by its [`PolicyBuilder`] method (`"max_attempts"`).
-    pub fn knob(&self) -> &'static str {
+    /// The refused knob.
+    pub fn knob(&self) -> PolicyKnob {
         match self {
             Self::ZeroDuration(knob) | Self::ZeroCount(knob) | Self::OutOfRange { knob, .. } => {
-                knob
+                *knob
             }
-            Self::CodeLength(_) => "code_length",
-            Self::CooldownTooLong => "resend_cooldown",
-            Self::NoChannel => "channels",
+            Self::CodeLength(_) => PolicyKnob::CodeLength,
+            Self::CooldownTooLong => PolicyKnob::ResendCooldown,
+            Self::NoChannel => PolicyKnob::Channels,
         }
     }
 }
@@ -374,13 +450,13 @@ impl PolicyBuilder {
             return Err(PolicyError::CodeLength(p.code_length));
         }
         for (name, d) in [
-            ("code_ttl", p.code_ttl),
-            ("lockout", p.lockout),
-            ("token_ttl", p.token_ttl),
-            ("provider_timeout", p.provider_timeout),
+            (PolicyKnob::CodeTtl, p.code_ttl),
+            (PolicyKnob::Lockout, p.lockout),
+            (PolicyKnob::TokenTtl, p.token_ttl),
+            (PolicyKnob::ProviderTimeout, p.provider_timeout),
         ] {
             // Stores keep whole milliseconds and tokens whole seconds.
-            let too_small = if name == "token_ttl" {
+            let too_small = if name == PolicyKnob::TokenTtl {
                 d.as_secs() == 0
             } else {
                 d.as_millis() == 0
@@ -391,11 +467,21 @@ impl PolicyBuilder {
         }
         let out = |knob, bound| Err(PolicyError::OutOfRange { knob, bound });
         for (knob, d, max, bound) in [
-            ("code_ttl", p.code_ttl, HOUR, "at most one hour"),
-            ("lockout", p.lockout, 24 * HOUR, "at most 24 hours"),
-            ("token_ttl", p.token_ttl, 30 * 24 * HOUR, "at most 30 days"),
+            (PolicyKnob::CodeTtl, p.code_ttl, HOUR, "at most one hour"),
             (
-                "provider_timeout",
+                PolicyKnob::Lockout,
+                p.lockout,
+                24 * HOUR,
+                "at most 24 hours",
+            ),
+            (
+                PolicyKnob::TokenTtl,
+                p.token_ttl,
+                30 * 24 * HOUR,
+                "at most 30 days",
+            ),
+            (
+                PolicyKnob::ProviderTimeout,
                 p.provider_timeout,
                 Duration::from_secs(300),
                 "at most 5 minutes",
@@ -406,18 +492,18 @@ impl PolicyBuilder {
             }
         }
         if p.max_attempts == 0 {
-            return Err(PolicyError::ZeroCount("max_attempts"));
+            return Err(PolicyError::ZeroCount(PolicyKnob::MaxAttempts));
         }
         if p.max_attempts > 20 {
-            return out("max_attempts", "at most 20");
+            return out(PolicyKnob::MaxAttempts, "at most 20");
         }
         for (name, n) in [
-            ("sends_per_phone_per_hour", p.sends_per_phone_per_hour),
-            ("sends_per_ip_per_hour", p.sends_per_ip_per_hour),
-            ("sends_per_range_per_hour", p.sends_per_range_per_hour),
-            ("voice_sends_per_hour", p.voice_sends_per_hour),
-            ("sends_per_hour", p.sends_per_hour),
-            ("verifies_per_ip_per_hour", p.verifies_per_ip_per_hour),
+            (PolicyKnob::SendsPerPhonePerHour, p.sends_per_phone_per_hour),
+            (PolicyKnob::SendsPerIpPerHour, p.sends_per_ip_per_hour),
+            (PolicyKnob::SendsPerRangePerHour, p.sends_per_range_per_hour),
+            (PolicyKnob::VoiceSendsPerHour, p.voice_sends_per_hour),
+            (PolicyKnob::SendsPerHour, p.sends_per_hour),
+            (PolicyKnob::VerifiesPerIpPerHour, p.verifies_per_ip_per_hour),
         ] {
             if n == 0 {
                 return Err(PolicyError::ZeroCount(name));
@@ -427,14 +513,14 @@ impl PolicyBuilder {
             }
         }
         if p.conversion_min_sends > MAX_CAP {
-            return out("conversion_min_sends", "at most 10000000");
+            return out(PolicyKnob::ConversionMinSends, "at most 10000000");
         }
         if !(1..=6).contains(&p.range_digits) {
-            return out("range_digits", "between 1 and 6");
+            return out(PolicyKnob::RangeDigits, "between 1 and 6");
         }
         if let Some(rate) = self.conversion_min_rate {
             if !(0.0..=1.0).contains(&rate) {
-                return out("conversion_min_rate", "between 0.0 and 1.0");
+                return out(PolicyKnob::ConversionMinRate, "between 0.0 and 1.0");
             }
             // In range, so the product is within 0..=1000.
             p.conversion_min_permille = (rate * 1000.0).round() as u16;
@@ -484,35 +570,35 @@ mod tests {
         let cases = [
             (
                 Policy::builder().code_ttl(zero),
-                PolicyError::ZeroDuration("code_ttl"),
+                PolicyError::ZeroDuration(PolicyKnob::CodeTtl),
             ),
             (
                 Policy::builder().lockout(zero),
-                PolicyError::ZeroDuration("lockout"),
+                PolicyError::ZeroDuration(PolicyKnob::Lockout),
             ),
             (
                 Policy::builder().token_ttl(Duration::from_millis(500)),
-                PolicyError::ZeroDuration("token_ttl"),
+                PolicyError::ZeroDuration(PolicyKnob::TokenTtl),
             ),
             (
                 Policy::builder().provider_timeout(zero),
-                PolicyError::ZeroDuration("provider_timeout"),
+                PolicyError::ZeroDuration(PolicyKnob::ProviderTimeout),
             ),
             (
                 Policy::builder().max_attempts(0),
-                PolicyError::ZeroCount("max_attempts"),
+                PolicyError::ZeroCount(PolicyKnob::MaxAttempts),
             ),
             (
                 Policy::builder().sends_per_phone_per_hour(0),
-                PolicyError::ZeroCount("sends_per_phone_per_hour"),
+                PolicyError::ZeroCount(PolicyKnob::SendsPerPhonePerHour),
             ),
             (
                 Policy::builder().sends_per_ip_per_hour(0),
-                PolicyError::ZeroCount("sends_per_ip_per_hour"),
+                PolicyError::ZeroCount(PolicyKnob::SendsPerIpPerHour),
             ),
             (
                 Policy::builder().sends_per_hour(0),
-                PolicyError::ZeroCount("sends_per_hour"),
+                PolicyError::ZeroCount(PolicyKnob::SendsPerHour),
             ),
             (Policy::builder().code_length(3), PolicyError::CodeLength(3)),
             (
@@ -537,59 +623,59 @@ mod tests {
         let cases = [
             (
                 Policy::builder().max_attempts(21),
-                out("max_attempts", "at most 20"),
+                out(PolicyKnob::MaxAttempts, "at most 20"),
             ),
             (
                 Policy::builder().code_ttl(secs(3601)),
-                out("code_ttl", "at most one hour"),
+                out(PolicyKnob::CodeTtl, "at most one hour"),
             ),
             (
                 Policy::builder().lockout(secs(86_401)),
-                out("lockout", "at most 24 hours"),
+                out(PolicyKnob::Lockout, "at most 24 hours"),
             ),
             (
                 Policy::builder().token_ttl(secs(30 * 86_400 + 1)),
-                out("token_ttl", "at most 30 days"),
+                out(PolicyKnob::TokenTtl, "at most 30 days"),
             ),
             (
                 Policy::builder().provider_timeout(secs(301)),
-                out("provider_timeout", "at most 5 minutes"),
+                out(PolicyKnob::ProviderTimeout, "at most 5 minutes"),
             ),
             (
                 Policy::builder().range_digits(0),
-                out("range_digits", "between 1 and 6"),
+                out(PolicyKnob::RangeDigits, "between 1 and 6"),
             ),
             (
                 Policy::builder().range_digits(7),
-                out("range_digits", "between 1 and 6"),
+                out(PolicyKnob::RangeDigits, "between 1 and 6"),
             ),
             (
                 Policy::builder().conversion_min_rate(1.01),
-                out("conversion_min_rate", "between 0.0 and 1.0"),
+                out(PolicyKnob::ConversionMinRate, "between 0.0 and 1.0"),
             ),
             (
                 Policy::builder().conversion_min_rate(-0.1),
-                out("conversion_min_rate", "between 0.0 and 1.0"),
+                out(PolicyKnob::ConversionMinRate, "between 0.0 and 1.0"),
             ),
             (
                 Policy::builder().conversion_min_rate(f64::NAN),
-                out("conversion_min_rate", "between 0.0 and 1.0"),
+                out(PolicyKnob::ConversionMinRate, "between 0.0 and 1.0"),
             ),
             (
                 Policy::builder().conversion_min_sends(MAX_CAP + 1),
-                out("conversion_min_sends", "at most 10000000"),
+                out(PolicyKnob::ConversionMinSends, "at most 10000000"),
             ),
             (
                 Policy::builder().sends_per_range_per_hour(0),
-                PolicyError::ZeroCount("sends_per_range_per_hour"),
+                PolicyError::ZeroCount(PolicyKnob::SendsPerRangePerHour),
             ),
             (
                 Policy::builder().voice_sends_per_hour(0),
-                PolicyError::ZeroCount("voice_sends_per_hour"),
+                PolicyError::ZeroCount(PolicyKnob::VoiceSendsPerHour),
             ),
             (
                 Policy::builder().verifies_per_ip_per_hour(0),
-                PolicyError::ZeroCount("verifies_per_ip_per_hour"),
+                PolicyError::ZeroCount(PolicyKnob::VerifiesPerIpPerHour),
             ),
         ];
         for (builder, expected) in cases {
@@ -598,21 +684,21 @@ mod tests {
             assert_eq!(err, expected);
         }
         for knob in [
-            "sends_per_phone_per_hour",
-            "sends_per_ip_per_hour",
-            "sends_per_range_per_hour",
-            "voice_sends_per_hour",
-            "sends_per_hour",
-            "verifies_per_ip_per_hour",
+            PolicyKnob::SendsPerPhonePerHour,
+            PolicyKnob::SendsPerIpPerHour,
+            PolicyKnob::SendsPerRangePerHour,
+            PolicyKnob::VoiceSendsPerHour,
+            PolicyKnob::SendsPerHour,
+            PolicyKnob::VerifiesPerIpPerHour,
         ] {
             let set = |n| {
                 let b = Policy::builder();
                 match knob {
-                    "sends_per_phone_per_hour" => b.sends_per_phone_per_hour(n),
-                    "sends_per_ip_per_hour" => b.sends_per_ip_per_hour(n),
-                    "sends_per_range_per_hour" => b.sends_per_range_per_hour(n),
-                    "voice_sends_per_hour" => b.voice_sends_per_hour(n),
-                    "sends_per_hour" => b.sends_per_hour(n),
+                    PolicyKnob::SendsPerPhonePerHour => b.sends_per_phone_per_hour(n),
+                    PolicyKnob::SendsPerIpPerHour => b.sends_per_ip_per_hour(n),
+                    PolicyKnob::SendsPerRangePerHour => b.sends_per_range_per_hour(n),
+                    PolicyKnob::VoiceSendsPerHour => b.voice_sends_per_hour(n),
+                    PolicyKnob::SendsPerHour => b.sends_per_hour(n),
                     _ => b.verifies_per_ip_per_hour(n),
                 }
             };

@@ -1,22 +1,57 @@
-//! Reading provider answers defensively, shared by the JSON provider clients (Verihubs,
-//! Octopush): a bounded body, a `code` field that arrives as a number or as a string, and
-//! provider text made fit to keep inside an error.
+//! Reading provider answers defensively, one way for all three providers (2Factor, Verihubs,
+//! Octopush): a body read up to one limit, a `code` field that arrives as a number or as a
+//! string (the JSON providers), and provider text made fit to keep inside an error by one
+//! cleaner.
 //!
 //! Provider text ends up in `Display` and logs, so it is scrubbed of our own credentials (a
-//! provider that echoes a header back must not leak it), stripped of control characters (no log
-//! injection) and shortened.
+//! provider that echoes a header or a URL back must not leak it), its control characters are
+//! replaced (no log injection) and it is shortened. One cleaner and one limit for every
+//! provider, so that what an operator reads in a log is the same shape whichever provider said
+//! it, and a fix to one is a fix to all.
 
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
 use std::fmt;
 
 use crate::secret::scrub;
 
-/// The most of a provider's answer we read; the answers we expect are a few hundred bytes.
-pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The most of a provider's answer we read. The largest answer we expect is 2Factor's to a
+/// bulk send of 1000 messages, about 120 KiB; the others are a few hundred bytes.
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The most characters of provider text kept in an error.
-const MAX_TEXT_CHARS: usize = 200;
+pub(crate) const MAX_TEXT_CHARS: usize = 200;
 
-/// A provider's answer, read up to [`MAX_BODY_BYTES`].
+/// The bytes of an answer, read up to [`MAX_BODY_BYTES`].
+pub(crate) struct Bounded {
+    /// What was read: the whole body, or its first [`MAX_BODY_BYTES`] at most.
+    pub(crate) bytes: Vec<u8>,
+    /// Whether that is the whole body.
+    pub(crate) complete: bool,
+}
+
+/// Reads `response`'s body, stopping before [`MAX_BODY_BYTES`]: a provider (or whatever answers
+/// in its place) cannot make us hold more.
+pub(crate) async fn read_bounded(
+    mut response: reqwest::Response,
+) -> Result<Bounded, reqwest::Error> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+            return Ok(Bounded {
+                bytes,
+                complete: false,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Bounded {
+        bytes,
+        complete: true,
+    })
+}
+
+/// A JSON provider's answer (Verihubs, Octopush), read up to [`MAX_BODY_BYTES`].
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
 pub(crate) struct Body {
     /// The HTTP status.
     pub(crate) status: u16,
@@ -24,21 +59,14 @@ pub(crate) struct Body {
     pub(crate) json: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
 impl Body {
     /// Reads `response` (at most [`MAX_BODY_BYTES`]; a longer body counts as unreadable).
-    pub(crate) async fn read(mut response: reqwest::Response) -> Result<Self, reqwest::Error> {
+    pub(crate) async fn read(response: reqwest::Response) -> Result<Self, reqwest::Error> {
         let status = response.status().as_u16();
-        let mut bytes = Vec::new();
-        let mut complete = true;
-        while let Some(chunk) = response.chunk().await? {
-            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                complete = false;
-                break;
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(if complete {
-            Self::from_bytes(status, &bytes)
+        let body = read_bounded(response).await?;
+        Ok(if body.complete {
+            Self::from_bytes(status, &body.bytes)
         } else {
             Self { status, json: None }
         })
@@ -80,6 +108,7 @@ impl Body {
 
 /// A `code` field of a provider's JSON answer, which some providers send as a number (`201`)
 /// and others, or the same one on another day, as a string (`"201"`).
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ResponseCode {
     /// Sent as a JSON number.
@@ -88,6 +117,7 @@ pub enum ResponseCode {
     Text(String),
 }
 
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
 impl ResponseCode {
     /// The code as a number: the number itself, or the string parsed as an integer.
     pub fn as_i64(&self) -> Option<i64> {
@@ -115,6 +145,7 @@ impl ResponseCode {
     }
 }
 
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
 impl fmt::Display for ResponseCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -124,19 +155,19 @@ impl fmt::Display for ResponseCode {
     }
 }
 
-/// Provider text made fit for an error: every `secret` replaced, control characters dropped,
-/// at most [`MAX_TEXT_CHARS`] characters.
+/// Provider text made fit for an error: trimmed, every `secret` replaced, control characters
+/// replaced by spaces, at most [`MAX_TEXT_CHARS`] characters (and `…` when cut).
+///
+/// Control characters become spaces rather than disappear: dropping them after the scrub could
+/// join the two halves of a secret that a control character had split.
 pub(crate) fn clean_text(text: &str, secrets: &[&str]) -> String {
-    let mut text = text.to_owned();
+    let mut text = text.trim().to_owned();
     for secret in secrets {
         text = scrub(&text, secret);
     }
-    let mut out: String = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_TEXT_CHARS)
-        .collect();
-    if text.chars().filter(|c| !c.is_control()).count() > MAX_TEXT_CHARS {
+    let mut chars = text.chars().map(|c| if c.is_control() { ' ' } else { c });
+    let mut out: String = chars.by_ref().take(MAX_TEXT_CHARS).collect();
+    if chars.next().is_some() {
         out.push('…');
     }
     out
@@ -146,6 +177,7 @@ pub(crate) fn clean_text(text: &str, secrets: &[&str]) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(any(feature = "verihubs", feature = "octopush"))]
     #[test]
     fn codes_come_as_numbers_or_strings() {
         let n = ResponseCode::from_json(&serde_json::json!(201));
@@ -168,5 +200,13 @@ mod tests {
         assert!(!clean.contains("k3y-SECRET"));
         assert!(!clean.contains('\n'));
         assert!(clean.chars().count() <= MAX_TEXT_CHARS + 1);
+        assert!(clean.ends_with('…'));
+        assert_eq!(clean_text(" short\tline ", &[]), "short line");
+        assert_eq!(
+            clean_text(&"x".repeat(MAX_TEXT_CHARS), &[]).chars().count(),
+            MAX_TEXT_CHARS
+        );
+        // A secret split by a control character is not put back together.
+        assert!(!clean_text("k3y\u{0}-SECRET", &["k3y-SECRET"]).contains("k3y-SECRET"));
     }
 }

@@ -1,4 +1,4 @@
-//! Small helpers for secrets: randomness and redaction.
+//! Small helpers for secrets: randomness, redaction, and secrets carried in HTTP headers.
 
 /// Fills `buf` from the operating system's CSPRNG.
 ///
@@ -30,4 +30,35 @@ pub(crate) fn scrub(text: &str, secret: &str) -> String {
         return text.to_owned();
     }
     text.replace(secret, "[REDACTED]")
+}
+
+/// A header value carrying `secret`, marked sensitive (so that `http` redacts it from `Debug`
+/// and HTTP/2 never indexes it). `None` if the secret is blank or not a valid header value;
+/// callers report that without repeating the value.
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
+pub(crate) fn secret_header(secret: &secrecy::SecretString) -> Option<http::HeaderValue> {
+    use secrecy::ExposeSecret;
+    let value = secret.expose_secret();
+    if value.trim().is_empty() {
+        return None;
+    }
+    let mut header = http::HeaderValue::from_str(value).ok()?;
+    header.set_sensitive(true);
+    Some(header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(any(feature = "verihubs", feature = "octopush"))]
+    #[test]
+    fn secret_headers_are_sensitive_and_checked() {
+        use secrecy::SecretString;
+        let header = secret_header(&SecretString::from("k3y")).unwrap();
+        assert!(header.is_sensitive());
+        assert!(!format!("{header:?}").contains("k3y"));
+        assert!(secret_header(&SecretString::from(" ")).is_none());
+        assert!(secret_header(&SecretString::from("a\nb")).is_none());
+    }
 }

@@ -26,6 +26,9 @@ use crate::provider::Delivery;
 #[cfg(any(feature = "verihubs", feature = "octopush"))]
 use crate::provider::{ProviderError, ProviderErrorKind};
 
+/// Re-exported here, with the rest of what a provider client's HTTP side can refuse.
+pub use crate::base_url::BaseUrlError;
+
 /// The `User-Agent` every provider request carries.
 pub const USER_AGENT: &str = concat!("twofactor-rs/", env!("CARGO_PKG_VERSION"));
 
@@ -238,26 +241,4 @@ pub(crate) fn transport_error(provider: &'static str, err: reqwest::Error) -> Pr
     ProviderError::new(provider, kind)
         .with_delivery(delivery)
         .with_source(err)
-}
-
-/// Why a provider's base URL was refused when its client was built. The error never repeats
-/// the URL: it may carry credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
-#[non_exhaustive]
-pub enum BaseUrlError {
-    /// Not an absolute URL.
-    #[error("the base URL is not an absolute URL")]
-    NotAbsolute,
-    /// Not `http` or `https`, or without a host.
-    #[error("the base URL must be an http or https URL with a host")]
-    NotHttp,
-    /// A user name or password (`https://user:password@host`): credentials belong in the
-    /// provider's builder, where they are kept secret, not in a URL that ends up in logs.
-    #[error(
-        "the base URL must not carry credentials (user:password@); pass them to the provider's builder"
-    )]
-    Credentials,
-    /// A query or a fragment: paths are appended to the base URL.
-    #[error("the base URL must not have a query or a fragment")]
-    QueryOrFragment,
 }

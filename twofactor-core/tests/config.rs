@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use twofactor_core::config::{ConfigError, OtpMode, ProviderKind, Settings};
+use twofactor_core::config::{
+    ConfigError, OtpMode, ProviderKind, ProviderSettings, Settings, StoreSettings,
+};
 
 fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     let env: HashMap<String, String> = vars
@@ -26,10 +28,8 @@ fn error_var(vars: &[(&str, &str)]) -> String {
 #[tokio::test]
 async fn zero_configuration_is_the_console_provider_and_the_defaults() {
     let s = settings(&[]).unwrap();
-    assert_eq!(
-        (s.provider, s.otp_mode),
-        (ProviderKind::Console, OtpMode::Provider)
-    );
+    assert_eq!(s.provider.kind(), ProviderKind::Console);
+    assert!(matches!(s.store, StoreSettings::Memory));
     assert!(s.web.cookie().secure());
     assert_eq!(
         s.web.client_addressing().trust(),
@@ -47,7 +47,13 @@ async fn an_api_key_selects_2factor_in_either_mode() {
         ("TWOFACTOR_BASE_URL", "http://127.0.0.1:9"),
     ];
     let s = settings(&key).unwrap();
-    assert_eq!(s.provider, ProviderKind::TwoFactor);
+    assert!(matches!(
+        s.provider,
+        ProviderSettings::TwoFactor {
+            otp_mode: OtpMode::Provider,
+            ..
+        }
+    ));
     assert_eq!(
         s.build().await.unwrap().verifier().provider_name(),
         "2factor"
@@ -59,7 +65,14 @@ async fn an_api_key_selects_2factor_in_either_mode() {
         ("TWOFACTOR_OTP_TEMPLATE", "My OTP"),
     ])
     .unwrap();
-    assert_eq!(local.otp_mode, OtpMode::Local);
+    assert!(matches!(
+        &local.provider,
+        ProviderSettings::TwoFactor {
+            otp_mode: OtpMode::Local,
+            template: Some(t),
+            ..
+        } if t == "My OTP"
+    ));
     assert_eq!(
         local.build().await.unwrap().verifier().provider_name(),
         "2factor"
@@ -141,6 +154,53 @@ async fn verihubs_and_octopush_are_selected_by_name_and_need_their_credentials()
                 ("TWOFACTOR_BASE_URL", "ftp://x"),
             ],
             "TWOFACTOR_BASE_URL",
+        ),
+        // Each client's refusal names its setting, typed; config names the variable.
+        (vec![("TWOFACTOR_API_KEY", "..")], "TWOFACTOR_API_KEY"),
+        (
+            vec![("TWOFACTOR_API_KEY", "k"), ("TWOFACTOR_OTP_TEMPLATE", "..")],
+            "TWOFACTOR_OTP_TEMPLATE",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "verihubs"),
+                ("VERIHUBS_APP_ID", "app\nid"),
+                ("VERIHUBS_API_KEY", "k"),
+            ],
+            "VERIHUBS_APP_ID",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "verihubs"),
+                ("VERIHUBS_APP_ID", "app"),
+                ("VERIHUBS_API_KEY", "k\u{7f}"),
+            ],
+            "VERIHUBS_API_KEY",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "octopush"),
+                ("OCTOPUSH_API_LOGIN", "me\nyou"),
+                ("OCTOPUSH_API_KEY", "k"),
+            ],
+            "OCTOPUSH_API_LOGIN",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "octopush"),
+                ("OCTOPUSH_API_LOGIN", "me"),
+                ("OCTOPUSH_API_KEY", "k\u{7f}"),
+            ],
+            "OCTOPUSH_API_KEY",
+        ),
+        (
+            vec![
+                ("TWOFACTOR_PROVIDER", "octopush"),
+                ("OCTOPUSH_API_LOGIN", "me"),
+                ("OCTOPUSH_API_KEY", "k"),
+                ("OCTOPUSH_BASE_URL", "https://u:p@octopush.example"),
+            ],
+            "OCTOPUSH_BASE_URL",
         ),
     ] {
         match settings(&vars).unwrap().build().await {
@@ -539,15 +599,29 @@ fn the_redis_cluster_and_ca_variables_are_read_and_checked_together() {
         (WAIT, "2"),
     ])
     .unwrap();
-    assert!(s.redis_cluster);
+    let StoreSettings::Redis(redis) = s.store else {
+        panic!("{:?}", s.store)
+    };
+    assert!(redis.cluster);
     assert_eq!(
-        s.redis_ca_file.as_ref().unwrap().display().to_string(),
+        redis.urls(),
+        ["rediss://:pw@10.0.0.1:7000", "rediss://:pw@10.0.0.2:7000"]
+    );
+    assert_eq!(
+        redis.ca_file.as_ref().unwrap().display().to_string(),
         pem.path()
     );
-    assert_eq!(s.redis_wait_replicas, Some(2));
+    assert_eq!(redis.wait_replicas, Some(2));
     let s = settings(&[(URL, "redis://db:6379")]).unwrap();
-    assert!(!s.redis_cluster && s.redis_ca_file.is_none() && s.redis_wait_replicas.is_none());
-    assert!(!settings(&[(CLUSTER, "false")]).unwrap().redis_cluster);
+    let StoreSettings::Redis(redis) = s.store else {
+        panic!("{:?}", s.store)
+    };
+    assert!(!redis.cluster && redis.ca_file.is_none() && redis.wait_replicas.is_none());
+    assert_eq!(redis.urls(), ["redis://db:6379"]);
+    assert!(matches!(
+        settings(&[(CLUSTER, "false")]).unwrap().store,
+        StoreSettings::Memory
+    ));
 
     let missing = format!("{}.missing", pem.path());
     // (the variables, the one the error must name, what its reason must say)

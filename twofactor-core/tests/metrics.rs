@@ -234,7 +234,11 @@ async fn guard_rejections_are_counted_by_reason() {
     let verified = verifier.verify(PHONE, code.expose(), &ctx).await.unwrap();
 
     assert!(contract.check(None, None, None).is_err());
-    assert!(contract.check(None, Some(b"not-a-token"), None).is_err());
+    assert!(
+        contract
+            .check(None, Some(b"not-a-token".as_slice()), None)
+            .is_err()
+    );
     assert!(
         contract
             .check(None, Some(verified.token.as_bytes()), None)

@@ -11,8 +11,8 @@ use common::{assert_no_secret, refused_url, short_timeout};
 use serde_json::json;
 use twofactor_core::octopush::{
     DEFAULT_MAX_WRONG_ATTEMPTS, DEFAULT_TEXT, OctopushChannel, OctopushError,
-    OctopushGenerateRequest, OctopushOtpOptions, OctopushProvider, OctopushValidateRequest,
-    TEXT_CHARS, VoiceGender, VoiceLanguage,
+    OctopushGenerateRequest, OctopushOtpOptions, OctopushParameter, OctopushProvider,
+    OctopushValidateRequest, TEXT_CHARS, VoiceGender, VoiceLanguage,
 };
 use twofactor_core::transport::BaseUrlError;
 use twofactor_core::{
@@ -454,38 +454,56 @@ async fn every_bad_parameter_is_refused_before_any_request() {
         .await;
     let octopush = provider(&server);
     let base = OctopushOtpOptions::default;
-    let cases: Vec<(&str, OctopushOtpOptions)> = vec![
-        ("text", base().with_text("")),
+    let cases: Vec<(OctopushParameter, OctopushOtpOptions)> = vec![
+        (OctopushParameter::Text, base().with_text("")),
         (
-            "text",
+            OctopushParameter::Text,
             base().with_text(format!("{{code}}{}", "x".repeat(1219))),
         ),
         (
-            "text",
+            OctopushParameter::Text,
             base().with_text("Your code, without the placeholder"),
         ),
-        ("text", base().with_text("Code {code}\u{7}")),
-        ("sender", base().with_sender("ab")),
-        ("sender", base().with_sender("ABCDEFGHIJKL")),
-        ("sender", base().with_sender("My-Shop")),
-        ("sender", base().with_sender("Mäshop")),
-        ("sender", base().with_sender("My Shop")),
-        ("code_length", base().with_code_length(3)),
-        ("code_length", base().with_code_length(33)),
         (
-            "allow_digits",
+            OctopushParameter::Text,
+            base().with_text("Code {code}\u{7}"),
+        ),
+        (OctopushParameter::Sender, base().with_sender("ab")),
+        (
+            OctopushParameter::Sender,
+            base().with_sender("ABCDEFGHIJKL"),
+        ),
+        (OctopushParameter::Sender, base().with_sender("My-Shop")),
+        (OctopushParameter::Sender, base().with_sender("Mäshop")),
+        (OctopushParameter::Sender, base().with_sender("My Shop")),
+        (OctopushParameter::CodeLength, base().with_code_length(3)),
+        (OctopushParameter::CodeLength, base().with_code_length(33)),
+        (
+            OctopushParameter::AllowDigits,
             base().with_alphabet(false, false, false, false),
         ),
-        ("validity_period", base().with_validity_period(2)),
-        ("validity_period", base().with_validity_period(10_000_001)),
-        ("max_wrong_attempts", base().with_max_wrong_attempts(0)),
-        ("max_wrong_attempts", base().with_max_wrong_attempts(1001)),
         (
-            "recipient_ip",
+            OctopushParameter::ValidityPeriod,
+            base().with_validity_period(2),
+        ),
+        (
+            OctopushParameter::ValidityPeriod,
+            base().with_validity_period(10_000_001),
+        ),
+        (
+            OctopushParameter::MaxWrongAttempts,
+            base().with_max_wrong_attempts(0),
+        ),
+        (
+            OctopushParameter::MaxWrongAttempts,
+            base().with_max_wrong_attempts(1001),
+        ),
+        (
+            OctopushParameter::RecipientIp,
             base().with_recipient_ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
         ),
         (
-            "recipient_ip",
+            OctopushParameter::RecipientIp,
             base().with_recipient_ip(IpAddr::V4(Ipv4Addr::new(224, 0, 0, 1))),
         ),
     ];
@@ -498,7 +516,7 @@ async fn every_bad_parameter_is_refused_before_any_request() {
             matches!(&err, OctopushError::InvalidParameter { parameter, .. } if *parameter == expected),
             "{expected}: {err:?}"
         );
-        assert!(err.to_string().contains(expected), "{err}");
+        assert!(err.to_string().contains(expected.as_str()), "{err}");
         // The same options are refused when configuring the provider.
         let built = OctopushProvider::builder(LOGIN, API_KEY)
             .base_url(server.uri())
@@ -522,10 +540,10 @@ async fn every_bad_parameter_is_refused_before_any_request() {
 
     // The closed lists are parsed strictly, naming the parameter.
     for (text, parameter) in [
-        ("fr-CA", "voice_language"),
-        ("fr_FR", "voice_language"),
-        ("FR-FR", "voice_language"),
-        ("", "voice_language"),
+        ("fr-CA", OctopushParameter::VoiceLanguage),
+        ("fr_FR", OctopushParameter::VoiceLanguage),
+        ("FR-FR", OctopushParameter::VoiceLanguage),
+        ("", OctopushParameter::VoiceLanguage),
     ] {
         let err = text.parse::<VoiceLanguage>().unwrap_err();
         assert!(
@@ -537,7 +555,7 @@ async fn every_bad_parameter_is_refused_before_any_request() {
         assert!(matches!(
             err,
             OctopushError::InvalidParameter {
-                parameter: "voice_gender",
+                parameter: OctopushParameter::VoiceGender,
                 ..
             }
         ));
@@ -547,7 +565,7 @@ async fn every_bad_parameter_is_refused_before_any_request() {
         assert!(matches!(
             err,
             OctopushError::InvalidParameter {
-                parameter: "channel",
+                parameter: OctopushParameter::Channel,
                 ..
             }
         ));
@@ -562,7 +580,7 @@ async fn every_bad_parameter_is_refused_before_any_request() {
     assert!(matches!(
         err,
         OctopushError::InvalidParameter {
-            parameter: "phone_number",
+            parameter: OctopushParameter::PhoneNumber,
             ..
         }
     ));
@@ -574,41 +592,55 @@ async fn every_bad_parameter_is_refused_before_any_request() {
 
     // What the engine asks for is checked the same way.
     for (options, parameter) in [
-        (SendOptions::default().with_code_length(3), "code_length"),
-        (SendOptions::default().with_code_length(40), "code_length"),
+        (
+            SendOptions::default().with_code_length(3),
+            OctopushParameter::CodeLength,
+        ),
+        (
+            SendOptions::default().with_code_length(40),
+            OctopushParameter::CodeLength,
+        ),
         (
             SendOptions::default().with_ttl(Duration::from_secs(2)),
-            "validity_period",
+            OctopushParameter::ValidityPeriod,
         ),
     ] {
         let err = octopush.send(&phone(), &options).await.unwrap_err();
         assert_eq!(err.kind(), ProviderErrorKind::Rejected);
         assert_eq!(err.delivery(), Delivery::NotSent);
         assert!(
-            err.detail().unwrap_or_default().contains(parameter),
+            err.detail()
+                .unwrap_or_default()
+                .contains(parameter.as_str()),
             "{err}"
         );
     }
 
     // Validation requests.
     for (request, parameter) in [
-        (OctopushValidateRequest::by_token("otp_1", ""), "code"),
-        (OctopushValidateRequest::by_token("otp_1", "12 34"), "code"),
+        (
+            OctopushValidateRequest::by_token("otp_1", ""),
+            OctopushParameter::Code,
+        ),
+        (
+            OctopushValidateRequest::by_token("otp_1", "12 34"),
+            OctopushParameter::Code,
+        ),
         (
             OctopushValidateRequest::by_token("otp_1", "1".repeat(33)),
-            "code",
+            OctopushParameter::Code,
         ),
         (
             OctopushValidateRequest::by_token("", "1234"),
-            "otp_request_token",
+            OctopushParameter::OtpRequestToken,
         ),
         (
             OctopushValidateRequest::by_token("otp 1", "1234"),
-            "otp_request_token",
+            OctopushParameter::OtpRequestToken,
         ),
         (
             OctopushValidateRequest::by_phone(short, "1234"),
-            "phone_number",
+            OctopushParameter::PhoneNumber,
         ),
     ] {
         let err = octopush.validate(&request).await.unwrap_err();
@@ -918,23 +950,29 @@ async fn settings_the_engine_decides_are_refused_at_build_not_ignored() {
     for (options, parameter) in [
         (
             base().with_alphabet(false, true, true, true),
-            "allow_digits",
+            OctopushParameter::AllowDigits,
         ),
         (
             base().with_alphabet(true, true, false, false),
-            "allow_upper_case",
+            OctopushParameter::AllowUpperCase,
         ),
         (
             base().with_alphabet(true, false, true, false),
-            "allow_lower_case",
+            OctopushParameter::AllowLowerCase,
         ),
         (
             base().with_alphabet(true, false, false, true),
-            "allow_special_chars",
+            OctopushParameter::AllowSpecialChars,
         ),
-        (base().with_channel(OctopushChannel::VoiceSms), "channel"),
-        (base().with_code_length(8), "code_length"),
-        (base().with_validity_period(120), "validity_period"),
+        (
+            base().with_channel(OctopushChannel::VoiceSms),
+            OctopushParameter::Channel,
+        ),
+        (base().with_code_length(8), OctopushParameter::CodeLength),
+        (
+            base().with_validity_period(120),
+            OctopushParameter::ValidityPeriod,
+        ),
     ] {
         // Valid for Octopush, and usable with `generate` directly.
         assert!(options.validate().is_ok(), "{parameter}");

@@ -333,7 +333,7 @@ async fn the_counting_steps_skip_the_flush_only_when_relaxed() {
 
 #[test]
 fn the_durability_is_read_from_the_environment_and_needs_the_database() {
-    use twofactor_core::config::{ConfigError, Settings};
+    use twofactor_core::config::{ConfigError, Settings, StoreSettings};
     let read = |vars: &[(&str, &str)]| {
         let vars: Vec<(String, String)> = vars
             .iter()
@@ -345,12 +345,14 @@ fn the_durability_is_read_from_the_environment_and_needs_the_database() {
         "TWOFACTOR_DATABASE_URL",
         "postgres://postgres@127.0.0.1:5432/postgres",
     );
-    assert!(!read(&[URL]).unwrap().database_synchronous_commit);
-    assert!(
-        read(&[URL, ("TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT", "true")])
-            .unwrap()
-            .database_synchronous_commit
-    );
+    let synchronous = |settings: Settings| match settings.store {
+        StoreSettings::Postgres(postgres) => postgres.synchronous_commit,
+        other => panic!("not the PostgreSQL store: {other:?}"),
+    };
+    assert!(!synchronous(read(&[URL]).unwrap()));
+    assert!(synchronous(
+        read(&[URL, ("TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT", "true")]).unwrap()
+    ));
     match read(&[("TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT", "true")]) {
         Err(ConfigError::Invalid { var, reason }) => {
             assert_eq!(var, "TWOFACTOR_DATABASE_SYNCHRONOUS_COMMIT");

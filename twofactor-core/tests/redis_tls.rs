@@ -19,7 +19,7 @@ use std::time::Duration;
 use redis_support::{self as support, Server, SharedTls, shared_tls};
 use store_checks::Leeway;
 use store_checks::outage;
-use twofactor_core::config::{ConfigError, Settings};
+use twofactor_core::config::{ConfigError, Settings, StoreSettings};
 use twofactor_core::mock::MockProvider;
 use twofactor_core::store::StoreError;
 use twofactor_core::store::redis::{Clock, RedisStore};
@@ -213,7 +213,12 @@ async fn configured_from_the_environment_it_verifies_with_the_ca_file() {
         ("TWOFACTOR_REDIS_CA_FILE", certs.ca.display().to_string()),
     ])
     .unwrap();
-    assert_eq!(ok.redis_ca_file.as_deref(), Some(certs.ca.as_path()));
+    match &ok.store {
+        StoreSettings::Redis(redis) => {
+            assert_eq!(redis.ca_file.as_deref(), Some(certs.ca.as_path()))
+        }
+        other => panic!("{other:?}"),
+    }
     let app = ok.build().await.unwrap();
     let mut headers = http::HeaderMap::new();
     headers.insert(

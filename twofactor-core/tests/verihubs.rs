@@ -10,8 +10,8 @@ use common::{assert_no_secret, refused_url, short_timeout};
 use serde_json::json;
 use twofactor_core::transport::BaseUrlError;
 use twofactor_core::verihubs::{
-    VerihubsChannel, VerihubsChannelKind, VerihubsError, VerihubsProvider, VerihubsSendRequest,
-    VerihubsVerifyRequest, sandbox,
+    VerihubsChannel, VerihubsChannelKind, VerihubsError, VerihubsParameter, VerihubsProvider,
+    VerihubsSendRequest, VerihubsVerifyRequest, sandbox,
 };
 use twofactor_core::{
     Channel, Delivery, OtpCode, OtpProvider, PhoneNumber, ProviderError, ProviderErrorKind,
@@ -567,19 +567,19 @@ async fn bad_configuration_is_refused_at_build_and_bad_requests_before_sending()
     };
     assert_eq!(
         parameter(builder().template("Your code is OTP").build()),
-        "template"
+        VerihubsParameter::Template
     );
     assert_eq!(
         parameter(builder().challenge("sign up/now").build()),
-        "challenge"
+        VerihubsParameter::Challenge
     );
     assert_eq!(
         parameter(builder().callback_url("javascript:alert(1)").build()),
-        "callback_url"
+        VerihubsParameter::CallbackUrl
     );
     assert_eq!(
         parameter(builder().callback_url("/relative").build()),
-        "callback_url"
+        VerihubsParameter::CallbackUrl
     );
     assert_eq!(
         parameter(
@@ -587,7 +587,7 @@ async fn bad_configuration_is_refused_at_build_and_bad_requests_before_sending()
                 .channel(VerihubsChannel::whatsapp("english please", None))
                 .build()
         ),
-        "lang_code"
+        VerihubsParameter::LangCode
     );
     assert_eq!(
         parameter(
@@ -595,7 +595,7 @@ async fn bad_configuration_is_refused_at_build_and_bad_requests_before_sending()
                 .channel(VerihubsChannel::whatsapp("id", Some("otp/../x".into())))
                 .build()
         ),
-        "template_name"
+        VerihubsParameter::TemplateName
     );
     assert!(matches!(
         builder().base_url("not a url").build(),
@@ -603,11 +603,11 @@ async fn bad_configuration_is_refused_at_build_and_bad_requests_before_sending()
     ));
     assert_eq!(
         parameter(VerihubsProvider::builder(APP_ID, "").build()),
-        "api_key"
+        VerihubsParameter::ApiKey
     );
     assert_eq!(
         parameter(VerihubsProvider::builder("app\nid", API_KEY).build()),
-        "app_id"
+        VerihubsParameter::AppId
     );
 
     let verihubs = builder().build().unwrap();

@@ -1,7 +1,95 @@
 //! What can go wrong talking to Octopush: its documented return codes and HTTP statuses.
 
+use std::fmt;
+
+use crate::base_url::BaseUrlError;
+use crate::client_error::{ClientError, ClientSetting, provider_error};
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
-use crate::transport::{BaseUrlError, answer_delivery};
+use crate::transport::answer_delivery;
+
+/// A value of an Octopush request that [`OctopushError::InvalidParameter`] refuses: a body
+/// field of generate or validate, one of the two credential headers, or the HTTP client itself.
+/// Typed, so that a caller (configuration, the engine's mapping to
+/// [`ProviderErrorKind::InvalidPhone`]) decides on the parameter, never on the error's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OctopushParameter {
+    /// `phone_number`.
+    PhoneNumber,
+    /// `text`.
+    Text,
+    /// `channel`.
+    Channel,
+    /// `sender`.
+    Sender,
+    /// `code_length`.
+    CodeLength,
+    /// `allow_digits`.
+    AllowDigits,
+    /// `allow_upper_case`.
+    AllowUpperCase,
+    /// `allow_lower_case`.
+    AllowLowerCase,
+    /// `allow_special_chars`.
+    AllowSpecialChars,
+    /// `remove_confusing_characters`.
+    RemoveConfusingCharacters,
+    /// `validity_period`.
+    ValidityPeriod,
+    /// `max_wrong_attempts`.
+    MaxWrongAttempts,
+    /// `recipient_ip`.
+    RecipientIp,
+    /// `voice_language`.
+    VoiceLanguage,
+    /// `voice_gender`.
+    VoiceGender,
+    /// `code` (validate).
+    Code,
+    /// `otp_request_token` (validate).
+    OtpRequestToken,
+    /// The `api-login` header: the account's login.
+    ApiLogin,
+    /// The `api-key` header.
+    ApiKey,
+    /// Not sent: the HTTP client built from [`HttpOptions`](crate::transport::HttpOptions).
+    Http,
+}
+
+impl OctopushParameter {
+    /// The parameter's name as the API spells it (`api_login`, `api_key` and `http` for the
+    /// headers and the client).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::PhoneNumber => "phone_number",
+            Self::Text => "text",
+            Self::Channel => "channel",
+            Self::Sender => "sender",
+            Self::CodeLength => "code_length",
+            Self::AllowDigits => "allow_digits",
+            Self::AllowUpperCase => "allow_upper_case",
+            Self::AllowLowerCase => "allow_lower_case",
+            Self::AllowSpecialChars => "allow_special_chars",
+            Self::RemoveConfusingCharacters => "remove_confusing_characters",
+            Self::ValidityPeriod => "validity_period",
+            Self::MaxWrongAttempts => "max_wrong_attempts",
+            Self::RecipientIp => "recipient_ip",
+            Self::VoiceLanguage => "voice_language",
+            Self::VoiceGender => "voice_gender",
+            Self::Code => "code",
+            Self::OtpRequestToken => "otp_request_token",
+            Self::ApiLogin => "api_login",
+            Self::ApiKey => "api_key",
+            Self::Http => "http",
+        }
+    }
+}
+
+impl fmt::Display for OctopushParameter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// An Octopush failure.
 ///
@@ -13,8 +101,8 @@ pub enum OctopushError {
     /// A parameter fails Octopush's documented constraints; nothing was sent.
     #[error("invalid Octopush {parameter}: {reason}")]
     InvalidParameter {
-        /// The parameter's name as the API spells it (`sender`, `code_length`, …).
-        parameter: &'static str,
+        /// The parameter (shown as the API spells it: `sender`, `code_length`, …).
+        parameter: OctopushParameter,
         /// What is wrong with it.
         reason: String,
     },
@@ -147,7 +235,7 @@ impl OctopushError {
     pub fn kind(&self) -> ProviderErrorKind {
         match self {
             Self::InvalidParameter {
-                parameter: "phone_number",
+                parameter: OctopushParameter::PhoneNumber,
                 ..
             }
             | Self::InvalidRecipient { .. } => ProviderErrorKind::InvalidPhone,
@@ -235,24 +323,52 @@ impl OctopushError {
     }
 }
 
+impl ClientError for OctopushError {
+    const PROVIDER: &'static str = super::NAME;
+
+    fn engine_kind(&self) -> ProviderErrorKind {
+        self.kind()
+    }
+
+    fn engine_delivery(&self) -> Delivery {
+        self.delivery()
+    }
+
+    /// Octopush's own words; for our own findings, the whole sentence (it names the parameter
+    /// or what was wrong with the answer).
+    fn detail(&self) -> Option<String> {
+        match self {
+            Self::InvalidParameter { .. }
+            | Self::InvalidBaseUrl(_)
+            | Self::UnexpectedResponse { .. } => Some(self.to_string()),
+            _ => self.message().map(str::to_owned),
+        }
+    }
+
+    fn refused_setting(&self) -> ClientSetting {
+        match self {
+            Self::InvalidParameter { parameter, .. } => match parameter {
+                OctopushParameter::ApiLogin => ClientSetting::Account,
+                OctopushParameter::ApiKey => ClientSetting::ApiKey,
+                OctopushParameter::Text => ClientSetting::Template,
+                _ => ClientSetting::Other,
+            },
+            Self::InvalidBaseUrl(_) => ClientSetting::BaseUrl,
+            _ => ClientSetting::Other,
+        }
+    }
+
+    fn into_transport(self) -> Result<ProviderError, Self> {
+        match self {
+            Self::Transport(inner) => Ok(inner),
+            other => Err(other),
+        }
+    }
+}
+
 /// Keeps the [`OctopushError`] as `source()`; a transport failure is handed on as it is.
 impl From<OctopushError> for ProviderError {
     fn from(err: OctopushError) -> Self {
-        if let OctopushError::Transport(inner) = err {
-            return inner;
-        }
-        let mut out = ProviderError::new(super::NAME, err.kind()).with_delivery(err.delivery());
-        // The provider's own words; for our own findings, the whole sentence (it names the
-        // parameter or what was wrong with the answer).
-        let detail = match &err {
-            OctopushError::InvalidParameter { .. }
-            | OctopushError::InvalidBaseUrl(_)
-            | OctopushError::UnexpectedResponse { .. } => Some(err.to_string()),
-            _ => err.message().map(str::to_owned),
-        };
-        if let Some(detail) = detail {
-            out = out.with_detail(detail);
-        }
-        out.with_source(err)
+        provider_error(err)
     }
 }

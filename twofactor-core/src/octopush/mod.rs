@@ -29,7 +29,7 @@
 //! explicit `"code": 0` included, is an error, never a match.
 //!
 //! A send that may have delivered a message — a timeout once connected, a dropped connection,
-//! any 5xx, a 2xx that cannot be read — is [`Delivery::MaybeSent`](crate::Delivery::MaybeSent);
+//! any 5xx, a 2xx that cannot be read — is [`Delivery::MaybeSent`](crate::provider::Delivery::MaybeSent);
 //! only a connect failure or Octopush's own refusal is `NotSent` (see [`crate::transport`]).
 //!
 //! ```
@@ -81,13 +81,16 @@ use async_trait::async_trait;
 use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::endpoint;
-use crate::provider::{Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions};
+use crate::base_url;
+use crate::code::OtpCode;
+use crate::phone::PhoneNumber;
+use crate::provider::{
+    Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
+};
 use crate::response::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
-use crate::{OtpCode, PhoneNumber, Ticket, Verdict};
 
-pub use error::OctopushError;
+pub use error::{OctopushError, OctopushParameter};
 pub use options::{
     CODE_LENGTH, CODE_PLACEHOLDER, DEFAULT_TEXT, MAX_WRONG_ATTEMPTS, OctopushChannel,
     OctopushOtpOptions, SENDER_CHARS, TEXT_CHARS, VALIDITY_PERIOD, VoiceGender, VoiceLanguage,
@@ -148,24 +151,24 @@ impl OctopushBuilder {
 
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<OctopushProvider, OctopushError> {
-        let base_url = endpoint::base_url(&self.base_url).map_err(OctopushError::InvalidBaseUrl)?;
+        let base_url = base_url::check(&self.base_url).map_err(OctopushError::InvalidBaseUrl)?;
         self.options.validate()?;
         refuse_engine_owned(&self.options)?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(
             HeaderName::from_static("api-login"),
-            secret_header("api_login", &self.api_login)?,
+            secret_header(OctopushParameter::ApiLogin, &self.api_login)?,
         );
         headers.insert(
             HeaderName::from_static("api-key"),
-            secret_header("api_key", &self.api_key)?,
+            secret_header(OctopushParameter::ApiKey, &self.api_key)?,
         );
         let client = self
             .http
             .client()
             .map_err(|_| OctopushError::InvalidParameter {
-                parameter: "http",
+                parameter: OctopushParameter::Http,
                 reason: "the HTTP client could not be built".to_owned(),
             })?;
         Ok(OctopushProvider {
@@ -184,7 +187,7 @@ impl fmt::Debug for OctopushBuilder {
         f.debug_struct("OctopushBuilder")
             .field("api_login", &"[REDACTED]")
             .field("api_key", &"[REDACTED]")
-            .field("base_url", &endpoint::redacted_url(&self.base_url))
+            .field("base_url", &base_url::redacted(&self.base_url))
             .field("options", &self.options)
             .field("http", &self.http)
             .finish()
@@ -436,7 +439,7 @@ pub(crate) fn verdict(outcome: Result<(), OctopushError>) -> Result<Verdict, Pro
 /// Refuses what [`OtpProvider::send`] decides per send instead of ignoring it.
 fn refuse_engine_owned(options: &OctopushOtpOptions) -> Result<(), OctopushError> {
     let defaults = OctopushOtpOptions::default();
-    let refuse = |parameter: &'static str, reason: &str| {
+    let refuse = |parameter: OctopushParameter, reason: &str| {
         Err(OctopushError::InvalidParameter {
             parameter,
             reason: reason.to_owned(),
@@ -444,27 +447,39 @@ fn refuse_engine_owned(options: &OctopushOtpOptions) -> Result<(), OctopushError
     };
     if options.channel != defaults.channel {
         return refuse(
-            "channel",
+            OctopushParameter::Channel,
             "the engine chooses the channel of each send (sms or voice); leave it at sms",
         );
     }
     if options.code_length != defaults.code_length {
         return refuse(
-            "code_length",
+            OctopushParameter::CodeLength,
             "the engine's code length is sent; set the length in the engine's policy",
         );
     }
     if options.validity_period.is_some() {
         return refuse(
-            "validity_period",
+            OctopushParameter::ValidityPeriod,
             "the engine's code lifetime is sent; set it in the engine's policy",
         );
     }
     let alphabet = [
-        ("allow_digits", options.allow_digits, true),
-        ("allow_upper_case", options.allow_upper_case, false),
-        ("allow_lower_case", options.allow_lower_case, false),
-        ("allow_special_chars", options.allow_special_chars, false),
+        (OctopushParameter::AllowDigits, options.allow_digits, true),
+        (
+            OctopushParameter::AllowUpperCase,
+            options.allow_upper_case,
+            false,
+        ),
+        (
+            OctopushParameter::AllowLowerCase,
+            options.allow_lower_case,
+            false,
+        ),
+        (
+            OctopushParameter::AllowSpecialChars,
+            options.allow_special_chars,
+            false,
+        ),
     ];
     for (parameter, value, engine) in alphabet {
         if value != engine {
@@ -479,10 +494,10 @@ fn refuse_engine_owned(options: &OctopushOtpOptions) -> Result<(), OctopushError
 }
 
 fn secret_header(
-    parameter: &'static str,
+    parameter: OctopushParameter,
     secret: &SecretString,
 ) -> Result<HeaderValue, OctopushError> {
-    endpoint::secret_header(secret).ok_or_else(|| OctopushError::InvalidParameter {
+    crate::secret::secret_header(secret).ok_or_else(|| OctopushError::InvalidParameter {
         parameter,
         reason: "empty, or not a valid HTTP header value".to_owned(),
     })

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
-use super::OctopushError;
+use super::error::{OctopushError, OctopushParameter};
 
 /// The placeholder Octopush replaces with the generated code in `text`.
 pub const CODE_PLACEHOLDER: &str = "{code}";
@@ -141,7 +141,7 @@ impl VoiceGender {
 }
 
 macro_rules! api_enum_text {
-    ($ty:ty, $parameter:literal, [$($variant:expr),+ $(,)?]) => {
+    ($ty:ty, $parameter:expr, [$($variant:expr),+ $(,)?]) => {
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
@@ -171,12 +171,12 @@ macro_rules! api_enum_text {
 
 api_enum_text!(
     OctopushChannel,
-    "channel",
+    OctopushParameter::Channel,
     [OctopushChannel::Sms, OctopushChannel::VoiceSms]
 );
 api_enum_text!(
     VoiceLanguage,
-    "voice_language",
+    OctopushParameter::VoiceLanguage,
     [
         VoiceLanguage::EnUs,
         VoiceLanguage::EnGb,
@@ -195,7 +195,7 @@ api_enum_text!(
 );
 api_enum_text!(
     VoiceGender,
-    "voice_gender",
+    OctopushParameter::VoiceGender,
     [VoiceGender::Male, VoiceGender::Female]
 );
 
@@ -359,29 +359,35 @@ impl OctopushOtpOptions {
             let chars = text.chars().count();
             if !TEXT_CHARS.contains(&chars) {
                 return Err(invalid(
-                    "text",
+                    OctopushParameter::Text,
                     format!("{chars} characters, not 1 to 1224"),
                 ));
             }
             if !text.contains(CODE_PLACEHOLDER) {
                 return Err(invalid(
-                    "text",
+                    OctopushParameter::Text,
                     "must contain {code}, or the code is not sent",
                 ));
             }
             if text.chars().any(|c| c.is_control() && c != '\n') {
-                return Err(invalid("text", "must not contain control characters"));
+                return Err(invalid(
+                    OctopushParameter::Text,
+                    "must not contain control characters",
+                ));
             }
         }
         if let Some(sender) = &self.sender
             && (!SENDER_CHARS.contains(&sender.len())
                 || !sender.bytes().all(|b| b.is_ascii_alphanumeric()))
         {
-            return Err(invalid("sender", "must be 3 to 11 of a-z, A-Z, 0-9"));
+            return Err(invalid(
+                OctopushParameter::Sender,
+                "must be 3 to 11 of a-z, A-Z, 0-9",
+            ));
         }
         if !CODE_LENGTH.contains(&self.code_length) {
             return Err(invalid(
-                "code_length",
+                OctopushParameter::CodeLength,
                 format!("{} is not 4 to 32", self.code_length),
             ));
         }
@@ -391,7 +397,7 @@ impl OctopushOtpOptions {
             || self.allow_special_chars)
         {
             return Err(invalid(
-                "allow_digits",
+                OctopushParameter::AllowDigits,
                 "at least one of allow_digits, allow_upper_case, allow_lower_case, \
                  allow_special_chars must be true",
             ));
@@ -400,7 +406,7 @@ impl OctopushOtpOptions {
             && !VALIDITY_PERIOD.contains(&period)
         {
             return Err(invalid(
-                "validity_period",
+                OctopushParameter::ValidityPeriod,
                 format!("{period} s is not 3 to 10000000 s"),
             ));
         }
@@ -408,14 +414,17 @@ impl OctopushOtpOptions {
             && !MAX_WRONG_ATTEMPTS.contains(&attempts)
         {
             return Err(invalid(
-                "max_wrong_attempts",
+                OctopushParameter::MaxWrongAttempts,
                 format!("{attempts} is not 1 to 1000"),
             ));
         }
         if let Some(ip) = self.recipient_ip
             && (ip.is_unspecified() || ip.is_multicast())
         {
-            return Err(invalid("recipient_ip", "must be a host's address"));
+            return Err(invalid(
+                OctopushParameter::RecipientIp,
+                "must be a host's address",
+            ));
         }
         Ok(())
     }
@@ -426,42 +435,54 @@ impl OctopushOtpOptions {
     ) -> Result<serde_json::Map<String, serde_json::Value>, OctopushError> {
         self.validate()?;
         let mut body = serde_json::Map::new();
-        let mut put = |key: &str, value: serde_json::Value| {
-            body.insert(key.to_owned(), value);
+        let mut put = |key: OctopushParameter, value: serde_json::Value| {
+            body.insert(key.as_str().to_owned(), value);
         };
-        put("text", self.text.as_deref().unwrap_or(DEFAULT_TEXT).into());
-        put("channel", self.channel.as_str().into());
+        put(
+            OctopushParameter::Text,
+            self.text.as_deref().unwrap_or(DEFAULT_TEXT).into(),
+        );
+        put(OctopushParameter::Channel, self.channel.as_str().into());
         if let Some(sender) = &self.sender {
-            put("sender", sender.clone().into());
+            put(OctopushParameter::Sender, sender.clone().into());
         }
-        put("code_length", self.code_length.into());
-        put("allow_digits", self.allow_digits.into());
-        put("allow_upper_case", self.allow_upper_case.into());
-        put("allow_lower_case", self.allow_lower_case.into());
-        put("allow_special_chars", self.allow_special_chars.into());
+        put(OctopushParameter::CodeLength, self.code_length.into());
+        put(OctopushParameter::AllowDigits, self.allow_digits.into());
+        put(
+            OctopushParameter::AllowUpperCase,
+            self.allow_upper_case.into(),
+        );
+        put(
+            OctopushParameter::AllowLowerCase,
+            self.allow_lower_case.into(),
+        );
+        put(
+            OctopushParameter::AllowSpecialChars,
+            self.allow_special_chars.into(),
+        );
         if let Some(remove) = self.remove_confusing_characters {
-            put("remove_confusing_characters", remove.into());
+            put(OctopushParameter::RemoveConfusingCharacters, remove.into());
         }
         if let Some(period) = self.validity_period {
-            put("validity_period", period.into());
+            put(OctopushParameter::ValidityPeriod, period.into());
         }
         if let Some(attempts) = self.max_wrong_attempts {
-            put("max_wrong_attempts", attempts.into());
+            put(OctopushParameter::MaxWrongAttempts, attempts.into());
         }
         if let Some(ip) = self.recipient_ip {
-            put("recipient_ip", ip.to_string().into());
+            put(OctopushParameter::RecipientIp, ip.to_string().into());
         }
         if let Some(language) = self.voice_language {
-            put("voice_language", language.as_str().into());
+            put(OctopushParameter::VoiceLanguage, language.as_str().into());
         }
         if let Some(gender) = self.voice_gender {
-            put("voice_gender", gender.as_str().into());
+            put(OctopushParameter::VoiceGender, gender.as_str().into());
         }
         Ok(body)
     }
 }
 
-pub(crate) fn invalid(parameter: &'static str, reason: impl Into<String>) -> OctopushError {
+pub(crate) fn invalid(parameter: OctopushParameter, reason: impl Into<String>) -> OctopushError {
     OctopushError::InvalidParameter {
         parameter,
         reason: reason.into(),

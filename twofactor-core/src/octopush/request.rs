@@ -3,10 +3,12 @@
 use std::fmt;
 
 use crate::code::MAX_CODE_LEN;
-use crate::{PhoneNumber, Ticket};
+use crate::phone::PhoneNumber;
+use crate::provider::Ticket;
 
+use super::error::{OctopushError, OctopushParameter};
+use super::options::OctopushOtpOptions;
 use super::options::invalid;
-use super::{OctopushError, OctopushOtpOptions};
 
 /// The shortest `phone_number` Octopush accepts, `+` included.
 const MIN_PHONE_CHARS: usize = 7;
@@ -35,10 +37,13 @@ impl OctopushGenerateRequest {
     pub(crate) fn to_json(&self) -> Result<serde_json::Value, OctopushError> {
         let phone = self.phone_number.e164();
         if phone.len() < MIN_PHONE_CHARS {
-            return Err(invalid("phone_number", "shorter than 7 characters"));
+            return Err(invalid(
+                OctopushParameter::PhoneNumber,
+                "shorter than 7 characters",
+            ));
         }
         let mut body = self.options.to_json()?;
-        body.insert("phone_number".into(), phone.into());
+        body.insert(OctopushParameter::PhoneNumber.as_str().into(), phone.into());
         Ok(body.into())
     }
 }
@@ -109,12 +114,15 @@ impl OctopushValidateRequest {
             });
         if !code_ok {
             return Err(invalid(
-                "code",
+                OctopushParameter::Code,
                 "must be 1 to 32 of 0-9, a-z, A-Z and ! # $ % & ? @",
             ));
         }
         let mut body = serde_json::Map::new();
-        body.insert("code".into(), self.code.clone().into());
+        body.insert(
+            OctopushParameter::Code.as_str().into(),
+            self.code.clone().into(),
+        );
         match &self.target {
             OctopushValidateTarget::Token(token) => {
                 let token = token.expose();
@@ -123,18 +131,24 @@ impl OctopushValidateRequest {
                     || !token.bytes().all(|b| b.is_ascii_graphic())
                 {
                     return Err(invalid(
-                        "otp_request_token",
+                        OctopushParameter::OtpRequestToken,
                         "must be 1 to 256 visible ASCII characters",
                     ));
                 }
-                body.insert("otp_request_token".into(), token.into());
+                body.insert(
+                    OctopushParameter::OtpRequestToken.as_str().into(),
+                    token.into(),
+                );
             }
             OctopushValidateTarget::Phone(phone) => {
                 let phone = phone.e164();
                 if phone.len() < MIN_PHONE_CHARS {
-                    return Err(invalid("phone_number", "shorter than 7 characters"));
+                    return Err(invalid(
+                        OctopushParameter::PhoneNumber,
+                        "shorter than 7 characters",
+                    ));
                 }
-                body.insert("phone_number".into(), phone.into());
+                body.insert(OctopushParameter::PhoneNumber.as_str().into(), phone.into());
             }
         }
         Ok(body.into())

@@ -10,11 +10,13 @@ use secrecy::{ExposeSecret, SecretString};
 
 #[cfg(feature = "encrypted-sms")]
 use super::encrypted::EncryptionConfig;
-use super::error::TwoFactorError;
+use super::error::{TwoFactorError, TwoFactorSetting};
 use super::otp::TemplateName;
 use crate::clock::{Clock, SystemClock};
+use crate::code::OtpCode;
+use crate::phone::PhoneNumber;
+use crate::response::{clean_text, read_bounded};
 use crate::transport::HttpOptions;
-use crate::{OtpCode, PhoneNumber};
 
 /// 2Factor's production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://2factor.in";
@@ -24,10 +26,6 @@ pub const DEFAULT_BASE_URL: &str = "https://2factor.in";
 /// segment (names made only of dots are refused outright, because URL parsers treat `%2e%2e`
 /// as `..` as well).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
-
-/// Bodies larger than this are not read: no 2Factor answer comes near it (a 1000-message bulk
-/// answer is about 120 KiB).
-const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A client for the 2Factor.in HTTP API.
 ///
@@ -118,7 +116,7 @@ impl TwoFactorClient {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<Reply, TwoFactorError> {
-        let mut response = request
+        let response = request
             .send()
             .await
             .map_err(|e| TwoFactorError::transport(e, false))?;
@@ -129,25 +127,15 @@ impl TwoFactorClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let mut body = Vec::new();
-        let mut too_large = false;
-        while let Some(chunk) = response
-            .chunk()
+        let read = read_bounded(response)
             .await
-            .map_err(|e| TwoFactorError::transport(e, true))?
-        {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                too_large = true;
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let body = String::from_utf8_lossy(&body).into_owned();
-        if too_large {
+            .map_err(|e| TwoFactorError::transport(e, true))?;
+        let body = String::from_utf8_lossy(&read.bytes).into_owned();
+        if !read.complete {
             return Err(TwoFactorError::UnexpectedResponse {
                 status,
                 reason: "body too large",
-                snippet: self.snippet(&body),
+                snippet: self.clean(&body),
             });
         }
         Ok(Reply {
@@ -157,20 +145,16 @@ impl TwoFactorClient {
         })
     }
 
-    /// `text` with every secret this client holds replaced by `[REDACTED]`.
-    pub(crate) fn scrub(&self, text: &str) -> String {
-        let mut out = crate::secret::scrub(text, self.inner.api_key.expose_secret());
-        out = crate::secret::scrub(&out, self.inner.encoded_key.expose_secret());
+    /// 2Factor's text (its words, or a body it should not have sent), fit to keep in an error:
+    /// the crate's one cleaner, with every secret this client holds.
+    pub(crate) fn clean(&self, text: &str) -> String {
+        let key = self.inner.api_key.expose_secret();
+        let encoded = self.inner.encoded_key.expose_secret();
         #[cfg(feature = "encrypted-sms")]
         if let Some(enc) = &self.inner.encryption {
-            out = crate::secret::scrub(&out, enc.secret_key.expose_secret().trim());
+            return clean_text(text, &[key, encoded, enc.secret_key.expose_secret().trim()]);
         }
-        out
-    }
-
-    /// A short, scrubbed excerpt of a body for an error.
-    pub(crate) fn snippet(&self, body: &str) -> String {
-        super::error::snippet(body, |t| self.scrub(t))
+        clean_text(text, &[key, encoded])
     }
 }
 
@@ -236,16 +220,25 @@ impl TwoFactorClientBuilder {
         let base = validate_base_url(&self.base_url)?;
         let key = self.api_key.expose_secret();
         if key.trim().is_empty() {
-            return Err(TwoFactorError::config("the API key is empty"));
+            return Err(TwoFactorError::config(
+                TwoFactorSetting::ApiKey,
+                "the API key is empty",
+            ));
         }
         if key.chars().all(|c| c == '.') || key.chars().any(char::is_control) {
-            return Err(TwoFactorError::config("the API key has an unusable form"));
+            return Err(TwoFactorError::config(
+                TwoFactorSetting::ApiKey,
+                "the API key has an unusable form",
+            ));
         }
         let encoded_key = SecretString::from(utf8_percent_encode(key, SEGMENT).to_string());
         let otp_template = self.otp_template.map(TemplateName::new).transpose()?;
         let sender_id = match self.sender_id {
             Some(s) if s.trim().is_empty() => {
-                return Err(TwoFactorError::config("the sender id is empty"));
+                return Err(TwoFactorError::config(
+                    TwoFactorSetting::SenderId,
+                    "the sender id is empty",
+                ));
             }
             other => other,
         };
@@ -273,7 +266,7 @@ impl TwoFactorClientBuilder {
 
 fn validate_base_url(base: &str) -> Result<String, TwoFactorError> {
     // The error never repeats the URL: it may carry credentials.
-    crate::endpoint::base_url(base).map_err(TwoFactorError::InvalidBaseUrl)
+    crate::base_url::check(base).map_err(TwoFactorError::InvalidBaseUrl)
 }
 
 /// The path after `/API/V1/{api_key}`, built only from constants, validated phones and codes,
@@ -359,7 +352,7 @@ impl fmt::Debug for TwoFactorClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let f = &mut f.debug_struct("TwoFactorClientBuilder");
         let f = f
-            .field("base_url", &crate::endpoint::redacted_url(&self.base_url))
+            .field("base_url", &crate::base_url::redacted(&self.base_url))
             .field("api_key", &"[REDACTED]")
             .field("http", &self.http)
             .field("otp_template", &self.otp_template)

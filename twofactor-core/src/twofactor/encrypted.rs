@@ -12,10 +12,10 @@ use secrecy::{ExposeSecret, SecretBox, SecretString};
 use serde_json::{Map, Value, json};
 
 use super::client::TwoFactorClient;
-use super::error::TwoFactorError;
+use super::error::{TwoFactorError, TwoFactorSetting};
 use super::response::{Answer, field_text};
 use super::webhook::DeliveryStatus;
-use crate::PhoneNumber;
+use crate::phone::PhoneNumber;
 
 const GCM_NONCE: usize = 12;
 const GCM_TAG: usize = 16;
@@ -163,6 +163,7 @@ impl EncryptionConfig {
         };
         let key: [u8; 32] = bytes.and_then(|b| b.try_into().ok()).ok_or_else(|| {
             TwoFactorError::config(
+                TwoFactorSetting::Encryption,
                 "the encryption secret key does not decode to 32 bytes (64 hex digits, \
                      44 base64 characters, or 32 raw characters)",
             )
@@ -173,7 +174,10 @@ impl EncryptionConfig {
     fn header_value(&self) -> Result<HeaderValue, TwoFactorError> {
         let mut value =
             HeaderValue::from_str(self.secret_key.expose_secret().trim()).map_err(|_| {
-                TwoFactorError::config("the encryption secret key is not a valid header value")
+                TwoFactorError::config(
+                    TwoFactorSetting::Encryption,
+                    "the encryption secret key is not a valid header value",
+                )
             })?;
         value.set_sensitive(true);
         Ok(value)
@@ -187,8 +191,9 @@ impl EncryptionConfig {
         let (iv, ciphertext) = match self.mode {
             EncryptionMode::Gcm => {
                 let nonce = crate::secret::random_bytes::<GCM_NONCE>();
-                let cipher = Aes256Gcm::new_from_slice(key)
-                    .map_err(|_| TwoFactorError::config("unusable encryption key"))?;
+                let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| {
+                    TwoFactorError::config(TwoFactorSetting::Encryption, "unusable encryption key")
+                })?;
                 let ct = cipher
                     .encrypt(Nonce::from_slice(&nonce), plaintext)
                     .map_err(|_| {
@@ -199,7 +204,12 @@ impl EncryptionConfig {
             EncryptionMode::Cbc => {
                 let iv = crate::secret::random_bytes::<CBC_IV>();
                 let ct = cbc::Encryptor::<aes::Aes256>::new_from_slices(key, &iv)
-                    .map_err(|_| TwoFactorError::config("unusable encryption key"))?
+                    .map_err(|_| {
+                        TwoFactorError::config(
+                            TwoFactorSetting::Encryption,
+                            "unusable encryption key",
+                        )
+                    })?
                     .encrypt_padded_vec_mut::<Pkcs7>(plaintext);
                 (iv.to_vec(), ct)
             }
@@ -408,7 +418,10 @@ impl TwoFactorClient {
 
     async fn post_encrypted(&self, payload: &Value) -> Result<Answer, TwoFactorError> {
         let enc = self.inner.encryption.as_ref().ok_or_else(|| {
-            TwoFactorError::config("the encrypted module needs an EncryptionConfig")
+            TwoFactorError::config(
+                TwoFactorSetting::Encryption,
+                "the encrypted module needs an EncryptionConfig",
+            )
         })?;
         let plaintext = serde_json::to_vec(payload)
             .map_err(|_| TwoFactorError::invalid_request("the payload cannot be serialised"))?;

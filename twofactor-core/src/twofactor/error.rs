@@ -8,11 +8,26 @@ use std::time::Duration;
 
 #[cfg(feature = "bulk")]
 use super::bulk::BulkReport;
+use crate::base_url::BaseUrlError;
+use crate::client_error::{ClientError, ClientSetting, provider_error};
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
-use crate::transport::{BaseUrlError, TransportFailure, answer_delivery};
+use crate::transport::{TransportFailure, answer_delivery};
 
 /// The provider name used in [`ProviderError`]s and by the trait implementations.
 pub(crate) const PROVIDER: &str = "2factor";
+
+/// A setting of the 2Factor client that [`TwoFactorError::Config`] refuses. Typed, so that a
+/// caller (configuration) decides on the setting, never on the error's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TwoFactorSetting {
+    /// The API key (empty, or of a form that cannot be one URL path segment).
+    ApiKey,
+    /// The default sender id.
+    SenderId,
+    /// The encrypted module's configuration: its secret key, or its absence.
+    Encryption,
+}
 
 /// An error from the 2Factor client.
 ///
@@ -106,7 +121,8 @@ pub enum TwoFactorError {
         status: u16,
         /// What was wrong with it.
         reason: &'static str,
-        /// The start of the body, scrubbed of secrets and control characters.
+        /// The start of the body, cleaned as all provider text is: secrets scrubbed, control
+        /// characters replaced, at most 200 characters.
         snippet: String,
     },
     /// The request was refused by this client before anything was sent (a schedule less than
@@ -123,6 +139,8 @@ pub enum TwoFactorError {
     /// The client's configuration is unusable (API key, sender id, encryption key).
     #[error("invalid 2Factor client configuration: {reason}")]
     Config {
+        /// Which setting.
+        setting: TwoFactorSetting,
         /// Why.
         reason: String,
     },
@@ -256,9 +274,41 @@ impl TwoFactorError {
         }
     }
 
-    pub(crate) fn config(reason: impl Into<String>) -> Self {
+    pub(crate) fn config(setting: TwoFactorSetting, reason: impl Into<String>) -> Self {
         Self::Config {
+            setting,
             reason: reason.into(),
+        }
+    }
+}
+
+impl ClientError for TwoFactorError {
+    const PROVIDER: &'static str = PROVIDER;
+
+    fn engine_kind(&self) -> ProviderErrorKind {
+        self.provider_kind()
+    }
+
+    fn engine_delivery(&self) -> Delivery {
+        self.delivery()
+    }
+
+    /// The whole sentence: 2Factor answers in words, which every variant already quotes.
+    fn detail(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+
+    /// The builder checks one request value, the default template's name, and refuses it as
+    /// [`TwoFactorError::InvalidRequest`], as a send refuses a template it is given.
+    fn refused_setting(&self) -> ClientSetting {
+        match self {
+            Self::Config {
+                setting: TwoFactorSetting::ApiKey,
+                ..
+            } => ClientSetting::ApiKey,
+            Self::InvalidRequest { .. } => ClientSetting::Template,
+            Self::InvalidBaseUrl(_) => ClientSetting::BaseUrl,
+            _ => ClientSetting::Other,
         }
     }
 }
@@ -267,25 +317,6 @@ impl TwoFactorError {
 /// text as the detail, and this error as the `source`.
 impl From<TwoFactorError> for ProviderError {
     fn from(err: TwoFactorError) -> Self {
-        ProviderError::new(PROVIDER, err.provider_kind())
-            .with_delivery(err.delivery())
-            .with_detail(err.to_string())
-            .with_source(err)
+        provider_error(err)
     }
-}
-
-/// A short, log-safe description of a body: secrets scrubbed, control characters replaced,
-/// at most `SNIPPET_CHARS` characters.
-pub(crate) fn snippet(body: &str, scrub: impl Fn(&str) -> String) -> String {
-    const SNIPPET_CHARS: usize = 120;
-    let cleaned = scrub(body.trim());
-    let mut out: String = cleaned
-        .chars()
-        .take(SNIPPET_CHARS)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if cleaned.chars().count() > SNIPPET_CHARS {
-        out.push('…');
-    }
-    out
 }

@@ -126,7 +126,7 @@ pub use encrypted::{
     EncryptedDeliveryStatus, EncryptedSms, EncryptedSmsSent, EncryptionConfig, EncryptionMode,
     IvPlacement, KeyEncoding,
 };
-pub use error::TwoFactorError;
+pub use error::{TwoFactorError, TwoFactorSetting};
 pub use otp::{Balance, BalanceKind, OtpKind, OtpSent, SessionId, TemplateName};
 pub use provider::TwoFactorOtp;
 pub use sms::{MIN_SCHEDULE_LEAD, SmsRequest, SmsSent};

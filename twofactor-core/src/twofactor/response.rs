@@ -25,9 +25,6 @@ use super::client::{Reply, TwoFactorClient};
 use super::error::TwoFactorError;
 use crate::provider::Verdict;
 
-/// Longest piece of 2Factor's own words kept in an error.
-const MAX_DETAILS_CHARS: usize = 300;
-
 /// A successful V1/R1 answer: its `Details` and the whole object.
 pub(crate) struct Answer {
     pub(crate) details: String,
@@ -112,26 +109,11 @@ pub(crate) fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'
 }
 
 impl TwoFactorClient {
-    /// 2Factor's words, fit to keep in an error: scrubbed of secrets, control characters
-    /// replaced, shortened.
-    pub(crate) fn clean_details(&self, details: &str) -> String {
-        let scrubbed = self.scrub(details.trim());
-        let mut out: String = scrubbed
-            .chars()
-            .take(MAX_DETAILS_CHARS)
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        if scrubbed.chars().count() > MAX_DETAILS_CHARS {
-            out.push('…');
-        }
-        out
-    }
-
     pub(crate) fn unexpected(&self, reply: &Reply, reason: &'static str) -> TwoFactorError {
         TwoFactorError::UnexpectedResponse {
             status: reply.status,
             reason,
-            snippet: self.snippet(&reply.body),
+            snippet: self.clean(&reply.body),
         }
     }
 
@@ -248,7 +230,7 @@ impl TwoFactorClient {
     /// The typed error for a failed answer with these `details` (2Factor's words, if any).
     pub(crate) fn failure(&self, reply: &Reply, details: Option<&str>) -> TwoFactorError {
         let status = reply.status;
-        let words = details.map(|d| self.clean_details(d)).unwrap_or_default();
+        let words = details.map(|d| self.clean(d)).unwrap_or_default();
         if status == 429 {
             return TwoFactorError::RateLimited {
                 status,

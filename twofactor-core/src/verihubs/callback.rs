@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-use super::{VerihubsChannelKind, VerihubsError};
+use super::VerihubsChannelKind;
+use super::error::{VerihubsError, VerihubsParameter};
 
 /// Where a Verihubs message stands, from a delivery callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,10 +138,11 @@ impl VerihubsCallback {
                 _ => {}
             }
         }
-        let invalid = |parameter: &'static str, reason: &str| VerihubsError::InvalidParameter {
-            parameter,
-            reason: reason.to_owned(),
-        };
+        let invalid =
+            |parameter: VerihubsParameter, reason: &str| VerihubsError::InvalidParameter {
+                parameter,
+                reason: reason.to_owned(),
+            };
         let session_id = session_id
             .filter(|s| {
                 !s.is_empty()
@@ -148,11 +150,16 @@ impl VerihubsCallback {
                     && s.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             })
-            .ok_or_else(|| invalid("session_id", "missing or not an id"))?;
+            .ok_or_else(|| invalid(VerihubsParameter::SessionId, "missing or not an id"))?;
         let status = status
             .and_then(|s| s.parse::<u8>().ok())
             .and_then(|code| VerihubsDeliveryStatus::from_code(channel, code))
-            .ok_or_else(|| invalid("status", "missing or not a documented status"))?;
+            .ok_or_else(|| {
+                invalid(
+                    VerihubsParameter::Status,
+                    "missing or not a documented status",
+                )
+            })?;
         Ok(Self { session_id, status })
     }
 }

@@ -1,7 +1,74 @@
 //! What can go wrong talking to Verihubs, one variant per documented status.
 
+use std::fmt;
+
+use crate::base_url::BaseUrlError;
+use crate::client_error::{ClientError, ClientSetting, provider_error};
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
-use crate::transport::{BaseUrlError, answer_delivery};
+use crate::transport::answer_delivery;
+
+/// A value that [`VerihubsError::InvalidParameter`] refuses: a body field of send or verify,
+/// one of the two credential headers, a field of the delivery callback's query, or the HTTP
+/// client itself. Typed, so that a caller (configuration) decides on the parameter, never on
+/// the error's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum VerihubsParameter {
+    /// `msisdn`.
+    Msisdn,
+    /// `template` (SMS).
+    Template,
+    /// `lang_code` (WhatsApp).
+    LangCode,
+    /// `template_name` (WhatsApp).
+    TemplateName,
+    /// `otp`.
+    Otp,
+    /// `time_limit`.
+    TimeLimit,
+    /// `challenge`.
+    Challenge,
+    /// `callback_url`.
+    CallbackUrl,
+    /// The delivery callback's `session_id`.
+    SessionId,
+    /// The delivery callback's `status`.
+    Status,
+    /// The `App-ID` header: the account's id.
+    AppId,
+    /// The `API-Key` header.
+    ApiKey,
+    /// Not sent: the HTTP client built from [`HttpOptions`](crate::transport::HttpOptions).
+    Http,
+}
+
+impl VerihubsParameter {
+    /// The parameter's name as the API spells it (`app_id`, `api_key` and `http` for the
+    /// headers and the client).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Msisdn => "msisdn",
+            Self::Template => "template",
+            Self::LangCode => "lang_code",
+            Self::TemplateName => "template_name",
+            Self::Otp => "otp",
+            Self::TimeLimit => "time_limit",
+            Self::Challenge => "challenge",
+            Self::CallbackUrl => "callback_url",
+            Self::SessionId => "session_id",
+            Self::Status => "status",
+            Self::AppId => "app_id",
+            Self::ApiKey => "api_key",
+            Self::Http => "http",
+        }
+    }
+}
+
+impl fmt::Display for VerihubsParameter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A Verihubs failure.
 ///
@@ -13,8 +80,8 @@ pub enum VerihubsError {
     /// A value we were about to send is not acceptable (refused before any request).
     #[error("invalid Verihubs {parameter}: {reason}")]
     InvalidParameter {
-        /// The parameter's name as the API spells it (`template`, `challenge`, …).
-        parameter: &'static str,
+        /// The parameter (shown as the API spells it: `template`, `challenge`, …).
+        parameter: VerihubsParameter,
         /// What is wrong with it.
         reason: String,
     },
@@ -171,24 +238,52 @@ impl VerihubsError {
     }
 }
 
+impl ClientError for VerihubsError {
+    const PROVIDER: &'static str = super::NAME;
+
+    fn engine_kind(&self) -> ProviderErrorKind {
+        self.kind()
+    }
+
+    fn engine_delivery(&self) -> Delivery {
+        self.delivery()
+    }
+
+    /// Verihubs' own words; for our own findings, the whole sentence (it names the parameter or
+    /// what was wrong with the answer).
+    fn detail(&self) -> Option<String> {
+        match self {
+            Self::InvalidParameter { .. }
+            | Self::InvalidBaseUrl(_)
+            | Self::UnexpectedResponse { .. } => Some(self.to_string()),
+            _ => self.message().map(str::to_owned),
+        }
+    }
+
+    fn refused_setting(&self) -> ClientSetting {
+        match self {
+            Self::InvalidParameter { parameter, .. } => match parameter {
+                VerihubsParameter::AppId => ClientSetting::Account,
+                VerihubsParameter::ApiKey => ClientSetting::ApiKey,
+                VerihubsParameter::Template => ClientSetting::Template,
+                _ => ClientSetting::Other,
+            },
+            Self::InvalidBaseUrl(_) => ClientSetting::BaseUrl,
+            _ => ClientSetting::Other,
+        }
+    }
+
+    fn into_transport(self) -> Result<ProviderError, Self> {
+        match self {
+            Self::Transport(inner) => Ok(inner),
+            other => Err(other),
+        }
+    }
+}
+
 /// Keeps the [`VerihubsError`] as `source()`; a transport failure is handed on as it is.
 impl From<VerihubsError> for ProviderError {
     fn from(err: VerihubsError) -> Self {
-        if let VerihubsError::Transport(inner) = err {
-            return inner;
-        }
-        let mut out = ProviderError::new(super::NAME, err.kind()).with_delivery(err.delivery());
-        // The provider's own words; for our own findings, the whole sentence (it names the
-        // parameter or what was wrong with the answer).
-        let detail = match &err {
-            VerihubsError::InvalidParameter { .. }
-            | VerihubsError::InvalidBaseUrl(_)
-            | VerihubsError::UnexpectedResponse { .. } => Some(err.to_string()),
-            _ => err.message().map(str::to_owned),
-        };
-        if let Some(detail) = detail {
-            out = out.with_detail(detail);
-        }
-        out.with_source(err)
+        provider_error(err)
     }
 }

@@ -30,7 +30,7 @@
 //! [`ProviderErrorKind::UnexpectedResponse`] error, never a match.
 //!
 //! A send that may have delivered a message — a timeout once connected, a dropped connection,
-//! any 5xx — is [`Delivery::MaybeSent`](crate::Delivery::MaybeSent); only a connect failure or
+//! any 5xx — is [`Delivery::MaybeSent`]; only a connect failure or
 //! Verihubs' own refusal is `NotSent` (see [`crate::transport`]). Verihubs documents no "too many wrong attempts" answer; the engine's
 //! own per-phone attempt budget is what stops guessing.
 //!
@@ -89,16 +89,18 @@ use async_trait::async_trait;
 use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::code::MAX_CODE_LEN;
-use crate::endpoint;
-use crate::provider::{Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions};
+use crate::base_url;
+use crate::code::{MAX_CODE_LEN, OtpCode};
+use crate::phone::PhoneNumber;
+use crate::provider::{
+    Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
+};
 use crate::response::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
-use crate::{OtpCode, PhoneNumber, Ticket, Verdict};
 
 pub use crate::response::ResponseCode;
 pub use callback::{VerihubsCallback, VerihubsDeliveryStatus};
-pub use error::VerihubsError;
+pub use error::{VerihubsError, VerihubsParameter};
 pub use request::{
     OTP_PLACEHOLDER, VerihubsSendRequest, VerihubsSendResponse, VerihubsVerifyRequest,
     VerihubsVerifyResponse,
@@ -265,7 +267,7 @@ impl VerihubsBuilder {
 
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<VerihubsProvider, VerihubsError> {
-        let base_url = endpoint::base_url(&self.base_url).map_err(VerihubsError::InvalidBaseUrl)?;
+        let base_url = base_url::check(&self.base_url).map_err(VerihubsError::InvalidBaseUrl)?;
         if let Some(template) = &self.template {
             request::check_template(template)?;
         }
@@ -289,17 +291,17 @@ impl VerihubsBuilder {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(
             HeaderName::from_static("app-id"),
-            secret_header("app_id", &self.app_id)?,
+            secret_header(VerihubsParameter::AppId, &self.app_id)?,
         );
         headers.insert(
             HeaderName::from_static("api-key"),
-            secret_header("api_key", &self.api_key)?,
+            secret_header(VerihubsParameter::ApiKey, &self.api_key)?,
         );
         let client = self
             .http
             .client()
             .map_err(|_| VerihubsError::InvalidParameter {
-                parameter: "http",
+                parameter: VerihubsParameter::Http,
                 reason: "the HTTP client could not be built".to_owned(),
             })?;
         Ok(VerihubsProvider {
@@ -323,7 +325,7 @@ impl fmt::Debug for VerihubsBuilder {
         f.debug_struct("VerihubsBuilder")
             .field("app_id", &"[REDACTED]")
             .field("api_key", &"[REDACTED]")
-            .field("base_url", &endpoint::redacted_url(&self.base_url))
+            .field("base_url", &base_url::redacted(&self.base_url))
             .field("sandbox", &self.sandbox)
             .field("channel", &self.channel)
             .field("template", &self.template)
@@ -522,7 +524,7 @@ impl OtpProvider for VerihubsProvider {
         if self.client_otp {
             if !(1..=MAX_CODE_LEN).contains(&options.code_length) {
                 return Err(VerihubsError::InvalidParameter {
-                    parameter: "otp",
+                    parameter: VerihubsParameter::Otp,
                     reason: format!("cannot generate a code of {} digits", options.code_length),
                 }
                 .into());
@@ -566,7 +568,7 @@ impl OtpProvider for VerihubsProvider {
             })
             .ok_or_else(|| {
                 ProviderError::new(NAME, ProviderErrorKind::UnexpectedResponse)
-                    .with_delivery(crate::Delivery::NotSent)
+                    .with_delivery(Delivery::NotSent)
                     .with_detail("the ticket was not issued by this Verihubs provider")
             })?;
         let mut request = VerihubsVerifyRequest::new(*phone, code.clone()).with_channel(channel);
@@ -604,10 +606,10 @@ fn says_verified(answer: &Body) -> bool {
 const VERIFIED_MESSAGE: &str = "OTP has been verified";
 
 fn secret_header(
-    parameter: &'static str,
+    parameter: VerihubsParameter,
     secret: &SecretString,
 ) -> Result<HeaderValue, VerihubsError> {
-    endpoint::secret_header(secret).ok_or_else(|| VerihubsError::InvalidParameter {
+    crate::secret::secret_header(secret).ok_or_else(|| VerihubsError::InvalidParameter {
         parameter,
         reason: "empty, or not a valid HTTP header value".to_owned(),
     })

@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
-use crate::{OtpCode, PhoneNumber, ResponseCode};
+use crate::code::OtpCode;
+use crate::phone::PhoneNumber;
+use crate::response::ResponseCode;
 
-use super::{VerihubsChannel, VerihubsChannelKind, VerihubsError};
+use super::error::{VerihubsError, VerihubsParameter};
+use super::{VerihubsChannel, VerihubsChannelKind};
 
 /// The placeholder Verihubs replaces with the code in an SMS template.
 pub const OTP_PLACEHOLDER: &str = "$OTP";
@@ -89,12 +92,18 @@ impl VerihubsSendRequest {
     /// The JSON body, after checking every value.
     pub(crate) fn to_json(&self) -> Result<serde_json::Value, VerihubsError> {
         let mut body = serde_json::Map::new();
-        body.insert("msisdn".into(), self.msisdn.digits_string().into());
+        body.insert(
+            VerihubsParameter::Msisdn.as_str().into(),
+            self.msisdn.digits_string().into(),
+        );
         match &self.channel {
             VerihubsChannel::Sms => {
                 if let Some(template) = &self.template {
                     check_template(template)?;
-                    body.insert("template".into(), template.clone().into());
+                    body.insert(
+                        VerihubsParameter::Template.as_str().into(),
+                        template.clone().into(),
+                    );
                 }
             }
             VerihubsChannel::WhatsApp {
@@ -103,35 +112,47 @@ impl VerihubsSendRequest {
             } => {
                 if self.template.is_some() {
                     return Err(invalid(
-                        "template",
+                        VerihubsParameter::Template,
                         "WhatsApp messages use an approved template_name, not a template text",
                     ));
                 }
                 check_lang_code(lang_code)?;
-                body.insert("lang_code".into(), lang_code.clone().into());
+                body.insert(
+                    VerihubsParameter::LangCode.as_str().into(),
+                    lang_code.clone().into(),
+                );
                 if let Some(name) = template_name {
                     check_template_name(name)?;
-                    body.insert("template_name".into(), name.clone().into());
+                    body.insert(
+                        VerihubsParameter::TemplateName.as_str().into(),
+                        name.clone().into(),
+                    );
                 }
             }
         }
         if let Some(otp) = &self.otp {
-            body.insert("otp".into(), otp.expose().into());
+            body.insert(VerihubsParameter::Otp.as_str().into(), otp.expose().into());
         }
         if let Some(limit) = self.time_limit {
             // The API documents every body field as a string.
             body.insert(
-                "time_limit".into(),
+                VerihubsParameter::TimeLimit.as_str().into(),
                 time_limit_secs(limit)?.to_string().into(),
             );
         }
         if let Some(challenge) = &self.challenge {
             check_challenge(challenge)?;
-            body.insert("challenge".into(), challenge.clone().into());
+            body.insert(
+                VerihubsParameter::Challenge.as_str().into(),
+                challenge.clone().into(),
+            );
         }
         if let Some(url) = &self.callback_url {
             check_callback_url(url)?;
-            body.insert("callback_url".into(), url.clone().into());
+            body.insert(
+                VerihubsParameter::CallbackUrl.as_str().into(),
+                url.clone().into(),
+            );
         }
         Ok(body.into())
     }
@@ -203,11 +224,20 @@ impl VerihubsVerifyRequest {
 
     pub(crate) fn to_json(&self) -> Result<serde_json::Value, VerihubsError> {
         let mut body = serde_json::Map::new();
-        body.insert("msisdn".into(), self.msisdn.digits_string().into());
-        body.insert("otp".into(), self.otp.expose().into());
+        body.insert(
+            VerihubsParameter::Msisdn.as_str().into(),
+            self.msisdn.digits_string().into(),
+        );
+        body.insert(
+            VerihubsParameter::Otp.as_str().into(),
+            self.otp.expose().into(),
+        );
         if let Some(challenge) = &self.challenge {
             check_challenge(challenge)?;
-            body.insert("challenge".into(), challenge.clone().into());
+            body.insert(
+                VerihubsParameter::Challenge.as_str().into(),
+                challenge.clone().into(),
+            );
         }
         Ok(body.into())
     }
@@ -223,7 +253,7 @@ pub struct VerihubsVerifyResponse {
     pub code: Option<ResponseCode>,
 }
 
-fn invalid(parameter: &'static str, reason: &str) -> VerihubsError {
+fn invalid(parameter: VerihubsParameter, reason: &str) -> VerihubsError {
     VerihubsError::InvalidParameter {
         parameter,
         reason: reason.to_owned(),
@@ -233,10 +263,13 @@ fn invalid(parameter: &'static str, reason: &str) -> VerihubsError {
 /// An SMS template must carry `$OTP`, or the user gets a message without the code.
 pub(crate) fn check_template(template: &str) -> Result<(), VerihubsError> {
     if !template.contains(OTP_PLACEHOLDER) {
-        return Err(invalid("template", "must contain $OTP"));
+        return Err(invalid(VerihubsParameter::Template, "must contain $OTP"));
     }
     if template.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(invalid("template", "must not contain control characters"));
+        return Err(invalid(
+            VerihubsParameter::Template,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -250,7 +283,7 @@ pub(crate) fn check_challenge(challenge: &str) -> Result<(), VerihubsError> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
     {
         return Err(invalid(
-            "challenge",
+            VerihubsParameter::Challenge,
             "must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'",
         ));
     }
@@ -259,13 +292,19 @@ pub(crate) fn check_challenge(challenge: &str) -> Result<(), VerihubsError> {
 
 /// An absolute `http`/`https` URL without credentials in it.
 pub(crate) fn check_callback_url(url: &str) -> Result<(), VerihubsError> {
-    let parsed =
-        reqwest::Url::parse(url).map_err(|_| invalid("callback_url", "not an absolute URL"))?;
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|_| invalid(VerihubsParameter::CallbackUrl, "not an absolute URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(invalid("callback_url", "must be an http or https URL"));
+        return Err(invalid(
+            VerihubsParameter::CallbackUrl,
+            "must be an http or https URL",
+        ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(invalid("callback_url", "must not carry credentials"));
+        return Err(invalid(
+            VerihubsParameter::CallbackUrl,
+            "must not carry credentials",
+        ));
     }
     Ok(())
 }
@@ -278,7 +317,7 @@ pub(crate) fn check_lang_code(code: &str) -> Result<(), VerihubsError> {
             .all(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'-'));
     if !ok {
         return Err(invalid(
-            "lang_code",
+            VerihubsParameter::LangCode,
             "must be a language code such as 'id' or 'en_US'",
         ));
     }
@@ -291,7 +330,7 @@ pub(crate) fn check_template_name(name: &str) -> Result<(), VerihubsError> {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !ok {
         return Err(invalid(
-            "template_name",
+            VerihubsParameter::TemplateName,
             "must be 1 to 512 characters of A-Z, a-z, 0-9 and '_'",
         ));
     }
@@ -301,7 +340,10 @@ pub(crate) fn check_template_name(name: &str) -> Result<(), VerihubsError> {
 /// Whole seconds, at least one.
 pub(crate) fn time_limit_secs(limit: Duration) -> Result<u64, VerihubsError> {
     match limit.as_secs() {
-        0 => Err(invalid("time_limit", "must be at least one second")),
+        0 => Err(invalid(
+            VerihubsParameter::TimeLimit,
+            "must be at least one second",
+        )),
         secs => Ok(secs),
     }
 }

@@ -288,7 +288,7 @@ impl Contract {
         H: FnOnce(SendPreview) -> F,
         F: Future<Output = Result<(), Refusal>>,
     {
-        let req: SendBody = match parse_json(headers, body) {
+        let req = match parse_json::<SendBody>(headers, body) {
             Ok(req) => req,
             Err(r) => return r,
         };
@@ -338,7 +338,7 @@ impl Contract {
         S: FnOnce(PhoneProof) -> SF,
         SF: Future<Output = Result<(), SessionError>>,
     {
-        let req: VerifyBody = match parse_json(headers, body) {
+        let req = match parse_json::<VerifyBody>(headers, body) {
             Ok(req) => req,
             Err(r) => return r,
         };

@@ -18,11 +18,15 @@ pub const MAX_BODY: usize = 4096;
 pub(crate) struct SendBody {
     /// E.164, or national in the default region: ASCII digits, one leading `+`, and the
     /// separators space, `-`, `(` and `)`.
-    #[cfg_attr(feature = "openapi", schema(example = "+919812345678"))]
-    pub(crate) phone: String,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, required = true, example = "+919812345678")
+    )]
+    phone: Required<String>,
     /// `sms` (the default) or `voice`.
     #[serde(default)]
-    pub(crate) channel: Option<Channel>,
+    channel: Option<Channel>,
 }
 
 /// A code to check.
@@ -31,11 +35,92 @@ pub(crate) struct SendBody {
 #[cfg_attr(feature = "openapi", schema(as = twofactor::VerifyRequest))]
 pub(crate) struct VerifyBody {
     /// The phone the code was sent to, written as for the send.
-    #[cfg_attr(feature = "openapi", schema(example = "+919812345678"))]
-    pub(crate) phone: String,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, required = true, example = "+919812345678")
+    )]
+    phone: Required<String>,
     /// The code received: ASCII digits of the configured length.
-    #[cfg_attr(feature = "openapi", schema(example = "123456"))]
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, required = true, example = "123456")
+    )]
+    code: Required<String>,
+}
+
+/// A send request, every required field present.
+pub(crate) struct SendRequest {
+    pub(crate) phone: String,
+    pub(crate) channel: Option<Channel>,
+}
+
+/// A verify request, every required field present.
+pub(crate) struct VerifyRequest {
+    pub(crate) phone: String,
     pub(crate) code: String,
+}
+
+/// A field the contract requires, as read: given, or absent.
+///
+/// serde reports an absent field only as the text of an error ("missing field `phone`"), which
+/// the contract would have to read to tell it from a field of the wrong type. Read as a value
+/// instead ([`Default`] when absent), the contract names the missing field itself; a field of
+/// the wrong type, or `null`, is still serde's type error, in the same order as before.
+#[derive(Default)]
+enum Required<T> {
+    #[default]
+    Absent,
+    Given(T),
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Required<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Self::Given)
+    }
+}
+
+impl<T> Required<T> {
+    /// The value, or the field's name when it is absent.
+    fn given(self, field: &'static str) -> Result<T, &'static str> {
+        match self {
+            Self::Given(value) => Ok(value),
+            Self::Absent => Err(field),
+        }
+    }
+}
+
+/// A body as serde reads it, and the request it makes once its required fields are checked.
+pub(crate) trait RequestBody: DeserializeOwned {
+    /// The checked request.
+    type Request;
+
+    /// The request, or the first required field (in the body type's order, as serde's own
+    /// check would) that is absent.
+    fn request(self) -> Result<Self::Request, &'static str>;
+}
+
+impl RequestBody for SendBody {
+    type Request = SendRequest;
+
+    fn request(self) -> Result<SendRequest, &'static str> {
+        Ok(SendRequest {
+            phone: self.phone.given("phone")?,
+            channel: self.channel,
+        })
+    }
+}
+
+impl RequestBody for VerifyBody {
+    type Request = VerifyRequest;
+
+    fn request(self) -> Result<VerifyRequest, &'static str> {
+        Ok(VerifyRequest {
+            phone: self.phone.given("phone")?,
+            code: self.code.given("code")?,
+        })
+    }
 }
 
 /// Whether `Content-Length` announces more than [`MAX_BODY`] bytes, so the request can be
@@ -71,15 +156,16 @@ pub fn is_json(headers: &HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// A JSON object body of type `T`, or the contract's 400/413. serde's messages can quote the
-/// offending value, so only "missing field" is passed on: nothing a client sent (a code, say)
+/// The request of a JSON object body of type `T`, or the contract's 400/413. serde's messages
+/// can quote the offending value, so none is passed on: a missing field is named by the
+/// contract itself, anything else gets a fixed text, and nothing a client sent (a code, say)
 /// comes back in a response.
 // The error is the response itself; it is built once per refused request.
 #[allow(clippy::result_large_err)]
-pub(crate) fn parse_json<T: DeserializeOwned>(
+pub(crate) fn parse_json<T: RequestBody>(
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<T, WebResponse> {
+) -> Result<T::Request, WebResponse> {
     if body.len() > MAX_BODY {
         return Err(WebResponse::payload_too_large());
     }
@@ -98,19 +184,20 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
             "the body must be a JSON object",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        let message = match e.classify() {
-            serde_json::error::Category::Data => {
-                let text = e.to_string();
-                match text.split(" at line").next() {
-                    Some(missing) if missing.starts_with("missing field") => missing.to_owned(),
-                    _ => "a field has the wrong type or value".to_owned(),
-                }
-            }
-            _ => "malformed JSON".to_owned(),
-        };
-        WebResponse::invalid_request(&message)
-    })
+    let refused = |e: serde_json::Error| {
+        WebResponse::invalid_request(match e.classify() {
+            serde_json::error::Category::Data => "a field has the wrong type or value",
+            _ => "malformed JSON",
+        })
+    };
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let request = T::deserialize(&mut reader)
+        .map_err(refused)?
+        .request()
+        // Before the check for trailing characters, where serde's own check of the fields was.
+        .map_err(|field| WebResponse::invalid_request(&format!("missing field `{field}`")))?;
+    reader.end().map_err(refused)?;
+    Ok(request)
 }
 
 /// The token a request carries: `Authorization: Bearer <token>` if present, else the cookie.
@@ -275,5 +362,43 @@ mod tests {
             assert!(!is_json(&headers(&[("content-type", bad)])), "{bad}");
         }
         assert!(!is_json(&HeaderMap::new()));
+    }
+
+    /// The refusal's message for `body`, or `None` when the body is read.
+    fn refusal<T: RequestBody>(body: &str) -> Option<String> {
+        let h = headers(&[("content-type", "application/json")]);
+        parse_json::<T>(&h, body.as_bytes()).err().map(|r| {
+            let json: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            json["message"].as_str().unwrap().to_owned()
+        })
+    }
+
+    #[test]
+    fn a_missing_field_is_named_and_every_other_refusal_is_a_fixed_text() {
+        let missing = |f: &str| Some(format!("missing field `{f}`"));
+        let wrong = Some("a field has the wrong type or value".to_owned());
+        let malformed = Some("malformed JSON".to_owned());
+        assert_eq!(refusal::<SendBody>(r#"{"phone":"+919812345678"}"#), None);
+        assert_eq!(refusal::<SendBody>("{}"), missing("phone"));
+        assert_eq!(
+            refusal::<SendBody>(r#"{"channel":"sms"}"#),
+            missing("phone")
+        );
+        assert_eq!(refusal::<VerifyBody>(r#"{"code":"1"}"#), missing("phone"));
+        assert_eq!(refusal::<VerifyBody>(r#"{"phone":"1"}"#), missing("code"));
+        // The first missing field in the body type's order, as serde named it.
+        assert_eq!(refusal::<VerifyBody>("{}"), missing("phone"));
+        // A field of the wrong type is found while reading, before any missing field.
+        assert_eq!(refusal::<VerifyBody>(r#"{"code":5}"#), wrong);
+        assert_eq!(refusal::<SendBody>(r#"{"phone":null}"#), wrong);
+        assert_eq!(refusal::<SendBody>(r#"{"phone":"1","phone":"2"}"#), wrong);
+        assert_eq!(
+            refusal::<SendBody>(r#"{"phone":"1","channel":"fax"}"#),
+            wrong
+        );
+        // Missing fields are found before trailing characters, as serde did.
+        assert_eq!(refusal::<SendBody>("{} x"), missing("phone"));
+        assert_eq!(refusal::<SendBody>(r#"{"phone":"1"} x"#), malformed);
+        assert_eq!(refusal::<SendBody>(r#"{"phone":"1""#), malformed);
     }
 }

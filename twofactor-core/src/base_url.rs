@@ -1,12 +1,36 @@
-//! A provider's address and credentials, checked once when the client is built: the base URL
-//! every path is appended to, and secret header values marked sensitive.
+//! A provider's base URL (the address every documented path is appended to, not an HTTP
+//! endpoint of this crate): checked once when the provider's client is built, and shown in
+//! `Debug` without the credentials a misconfigured one may carry.
+//!
+//! The three providers share it so that they refuse the same URLs with the same typed
+//! [`BaseUrlError`], which configuration maps to the variable that set it.
 
-use crate::transport::BaseUrlError;
+/// Why a provider's base URL was refused when its client was built. The error never repeats
+/// the URL: it may carry credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum BaseUrlError {
+    /// Not an absolute URL.
+    #[error("the base URL is not an absolute URL")]
+    NotAbsolute,
+    /// Not `http` or `https`, or without a host.
+    #[error("the base URL must be an http or https URL with a host")]
+    NotHttp,
+    /// A user name or password (`https://user:password@host`): credentials belong in the
+    /// provider's builder, where they are kept secret, not in a URL that ends up in logs.
+    #[error(
+        "the base URL must not carry credentials (user:password@); pass them to the provider's builder"
+    )]
+    Credentials,
+    /// A query or a fragment: paths are appended to the base URL.
+    #[error("the base URL must not have a query or a fragment")]
+    QueryOrFragment,
+}
 
 /// Checks a base URL: absolute `http(s)` with a host, no credentials, query or fragment.
 /// Returned without a trailing `/`, so that documented paths can be appended. The error names
 /// the problem, never the URL (it could hold credentials).
-pub(crate) fn base_url(url: &str) -> Result<String, BaseUrlError> {
+pub(crate) fn check(url: &str) -> Result<String, BaseUrlError> {
     let parsed = reqwest::Url::parse(url).map_err(|_| BaseUrlError::NotAbsolute)?;
     if !matches!(parsed.scheme(), "http" | "https")
         || parsed.cannot_be_a_base()
@@ -26,7 +50,7 @@ pub(crate) fn base_url(url: &str) -> Result<String, BaseUrlError> {
 /// A configured (not yet checked) base URL as a builder's `Debug` shows it: any user name and
 /// password replaced by `***`, and anything else that might hide credentials (an `@` left
 /// anywhere, as in `user:password@host` without a scheme) withheld.
-pub(crate) fn redacted_url(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     let shown = match reqwest::Url::parse(url) {
         Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
             // Both only fail on URLs that cannot carry credentials at all.
@@ -44,21 +68,6 @@ pub(crate) fn redacted_url(url: &str) -> String {
     }
 }
 
-/// A header value carrying `secret`, marked sensitive (so that `http` redacts it from `Debug`
-/// and HTTP/2 never indexes it). `None` if the secret is blank or not a valid header value;
-/// callers report that without repeating the value.
-#[cfg(any(feature = "verihubs", feature = "octopush"))]
-pub(crate) fn secret_header(secret: &secrecy::SecretString) -> Option<http::HeaderValue> {
-    use secrecy::ExposeSecret;
-    let value = secret.expose_secret();
-    if value.trim().is_empty() {
-        return None;
-    }
-    let mut header = http::HeaderValue::from_str(value).ok()?;
-    header.set_sensitive(true);
-    Some(header)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,11 +75,11 @@ mod tests {
     #[test]
     fn base_urls_are_checked_and_trimmed() {
         assert_eq!(
-            base_url("https://api.example.com/v1/public/").as_deref(),
+            check("https://api.example.com/v1/public/").as_deref(),
             Ok("https://api.example.com/v1/public")
         );
         assert_eq!(
-            base_url("http://127.0.0.1:8080").as_deref(),
+            check("http://127.0.0.1:8080").as_deref(),
             Ok("http://127.0.0.1:8080")
         );
         for (bad, why) in [
@@ -87,7 +96,7 @@ mod tests {
             ),
             ("https://api.example.com/#x", BaseUrlError::QueryOrFragment),
         ] {
-            assert_eq!(base_url(bad), Err(why), "{bad}");
+            assert_eq!(check(bad), Err(why), "{bad}");
         }
     }
 
@@ -98,31 +107,20 @@ mod tests {
             "https://pw-SECRET@api.example.com",
             "user:pw-SECRET@api.example.com",
         ] {
-            let shown = redacted_url(url);
+            let shown = redacted(url);
             assert!(
                 !shown.contains("SECRET") && !shown.contains("user"),
                 "{shown}"
             );
         }
         assert_eq!(
-            redacted_url("https://user:pw@api.example.com/v1"),
+            redacted("https://user:pw@api.example.com/v1"),
             "https://***@api.example.com/v1"
         );
         assert_eq!(
-            redacted_url("https://api.example.com/v1"),
+            redacted("https://api.example.com/v1"),
             "https://api.example.com/v1"
         );
-        assert_eq!(redacted_url("not a url"), "not a url");
-    }
-
-    #[cfg(any(feature = "verihubs", feature = "octopush"))]
-    #[test]
-    fn secret_headers_are_sensitive_and_checked() {
-        use secrecy::SecretString;
-        let header = secret_header(&SecretString::from("k3y")).unwrap();
-        assert!(header.is_sensitive());
-        assert!(!format!("{header:?}").contains("k3y"));
-        assert!(secret_header(&SecretString::from(" ")).is_none());
-        assert!(secret_header(&SecretString::from("a\nb")).is_none());
+        assert_eq!(redacted("not a url"), "not a url");
     }
 }
