@@ -268,7 +268,7 @@ async fn every_response() -> Vec<(&'static str, &'static str, WebResponse)> {
     let r = seen.add(
         "get",
         status_path,
-        c.status(c.authenticate(None, Some(&token), None).await),
+        c.status(c.authenticate(None, Some(token.as_bytes()), None).await),
     );
     assert_eq!(
         serde_json::from_slice::<Value>(&r.body).unwrap()["verified"],
@@ -314,7 +314,7 @@ async fn every_response() -> Vec<(&'static str, &'static str, WebResponse)> {
     let r = seen.add(
         "get",
         status_path,
-        down.status(down.authenticate(None, Some(&token), None).await),
+        down.status(down.authenticate(None, Some(token.as_bytes()), None).await),
     );
     assert_eq!(code_of(&r), "service_unavailable");
     // A token of the same keys, fresh from a working instance: its revocation cannot be recorded.

@@ -31,7 +31,7 @@ use super::{PhoneProof, TOKEN_LEN};
 pub(super) const SLOTS: usize = 64;
 
 const WORDS: usize = TOKEN_LEN / 8;
-const _: () = assert!(TOKEN_LEN % 8 == 0);
+const _: () = assert!(TOKEN_LEN.is_multiple_of(8));
 
 /// A token as machine words: compared in 13 steps instead of 104.
 #[derive(Clone, Copy)]
@@ -76,9 +76,8 @@ pub(super) fn lookup(ring: u64, token: &TokenWords) -> Option<PhoneProof> {
         let recent = recent.try_borrow().ok()?;
         let entry = recent.as_ref()?[token.slot()].as_ref()?;
         // Every word is compared whatever the others hold: no early exit to time.
-        let diff = (entry.token.0.iter().zip(&token.0)).fold(entry.ring ^ ring, |acc, (a, b)| {
-            acc | (a ^ b)
-        });
+        let diff = (entry.token.0.iter().zip(&token.0))
+            .fold(entry.ring ^ ring, |acc, (a, b)| acc | (a ^ b));
         bool::from(diff.ct_eq(&0)).then_some(entry.proof)
     })
 }
