@@ -613,7 +613,11 @@ mod tests {
         assert_eq!(ring.verify(&token, now).unwrap(), first);
         // A remembered token does not vouch for one that differs in a single character.
         let mut bytes = token.clone().into_bytes();
-        bytes[TOKEN_LEN - 1] = if bytes[TOKEN_LEN - 1] == b'A' { b'B' } else { b'A' };
+        bytes[TOKEN_LEN - 1] = if bytes[TOKEN_LEN - 1] == b'A' {
+            b'B'
+        } else {
+            b'A'
+        };
         let near = String::from_utf8(bytes).unwrap();
         assert_eq!(ring.verify(&near, now), Err(TokenError::Invalid));
         // Nor for another ring: one with other keys refuses it, one with the same key accepts it
@@ -621,7 +625,9 @@ mod tests {
         let other = KeyRing::new(SigningKey::from_bytes(&[2u8; 32]).unwrap());
         assert_eq!(other.verify(&token, now), Err(TokenError::Invalid));
         assert_eq!(ring_with_same_key().verify(&token, now).unwrap(), first);
-        let grown = ring.clone().with_key(SigningKey::from_bytes(&[3u8; 32]).unwrap());
+        let grown = ring
+            .clone()
+            .with_key(SigningKey::from_bytes(&[3u8; 32]).unwrap());
         assert_ne!(grown.id, ring.id);
         assert_eq!(grown.verify(&token, now).unwrap(), first);
         let rotated_away = KeyRing::new(SigningKey::from_bytes(&[3u8; 32]).unwrap());

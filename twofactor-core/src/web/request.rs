@@ -241,14 +241,21 @@ mod tests {
         assert_eq!(token_from(None, [], COOKIE), None);
         // Not a readable header value: ignored, as `to_str` would; the cookie decides.
         assert_eq!(
-            token_from(Some("Bearer t\u{f6}k".as_bytes()), ["twofactor_phone=c"], COOKIE),
+            token_from(
+                Some("Bearer t\u{f6}k".as_bytes()),
+                ["twofactor_phone=c"],
+                COOKIE
+            ),
             Some(&b"c"[..])
         );
         assert_eq!(
             token_from(Some(b"  BEARER   tok  "), [], COOKIE),
             Some(&b"tok"[..])
         );
-        assert_eq!(token_from(Some(b"Bearer"), ["twofactor_phone=c"], COOKIE), None);
+        assert_eq!(
+            token_from(Some(b"Bearer"), ["twofactor_phone=c"], COOKIE),
+            None
+        );
         assert_eq!(
             token_from(Some(b"Bearertok"), ["twofactor_phone=c"], COOKIE),
             Some(&b"c"[..])
