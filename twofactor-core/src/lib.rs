@@ -72,7 +72,7 @@ pub mod web;
 
 pub use async_trait::async_trait;
 pub use code::{CodeError, OtpCode};
-pub use failover::{Failover, FailoverError, FailoverEvent};
+pub use failover::{Failover, FailoverError};
 pub use local::{CodeHasher, LocalOtp};
 #[cfg(feature = "octopush")]
 #[cfg_attr(docsrs, doc(cfg(feature = "octopush")))]

@@ -362,6 +362,14 @@ impl PhoneVerifierBuilder {
         self
     }
 
+    /// A shared event sink: give the same one to a
+    /// [`Failover`](crate::failover::Failover) ([`with_event_sink`](crate::failover::Failover::with_event_sink))
+    /// and its events join the engine's in one stream.
+    pub fn shared_events(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.events = sink;
+        self
+    }
+
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -517,7 +525,10 @@ impl PhoneVerifier {
     /// [`authenticate`](Self::authenticate) on the bytes of a request's token.
     pub(crate) fn authenticate_bytes(&self, token: &[u8]) -> Result<PhoneProof, TokenError> {
         // One clock reading for the whole check: the guard runs this on every request.
-        let proof = self.inner.keys.verify_bytes(token, self.inner.clock.now())?;
+        let proof = self
+            .inner
+            .keys
+            .verify_bytes(token, self.inner.clock.now())?;
         self.check_revoked(&proof)?;
         Ok(proof)
     }
