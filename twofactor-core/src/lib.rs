@@ -53,6 +53,7 @@ mod response;
 pub mod revocation;
 mod secret;
 pub mod store;
+mod test_numbers;
 pub mod token;
 #[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
 #[cfg_attr(

@@ -342,6 +342,10 @@ impl<P: OtpProvider> OtpProvider for InstrumentedProvider<P> {
         self.inner.supports(channel)
     }
 
+    fn stand_in(&self, phone: &PhoneNumber) -> Option<&str> {
+        self.inner.stand_in(phone)
+    }
+
     async fn send(
         &self,
         phone: &PhoneNumber,

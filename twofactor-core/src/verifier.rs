@@ -60,7 +60,7 @@ use crate::phone::{PhoneError, PhoneNumber, PhoneParser};
 use crate::policy::Policy;
 use crate::provider::Channel;
 use crate::provider::{
-    Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
+    Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Verdict,
 };
 use crate::revocation::RevocationList;
 use crate::store::{
@@ -68,6 +68,7 @@ use crate::store::{
     SendAttempt, SendDecision, SendLimits, StoreError, VerificationStore,
 };
 use crate::store::{Revocation, StoreError as RevocationStoreError};
+use crate::test_numbers::{ProviderTickets, TestNumbers};
 use crate::token::{KeyRing, PhoneProof, TokenError};
 use crate::web::errors::ErrorCode;
 
@@ -260,9 +261,6 @@ const RANDOM_KEY_WARNING: &str = "twofactor: no signing key configured; using a 
      (tokens die with the process and other instances reject them; set TWOFACTOR_SIGNING_KEY \
      or call PhoneVerifierBuilder::keys)";
 
-const PROVIDER_TICKET: &str = "p:";
-const TEST_TICKET: &str = "t:";
-
 struct Inner {
     provider: Arc<dyn OtpProvider>,
     store: Arc<dyn VerificationStore>,
@@ -273,7 +271,6 @@ struct Inner {
     keys: KeyRing,
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
-    test_numbers: HashMap<PhoneNumber, OtpCode>,
     revocations: RevocationList,
     warnings: Vec<&'static str>,
     /// The countries the conversion guard refused last, to report throttle and release once.
@@ -293,7 +290,6 @@ impl fmt::Debug for PhoneVerifier {
             .field("policy", &self.inner.policy)
             .field("parser", &self.inner.parser)
             .field("keys", &self.inner.keys)
-            .field("test_numbers", &self.inner.test_numbers.len())
             .finish_non_exhaustive()
     }
 }
@@ -376,9 +372,11 @@ impl PhoneVerifierBuilder {
         self
     }
 
-    /// A test number: `code` verifies it, no SMS is sent. Refused at build time unless
+    /// A test number: `code` verifies it, no SMS is sent; caps, cooldowns and attempts count as
+    /// for any phone. Refused at build time unless
     /// [`enable_test_numbers`](Self::enable_test_numbers) is also called, so that a test
-    /// number left in a configuration cannot open production by accident.
+    /// number left in a configuration cannot open production by accident. (The builder puts
+    /// the numbers around the provider as a decorator; the engine itself knows nothing of them.)
     pub fn test_number(mut self, number: impl Into<String>, code: impl Into<String>) -> Self {
         self.test_numbers.push((number.into(), code.into()));
         self
@@ -440,6 +438,13 @@ impl PhoneVerifierBuilder {
         );
         #[cfg(not(feature = "metrics"))]
         let (provider, events) = (self.provider, self.events);
+        // The timing wraps the real provider alone: a test number is no provider call.
+        let provider = ProviderTickets::new(provider);
+        let provider: Arc<dyn OtpProvider> = if test_numbers.is_empty() {
+            Arc::new(provider)
+        } else {
+            Arc::new(TestNumbers::new(provider, test_numbers))
+        };
         Ok(PhoneVerifier {
             inner: Arc::new(Inner {
                 provider,
@@ -451,7 +456,6 @@ impl PhoneVerifierBuilder {
                 keys,
                 events,
                 clock: self.clock,
-                test_numbers,
                 revocations: RevocationList::new(),
                 warnings,
                 throttled: Mutex::default(),
@@ -680,13 +684,13 @@ impl PhoneVerifier {
         if !inner.policy.allows_channel(ctx.channel) {
             return Err(SendError::ChannelNotAllowed(ctx.channel));
         }
-        let test_code = inner.test_numbers.get(&phone);
-        if test_code.is_none() {
+        let stand_in = inner.provider.stand_in(&phone);
+        if stand_in.is_none() {
             if !inner.provider.supports(ctx.channel) {
                 return Err(SendError::ChannelUnsupported(ctx.channel));
             }
             // Before any cap is spent: a premium-rate or toll-free number pays whoever runs
-            // it, and a fixed line cannot read an SMS. A test number is sent nothing.
+            // it, and a fixed line cannot read an SMS. A stand-in sends nothing.
             let kind = phone.number_type();
             if !inner.policy.allows_number(kind, ctx.channel) {
                 tracing::info!(number_type = %kind, "twofactor: number type refused for this channel");
@@ -723,37 +727,32 @@ impl PhoneVerifier {
             }
             Ok(SendDecision::Granted) => {}
         }
-        let ticket = match test_code {
-            Some(_) => Ticket::new(TEST_TICKET),
-            None => {
-                let options = SendOptions::new(ctx.channel)
-                    .with_code_length(inner.policy.code_length())
-                    .with_ttl(inner.policy.code_ttl());
-                match self
-                    .with_timeout(inner.provider.send(&phone, &options))
-                    .await
+        let options = SendOptions::new(ctx.channel)
+            .with_code_length(inner.policy.code_length())
+            .with_ttl(inner.policy.code_ttl());
+        let ticket = match self
+            .with_timeout(inner.provider.send(&phone, &options))
+            .await
+        {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                self.emit(Event::ProviderFailed {
+                    phone,
+                    provider: e.provider().to_owned(),
+                    kind: e.kind(),
+                });
+                if e.delivery() == Delivery::NotSent
+                    && let Err(release) = inner.store.release_send(&attempt).await
                 {
-                    Ok(ticket) => Ticket::new(format!("{PROVIDER_TICKET}{}", ticket.expose())),
-                    Err(e) => {
-                        self.emit(Event::ProviderFailed {
-                            phone,
-                            provider: e.provider().to_owned(),
-                            kind: e.kind(),
-                        });
-                        if e.delivery() == Delivery::NotSent
-                            && let Err(release) = inner.store.release_send(&attempt).await
-                        {
-                            // The reservation stays: the user waits out a cooldown for nothing,
-                            // which is the safe side.
-                            tracing::warn!(error = %release, "twofactor: could not release a send reservation");
-                        }
-                        return Err(if e.kind() == ProviderErrorKind::InvalidPhone {
-                            SendError::InvalidPhone
-                        } else {
-                            SendError::Provider(e)
-                        });
-                    }
+                    // The reservation stays: the user waits out a cooldown for nothing, which
+                    // is the safe side.
+                    tracing::warn!(error = %release, "twofactor: could not release a send reservation");
                 }
+                return Err(if e.kind() == ProviderErrorKind::InvalidPhone {
+                    SendError::InvalidPhone
+                } else {
+                    SendError::Provider(e)
+                });
             }
         };
         let code_ttl = inner.policy.code_ttl();
@@ -766,15 +765,10 @@ impl PhoneVerifier {
             self.emit(Event::StoreFailed { phone });
             return Err(SendError::StoreUnavailable(e));
         }
-        let provider = if test_code.is_some() {
-            "test-number"
-        } else {
-            inner.provider.name()
-        };
         self.emit(Event::CodeSent {
             phone,
             channel: ctx.channel,
-            provider: provider.to_owned(),
+            provider: stand_in.unwrap_or_else(|| inner.provider.name()).to_owned(),
         });
         Ok(Sent {
             phone,
@@ -908,17 +902,9 @@ impl PhoneVerifier {
                 last,
             } => (pending_id, ticket, attempt, last),
         };
-        let verdict = if let Some(ticket) = ticket.expose().strip_prefix(PROVIDER_TICKET) {
-            let ticket = Ticket::new(ticket);
-            self.with_timeout(inner.provider.verify(&phone, &ticket, &code))
-                .await
-        } else {
-            // A test number: compared with its configured code, in constant time.
-            Ok(match inner.test_numbers.get(&phone) {
-                Some(expected) if *expected == code => Verdict::Matched,
-                _ => Verdict::Mismatch,
-            })
-        };
+        let verdict = self
+            .with_timeout(inner.provider.verify(&phone, &ticket, &code))
+            .await;
         let verdict = match verdict {
             Ok(v) => v,
             Err(e) => {
