@@ -141,16 +141,16 @@ impl fmt::Debug for Verified {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError {
-    /// Not a valid phone number (ours or the provider's judgement), or a number whose type
-    /// cannot take the channel or bills the caller ([`Policy::allows_number`]).
+    /// The [`PhoneParser`] refused the number as typed: not a phone number
+    /// ([`PhoneError::Invalid`], answered `400 invalid_phone`) or from a country that is not
+    /// allowed ([`PhoneError::NotAllowed`], `403 phone_not_allowed`).
+    #[error(transparent)]
+    Phone(#[from] PhoneError),
+    /// A number the parser took but that cannot be sent a code: the provider judged it
+    /// invalid, or its type cannot take the channel or bills the caller
+    /// ([`Policy::allows_number`]).
     #[error("not a valid phone number")]
     InvalidPhone,
-    /// The number's country is not allowed.
-    #[error("phone numbers from {country} are not allowed")]
-    PhoneNotAllowed {
-        /// ISO 3166 alpha-2 code, or `international`.
-        country: String,
-    },
     /// The provider cannot deliver over this channel.
     #[error("the {0} channel is not available")]
     ChannelUnsupported(Channel),
@@ -177,15 +177,11 @@ pub enum SendError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
-    /// Not a valid phone number.
-    #[error("not a valid phone number")]
-    InvalidPhone,
-    /// The number's country is not allowed.
-    #[error("phone numbers from {country} are not allowed")]
-    PhoneNotAllowed {
-        /// ISO 3166 alpha-2 code, or `international`.
-        country: String,
-    },
+    /// The [`PhoneParser`] refused the number as typed: not a phone number
+    /// ([`PhoneError::Invalid`], answered `400 invalid_phone`) or from a country that is not
+    /// allowed ([`PhoneError::NotAllowed`], `403 phone_not_allowed`).
+    #[error(transparent)]
+    Phone(#[from] PhoneError),
     /// The code is not of the configured shape (no attempt was counted).
     #[error("a code is {len} digits")]
     InvalidCode {
@@ -992,21 +988,10 @@ impl PhoneVerifier {
     }
 }
 
-impl From<PhoneError> for SendError {
-    fn from(e: PhoneError) -> Self {
-        match e {
-            PhoneError::NotAllowed { country } => Self::PhoneNotAllowed { country },
-            _ => Self::InvalidPhone,
-        }
-    }
-}
-
-impl From<PhoneError> for VerifyError {
-    fn from(e: PhoneError) -> Self {
-        match e {
-            PhoneError::NotAllowed { country } => Self::PhoneNotAllowed { country },
-            _ => Self::InvalidPhone,
-        }
+fn phone_code(e: &PhoneError) -> ErrorCode {
+    match e {
+        PhoneError::NotAllowed { .. } => ErrorCode::PhoneNotAllowed,
+        _ => ErrorCode::InvalidPhone,
     }
 }
 
@@ -1021,8 +1006,8 @@ impl SendError {
     /// The contract's error code for this error (its status is [`ErrorCode::status`]).
     pub fn code(&self) -> ErrorCode {
         match self {
+            Self::Phone(e) => phone_code(e),
             Self::InvalidPhone => ErrorCode::InvalidPhone,
-            Self::PhoneNotAllowed { .. } => ErrorCode::PhoneNotAllowed,
             Self::ChannelUnsupported(_) => ErrorCode::InvalidRequest,
             Self::ChannelNotAllowed(_) => ErrorCode::ChannelNotAllowed,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
@@ -1036,8 +1021,7 @@ impl VerifyError {
     /// The contract's error code for this error (its status is [`ErrorCode::status`]).
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidPhone => ErrorCode::InvalidPhone,
-            Self::PhoneNotAllowed { .. } => ErrorCode::PhoneNotAllowed,
+            Self::Phone(e) => phone_code(e),
             Self::InvalidCode { .. } => ErrorCode::InvalidCode,
             Self::NoLiveCode => ErrorCode::CodeExpired,
             Self::Incorrect { .. } => ErrorCode::IncorrectCode,

@@ -14,9 +14,9 @@ use twofactor_core::store::{
     AttemptDecision, AttemptLimits, Limit, MokaStore, Pending, SendAttempt, VerificationStore,
 };
 use twofactor_core::{
-    BuildError, Channel, Context, LocalOtp, OtpCode, OtpProvider, PhoneNumber, PhoneVerifier,
-    Policy, ProviderError, ProviderErrorKind, SendError, SendOptions, SmsSender, Ticket, Verdict,
-    VerifyError,
+    BuildError, Channel, Context, LocalOtp, OtpCode, OtpProvider, PhoneError, PhoneNumber,
+    PhoneVerifier, Policy, ProviderError, ProviderErrorKind, SendError, SendOptions, SmsSender,
+    Ticket, Verdict, VerifyError,
 };
 
 const PHONE: &str = "+919812345678";
@@ -199,20 +199,26 @@ async fn bad_and_foreign_phones_never_reach_the_provider() {
         assert!(
             matches!(
                 h.verifier.send(bad, &ctx()).await,
-                Err(SendError::InvalidPhone)
+                Err(SendError::Phone(PhoneError::Invalid))
             ),
             "{bad:?}"
         );
         assert!(
             matches!(
                 h.verifier.verify(bad, "123456", &ctx()).await,
-                Err(VerifyError::InvalidPhone)
+                Err(VerifyError::Phone(PhoneError::Invalid))
             ),
             "{bad:?}"
         );
     }
     match h.verifier.send("+14155552671", &ctx()).await {
-        Err(SendError::PhoneNotAllowed { country }) => assert_eq!(country, "US"),
+        Err(e @ SendError::Phone(PhoneError::NotAllowed { .. })) => {
+            assert!(
+                matches!(&e, SendError::Phone(PhoneError::NotAllowed { country }) if country == "US")
+            );
+            assert_eq!(e.code().as_str(), "phone_not_allowed");
+            assert_eq!(e.to_string(), "phone numbers from US are not allowed");
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!((h.mock.send_count(), h.mock.verify_count()), (0, 0));
