@@ -44,6 +44,7 @@ pub mod mock;
 #[cfg(feature = "octopush")]
 #[cfg_attr(docsrs, doc(cfg(feature = "octopush")))]
 pub mod octopush;
+mod outcome;
 pub mod phone;
 mod phone_rules;
 pub mod policy;

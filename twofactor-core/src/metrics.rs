@@ -53,6 +53,7 @@ use metrics::{Key, Label, Level, Metadata, SharedString};
 
 use crate::code::OtpCode;
 use crate::events::{Event, EventSink};
+use crate::outcome::{SendError, Sent, Verified, VerifyError};
 use crate::phone::PhoneNumber;
 use crate::policy::Policy;
 use crate::provider::{Channel, OtpProvider, ProviderError, SendOptions, Ticket, Verdict};
@@ -61,8 +62,7 @@ use crate::store::{
     Pending, Revocation, RevocationBatch, RevocationCursor, SendAttempt, SendDecision, StoreError,
     VerificationStore,
 };
-use crate::verifier::{SendError, Sent, Verified, VerifyError};
-use crate::web::GuardRejection;
+use crate::web::errors::GuardRejection;
 
 /// Sends by `outcome` and `channel`.
 pub const SENDS_TOTAL: &str = "twofactor_sends_total";
