@@ -12,6 +12,8 @@
 //!   [`OctopushProvider`]).
 //! - [`failover`]: [`Failover`], several providers in order of preference behind one, with a
 //!   small circuit breaker.
+//! - [`verifier`]: the engine, [`PhoneVerifier`]; [`events`]: the one stream of what the engine
+//!   and a failover decided, for logs, metrics and audit.
 //! - [`twofactor`]: the 2Factor.in client ([`TwoFactorClient`]) and its provider ([`TwoFactorOtp`]).
 //!
 //! # Why `async-trait`
