@@ -1,9 +1,18 @@
 //! Events for audit logs and metrics: sent, verified, failed, locked, rate limited, a country
-//! throttled or released by the conversion guard.
+//! throttled or released by the conversion guard, a [`Failover`] moving on or opening a
+//! breaker.
 //!
-//! The engine reports every decision to an [`EventSink`]. The default, [`TracingEvents`],
-//! emits `tracing` events with the phone masked. Your own sink receives the full number (you
-//! may need it for an audit trail) but never a code, ticket or key.
+//! The engine and a [`Failover`] report every decision to an [`EventSink`], and to nothing
+//! else: one stream, one place to log it, count it or audit it. The default sink of both,
+//! [`TracingEvents`], emits `tracing` events with the phone masked (with the `metrics` feature
+//! both also count into [`MetricsEvents`](crate::metrics::MetricsEvents), next to whatever sink
+//! you give them). Your own sink receives the full number (you may need it for an audit
+//! trail) but never a code, ticket or key.
+//!
+//! The event types live here, beneath the engine and the failover that emit them: both import
+//! this file, and it imports neither.
+//!
+//! [`Failover`]: crate::failover::Failover
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
@@ -21,9 +30,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::failover::FailoverEvent;
+use crate::phone::PhoneNumber;
+use crate::provider::{Channel, ProviderErrorKind};
 use crate::store::{Country, Limit};
-use crate::{Channel, PhoneNumber, ProviderErrorKind};
 
 /// Why a verification attempt failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +49,7 @@ pub enum FailureReason {
     Locked,
 }
 
-/// Something the engine decided.
+/// Something the engine or a [`Failover`](crate::failover::Failover) decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
@@ -108,10 +117,30 @@ pub enum Event {
         /// The phone.
         phone: PhoneNumber,
     },
-    /// A [`Failover`](crate::failover::Failover) moved to another provider, or opened or
-    /// closed a provider's circuit breaker (see
-    /// [`Failover::with_event_sink`](crate::failover::Failover::with_event_sink)).
-    Failover(FailoverEvent),
+    /// A [`Failover`](crate::failover::Failover)'s send failed on `from` in a way that sent
+    /// nothing; `to` is tried next.
+    FailedOver {
+        /// The provider that failed.
+        from: String,
+        /// The provider tried next.
+        to: String,
+        /// How `from` failed.
+        kind: ProviderErrorKind,
+    },
+    /// A [`Failover`](crate::failover::Failover)'s `provider` failed too often in a row and is
+    /// skipped for `duration`.
+    BreakerOpened {
+        /// The provider.
+        provider: String,
+        /// How long it is skipped (the failover's cool-off).
+        duration: Duration,
+    },
+    /// A [`Failover`](crate::failover::Failover)'s `provider` succeeded again after its breaker
+    /// had opened.
+    BreakerClosed {
+        /// The provider.
+        provider: String,
+    },
 }
 
 impl Event {
@@ -127,15 +156,15 @@ impl Event {
             Self::CountryThrottled { .. } => "country_throttled",
             Self::CountryReleased { .. } => "country_released",
             Self::StoreFailed { .. } => "store_failed",
-            Self::Failover(FailoverEvent::FailedOver { .. }) => "failed_over",
-            Self::Failover(FailoverEvent::BreakerOpened { .. }) => "breaker_opened",
-            Self::Failover(_) => "breaker_closed",
+            Self::FailedOver { .. } => "failed_over",
+            Self::BreakerOpened { .. } => "breaker_opened",
+            Self::BreakerClosed { .. } => "breaker_closed",
         }
     }
 }
 
-/// Receives the engine's events. Called inline on the request path: keep it quick (hand the
-/// event to a channel if you need to do I/O).
+/// Receives the engine's and the failover's events. Called inline on the request path: keep it
+/// quick (hand the event to a channel if you need to do I/O).
 pub trait EventSink: Send + Sync + 'static {
     /// One event.
     fn record(&self, event: &Event);
@@ -232,8 +261,15 @@ impl EventSink for TracingEvents {
             Event::StoreFailed { phone } => {
                 tracing::error!(target: T, event = "store_failed", phone = %phone.masked())
             }
-            // The failover logs these itself, with the same detail.
-            Event::Failover(_) => {}
+            Event::FailedOver { from, to, kind } => {
+                tracing::warn!(target: T, event = "failed_over", provider = %from, next = %to, %kind, "send failed, trying the next provider");
+            }
+            Event::BreakerOpened { provider, duration } => {
+                tracing::warn!(target: T, event = "breaker_opened", %provider, skipped_for_secs = duration.as_secs(), "provider breaker opened");
+            }
+            Event::BreakerClosed { provider } => {
+                tracing::info!(target: T, event = "breaker_closed", %provider, "provider breaker closed");
+            }
         }
     }
 }

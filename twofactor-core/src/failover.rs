@@ -30,15 +30,25 @@
 //! A provider whose sends fail `threshold` times in a row (provider failures: the kinds above,
 //! plus [`Timeout`](ProviderErrorKind::Timeout) and
 //! [`UnexpectedResponse`](ProviderErrorKind::UnexpectedResponse); user errors and refusals
-//! neither count nor reset) is skipped for `cool_off`, and [`FailoverEvent::BreakerOpened`] is
-//! emitted. After the cool-off it is tried again; a success closes the breaker
-//! ([`FailoverEvent::BreakerClosed`]), a failure opens it for another cool-off. Verifies neither
+//! neither count nor reset) is skipped for `cool_off`, and [`Event::BreakerOpened`] is
+//! reported. After the cool-off it is tried again; a success closes the breaker
+//! ([`Event::BreakerClosed`]), a failure opens it for another cool-off. Verifies neither
 //! count nor are skipped. If every provider that supports the channel is skipped, they are
 //! tried anyway, the one whose cool-off ends first first: a send is never refused without
 //! trying.
 //!
 //! Concurrent sends after a cool-off may all try the recovering provider; the breaker is small
 //! on purpose.
+//!
+//! # Events
+//! A move to the next provider ([`Event::FailedOver`]) and the breakers' changes are reported
+//! to an [`EventSink`], the engine's kind, and nowhere else: by default [`TracingEvents`] logs
+//! them (with the `metrics` feature [`MetricsEvents`](crate::metrics::MetricsEvents) counts
+//! them too), as the engine's own events. To have them in your own sink beside the engine's
+//! events, give the same sink to both ([`Failover::with_event_sink`] and
+//! [`PhoneVerifierBuilder::shared_events`](crate::verifier::PhoneVerifierBuilder::shared_events)):
+//! the failover is one of the engine's providers, out of the engine's reach, so it gets its sink
+//! the way it gets its providers, from you.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -92,10 +102,12 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::clock::{Clock, SystemClock};
+use crate::code::OtpCode;
+use crate::events::{Event, EventSink, TracingEvents};
+use crate::phone::PhoneNumber;
 use crate::provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
 };
-use crate::{OtpCode, PhoneNumber};
 
 /// The name of a [`Failover`] in logs and in its own errors.
 pub const NAME: &str = "failover";
@@ -105,36 +117,6 @@ pub const DEFAULT_THRESHOLD: u32 = 3;
 
 /// Default time a provider with an open breaker is skipped.
 pub const DEFAULT_COOL_OFF: Duration = Duration::from_secs(30);
-
-/// A listener for [`FailoverEvent`]s.
-pub type FailoverListener = Arc<dyn Fn(&FailoverEvent) + Send + Sync>;
-
-/// Something a [`Failover`] did that operators want to know about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FailoverEvent {
-    /// A send failed on `from` in a way that sent nothing; `to` is tried next.
-    FailedOver {
-        /// The provider that failed.
-        from: String,
-        /// The provider tried next.
-        to: String,
-        /// How `from` failed.
-        kind: ProviderErrorKind,
-    },
-    /// `provider` failed too often in a row and is skipped until `until`.
-    BreakerOpened {
-        /// The provider.
-        provider: String,
-        /// When it will be tried again.
-        until: SystemTime,
-    },
-    /// `provider` succeeded again after its breaker had opened.
-    BreakerClosed {
-        /// The provider.
-        provider: String,
-    },
-}
 
 /// Why a [`Failover`] could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,7 +133,7 @@ pub struct Failover {
     threshold: u32,
     cool_off: Duration,
     clock: Arc<dyn Clock>,
-    listener: Option<FailoverListener>,
+    events: Arc<dyn EventSink>,
 }
 
 struct Member {
@@ -200,7 +182,7 @@ impl Failover {
             threshold: DEFAULT_THRESHOLD,
             cool_off: DEFAULT_COOL_OFF,
             clock: Arc::new(SystemClock),
-            listener: None,
+            events: instrument(Arc::new(TracingEvents)),
         })
     }
 
@@ -220,21 +202,13 @@ impl Failover {
         self
     }
 
-    /// Calls `listener` on every [`FailoverEvent`] (besides the `tracing` events).
+    /// Reports the failover's events to `sink` instead of [`TracingEvents`] (see the module
+    /// docs); share one sink with the engine to see both in one stream. With the `metrics`
+    /// feature they are counted too, as the engine's are.
     #[must_use]
-    pub fn on_event(mut self, listener: FailoverListener) -> Self {
-        self.listener = Some(listener);
+    pub fn with_event_sink(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.events = instrument(sink);
         self
-    }
-
-    /// Sends the failover's events to an engine [`EventSink`](crate::events::EventSink) too, as
-    /// [`Event::Failover`](crate::events::Event::Failover), next to your audit log's other
-    /// events. (This replaces a listener set with [`Failover::on_event`].)
-    #[must_use]
-    pub fn with_event_sink(self, sink: Arc<dyn crate::events::EventSink>) -> Self {
-        self.on_event(Arc::new(move |event: &FailoverEvent| {
-            sink.record(&crate::events::Event::Failover(event.clone()))
-        }))
     }
 
     /// The providers' names, in order.
@@ -242,25 +216,8 @@ impl Failover {
         self.members.iter().map(Member::name).collect()
     }
 
-    fn emit(&self, event: FailoverEvent) {
-        match &event {
-            FailoverEvent::FailedOver { from, to, kind } => {
-                tracing::warn!(provider = %from, next = %to, %kind, "send failed, trying the next provider");
-            }
-            FailoverEvent::BreakerOpened { provider, until } => {
-                let secs = until
-                    .duration_since(self.clock.now())
-                    .unwrap_or_default()
-                    .as_secs();
-                tracing::warn!(%provider, skipped_for_secs = secs, "provider breaker opened");
-            }
-            FailoverEvent::BreakerClosed { provider } => {
-                tracing::info!(%provider, "provider breaker closed");
-            }
-        }
-        if let Some(listener) = &self.listener {
-            listener(&event);
-        }
+    fn emit(&self, event: Event) {
+        self.events.record(&event);
     }
 
     /// The order to try for `channel`: closed breakers in list order, or, if every breaker is
@@ -297,7 +254,7 @@ impl Failover {
             breaker.open_until.take().is_some()
         };
         if was_open {
-            self.emit(FailoverEvent::BreakerClosed {
+            self.emit(Event::BreakerClosed {
                 provider: member.name().to_owned(),
             });
         }
@@ -318,19 +275,25 @@ impl Failover {
                 Some(_) => true,
                 None => breaker.failures >= self.threshold,
             };
-            reopen.then(|| {
-                let until = now + self.cool_off;
-                breaker.open_until = Some(until);
-                until
-            })
+            if reopen {
+                breaker.open_until = Some(now + self.cool_off);
+            }
+            reopen
         };
-        if let Some(until) = opened {
-            self.emit(FailoverEvent::BreakerOpened {
+        if opened {
+            self.emit(Event::BreakerOpened {
                 provider: member.name().to_owned(),
-                until,
+                duration: self.cool_off,
             });
         }
     }
+}
+
+/// `sink`, and with the `metrics` feature the metrics too: the engine's sink gets the same.
+fn instrument(sink: Arc<dyn EventSink>) -> Arc<dyn EventSink> {
+    #[cfg(feature = "metrics")]
+    let sink = crate::metrics::instrument_events(sink);
+    sink
 }
 
 /// Whether the next provider may be tried after `err`: nothing was sent, and the next provider
@@ -410,7 +373,7 @@ impl OtpProvider for Failover {
                     let next = plan.get(step + 1).map(|&i| &self.members[i]);
                     match next {
                         Some(next) if may_fail_over(&err) => {
-                            self.emit(FailoverEvent::FailedOver {
+                            self.emit(Event::FailedOver {
                                 from: member.name().to_owned(),
                                 to: next.name().to_owned(),
                                 kind: err.kind(),

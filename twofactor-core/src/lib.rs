@@ -12,6 +12,8 @@
 //!   [`OctopushProvider`]).
 //! - [`failover`]: [`Failover`], several providers in order of preference behind one, with a
 //!   small circuit breaker.
+//! - [`verifier`]: the engine, [`PhoneVerifier`]; [`events`]: the one stream of what the engine
+//!   and a failover decided, for logs, metrics and audit.
 //! - [`twofactor`]: the 2Factor.in client ([`TwoFactorClient`]) and its provider ([`TwoFactorOtp`]).
 //! - [`config`]: the top floor, the only module that reads the environment: typed settings of
 //!   the provider, the store, the policy, the keys and the HTTP layer, built into a ready
@@ -49,6 +51,7 @@ pub mod mock;
 #[cfg(feature = "octopush")]
 #[cfg_attr(docsrs, doc(cfg(feature = "octopush")))]
 pub mod octopush;
+mod outcome;
 pub mod phone;
 pub mod policy;
 pub mod provider;
@@ -57,6 +60,7 @@ mod response;
 pub mod revocation;
 mod secret;
 pub mod store;
+mod test_numbers;
 pub mod token;
 #[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
 #[cfg_attr(
@@ -76,7 +80,7 @@ pub mod web;
 
 pub use async_trait::async_trait;
 pub use code::{CodeError, OtpCode};
-pub use failover::{Failover, FailoverError, FailoverEvent};
+pub use failover::{Failover, FailoverError};
 pub use local::{CodeHasher, LocalOtp};
 #[cfg(feature = "octopush")]
 #[cfg_attr(docsrs, doc(cfg(feature = "octopush")))]

@@ -4,7 +4,8 @@
 //! Prometheus, `metrics-exporter-prometheus`) and every engine built with this feature on
 //! reports to it; without a recorder the facade drops everything for the price of an atomic
 //! load. Nothing to call: [`PhoneVerifierBuilder::build`](crate::verifier::PhoneVerifierBuilder::build)
-//! instruments the engine's provider, store and event sink itself, so an app built from the
+//! instruments the engine's provider, store and event sink itself, and a
+//! [`Failover`](crate::failover::Failover) its event sink, so an app built from the
 //! environment (`Settings`, the adapters' `from_env`) has metrics as soon as the feature is on.
 //!
 //! | name | kind | labels |
@@ -16,7 +17,7 @@
 //! | `twofactor_conversion_throttled` | gauge | `country` (ISO code): 1 while the conversion guard refuses sends to it, 0 once it released it |
 //! | `twofactor_provider_request_duration_seconds` | histogram | `provider`, `operation` (`send`, `verify`) |
 //! | `twofactor_store_errors_total` | counter | `operation`: the store step that failed (`reserve_send`, `begin_attempt`…) |
-//! | `twofactor_failovers_total` | counter | `from`, `to`: a [`Failover`](crate::failover::Failover) moved on (pass [`MetricsEvents`] to its sink) |
+//! | `twofactor_failovers_total` | counter | `from`, `to`: a [`Failover`](crate::failover::Failover) moved on |
 //! | `twofactor_provider_breaker_open` | gauge | `provider`: 1 while a failover's breaker skips it |
 //!
 //! Sends and verifications are counted as the engine answers them
@@ -52,7 +53,7 @@ use metrics::{Key, Label, Level, Metadata, SharedString};
 
 use crate::code::OtpCode;
 use crate::events::{Event, EventSink};
-use crate::failover::FailoverEvent;
+use crate::outcome::{SendError, Sent, Verified, VerifyError};
 use crate::phone::PhoneNumber;
 use crate::policy::Policy;
 use crate::provider::{Channel, OtpProvider, ProviderError, SendOptions, Ticket, Verdict};
@@ -61,8 +62,7 @@ use crate::store::{
     Pending, Revocation, RevocationBatch, RevocationCursor, SendAttempt, SendDecision, StoreError,
     VerificationStore,
 };
-use crate::verifier::{SendError, Sent, Verified, VerifyError};
-use crate::web::GuardRejection;
+use crate::web::errors::GuardRejection;
 
 /// Sends by `outcome` and `channel`.
 pub const SENDS_TOTAL: &str = "twofactor_sends_total";
@@ -203,22 +203,15 @@ pub(crate) fn count_guard_rejection(rejection: GuardRejection) {
 /// (`twofactor_rate_limited_total`), the conversion guard's state per country, and a
 /// [`Failover`](crate::failover::Failover)'s moves and breakers.
 ///
-/// The engine already reports to it when the feature is on (next to the sink you configured),
-/// so do not add it to the engine's sink yourself; give it to a failover's own sink:
+/// The engine and every failover already report to it when the feature is on (next to the
+/// sink you configured), so do not add it to a sink yourself: the events would count twice.
+/// It is public for a component of your own that reports [`Event`]s.
 ///
 /// ```
-/// use std::sync::Arc;
-/// use twofactor_core::{Failover, OtpProvider};
-/// use twofactor_core::events::{EventSink, TracingEvents};
+/// use twofactor_core::events::{Event, EventSink};
 /// use twofactor_core::metrics::MetricsEvents;
-/// use twofactor_core::mock::MockProvider;
 ///
-/// let members: Vec<Arc<dyn OtpProvider>> =
-///     vec![Arc::new(MockProvider::new()), Arc::new(MockProvider::new())];
-/// let failover = Failover::new(members)
-///     .unwrap()
-///     .with_event_sink(Arc::new(TracingEvents.and(MetricsEvents)));
-/// # let _ = failover;
+/// MetricsEvents.record(&Event::BreakerClosed { provider: "octopush".into() });
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MetricsEvents;
@@ -232,16 +225,12 @@ impl EventSink for MetricsEvents {
             )),
             Event::CountryThrottled { country } => conversion_state(*country, 1.0),
             Event::CountryReleased { country } => conversion_state(*country, 0.0),
-            Event::Failover(FailoverEvent::FailedOver { from, to, .. }) => counter2(
+            Event::FailedOver { from, to, .. } => counter2(
                 FAILOVERS_TOTAL,
                 [("from", from.clone().into()), ("to", to.clone().into())],
             ),
-            Event::Failover(FailoverEvent::BreakerOpened { provider, .. }) => {
-                breaker_state(provider, 1.0)
-            }
-            Event::Failover(FailoverEvent::BreakerClosed { provider }) => {
-                breaker_state(provider, 0.0)
-            }
+            Event::BreakerOpened { provider, .. } => breaker_state(provider, 1.0),
+            Event::BreakerClosed { provider } => breaker_state(provider, 0.0),
             // Sends and verifications are counted by the engine with their full outcome (an
             // event alone does not say whether a provider or store failure hit a send or a
             // verify); store failures by the instrumented store, with the step that failed.
@@ -270,7 +259,7 @@ fn breaker_state(provider: &str, value: f64) {
     );
 }
 
-/// `sink` followed by [`MetricsEvents`], for the engine.
+/// `sink` followed by [`MetricsEvents`], for the engine and the failover.
 pub(crate) fn instrument_events(sink: Arc<dyn EventSink>) -> Arc<dyn EventSink> {
     Arc::new(move |event: &Event| {
         sink.record(event);
@@ -351,6 +340,10 @@ impl<P: OtpProvider> OtpProvider for InstrumentedProvider<P> {
 
     fn supports(&self, channel: Channel) -> bool {
         self.inner.supports(channel)
+    }
+
+    fn stand_in(&self, phone: &PhoneNumber) -> Option<&str> {
+        self.inner.stand_in(phone)
     }
 
     async fn send(

@@ -36,7 +36,8 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-use crate::{OtpCode, PhoneNumber};
+use crate::code::OtpCode;
+use crate::phone::PhoneNumber;
 
 /// How the code reaches the user.
 #[derive(
@@ -170,6 +171,17 @@ pub trait OtpProvider: Send + Sync + 'static {
         channel == Channel::Sms
     }
 
+    /// The name of a stand-in that answers for `phone` in place of a real delivery: a
+    /// decorator that sends this phone nothing and checks its codes itself (the engine's test
+    /// numbers answer as `"test-number"`). The engine holds only real deliveries to
+    /// [`supports`](Self::supports) and to the policy's number types, since those rules are
+    /// about what a message costs and who can read it, and names the stand-in as the sender in
+    /// its events. The default: `None`, every send is a real one.
+    fn stand_in(&self, phone: &PhoneNumber) -> Option<&str> {
+        let _ = phone;
+        None
+    }
+
     /// Sends a code to `phone`; returns what [`OtpProvider::verify`] needs later.
     async fn send(
         &self,
@@ -193,6 +205,9 @@ impl<P: OtpProvider + ?Sized> OtpProvider for Arc<P> {
     }
     fn supports(&self, channel: Channel) -> bool {
         (**self).supports(channel)
+    }
+    fn stand_in(&self, phone: &PhoneNumber) -> Option<&str> {
+        (**self).stand_in(phone)
     }
     async fn send(
         &self,

@@ -10,10 +10,13 @@ use twofactor_core::clock::{Clock, ManualClock};
 use twofactor_core::events::{Event, FailureReason};
 use twofactor_core::mock::MockProvider;
 use twofactor_core::provider::{CodeMessage, SmsMessage, SmsReceipt};
-use twofactor_core::store::{Limit, MokaStore, SendAttempt, VerificationStore};
+use twofactor_core::store::{
+    AttemptDecision, AttemptLimits, Limit, MokaStore, Pending, SendAttempt, VerificationStore,
+};
 use twofactor_core::{
-    BuildError, Channel, Context, LocalOtp, OtpCode, PhoneNumber, PhoneVerifier, Policy,
-    ProviderError, ProviderErrorKind, SendError, SmsSender, VerifyError,
+    BuildError, Channel, Context, LocalOtp, OtpCode, OtpProvider, PhoneError, PhoneNumber,
+    PhoneVerifier, Policy, ProviderError, ProviderErrorKind, SendError, SendOptions, SmsSender,
+    Ticket, Verdict, VerifyError,
 };
 
 const PHONE: &str = "+919812345678";
@@ -196,20 +199,26 @@ async fn bad_and_foreign_phones_never_reach_the_provider() {
         assert!(
             matches!(
                 h.verifier.send(bad, &ctx()).await,
-                Err(SendError::InvalidPhone)
+                Err(SendError::Phone(PhoneError::Invalid))
             ),
             "{bad:?}"
         );
         assert!(
             matches!(
                 h.verifier.verify(bad, "123456", &ctx()).await,
-                Err(VerifyError::InvalidPhone)
+                Err(VerifyError::Phone(PhoneError::Invalid))
             ),
             "{bad:?}"
         );
     }
     match h.verifier.send("+14155552671", &ctx()).await {
-        Err(SendError::PhoneNotAllowed { country }) => assert_eq!(country, "US"),
+        Err(e @ SendError::Phone(PhoneError::NotAllowed { .. })) => {
+            assert!(
+                matches!(&e, SendError::Phone(PhoneError::NotAllowed { country }) if country == "US")
+            );
+            assert_eq!(e.code().as_str(), "phone_not_allowed");
+            assert_eq!(e.to_string(), "phone numbers from US are not allowed");
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!((h.mock.send_count(), h.mock.verify_count()), (0, 0));
@@ -646,6 +655,174 @@ async fn test_numbers_need_enabling_send_nothing_and_take_the_fixed_code() {
     ));
     v.verify("+919000000001", "424242", &ctx()).await.unwrap();
     assert_eq!(mock.verify_count(), 0);
+}
+
+/// The mock, delivering by SMS only (the trait's default).
+struct SmsOnly(MockProvider);
+
+#[async_trait]
+impl OtpProvider for SmsOnly {
+    fn name(&self) -> &str {
+        "sms-only"
+    }
+    async fn send(
+        &self,
+        phone: &PhoneNumber,
+        options: &SendOptions,
+    ) -> Result<Ticket, ProviderError> {
+        self.0.send(phone, options).await
+    }
+    async fn verify(
+        &self,
+        phone: &PhoneNumber,
+        ticket: &Ticket,
+        code: &OtpCode,
+    ) -> Result<Verdict, ProviderError> {
+        self.0.verify(phone, ticket, code).await
+    }
+}
+
+#[tokio::test]
+async fn a_test_number_escapes_only_the_delivery_rules_and_is_named_in_events() {
+    // Toll-free: never sent a real code, by any channel.
+    const TEST: &str = "+911800123456";
+    let mock = MockProvider::new();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let events = events.clone();
+        move |e: &Event| events.lock().unwrap().push(e.clone())
+    };
+    let v = PhoneVerifier::builder(SmsOnly(mock.clone()))
+        .test_number(TEST, "424242")
+        .enable_test_numbers(true)
+        .policy(Policy::builder().channels([Channel::Sms]).build().unwrap())
+        .events(sink)
+        .build()
+        .unwrap();
+    assert_eq!(v.provider_name(), "sms-only");
+    // The channel switch still holds; the provider's channels and the number type do not.
+    assert!(matches!(
+        v.send(TEST, &voice(ctx())).await,
+        Err(SendError::ChannelNotAllowed(Channel::Voice))
+    ));
+    v.send(TEST, &ctx()).await.unwrap();
+    assert!(matches!(
+        v.send(TEST, &ctx()).await,
+        Err(SendError::RateLimited {
+            limit: Limit::Cooldown,
+            ..
+        })
+    ));
+    assert!(matches!(
+        v.send("+911800123457", &ctx()).await,
+        Err(SendError::InvalidPhone)
+    ));
+    v.send(PHONE, &ctx()).await.unwrap();
+    assert_eq!(mock.send_count(), 1, "only the real phone was sent a code");
+    let sent: Vec<String> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::CodeSent { provider, .. } => Some(provider.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, ["test-number", "sms-only"]);
+
+    let v = PhoneVerifier::builder(SmsOnly(mock.clone()))
+        .test_number(TEST, "424242")
+        .enable_test_numbers(true)
+        .build()
+        .unwrap();
+    v.send(TEST, &voice(ctx())).await.unwrap();
+    assert!(matches!(
+        v.send(OTHER, &voice(ctx())).await,
+        Err(SendError::ChannelUnsupported(Channel::Voice))
+    ));
+    v.verify(TEST, "424242", &ctx()).await.unwrap();
+    assert_eq!((mock.send_count(), mock.verify_count()), (1, 0));
+}
+
+#[tokio::test]
+async fn stored_tickets_keep_their_format_across_upgrades_and_switches() {
+    // What every version writes: `p:` and the provider's ticket, or `t:` for a test number.
+    const TEST: &str = "+919000000001";
+    let store = Arc::new(MokaStore::default());
+    let clock = ManualClock::new();
+    let mock = MockProvider::new();
+    let build = |test_numbers: bool| {
+        let builder = PhoneVerifier::builder(mock.clone())
+            .shared_store(store.clone())
+            .clock(clock.clone());
+        if test_numbers {
+            builder
+                .test_number(TEST, "424242")
+                .enable_test_numbers(true)
+        } else {
+            builder
+        }
+        .build()
+        .unwrap()
+    };
+    let limits = AttemptLimits::from(&Policy::default());
+    let stored = |p: &'static str| {
+        let store = store.clone();
+        let now = clock.now_millis();
+        async move {
+            match store.begin_attempt(phone(p), None, now, &limits).await {
+                Ok(AttemptDecision::Proceed { ticket, .. }) => ticket.expose().to_owned(),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    for test_numbers in [false, true] {
+        let v = build(test_numbers);
+        v.send(PHONE, &ctx()).await.unwrap();
+        let ticket = stored(PHONE).await;
+        assert!(ticket.starts_with("p:mock-"), "{ticket}");
+        clock.advance(Duration::from_secs(3600));
+    }
+    let v = build(true);
+    v.send(TEST, &ctx()).await.unwrap();
+    assert_eq!(stored(TEST).await, "t:");
+    clock.advance(Duration::from_secs(3600));
+
+    // A code sent by an older version, or before test numbers were switched on or off, still
+    // verifies: the record is written here as such a version wrote it.
+    for test_numbers in [false, true] {
+        let inner = mock
+            .send(&phone(OTHER), &SendOptions::default())
+            .await
+            .unwrap();
+        let code = mock.last_code(&phone(OTHER)).unwrap();
+        let now = clock.now_millis();
+        let ticket = Ticket::new(format!("p:{}", inner.expose()));
+        store
+            .put_pending(phone(OTHER), &Pending::new(7, ticket, now + 600_000), now)
+            .await
+            .unwrap();
+        build(test_numbers)
+            .verify(OTHER, code.expose(), &ctx())
+            .await
+            .unwrap();
+    }
+    let now = clock.now_millis();
+    for (test_numbers, verified) in [(true, true), (false, false)] {
+        store
+            .put_pending(
+                phone(TEST),
+                &Pending::new(8, Ticket::new("t:"), now + 600_000),
+                now,
+            )
+            .await
+            .unwrap();
+        let r = build(test_numbers).verify(TEST, "424242", &ctx()).await;
+        assert_eq!(r.is_ok(), verified, "test numbers {test_numbers}: {r:?}");
+        if !verified {
+            assert!(matches!(r, Err(VerifyError::Incorrect { .. })), "{r:?}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -10,7 +10,8 @@ use std::time::Duration;
 use common::{refused_url, short_timeout};
 use serde_json::json;
 use twofactor_core::clock::ManualClock;
-use twofactor_core::failover::{Failover, FailoverError, FailoverEvent};
+use twofactor_core::events::{Event, EventSink};
+use twofactor_core::failover::{Failover, FailoverError};
 use twofactor_core::octopush::OctopushProvider;
 use twofactor_core::verihubs::VerihubsProvider;
 use twofactor_core::{
@@ -69,15 +70,15 @@ async fn octopush_mock(status: u16, token: &str) -> MockServer {
 
 /// Records events for assertions.
 #[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<FailoverEvent>>>);
+struct Events(Arc<Mutex<Vec<Event>>>);
 
 impl Events {
-    fn listener(&self) -> Arc<dyn Fn(&FailoverEvent) + Send + Sync> {
+    fn sink(&self) -> Arc<dyn EventSink> {
         let events = self.0.clone();
-        Arc::new(move |event: &FailoverEvent| events.lock().unwrap().push(event.clone()))
+        Arc::new(move |event: &Event| events.lock().unwrap().push(event.clone()))
     }
 
-    fn take(&self) -> Vec<FailoverEvent> {
+    fn take(&self) -> Vec<Event> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
@@ -101,7 +102,7 @@ async fn primary_refused_fails_over_and_verify_goes_to_the_secondary() {
     let events = Events::default();
     let failover = Failover::new(vec![verihubs(refused_url()), octopush(secondary.uri())])
         .unwrap()
-        .on_event(events.listener());
+        .with_event_sink(events.sink());
 
     let ticket = failover
         .send(&phone(), &SendOptions::default())
@@ -110,7 +111,7 @@ async fn primary_refused_fails_over_and_verify_goes_to_the_secondary() {
     assert_eq!(ticket.expose(), "1:octopush:otp_from_secondary");
     assert_eq!(
         events.take(),
-        [FailoverEvent::FailedOver {
+        [Event::FailedOver {
             from: "verihubs".into(),
             to: "octopush".into(),
             kind: ProviderErrorKind::Unreachable,
@@ -153,13 +154,13 @@ async fn provider_side_refusals_fail_over_and_verify_skips_the_primary() {
         let events = Events::default();
         let failover = Failover::new(vec![verihubs(primary.uri()), octopush(secondary.uri())])
             .unwrap()
-            .on_event(events.listener());
+            .with_event_sink(events.sink());
         let ticket = failover
             .send(&phone(), &SendOptions::default())
             .await
             .unwrap();
         assert!(
-            matches!(&events.take()[..], [FailoverEvent::FailedOver { kind: k, .. }] if *k == kind),
+            matches!(&events.take()[..], [Event::FailedOver { kind: k, .. }] if *k == kind),
             "{status}"
         );
         let verdict = failover.verify(&phone(), &ticket, &code()).await.unwrap();
@@ -187,7 +188,7 @@ async fn an_invalid_phone_does_not_fail_over() {
     let events = Events::default();
     let failover = Failover::new(vec![verihubs(primary.uri()), octopush(secondary.uri())])
         .unwrap()
-        .on_event(events.listener());
+        .with_event_sink(events.sink());
     let err = failover
         .send(&phone(), &SendOptions::default())
         .await
@@ -259,26 +260,21 @@ async fn the_breaker_opens_after_n_failures_and_closes_after_the_cool_off() {
         .unwrap()
         .with_breaker(2, Duration::from_secs(30))
         .with_clock(Arc::new(clock.clone()))
-        .on_event(events.listener());
+        .with_event_sink(events.sink());
     let to = phone();
     let options = SendOptions::default();
     let send = || failover.send(&to, &options);
 
     // Two failures in a row: the second opens the breaker.
     assert_eq!(send().await.unwrap().expose(), "1:octopush:otp_secondary");
-    assert!(matches!(
-        &events.take()[..],
-        [FailoverEvent::FailedOver { .. }]
-    ));
+    assert!(matches!(&events.take()[..], [Event::FailedOver { .. }]));
     assert_eq!(send().await.unwrap().expose(), "1:octopush:otp_secondary");
     let opened = events.take();
     assert!(
         matches!(
             &opened[..],
-            [FailoverEvent::BreakerOpened { provider, until }, FailoverEvent::FailedOver { .. }]
-                if provider == "octopush"
-                    && until.duration_since(twofactor_core::clock::Clock::now(&clock)).unwrap()
-                        == Duration::from_secs(30)
+            [Event::BreakerOpened { provider, duration }, Event::FailedOver { .. }]
+                if provider == "octopush" && *duration == Duration::from_secs(30)
         ),
         "{opened:?}"
     );
@@ -304,7 +300,7 @@ async fn the_breaker_opens_after_n_failures_and_closes_after_the_cool_off() {
     assert_eq!(send().await.unwrap().expose(), "0:octopush:otp_primary");
     assert_eq!(
         events.take(),
-        [FailoverEvent::BreakerClosed {
+        [Event::BreakerClosed {
             provider: "octopush".into()
         }]
     );
@@ -322,7 +318,7 @@ async fn a_failed_trial_after_the_cool_off_reopens_at_once() {
         .unwrap()
         .with_breaker(3, Duration::from_secs(10))
         .with_clock(Arc::new(clock.clone()))
-        .on_event(events.listener());
+        .with_event_sink(events.sink());
     for _ in 0..3 {
         failover
             .send(&phone(), &SendOptions::default())
@@ -332,7 +328,7 @@ async fn a_failed_trial_after_the_cool_off_reopens_at_once() {
     let opened = events
         .take()
         .into_iter()
-        .filter(|e| matches!(e, FailoverEvent::BreakerOpened { .. }))
+        .filter(|e| matches!(e, Event::BreakerOpened { .. }))
         .count();
     assert_eq!(opened, 1);
     clock.advance(Duration::from_secs(10));
@@ -345,7 +341,7 @@ async fn a_failed_trial_after_the_cool_off_reopens_at_once() {
         events
             .take()
             .iter()
-            .any(|e| matches!(e, FailoverEvent::BreakerOpened { .. }))
+            .any(|e| matches!(e, Event::BreakerOpened { .. }))
     );
     // Skipped again for the next cool-off.
     failover
@@ -505,24 +501,76 @@ async fn tickets_are_checked_against_the_list() {
 }
 
 #[tokio::test]
-async fn failover_events_reach_the_engine_event_sink() {
-    use twofactor_core::events::{Event, EventSink};
+async fn failover_and_engine_events_share_one_stream() {
+    use twofactor_core::verifier::{Context, PhoneVerifier};
     let secondary = octopush_mock(201, "otp_from_secondary").await;
-    let seen: Arc<Mutex<Vec<Event>>> = Arc::default();
-    let sink: Arc<dyn EventSink> = {
-        let seen = seen.clone();
-        Arc::new(move |e: &Event| seen.lock().unwrap().push(e.clone()))
-    };
+    let events = Events::default();
+    let sink = events.sink();
     let failover = Failover::new(vec![verihubs(refused_url()), octopush(secondary.uri())])
         .unwrap()
         .with_breaker(1, Duration::from_secs(30))
-        .with_event_sink(sink);
+        .with_event_sink(sink.clone());
+    let verifier = PhoneVerifier::builder(failover)
+        .shared_events(sink)
+        .build()
+        .unwrap();
+    verifier
+        .send_to(phone(), &Context::default())
+        .await
+        .unwrap();
+    let seen = events.take();
+    let names: Vec<&str> = seen.iter().map(Event::name).collect();
+    assert_eq!(names, ["breaker_opened", "failed_over", "code_sent"]);
+    assert!(
+        matches!(&seen[2], Event::CodeSent { provider, .. } if provider == "failover"),
+        "{seen:?}"
+    );
+}
+
+/// Everything logged on this thread, as text.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn by_default_each_failover_event_is_logged_once() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .without_time()
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let secondary = octopush_mock(201, "otp_from_secondary").await;
+    let failover = Failover::new(vec![verihubs(refused_url()), octopush(secondary.uri())])
+        .unwrap()
+        .with_breaker(1, Duration::from_secs(30));
     failover
         .send(&phone(), &SendOptions::default())
         .await
         .unwrap();
-    let names: Vec<&str> = seen.lock().unwrap().iter().map(Event::name).collect();
-    assert_eq!(names, ["breaker_opened", "failed_over"]);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    for line in ["trying the next provider", "provider breaker opened"] {
+        assert_eq!(text.matches(line).count(), 1, "{line}:\n{text}");
+    }
+    assert!(text.contains("skipped_for_secs=30"), "{text}");
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("breaker") || l.contains("next provider"))
+            .all(|l| l.contains("twofactor::events")),
+        "the failover logs through the event sink alone:\n{text}"
+    );
 }
 
 /// What fails, the primary, the secondary, and the secondary's mock.
@@ -609,7 +657,7 @@ async fn a_send_that_may_have_delivered_never_fails_over() {
         let events = Events::default();
         let failover = Failover::new(vec![primary, secondary])
             .unwrap()
-            .on_event(events.listener());
+            .with_event_sink(events.sink());
         let err = failover
             .send(&phone(), &SendOptions::default())
             .await

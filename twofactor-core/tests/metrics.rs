@@ -325,3 +325,51 @@ async fn the_conversion_guard_state_is_a_gauge_per_country() {
     assert_eq!(value(&text, gauge, &[("country", "IN")]), 0.0, "{text}");
     assert!(text.contains("twofactor_conversion_throttled{country=\"IN\"} 0"));
 }
+
+#[tokio::test]
+async fn failovers_and_breakers_are_counted_once_without_wiring() {
+    use std::sync::Arc;
+    use twofactor_core::OtpProvider;
+    use twofactor_core::events::{Event, EventSink};
+    use twofactor_core::failover::Failover;
+
+    let (recorder, metrics) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let (primary, secondary) = (MockProvider::new(), MockProvider::new());
+    primary.fail_next_send(ProviderErrorKind::Unreachable);
+    let members: Vec<Arc<dyn OtpProvider>> =
+        vec![Arc::new(primary.clone()), Arc::new(secondary.clone())];
+    // An audit sink of the app's own, shared by the failover and the engine: the metrics come
+    // on top of it, once.
+    let audit: Arc<dyn EventSink> = Arc::new(|_: &Event| {});
+    let failover = Failover::new(members)
+        .unwrap()
+        .with_breaker(1, Duration::from_secs(30))
+        .with_event_sink(audit.clone());
+    let verifier = PhoneVerifier::builder(failover)
+        .shared_events(audit)
+        .build()
+        .unwrap();
+    verifier.send(PHONE, &Context::new()).await.unwrap();
+    assert_eq!((primary.send_count(), secondary.send_count()), (1, 1));
+
+    let text = metrics.render();
+    assert_eq!(
+        value(
+            &text,
+            "twofactor_failovers_total",
+            &[("from", "mock"), ("to", "mock")]
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "twofactor_provider_breaker_open",
+            &[("provider", "mock")]
+        ),
+        1.0,
+        "{text}"
+    );
+}

@@ -169,6 +169,16 @@ async fn every_response() -> Vec<(&'static str, &'static str, WebResponse)> {
         send(&us_only, br#"{"phone":"+919812345678"}"#).await,
     );
     assert_eq!(code_of(&r), "phone_not_allowed");
+    assert_eq!(
+        (r.status.as_u16(), &r.body[..]),
+        (
+            403,
+            &br#"{"error":"phone_not_allowed","message":"phone numbers from IN are not allowed"}"#
+                [..]
+        ),
+        "{:?}",
+        r.body
+    );
 
     // verify
     let sent_phone = twofactor_core::PhoneNumber::from_digits(919812345678).unwrap();

@@ -20,9 +20,10 @@ use super::errors::{ErrorCode, GuardRejection};
 use super::hooks::{Approval, Refusal, SendPreview};
 use super::request::{SendBody, VerifyBody, announces_too_large, parse_json, token};
 use super::response::{ErrorExtras, WebResponse};
+use crate::outcome::{SendError, VerifyError, retry_secs};
 use crate::provider::ProviderErrorKind;
 use crate::token::PhoneProof;
-use crate::verifier::{Context, PhoneVerifier, SendError, VerifyError, retry_secs};
+use crate::verifier::{Context, PhoneVerifier};
 
 /// The app's session could not be used, in session mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

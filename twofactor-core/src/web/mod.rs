@@ -34,7 +34,9 @@
 //! budget), and the provider and store errors of send. Only an explicit match verifies.
 //!
 //! The cookie: `twofactor_phone` (configurable), `HttpOnly; SameSite=Lax; Path=/;
-//! Max-Age=<token lifetime>` and `Secure` unless configured off (see [`WebConfig`]).
+//! Max-Age=<token lifetime>` and `Secure` unless configured off (see [`WebConfig`]). The token
+//! lifetime has one setting, [`Policy::token_ttl`](crate::policy::Policy::token_ttl): the
+//! token, the cookie's `Max-Age` and `expires_in` all read it from the engine's policy.
 //!
 //! # The guard
 //!
