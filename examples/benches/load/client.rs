@@ -103,6 +103,7 @@ pub fn run<S: Script>(addr: SocketAddr, scripts: Vec<S>, duration: Duration) -> 
     std::thread::Builder::new()
         .name("load-gen".to_owned())
         .spawn(move || {
+            crate::pin::current_thread(crate::pin::LOAD);
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

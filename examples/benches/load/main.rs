@@ -16,8 +16,10 @@
 
 mod attack;
 mod client;
+mod cpu;
 mod fake_2factor;
 mod memory;
+mod pin;
 mod postgres_store;
 mod redis_servers;
 mod redis_store;
@@ -60,8 +62,10 @@ impl Settings {
     fn full() -> Self {
         Self {
             smoke: false,
-            rounds: 6,
-            round: Duration::from_secs(2),
+            // Many short rounds: two rounds of the very same route differ by up to ±5 % on this
+            // machine, so a ratio needs the median of many to resolve a few percent.
+            rounds: 16,
+            round: Duration::from_secs(1),
             warmup: Duration::from_secs(1),
             connections: 32,
             users: 1000,
@@ -113,6 +117,8 @@ struct Round {
     rate: f64,
     p50: f64,
     p99: f64,
+    /// The servers' CPU time per request answered, µs (see `cpu.rs`).
+    cpu_us: f64,
 }
 
 fn round_of(outcome: &mut Outcome, kind: usize) -> Round {
@@ -121,7 +127,21 @@ fn round_of(outcome: &mut Outcome, kind: usize) -> Round {
         .kinds
         .get_mut(kind)
         .map_or((0.0, 0.0), |k| (k.percentile(50.0), k.percentile(99.0)));
-    Round { rate, p50, p99 }
+    Round {
+        rate,
+        p50,
+        p99,
+        cpu_us: 0.0,
+    }
+}
+
+/// Runs one round and measures the servers' CPU time per request answered in it.
+fn measured(run: impl FnOnce() -> Outcome) -> (Outcome, f64) {
+    let before = cpu::servers();
+    let outcome = run();
+    let used = cpu::servers().saturating_sub(before);
+    let answered: u64 = outcome.kinds.iter().map(|k| k.ok).sum();
+    (outcome, used.as_secs_f64() * 1e6 / answered.max(1) as f64)
 }
 
 /// Baseline against subject, medians over the rounds.
@@ -136,6 +156,12 @@ impl Comparison {
         self.subject.rate / self.baseline.rate.max(f64::MIN_POSITIVE)
     }
 
+    /// The servers' CPU per request, baseline over subject: the throughput ratio a server that
+    /// is the bottleneck would show, without the round-to-round noise of the machine.
+    fn cpu_ratio(&self) -> f64 {
+        self.baseline.cpu_us / self.subject.cpu_us.max(f64::MIN_POSITIVE)
+    }
+
     fn p99_added_us(&self) -> f64 {
         self.subject.p99 - self.baseline.p99
     }
@@ -146,6 +172,7 @@ fn summarise(rounds: &[Round]) -> Round {
         rate: median(rounds.iter().map(|r| r.rate)),
         p50: median(rounds.iter().map(|r| r.p50)),
         p99: median(rounds.iter().map(|r| r.p99)),
+        cpu_us: median(rounds.iter().map(|r| r.cpu_us)),
     }
 }
 
@@ -183,13 +210,16 @@ fn compare(
     for r in 0..s.rounds {
         let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
         for which in order {
-            let mut outcome = if which == 0 {
-                baseline(s.round)
+            let (mut outcome, cpu_us) = if which == 0 {
+                measured(|| baseline(s.round))
             } else {
-                subject(s.round)
+                measured(|| subject(s.round))
             };
             problems.check(part, &outcome);
-            let round = round_of(&mut outcome, 0);
+            let round = Round {
+                cpu_us,
+                ..round_of(&mut outcome, 0)
+            };
             if which == 0 {
                 b.push(round);
             } else {
@@ -208,21 +238,22 @@ fn repeat(request: &[u8], n: usize) -> Vec<Repeat> {
 }
 
 /// The guard parts (a, b): `GET /protected` with a valid token (the demo's route: the
-/// `VerifiedPhone` argument is the guard) and `GET /protlayer` (the same handler behind the guard
-/// layer or middleware), each against `GET /unguarded`, in one run.
+/// `VerifiedPhone` argument is the guard), `GET /protlayer` (the same handler behind the guard
+/// layer or middleware) and `GET /unguarde2` (the baseline's own handler again: the control),
+/// each against `GET /unguarded`, in one run.
 fn guard_part(
     s: &Settings,
     part: &str,
     problems: &mut Problems,
     start: impl FnOnce(twofactor_core::web::Contract, u64) -> SocketAddr,
-) -> [(Comparison, (usize, usize)); 2] {
+) -> [(Comparison, (usize, usize)); 3] {
     let tf = servers::two_factor(LocalOtp::new(servers::NullSms::default()));
     let (token, verified_at) = servers::token(&tf);
     let addr = start(tf, verified_at);
     servers::wait_ready(addr);
     let auth = format!("Authorization: Bearer {token}\r\n");
     let baseline = client::get("/unguarded", &auth);
-    ["/protected", "/protlayer"].map(|path| {
+    ["/protected", "/protlayer", "/unguarde2"].map(|path| {
         let subject = client::get(path, &auth);
         let sizes = block_on(async {
             let (s1, guarded) = client::fetch(addr, &subject).await.expect("GET guarded");
@@ -460,10 +491,11 @@ fn yes(met: bool) -> &'static str {
     if met { "yes" } else { "**no**" }
 }
 
-fn print_guard(part: &str, adapter: &str, results: &[(Comparison, (usize, usize)); 2]) {
+fn print_guard(part: &str, adapter: &str, results: &[(Comparison, (usize, usize)); 3]) {
     let forms = [
         ("GET /protected (extractor)", ""),
         ("GET /protlayer (guard layer + extractor)", "'"),
+        ("control: GET /unguarde2 (the same handler)", "0"),
     ];
     for ((c, sizes), (what, mark)) in results.iter().zip(forms) {
         println!(
@@ -481,6 +513,13 @@ fn print_guard(part: &str, adapter: &str, results: &[(Comparison, (usize, usize)
             c.subject.p99,
             c.p99_added_us(),
             yes(c.p99_added_us() <= 50.0)
+        );
+        println!(
+            "|   | server CPU per request (µs) | {:.2} | {:.2} | {:.3} | >= 0.95 | {} |",
+            c.baseline.cpu_us,
+            c.subject.cpu_us,
+            c.cpu_ratio(),
+            yes(c.cpu_ratio() >= 0.95)
         );
         println!(
             "|   | response bytes (head + body) | {} | {} | | equal | {} |",

@@ -7,6 +7,9 @@
 //! - `GET /protlayer`: the demo's `/protected` handler (the `VerifiedPhone` argument reading
 //!   the proof) behind the guard layer (axum: `route_layer`) or middleware (actix: `wrap` on the
 //!   resource): the other way to guard a route, measured beside the extractor alone.
+//! - `GET /unguarde2`: `/unguarded` again, under another path of the same length: compared with
+//!   `/unguarded` in the same run, it shows how far two identical routes differ here (the noise
+//!   a guard's ratio must be read against).
 //! - `POST /bench/verify`: reads a JSON body `{"phone", "code"}` and echoes it back as JSON —
 //!   the least a JSON endpoint does, to compare `POST /phone/verify` with.
 
@@ -169,6 +172,16 @@ pub fn axum_app(tf: Contract, verified_at: u64) -> axum::Router {
     use axum::response::IntoResponse;
     use axum::routing::{get, post};
 
+    let unguarded = move || async move {
+        let value = Protected {
+            phone: phone_number(),
+            verified_at,
+        };
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            value.to_json(),
+        )
+    };
     twofactor_examples::axum_app::routes()
         .route(
             "/protlayer",
@@ -180,19 +193,8 @@ pub fn axum_app(tf: Contract, verified_at: u64) -> axum::Router {
             })
             .route_layer(twofactor_tower::RequireVerifiedPhoneLayer::new()),
         )
-        .route(
-            "/unguarded",
-            get(move || async move {
-                let value = Protected {
-                    phone: phone_number(),
-                    verified_at,
-                };
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    value.to_json(),
-                )
-            }),
-        )
+        .route("/unguarded", get(unguarded))
+        .route("/unguarde2", get(unguarded))
         .route(
             "/bench/verify",
             post(|body: Bytes| async move {
@@ -211,6 +213,10 @@ fn serve_axum(app: axum::Router, std_listener: TcpListener, workers: usize) {
     std::thread::Builder::new()
         .name("server-axum".to_owned())
         .spawn(move || {
+            // One worker: it keeps a core of its own (several share the machine).
+            if workers == 1 {
+                crate::pin::current_thread(crate::pin::SERVER);
+            }
             let rt = if workers > 1 {
                 tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(workers)
@@ -245,25 +251,26 @@ pub fn actix(tf: Contract, verified_at: u64) -> SocketAddr {
     std::thread::Builder::new()
         .name("server-actix".to_owned())
         .spawn(move || {
+            // actix's worker thread is started from this one and keeps its CPU.
+            crate::pin::current_thread(crate::pin::SERVER);
             actix_rt::System::new().block_on(async move {
                 let server = HttpServer::new(move || {
+                    let unguarded = move || async move {
+                        let value = Protected {
+                            phone: phone_number(),
+                            verified_at,
+                        };
+                        HttpResponse::Ok()
+                            .content_type(ContentType::json())
+                            .body(value.to_json())
+                    };
                     App::new()
                         .wrap(tf.middleware())
                         // actix tries routes in order: the baseline comes first, so it is
                         // matched sooner than the guarded routes, and the routing difference
                         // counts against the guard, never for it.
-                        .route(
-                            "/unguarded",
-                            web::get().to(move || async move {
-                                let value = Protected {
-                                    phone: phone_number(),
-                                    verified_at,
-                                };
-                                HttpResponse::Ok()
-                                    .content_type(ContentType::json())
-                                    .body(value.to_json())
-                            }),
-                        )
+                        .route("/unguarded", web::get().to(unguarded))
+                        .route("/unguarde2", web::get().to(unguarded))
                         .service(
                             web::resource("/protlayer")
                                 .wrap(twofactor_actix::RequireVerifiedPhone::new())

@@ -1,0 +1,48 @@
+//! The CPU time the servers under test used, read from `/proc/self/task/*/stat`.
+//!
+//! Throughput on this 2-core machine moves by several percent from one round to the next (the
+//! kernel's TCP work, which is most of a loopback request, and whatever else runs), so a ratio of
+//! two throughputs cannot resolve a difference of a few percent. The CPU time the server's
+//! threads spend per request answered is steadier: when the server is the bottleneck, as in
+//! parts a and b, its throughput is the inverse of that time, so the ratio of the two CPU times
+//! estimates the throughput ratio without the noise of what the rest of the machine did.
+//!
+//! Server threads are the ones named `server-…` (the harness's), `actix-rt…` (actix's workers)
+//! and `actix-server…` (its acceptor); the load generator's and the harness's own threads are
+//! left out.
+//! Linux reports the times in clock ticks of 10 ms (`USER_HZ` is 100 on every Linux the
+//! harness runs on), so a 2-second round is read to about 0.5 %.
+
+use std::time::Duration;
+
+const TICK: Duration = Duration::from_millis(10);
+
+/// CPU time (user + system) used so far by the server threads of this process; zero where
+/// `/proc` cannot be read.
+pub fn servers() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut ticks = 0u64;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`: the name may hold spaces, so split at the last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        if !["server-", "actix-rt", "actix-server"]
+            .iter()
+            .any(|prefix| comm.starts_with(prefix))
+        {
+            continue;
+        }
+        // After the name: state is field 3, utime 14 and stime 15 (1-based, as in proc(5)).
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+        ticks += field(14).unwrap_or(0) + field(15).unwrap_or(0);
+    }
+    TICK * u32::try_from(ticks).unwrap_or(u32::MAX)
+}
