@@ -14,7 +14,7 @@
 //!   small circuit breaker.
 //! - [`verifier`]: the engine, [`PhoneVerifier`]; [`events`]: the one stream of what the engine
 //!   and a failover decided, for logs, metrics and audit.
-//! - [`twofactor`]: the 2Factor.in client ([`TwoFactorClient`]) and its provider ([`TwoFactorOtp`]).
+//! - [`twofactor_in`]: the 2Factor.in client ([`TwoFactorInClient`]) and its provider ([`TwoFactorInProvider`]).
 //! - [`config`]: the top floor, the only module that reads the environment: typed settings of
 //!   the provider, the store, the policy, the keys and the HTTP layer, built into a ready
 //!   [`web::Contract`].
@@ -70,7 +70,7 @@ pub mod token;
 pub mod transport;
 #[cfg(feature = "twofactor-in")]
 #[cfg_attr(docsrs, doc(cfg(feature = "twofactor-in")))]
-pub mod twofactor;
+pub mod twofactor_in;
 pub mod verifier;
 #[cfg(feature = "verihubs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "verihubs")))]
@@ -98,7 +98,7 @@ pub use store::VerificationStore;
 pub use token::{KeyRing, PhoneProof, SigningKey, TokenError};
 #[cfg(feature = "twofactor-in")]
 #[cfg_attr(docsrs, doc(cfg(feature = "twofactor-in")))]
-pub use twofactor::{TwoFactorClient, TwoFactorError, TwoFactorOtp};
+pub use twofactor_in::{TwoFactorInClient, TwoFactorInError, TwoFactorInProvider};
 pub use verifier::{
     BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
     VerifyError,

@@ -156,7 +156,7 @@ pub enum Verdict {
 
 /// Sends a one-time code to a phone and checks the code the user typed.
 ///
-/// Implemented by the 2Factor client ([`TwoFactorOtp`](crate::TwoFactorOtp)),
+/// Implemented by the 2Factor client ([`TwoFactorInProvider`](crate::TwoFactorInProvider)),
 /// [Verihubs](crate::verihubs), [Octopush](crate::octopush), [`Failover`](crate::failover::Failover)
 /// over several of them, the console provider for development, the recording mock for tests, and
 /// [`crate::LocalOtp`] (the library

@@ -341,7 +341,7 @@ impl OctopushProvider {
         }
         Err(match code {
             // A 5xx may have sent the message whatever its body says (found by the
-            // `octopush_response` fuzz target: a 503 with a documented code read as "not sent").
+            // `octopush_answer` fuzz target: a 503 with a documented code read as "not sent").
             Some(code) if answer.status < 500 => self.code_error(answer, code, message()),
             code => OctopushError::from_status(answer.status, code, message()),
         })

@@ -11,8 +11,8 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use serde_json::{Map, Value, json};
 
-use super::client::TwoFactorClient;
-use super::error::{TwoFactorError, TwoFactorSetting};
+use super::client::TwoFactorInClient;
+use super::error::{TwoFactorInError, TwoFactorInSetting};
 use super::response::{Answer, field_text};
 use super::webhook::DeliveryStatus;
 use crate::phone::PhoneNumber;
@@ -140,13 +140,13 @@ impl EncryptionConfig {
     }
 
     /// Checks that the key decodes to 32 bytes and can be sent as a header.
-    pub(crate) fn validate(&self) -> Result<(), TwoFactorError> {
+    pub(crate) fn validate(&self) -> Result<(), TwoFactorInError> {
         self.aes_key()?;
         self.header_value()?;
         Ok(())
     }
 
-    fn aes_key(&self) -> Result<SecretBox<[u8; 32]>, TwoFactorError> {
+    fn aes_key(&self) -> Result<SecretBox<[u8; 32]>, TwoFactorInError> {
         let text = self.secret_key.expose_secret().trim();
         let encoding = match self.key_encoding {
             KeyEncoding::Auto => match text.len() {
@@ -162,8 +162,8 @@ impl EncryptionConfig {
             _ => Some(text.as_bytes().to_vec()),
         };
         let key: [u8; 32] = bytes.and_then(|b| b.try_into().ok()).ok_or_else(|| {
-            TwoFactorError::config(
-                TwoFactorSetting::Encryption,
+            TwoFactorInError::config(
+                TwoFactorInSetting::Encryption,
                 "the encryption secret key does not decode to 32 bytes (64 hex digits, \
                      44 base64 characters, or 32 raw characters)",
             )
@@ -171,11 +171,11 @@ impl EncryptionConfig {
         Ok(SecretBox::new(Box::new(key)))
     }
 
-    fn header_value(&self) -> Result<HeaderValue, TwoFactorError> {
+    fn header_value(&self) -> Result<HeaderValue, TwoFactorInError> {
         let mut value =
             HeaderValue::from_str(self.secret_key.expose_secret().trim()).map_err(|_| {
-                TwoFactorError::config(
-                    TwoFactorSetting::Encryption,
+                TwoFactorInError::config(
+                    TwoFactorInSetting::Encryption,
                     "the encryption secret key is not a valid header value",
                 )
             })?;
@@ -185,19 +185,22 @@ impl EncryptionConfig {
 
     /// Encrypts `plaintext` into the body format described in the
     /// [`EncryptionConfig`] documentation, with a fresh random nonce or IV.
-    pub fn encrypt(&self, plaintext: &[u8]) -> Result<String, TwoFactorError> {
+    pub fn encrypt(&self, plaintext: &[u8]) -> Result<String, TwoFactorInError> {
         let key = self.aes_key()?;
         let key = key.expose_secret();
         let (iv, ciphertext) = match self.mode {
             EncryptionMode::Gcm => {
                 let nonce = crate::secret::random_bytes::<GCM_NONCE>();
                 let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| {
-                    TwoFactorError::config(TwoFactorSetting::Encryption, "unusable encryption key")
+                    TwoFactorInError::config(
+                        TwoFactorInSetting::Encryption,
+                        "unusable encryption key",
+                    )
                 })?;
                 let ct = cipher
                     .encrypt(Nonce::from_slice(&nonce), plaintext)
                     .map_err(|_| {
-                        TwoFactorError::invalid_request("the payload cannot be encrypted")
+                        TwoFactorInError::invalid_request("the payload cannot be encrypted")
                     })?;
                 (nonce.to_vec(), ct)
             }
@@ -205,8 +208,8 @@ impl EncryptionConfig {
                 let iv = crate::secret::random_bytes::<CBC_IV>();
                 let ct = cbc::Encryptor::<aes::Aes256>::new_from_slices(key, &iv)
                     .map_err(|_| {
-                        TwoFactorError::config(
-                            TwoFactorSetting::Encryption,
+                        TwoFactorInError::config(
+                            TwoFactorInSetting::Encryption,
                             "unusable encryption key",
                         )
                     })?
@@ -351,18 +354,20 @@ pub struct EncryptedDeliveryStatus {
     pub delivered_at: Option<String>,
 }
 
-impl TwoFactorClient {
+impl TwoFactorInClient {
     /// Sends an SMS through the encrypted module. Needs
-    /// [`TwoFactorClientBuilder::encryption`](super::TwoFactorClientBuilder::encryption).
+    /// [`TwoFactorInClientBuilder::encryption`](super::TwoFactorInClientBuilder::encryption).
     pub async fn send_encrypted_sms(
         &self,
         sms: &EncryptedSms,
-    ) -> Result<EncryptedSmsSent, TwoFactorError> {
+    ) -> Result<EncryptedSmsSent, TwoFactorInError> {
         if sms.to.is_empty() {
-            return Err(TwoFactorError::invalid_request("the SMS has no recipient"));
+            return Err(TwoFactorInError::invalid_request(
+                "the SMS has no recipient",
+            ));
         }
         if sms.text.trim().is_empty() {
-            return Err(TwoFactorError::invalid_request("the SMS text is empty"));
+            return Err(TwoFactorInError::invalid_request("the SMS text is empty"));
         }
         let from = self.sender_for(sms.from.as_deref())?;
         let to = sms
@@ -389,9 +394,9 @@ impl TwoFactorClient {
         &self,
         message_id: &str,
         date: time::Date,
-    ) -> Result<EncryptedDeliveryStatus, TwoFactorError> {
+    ) -> Result<EncryptedDeliveryStatus, TwoFactorInError> {
         if message_id.trim().is_empty() {
-            return Err(TwoFactorError::invalid_request("the message id is empty"));
+            return Err(TwoFactorInError::invalid_request("the message id is empty"));
         }
         let smsdate = format!(
             "{:04}-{:02}-{:02}",
@@ -416,15 +421,15 @@ impl TwoFactorClient {
         })
     }
 
-    async fn post_encrypted(&self, payload: &Value) -> Result<Answer, TwoFactorError> {
+    async fn post_encrypted(&self, payload: &Value) -> Result<Answer, TwoFactorInError> {
         let enc = self.inner.encryption.as_ref().ok_or_else(|| {
-            TwoFactorError::config(
-                TwoFactorSetting::Encryption,
+            TwoFactorInError::config(
+                TwoFactorInSetting::Encryption,
                 "the encrypted module needs an EncryptionConfig",
             )
         })?;
         let plaintext = serde_json::to_vec(payload)
-            .map_err(|_| TwoFactorError::invalid_request("the payload cannot be serialised"))?;
+            .map_err(|_| TwoFactorInError::invalid_request("the payload cannot be serialised"))?;
         let body = enc.encrypt(&plaintext)?;
         let url = self.url(match enc.mode {
             EncryptionMode::Gcm => "/API/R1/?module=ENC&encmode=GCM",
@@ -447,7 +452,7 @@ impl TwoFactorClient {
         &self,
         enc: &EncryptionConfig,
         reply: &super::client::Reply,
-    ) -> Result<Answer, TwoFactorError> {
+    ) -> Result<Answer, TwoFactorInError> {
         let object = self.encrypted_answer(enc, reply)?;
         self.success_from_object(reply, object)
     }
@@ -457,7 +462,7 @@ impl TwoFactorClient {
         &self,
         enc: &EncryptionConfig,
         reply: &super::client::Reply,
-    ) -> Result<Map<String, Value>, TwoFactorError> {
+    ) -> Result<Map<String, Value>, TwoFactorInError> {
         if reply.status >= 500 || reply.status == 429 {
             return self.decode_object(reply);
         }

@@ -1,9 +1,9 @@
 //! Bulk SMS: `POST {base}/API/R1/Bulk/`, JSON, at most 1000 messages a request.
 //!
-//! [`TwoFactorClient::send_bulk`] takes any number of messages: it checks all of them first
+//! [`TwoFactorInClient::send_bulk`] takes any number of messages: it checks all of them first
 //! (nothing is sent if one is unusable), then sends them in requests of 1000, one after the
 //! other, and merges the answers. Indices in the [`BulkReport`] point into the caller's list.
-//! If a request after the first fails, the error is [`TwoFactorError::BulkIncomplete`], which
+//! If a request after the first fails, the error is [`TwoFactorInError::BulkIncomplete`], which
 //! carries what was accepted so far; nothing is retried and no later request is attempted.
 //!
 //! # Partial success
@@ -20,8 +20,8 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::client::TwoFactorClient;
-use super::error::TwoFactorError;
+use super::client::TwoFactorInClient;
+use super::error::TwoFactorInError;
 use super::response::{error_words, field, field_text};
 use crate::PhoneNumber;
 
@@ -120,7 +120,7 @@ pub enum CallbackFormat {
 /// [`BulkReport::failed`] lists what was not. The report is `#[must_use]` for that reason.
 ///
 /// ```
-/// # use twofactor_core::twofactor::BulkReport;
+/// # use twofactor_core::twofactor_in::BulkReport;
 /// # fn handle(report: BulkReport) {
 /// if !report.is_complete() {
 ///     for failure in report.failed() {
@@ -253,7 +253,7 @@ struct BulkItem<'a> {
     callback_format: Option<CallbackFormat>,
 }
 
-impl TwoFactorClient {
+impl TwoFactorInClient {
     /// Sends any number of messages through the bulk endpoint.
     ///
     /// All messages are checked first (nothing is sent if one is unusable: empty or over-long
@@ -261,9 +261,12 @@ impl TwoFactorClient {
     /// one after the other, and the answers merged; indices in the [`BulkReport`] point into
     /// `messages`. An `Ok` report may still be a partial success: check
     /// [`BulkReport::is_complete`]. If a request after the first fails, the error is
-    /// [`TwoFactorError::BulkIncomplete`], carrying what was accepted so far; nothing is retried
+    /// [`TwoFactorInError::BulkIncomplete`], carrying what was accepted so far; nothing is retried
     /// and no later request is attempted. An empty list sends nothing.
-    pub async fn send_bulk(&self, messages: &[BulkMessage]) -> Result<BulkReport, TwoFactorError> {
+    pub async fn send_bulk(
+        &self,
+        messages: &[BulkMessage],
+    ) -> Result<BulkReport, TwoFactorInError> {
         let items = messages
             .iter()
             .enumerate()
@@ -290,7 +293,7 @@ impl TwoFactorClient {
                         unaccounted: chunk.len(),
                         reason: format!("the request failed: {err}"),
                     });
-                    return Err(TwoFactorError::BulkIncomplete {
+                    return Err(TwoFactorInError::BulkIncomplete {
                         report: Box::new(report),
                         failed_from: offset,
                         total: messages.len(),
@@ -306,8 +309,9 @@ impl TwoFactorClient {
         &'a self,
         index: usize,
         message: &'a BulkMessage,
-    ) -> Result<BulkItem<'a>, TwoFactorError> {
-        let refuse = |why: &str| TwoFactorError::invalid_request(format!("message {index}: {why}"));
+    ) -> Result<BulkItem<'a>, TwoFactorInError> {
+        let refuse =
+            |why: &str| TwoFactorInError::invalid_request(format!("message {index}: {why}"));
         if message.text.trim().is_empty() {
             return Err(refuse("the text is empty"));
         }
@@ -332,7 +336,7 @@ impl TwoFactorClient {
         chunk: &[BulkItem<'_>],
         index: usize,
         offset: usize,
-    ) -> Result<BulkReport, TwoFactorError> {
+    ) -> Result<BulkReport, TwoFactorInError> {
         use secrecy::ExposeSecret;
         let body = BulkBody {
             module: "TRANS_SMS",
@@ -353,7 +357,7 @@ impl TwoFactorClient {
         sent: usize,
         index: usize,
         offset: usize,
-    ) -> Result<BulkReport, TwoFactorError> {
+    ) -> Result<BulkReport, TwoFactorInError> {
         let object = self.decode_object(reply)?;
         let success = field_text(&object, "success").map(|s| s.trim().eq_ignore_ascii_case("true"));
         match success {

@@ -1,29 +1,29 @@
 //! The 2Factor.in client: SMS and voice OTP, balance, transactional, promotional, bulk and
 //! encrypted SMS, and the webhook payloads.
 //!
-//! [`TwoFactorClient`] is built once ([`TwoFactorClient::builder`]) and cloned freely; clones
+//! [`TwoFactorInClient`] is built once ([`TwoFactorInClient::builder`]) and cloned freely; clones
 //! share one pooled `reqwest` client (rustls, 10 s total and 5 s connect timeouts by default,
 //! a `twofactor-rs/<version>` user agent, no redirects).
 //!
 //! | endpoint | method |
 //! |---|---|
-//! | `GET /API/V1/{key}/SMS/{phone}/AUTOGEN[/{template}]` (also `AUTOGEN2`, `AUTOGEN3`) | [`TwoFactorClient::send_otp`] |
-//! | `GET /API/V1/{key}/SMS/{phone}/{otp}[/{template}]` | [`TwoFactorClient::send_custom_otp`] |
-//! | `GET /API/V1/{key}/SMS/VERIFY/{session}/{otp}` | [`TwoFactorClient::verify_otp`] |
-//! | `GET /API/V1/{key}/SMS/VERIFY3/{phone}/{otp}` | [`TwoFactorClient::verify_otp_by_phone`] |
-//! | `GET /API/V1/{key}/VOICE/{phone}/AUTOGEN` | [`TwoFactorClient::send_voice_otp`] |
-//! | `GET /API/V1/{key}/VOICE/{phone}/{otp}` | [`TwoFactorClient::send_voice_custom_otp`] |
-//! | `GET /API/V1/{key}/VOICE/VERIFY/{session}/{otp}` | [`TwoFactorClient::verify_voice_otp`] |
-//! | `GET /API/V1/{key}/BAL/SMS`, `/BAL/VOICE` | [`TwoFactorClient::balance`] |
-//! | `POST /API/R1/` `module=TRANS_SMS` | [`TwoFactorClient::send_transactional_sms`] |
-//! | `POST /API/R1/` `module=PROMO_SMS` | [`TwoFactorClient::send_promotional_sms`] |
-//! | `POST /API/R1/Bulk/` | [`TwoFactorClient::send_bulk`] (any size, 1000 per request) |
-//! | `POST /API/R1/?module=ENC` `TRANS_SMS` | [`TwoFactorClient::send_encrypted_sms`] |
-//! | `POST /API/R1/?module=ENC` `TRANS_SMS_DLR` | [`TwoFactorClient::encrypted_delivery_status`] |
+//! | `GET /API/V1/{key}/SMS/{phone}/AUTOGEN[/{template}]` (also `AUTOGEN2`, `AUTOGEN3`) | [`TwoFactorInClient::send_otp`] |
+//! | `GET /API/V1/{key}/SMS/{phone}/{otp}[/{template}]` | [`TwoFactorInClient::send_custom_otp`] |
+//! | `GET /API/V1/{key}/SMS/VERIFY/{session}/{otp}` | [`TwoFactorInClient::verify_otp`] |
+//! | `GET /API/V1/{key}/SMS/VERIFY3/{phone}/{otp}` | [`TwoFactorInClient::verify_otp_by_phone`] |
+//! | `GET /API/V1/{key}/VOICE/{phone}/AUTOGEN` | [`TwoFactorInClient::send_voice_otp`] |
+//! | `GET /API/V1/{key}/VOICE/{phone}/{otp}` | [`TwoFactorInClient::send_voice_custom_otp`] |
+//! | `GET /API/V1/{key}/VOICE/VERIFY/{session}/{otp}` | [`TwoFactorInClient::verify_voice_otp`] |
+//! | `GET /API/V1/{key}/BAL/SMS`, `/BAL/VOICE` | [`TwoFactorInClient::balance`] |
+//! | `POST /API/R1/` `module=TRANS_SMS` | [`TwoFactorInClient::send_transactional_sms`] |
+//! | `POST /API/R1/` `module=PROMO_SMS` | [`TwoFactorInClient::send_promotional_sms`] |
+//! | `POST /API/R1/Bulk/` | [`TwoFactorInClient::send_bulk`] (any size, 1000 per request) |
+//! | `POST /API/R1/?module=ENC` `TRANS_SMS` | [`TwoFactorInClient::send_encrypted_sms`] |
+//! | `POST /API/R1/?module=ENC` `TRANS_SMS_DLR` | [`TwoFactorInClient::encrypted_delivery_status`] |
 //! | delivery-report and click webhooks | [`DeliveryReport`], [`ClickEvent`] |
 //!
-//! For the verification engine, [`TwoFactorOtp`] implements [`OtpProvider`](crate::OtpProvider)
-//! (2Factor generates and checks codes) and [`TwoFactorClient`] implements
+//! For the verification engine, [`TwoFactorInProvider`] implements [`OtpProvider`](crate::OtpProvider)
+//! (2Factor generates and checks codes) and [`TwoFactorInClient`] implements
 //! [`SmsSender`](crate::SmsSender) (the library generates and checks codes).
 //!
 //! # Safety rails
@@ -32,28 +32,28 @@
 //!   percent-encoded as exactly one path segment, and names made only of dots are refused.
 //! - Nothing is retried: a retried GET can send a second SMS.
 //! - The API key is a [`secrecy::SecretString`]; the `Debug` of every type here redacts it, and
-//!   no [`TwoFactorError`] carries it in `Display`, `Debug` or its `source()` chain (transport
+//!   no [`TwoFactorInError`] carries it in `Display`, `Debug` or its `source()` chain (transport
 //!   errors lose their URL, and 2Factor's words are scrubbed of the key).
-//! - Answers are decoded tolerantly, see [`TwoFactorError`] and the rules below.
+//! - Answers are decoded tolerantly, see [`TwoFactorInError`] and the rules below.
 //!
 //! # How answers are read
-//! The HTTP status and the body are both read. 5xx is [`TwoFactorError::ServerError`] and 429
-//! [`TwoFactorError::RateLimited`] whatever the body. A VERIFY answer is decided by `Details`:
+//! The HTTP status and the body are both read. 5xx is [`TwoFactorInError::ServerError`] and 429
+//! [`TwoFactorInError::RateLimited`] whatever the body. A VERIFY answer is decided by `Details`:
 //! only `OTP Matched` (under `"Status":"Success"` or, as 2Factor documents it,
 //! `"Status":"Error"`, with a 2xx status) is [`Verdict::Matched`](crate::Verdict::Matched);
 //! `OTP Mismatch` is a mismatch, `OTP Expired` expired, and `Invalid API / SessionId
-//! Combination - No Entry Exists` is [`TwoFactorError::SessionNotFound`]; any other 2xx answer
+//! Combination - No Entry Exists` is [`TwoFactorInError::SessionNotFound`]; any other 2xx answer
 //! (an empty body, `{}`, no or an empty `Details`, an unknown shape) is
-//! [`TwoFactorError::UnexpectedResponse`], never a match. A send succeeds on
+//! [`TwoFactorInError::UnexpectedResponse`], never a match. A send succeeds on
 //! `"Status":"Success"` with a non-empty `Details` and a 2xx status; other answers map by their
-//! words to [`TwoFactorError::InvalidApiKey`], [`TwoFactorError::InvalidPhone`],
-//! [`TwoFactorError::InvalidCode`], [`TwoFactorError::QuotaExhausted`],
-//! [`TwoFactorError::RateLimited`], or else [`TwoFactorError::Rejected`] with the words kept.
-//! HTML, garbage and empty bodies are [`TwoFactorError::UnexpectedResponse`]. A bulk send can
+//! words to [`TwoFactorInError::InvalidApiKey`], [`TwoFactorInError::InvalidPhone`],
+//! [`TwoFactorInError::InvalidCode`], [`TwoFactorInError::QuotaExhausted`],
+//! [`TwoFactorInError::RateLimited`], or else [`TwoFactorInError::Rejected`] with the words kept.
+//! HTML, garbage and empty bodies are [`TwoFactorInError::UnexpectedResponse`]. A bulk send can
 //! succeed in part: see [`BulkReport::is_complete`].
 //!
 //! # Sent, or maybe sent
-//! [`TwoFactorError::delivery`] follows the rule every provider here follows
+//! [`TwoFactorInError::delivery`] follows the rule every provider here follows
 //! ([`crate::transport`]): a connect failure or an explicit refusal sent nothing; a timeout once
 //! connected, a dropped connection, any 5xx and an unreadable 2xx may have sent the message.
 //!
@@ -62,7 +62,7 @@
 //!
 //! ```
 //! use serde_json::json;
-//! use twofactor_core::twofactor::{OtpKind, TwoFactorClient};
+//! use twofactor_core::twofactor_in::{OtpKind, TwoFactorInClient};
 //! use twofactor_core::{OtpCode, PhoneParser, Verdict};
 //! use wiremock::matchers::{method, path};
 //! use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -85,7 +85,7 @@
 //!     .mount(&twofactor)
 //!     .await;
 //!
-//! let client = TwoFactorClient::builder("my-api-key")
+//! let client = TwoFactorInClient::builder("my-api-key")
 //!     .base_url(twofactor.uri()) // default: https://2factor.in
 //!     .otp_template("Login OTP")
 //!     .build()?;
@@ -119,15 +119,15 @@ pub use bulk::{
     BULK_MAX_MESSAGES, BULK_MAX_TEXT_CHARS, BulkAccepted, BulkChunkFailure, BulkFailure,
     BulkMessage, BulkRejected, BulkReport, CallbackFormat,
 };
-pub use client::{DEFAULT_BASE_URL, TwoFactorClient, TwoFactorClientBuilder};
+pub use client::{DEFAULT_BASE_URL, TwoFactorInClient, TwoFactorInClientBuilder};
 #[cfg(feature = "encrypted-sms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encrypted-sms")))]
 pub use encrypted::{
     EncryptedDeliveryStatus, EncryptedSms, EncryptedSmsSent, EncryptionConfig, EncryptionMode,
     IvPlacement, KeyEncoding,
 };
-pub use error::{TwoFactorError, TwoFactorSetting};
+pub use error::{TwoFactorInError, TwoFactorInSetting};
 pub use otp::{Balance, BalanceKind, OtpKind, OtpSent, SessionId, TemplateName};
-pub use provider::TwoFactorOtp;
+pub use provider::TwoFactorInProvider;
 pub use sms::{MIN_SCHEDULE_LEAD, SmsRequest, SmsSent};
 pub use webhook::{ClickEvent, DeliveryReport, DeliveryStatus, WebhookError};
