@@ -11,7 +11,7 @@ use http::HeaderMap;
 use crate::octopush::{OctopushError, OctopushGenerateResponse, OctopushProvider};
 use crate::phone::{PhoneError, PhoneNumber, PhoneParser};
 use crate::provider::{Channel, ProviderError, Verdict};
-use crate::response::Body;
+use crate::answer::Body;
 use crate::twofactor_in::client::Reply;
 use crate::twofactor_in::{
     BulkReport, EncryptionConfig, EncryptionMode, OtpSent, TwoFactorInClient, TwoFactorInError,

@@ -29,6 +29,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
+mod answer;
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
 mod base_url;
 #[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
 mod client_error;
@@ -55,8 +57,6 @@ mod outcome;
 pub mod phone;
 pub mod policy;
 pub mod provider;
-#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
-mod response;
 pub mod revocation;
 mod secret;
 pub mod store;
@@ -93,7 +93,7 @@ pub use provider::{
     SmsReceipt, SmsSender, Ticket, Verdict,
 };
 #[cfg(any(feature = "verihubs", feature = "octopush"))]
-pub use response::ResponseCode;
+pub use answer::ResponseCode;
 pub use store::VerificationStore;
 pub use token::{KeyRing, PhoneProof, SigningKey, TokenError};
 #[cfg(feature = "twofactor-in")]

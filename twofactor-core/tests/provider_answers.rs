@@ -1,5 +1,5 @@
 //! What the three providers make of an answer, side by side: one limit on the body they read,
-//! and one cleaner for the provider text they keep in an error (the crate's `response` module).
+//! and one cleaner for the provider text they keep in an error (the crate's `answer` module).
 //! A difference between the providers here is a regression.
 
 use std::sync::Arc;

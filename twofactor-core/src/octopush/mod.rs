@@ -87,7 +87,7 @@ use crate::phone::PhoneNumber;
 use crate::provider::{
     Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
 };
-use crate::response::{Body, clean_text};
+use crate::answer::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
 
 pub use error::{OctopushError, OctopushParameter};

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use super::client::TwoFactorInClient;
 use super::error::TwoFactorInError;
-use super::response::{error_words, field, field_text};
+use super::answer::{error_words, field, field_text};
 use crate::PhoneNumber;
 
 /// Most messages 2Factor takes in one bulk request.

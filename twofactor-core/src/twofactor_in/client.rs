@@ -15,7 +15,7 @@ use super::otp::TemplateName;
 use crate::clock::{Clock, SystemClock};
 use crate::code::OtpCode;
 use crate::phone::PhoneNumber;
-use crate::response::{clean_text, read_bounded};
+use crate::answer::{clean_text, read_bounded};
 use crate::transport::HttpOptions;
 
 /// 2Factor's production base URL.

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::client::TwoFactorInClient;
 use super::error::{TwoFactorInError, TwoFactorInSetting};
-use super::response::{Answer, field_text};
+use super::answer::{Answer, field_text};
 use super::webhook::DeliveryStatus;
 use crate::phone::PhoneNumber;
 

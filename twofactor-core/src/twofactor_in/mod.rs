@@ -108,7 +108,7 @@ mod encrypted;
 mod error;
 mod otp;
 pub(crate) mod provider;
-mod response;
+mod answer;
 mod sms;
 mod webhook;
 

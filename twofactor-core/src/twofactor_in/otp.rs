@@ -157,7 +157,7 @@ impl TwoFactorInClient {
         let session_id = SessionId::new(answer.details.trim())
             .map_err(|_| self.unexpected(reply, "an unusable session id"))?;
         let code = if expect_code {
-            let otp = super::response::field_text(&answer.object, "OTP")
+            let otp = super::answer::field_text(&answer.object, "OTP")
                 .ok_or_else(|| self.unexpected(reply, "AUTOGEN2 answer without OTP"))?;
             let code = OtpCode::parse(otp.trim(), 1..=crate::code::MAX_CODE_LEN)
                 .map_err(|_| self.unexpected(reply, "AUTOGEN2 answer with an unusable OTP"))?;

@@ -95,10 +95,10 @@ use crate::phone::PhoneNumber;
 use crate::provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
 };
-use crate::response::{Body, clean_text};
+use crate::answer::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
 
-pub use crate::response::ResponseCode;
+pub use crate::answer::ResponseCode;
 pub use callback::{VerihubsCallback, VerihubsDeliveryStatus};
 pub use error::{VerihubsError, VerihubsParameter};
 pub use request::{

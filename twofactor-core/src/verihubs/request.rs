@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::code::OtpCode;
 use crate::phone::PhoneNumber;
-use crate::response::ResponseCode;
+use crate::answer::ResponseCode;
 
 use super::error::{VerihubsError, VerihubsParameter};
 use super::{VerihubsChannel, VerihubsChannelKind};
