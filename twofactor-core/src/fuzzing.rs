@@ -8,10 +8,10 @@ use std::sync::OnceLock;
 
 use http::HeaderMap;
 
+use crate::answer::Body;
 use crate::octopush::{OctopushError, OctopushGenerateResponse, OctopushProvider};
 use crate::phone::{PhoneError, PhoneNumber, PhoneParser};
 use crate::provider::{Channel, ProviderError, Verdict};
-use crate::answer::Body;
 use crate::twofactor_in::client::Reply;
 use crate::twofactor_in::{
     BulkReport, EncryptionConfig, EncryptionMode, OtpSent, TwoFactorInClient, TwoFactorInError,

@@ -78,6 +78,8 @@ pub mod verihubs;
 mod warn;
 pub mod web;
 
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
+pub use answer::ResponseCode;
 pub use async_trait::async_trait;
 pub use code::{CodeError, OtpCode};
 pub use failover::{Failover, FailoverError};
@@ -92,8 +94,6 @@ pub use provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
     SmsReceipt, SmsSender, Ticket, Verdict,
 };
-#[cfg(any(feature = "verihubs", feature = "octopush"))]
-pub use answer::ResponseCode;
 pub use store::VerificationStore;
 pub use token::{KeyRing, PhoneProof, SigningKey, TokenError};
 #[cfg(feature = "twofactor-in")]

@@ -81,13 +81,13 @@ use async_trait::async_trait;
 use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::answer::{Body, clean_text};
 use crate::base_url;
 use crate::code::OtpCode;
 use crate::phone::PhoneNumber;
 use crate::provider::{
     Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
 };
-use crate::answer::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
 
 pub use error::{OctopushError, OctopushParameter};

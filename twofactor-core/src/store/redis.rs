@@ -51,7 +51,7 @@
 //! revocation stream only what has not expired (each `revoke` forgets up to 1000 expired
 //! entries, and both keys go when the last one expires).
 //! Codes are never stored: the ticket is the provider's session id or, for codes checked
-//! locally, a keyed hash ([`LocalOtp`](crate::LocalOtp)). Tickets are read back, never logged.
+//! locally, a keyed hash ([`LocalOtp`](crate::local::LocalOtp)). Tickets are read back, never logged.
 //!
 //! # Steps and round trips
 //!
@@ -229,8 +229,8 @@ use super::{
     Country, FinishOutcome, Limit, Pending, Revocation, RevocationBatch, RevocationCursor,
     SendAttempt, SendDecision, StoreError, VerificationStore, number_range,
 };
-use crate::provider::Channel;
-use crate::{PhoneNumber, Ticket};
+use crate::phone::PhoneNumber;
+use crate::provider::{Channel, Ticket};
 
 mod connection;
 

@@ -20,10 +20,10 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::answer::{error_words, field, field_text};
 use super::client::TwoFactorInClient;
 use super::error::TwoFactorInError;
-use super::answer::{error_words, field, field_text};
-use crate::PhoneNumber;
+use crate::phone::PhoneNumber;
 
 /// Most messages 2Factor takes in one bulk request.
 pub const BULK_MAX_MESSAGES: usize = 1000;

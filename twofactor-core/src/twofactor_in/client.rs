@@ -12,10 +12,10 @@ use secrecy::{ExposeSecret, SecretString};
 use super::encrypted::EncryptionConfig;
 use super::error::{TwoFactorInError, TwoFactorInSetting};
 use super::otp::TemplateName;
+use crate::answer::{clean_text, read_bounded};
 use crate::clock::{Clock, SystemClock};
 use crate::code::OtpCode;
 use crate::phone::PhoneNumber;
-use crate::answer::{clean_text, read_bounded};
 use crate::transport::HttpOptions;
 
 /// 2Factor's production base URL.

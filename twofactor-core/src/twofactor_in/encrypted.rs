@@ -11,9 +11,9 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use serde_json::{Map, Value, json};
 
+use super::answer::{Answer, field_text};
 use super::client::TwoFactorInClient;
 use super::error::{TwoFactorInError, TwoFactorInSetting};
-use super::answer::{Answer, field_text};
 use super::webhook::DeliveryStatus;
 use crate::phone::PhoneNumber;
 

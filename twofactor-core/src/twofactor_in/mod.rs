@@ -22,13 +22,13 @@
 //! | `POST /API/R1/?module=ENC` `TRANS_SMS_DLR` | [`TwoFactorInClient::encrypted_delivery_status`] |
 //! | delivery-report and click webhooks | [`DeliveryReport`], [`ClickEvent`] |
 //!
-//! For the verification engine, [`TwoFactorInProvider`] implements [`OtpProvider`](crate::OtpProvider)
+//! For the verification engine, [`TwoFactorInProvider`] implements [`OtpProvider`](crate::provider::OtpProvider)
 //! (2Factor generates and checks codes) and [`TwoFactorInClient`] implements
-//! [`SmsSender`](crate::SmsSender) (the library generates and checks codes).
+//! [`SmsSender`](crate::provider::SmsSender) (the library generates and checks codes).
 //!
 //! # Safety rails
-//! - Phones and codes enter URLs only as [`PhoneNumber`](crate::PhoneNumber) (E.164 with its
-//!   `+`) and [`OtpCode`](crate::OtpCode) (ASCII digits); template names and session ids are
+//! - Phones and codes enter URLs only as [`PhoneNumber`](crate::phone::PhoneNumber) (E.164 with its
+//!   `+`) and [`OtpCode`](crate::code::OtpCode) (ASCII digits); template names and session ids are
 //!   percent-encoded as exactly one path segment, and names made only of dots are refused.
 //! - Nothing is retried: a retried GET can send a second SMS.
 //! - The API key is a [`secrecy::SecretString`]; the `Debug` of every type here redacts it, and
@@ -40,7 +40,7 @@
 //! The HTTP status and the body are both read. 5xx is [`TwoFactorInError::ServerError`] and 429
 //! [`TwoFactorInError::RateLimited`] whatever the body. A VERIFY answer is decided by `Details`:
 //! only `OTP Matched` (under `"Status":"Success"` or, as 2Factor documents it,
-//! `"Status":"Error"`, with a 2xx status) is [`Verdict::Matched`](crate::Verdict::Matched);
+//! `"Status":"Error"`, with a 2xx status) is [`Verdict::Matched`](crate::provider::Verdict::Matched);
 //! `OTP Mismatch` is a mismatch, `OTP Expired` expired, and `Invalid API / SessionId
 //! Combination - No Entry Exists` is [`TwoFactorInError::SessionNotFound`]; any other 2xx answer
 //! (an empty body, `{}`, no or an empty `Details`, an unknown shape) is
@@ -100,6 +100,7 @@
 //! # }
 //! ```
 
+mod answer;
 #[cfg(feature = "bulk")]
 mod bulk;
 pub(crate) mod client;
@@ -108,7 +109,6 @@ mod encrypted;
 mod error;
 mod otp;
 pub(crate) mod provider;
-mod answer;
 mod sms;
 mod webhook;
 

@@ -4,8 +4,9 @@ use std::fmt;
 
 use super::client::{TwoFactorInClient, V1Path, check_segment};
 use super::error::TwoFactorInError;
+use crate::code::OtpCode;
+use crate::phone::PhoneNumber;
 use crate::provider::Verdict;
-use crate::{OtpCode, PhoneNumber};
 
 /// Longest template name accepted.
 const MAX_TEMPLATE_CHARS: usize = 100;

@@ -10,13 +10,13 @@ use super::client::TwoFactorInClient;
 use super::error::{PROVIDER, TwoFactorInError};
 use super::otp::{OtpKind, SessionId};
 use super::sms::SmsRequest;
+use crate::code::OtpCode;
+use crate::phone::PhoneNumber;
 #[cfg(feature = "bulk")]
-use crate::provider::Delivery;
 use crate::provider::{
-    Channel, CodeMessage, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
-    SmsReceipt, SmsSender, Ticket, Verdict,
+    Channel, CodeMessage, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions,
+    SmsMessage, SmsReceipt, SmsSender, Ticket, Verdict,
 };
-use crate::{OtpCode, PhoneNumber};
 
 const SMS_TICKET: &str = "sms:";
 const VOICE_TICKET: &str = "voice:";

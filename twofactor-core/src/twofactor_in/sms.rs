@@ -13,7 +13,7 @@ use time::{OffsetDateTime, UtcOffset};
 
 use super::client::TwoFactorInClient;
 use super::error::TwoFactorInError;
-use crate::PhoneNumber;
+use crate::phone::PhoneNumber;
 
 /// India Standard Time, 2Factor's zone.
 pub(crate) const IST: UtcOffset = time::macros::offset!(+5:30);

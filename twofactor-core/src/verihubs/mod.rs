@@ -89,13 +89,13 @@ use async_trait::async_trait;
 use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::answer::{Body, clean_text};
 use crate::base_url;
 use crate::code::{MAX_CODE_LEN, OtpCode};
 use crate::phone::PhoneNumber;
 use crate::provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
 };
-use crate::answer::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
 
 pub use crate::answer::ResponseCode;

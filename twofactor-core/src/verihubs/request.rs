@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use crate::answer::ResponseCode;
 use crate::code::OtpCode;
 use crate::phone::PhoneNumber;
-use crate::answer::ResponseCode;
 
 use super::error::{VerihubsError, VerihubsParameter};
 use super::{VerihubsChannel, VerihubsChannelKind};
