@@ -9,9 +9,9 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
 #[cfg(feature = "encrypted-sms")]
-use super::encrypted::EncryptionConfig;
+use super::encryption::EncryptionConfig;
 use super::error::{TwoFactorInError, TwoFactorInSetting};
-use super::otp::TemplateName;
+use super::names::TemplateName;
 use crate::answer::{clean_text, read_bounded};
 use crate::clock::{Clock, SystemClock};
 use crate::code::OtpCode;
@@ -315,24 +315,6 @@ pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) body: String,
     pub(crate) retry_after: Option<Duration>,
-}
-
-/// Checks that `value` can be one path segment: not empty, not made only of dots, no control
-/// characters, at most `max` characters. `what` names it in the error.
-pub(crate) fn check_segment(value: &str, max: usize, what: &str) -> Result<(), String> {
-    if value.is_empty() {
-        return Err(format!("{what} is empty"));
-    }
-    if value.chars().count() > max {
-        return Err(format!("{what} is longer than {max} characters"));
-    }
-    if value.chars().all(|c| c == '.') {
-        return Err(format!("{what} cannot be made only of dots"));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(format!("{what} contains control characters"));
-    }
-    Ok(())
 }
 
 impl fmt::Debug for TwoFactorInClient {

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 #[cfg(feature = "bulk")]
-use super::bulk::BulkReport;
+use super::bulk_report::BulkReport;
 use crate::base_url::BaseUrlError;
 use crate::client_error::{ClientError, ClientSetting, provider_error};
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};

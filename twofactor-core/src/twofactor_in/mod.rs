@@ -103,10 +103,15 @@
 mod answer;
 #[cfg(feature = "bulk")]
 mod bulk;
+#[cfg(feature = "bulk")]
+mod bulk_report;
 pub(crate) mod client;
 #[cfg(feature = "encrypted-sms")]
 mod encrypted;
+#[cfg(feature = "encrypted-sms")]
+mod encryption;
 mod error;
+mod names;
 mod otp;
 pub(crate) mod provider;
 mod sms;
@@ -115,19 +120,20 @@ mod webhook;
 pub use crate::transport::TransportFailure;
 #[cfg(feature = "bulk")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bulk")))]
-pub use bulk::{
-    BULK_MAX_MESSAGES, BULK_MAX_TEXT_CHARS, BulkAccepted, BulkChunkFailure, BulkFailure,
-    BulkMessage, BulkRejected, BulkReport, CallbackFormat,
-};
+pub use bulk::{BULK_MAX_MESSAGES, BULK_MAX_TEXT_CHARS, BulkMessage, CallbackFormat};
+#[cfg(feature = "bulk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bulk")))]
+pub use bulk_report::{BulkAccepted, BulkChunkFailure, BulkFailure, BulkRejected, BulkReport};
 pub use client::{DEFAULT_BASE_URL, TwoFactorInClient, TwoFactorInClientBuilder};
 #[cfg(feature = "encrypted-sms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encrypted-sms")))]
-pub use encrypted::{
-    EncryptedDeliveryStatus, EncryptedSms, EncryptedSmsSent, EncryptionConfig, EncryptionMode,
-    IvPlacement, KeyEncoding,
-};
+pub use encrypted::{EncryptedDeliveryStatus, EncryptedSms, EncryptedSmsSent};
+#[cfg(feature = "encrypted-sms")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted-sms")))]
+pub use encryption::{EncryptionConfig, EncryptionMode, IvPlacement, KeyEncoding};
 pub use error::{TwoFactorInError, TwoFactorInSetting};
-pub use otp::{Balance, BalanceKind, OtpKind, OtpSent, SessionId, TemplateName};
+pub use names::{SessionId, TemplateName};
+pub use otp::{Balance, BalanceKind, OtpKind, OtpSent};
 pub use provider::TwoFactorInProvider;
 pub use sms::{MIN_SCHEDULE_LEAD, SmsRequest, SmsSent};
 pub use webhook::{ClickEvent, DeliveryReport, DeliveryStatus, WebhookError};

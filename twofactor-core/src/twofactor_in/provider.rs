@@ -5,10 +5,13 @@
 use async_trait::async_trait;
 
 #[cfg(feature = "bulk")]
-use super::bulk::{BulkFailure, BulkMessage};
+use super::bulk::BulkMessage;
+#[cfg(feature = "bulk")]
+use super::bulk_report::BulkFailure;
 use super::client::TwoFactorInClient;
 use super::error::{PROVIDER, TwoFactorInError};
-use super::otp::{OtpKind, SessionId};
+use super::names::SessionId;
+use super::otp::OtpKind;
 use super::sms::SmsRequest;
 use crate::code::OtpCode;
 use crate::phone::PhoneNumber;
