@@ -90,7 +90,7 @@ use crate::provider::{
 };
 use crate::transport::{HttpOptions, transport_error};
 
-pub use error::{OctopushError, OctopushParameter};
+pub use error::{NAME, OctopushError, OctopushParameter};
 pub use options::{
     CODE_LENGTH, CODE_PLACEHOLDER, DEFAULT_TEXT, MAX_WRONG_ATTEMPTS, OctopushChannel,
     OctopushOtpOptions, SENDER_CHARS, TEXT_CHARS, VALIDITY_PERIOD, VoiceGender, VoiceLanguage,
@@ -99,9 +99,6 @@ pub use request::{
     OctopushGenerateRequest, OctopushGenerateResponse, OctopushValidateRequest,
     OctopushValidateTarget,
 };
-
-/// The provider's name in errors, logs and events.
-pub const NAME: &str = "octopush";
 
 /// Octopush's production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.octopush.com/v1/public";

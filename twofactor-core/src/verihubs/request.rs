@@ -7,8 +7,8 @@ use crate::answer::ResponseCode;
 use crate::code::OtpCode;
 use crate::phone::PhoneNumber;
 
+use super::channel::{VerihubsChannel, VerihubsChannelKind};
 use super::error::{VerihubsError, VerihubsParameter};
-use super::{VerihubsChannel, VerihubsChannelKind};
 
 /// The placeholder Verihubs replaces with the code in an SMS template.
 pub const OTP_PLACEHOLDER: &str = "$OTP";
