@@ -18,7 +18,6 @@ use twofactor_core::web::{
 };
 
 use crate::hooks::{ErasedHooks, Hooks};
-use crate::manager::TwoFactorManagerLayer;
 use crate::response::into_axum;
 
 /// Phone verification for an axum (or any tower) app: the engine, its HTTP settings and the
@@ -128,11 +127,6 @@ impl TwoFactor {
     #[must_use]
     pub fn with_hooks(self, hooks: impl Hooks) -> Self {
         Self::from_contract(self.inner.contract.clone(), Some(Arc::new(hooks)))
-    }
-
-    /// The app-level layer: install it once, outermost, so that every route sees this handle.
-    pub fn layer(&self) -> TwoFactorManagerLayer {
-        TwoFactorManagerLayer::new(self.clone())
     }
 
     /// The engine.
