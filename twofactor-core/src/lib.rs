@@ -5,16 +5,29 @@
 //! tower stack) and `twofactor-actix` (actix-web) mount it over HTTP.
 //!
 //! # Where things are
-//! - [`PhoneNumber`], [`PhoneParser`]: the only way a user's number reaches a provider.
-//! - [`OtpCode`]: the only way a user's code reaches a provider.
+//! Each item is defined in one module and imported from there inside the crate; the root
+//! re-exports are for users.
+//! - [`phone`]: [`PhoneNumber`] and [`PhoneParser`], the only way a user's number reaches a
+//!   provider.
+//! - [`code`]: [`OtpCode`], the only way a user's code reaches a provider.
 //! - [`provider`]: the [`OtpProvider`] and [`SmsSender`] traits and the provider error type.
+//! - [`local`]: [`LocalOtp`], codes the library generates and checks, sent by any
+//!   [`SmsSender`]; [`console`] prints them (development).
+//! - [`twofactor_in`]: the 2Factor.in client ([`TwoFactorInClient`]) and its provider
+//!   ([`TwoFactorInProvider`]).
 //! - [`verihubs`], [`octopush`]: those providers' OTP clients ([`VerihubsProvider`],
 //!   [`OctopushProvider`]).
+//! - [`transport`]: what the three HTTP providers share: the HTTP options and the "sent, or
+//!   maybe sent" rule. Their answers are read by one private reader (`answer.rs`, which
+//!   defines [`ResponseCode`]).
 //! - [`failover`]: [`Failover`], several providers in order of preference behind one, with a
 //!   small circuit breaker.
-//! - [`verifier`]: the engine, [`PhoneVerifier`]; [`events`]: the one stream of what the engine
-//!   and a failover decided, for logs, metrics and audit.
-//! - [`twofactor_in`]: the 2Factor.in client ([`TwoFactorInClient`]) and its provider ([`TwoFactorInProvider`]).
+//! - [`verifier`]: the engine, [`PhoneVerifier`], and its [`policy`]; [`events`]: the one
+//!   stream of what the engine and a failover decided, for logs, metrics and audit.
+//! - [`store`]: where pending codes, attempts and limits live ([`VerificationStore`]);
+//!   [`token`]: the signed proofs of a verified phone ([`PhoneProof`], [`KeyRing`]);
+//!   [`revocation`]: logged-out proofs.
+//! - [`web`]: the framework-free HTTP contract ([`web::Contract`]) that the adapters mount.
 //! - [`config`]: the top floor, the only module that reads the environment: typed settings of
 //!   the provider, the store, the policy, the keys and the HTTP layer, built into a ready
 //!   [`web::Contract`].
