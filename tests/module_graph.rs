@@ -343,16 +343,16 @@ impl Crate {
         let Some(name) = rest.first() else {
             return Target::Module(module.to_vec());
         };
-        if depth < 16 {
-            if let Some(bound) = self.bindings.get(module).and_then(|b| b.get(name)) {
-                return match bound {
-                    Norm::Internal(p) => {
-                        let next: Vec<String> = p.iter().chain(&rest[1..]).cloned().collect();
-                        self.resolve(&next, depth + 1)
-                    }
-                    Norm::External(_) => Target::External,
-                };
-            }
+        if let Some(bound) = self.bindings.get(module).and_then(|b| b.get(name))
+            && depth < 16
+        {
+            return match bound {
+                Norm::Internal(p) => {
+                    let next: Vec<String> = p.iter().chain(&rest[1..]).cloned().collect();
+                    self.resolve(&next, depth + 1)
+                }
+                Norm::External(_) => Target::External,
+            };
         }
         Target::Item(self.modules[module])
     }
