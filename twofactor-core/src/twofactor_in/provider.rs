@@ -16,9 +16,10 @@ use super::sms::SmsRequest;
 use crate::code::OtpCode;
 use crate::phone::PhoneNumber;
 #[cfg(feature = "bulk")]
+use crate::provider::Delivery;
 use crate::provider::{
-    Channel, CodeMessage, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions,
-    SmsMessage, SmsReceipt, SmsSender, Ticket, Verdict,
+    Channel, CodeMessage, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
+    SmsReceipt, SmsSender, Ticket, Verdict,
 };
 
 const SMS_TICKET: &str = "sms:";
