@@ -57,6 +57,17 @@
 //! ([`crate::transport`]): a connect failure or an explicit refusal sent nothing; a timeout once
 //! connected, a dropped connection, any 5xx and an unreadable 2xx may have sent the message.
 //!
+//! # Files
+//! From the bottom up, each file importing only from files before it in this list:
+//! `bulk_report.rs` (what a bulk send reports), `error.rs` (which carries a report when a bulk
+//! send stops part way), `names.rs` (template names, session ids), `encryption.rs` (the
+//! encrypted module's parameters), `client.rs` (the client, its builder and the request
+//! plumbing), `answer.rs` (reading 2Factor's answers), `otp.rs`, `sms.rs`, `webhook.rs` (the
+//! payloads 2Factor posts), `bulk.rs`, `encrypted.rs`, and `provider.rs` (the engine's traits
+//! over the client). `answer.rs` and the endpoint files each add an `impl TwoFactorInClient`
+//! block of their own: the client's impl is split on purpose, one file per group of endpoints,
+//! and those files import the client, never the reverse.
+//!
 //! # Example
 //! Against a mock server standing in for 2Factor:
 //!
