@@ -23,7 +23,7 @@ use twofactor_core::provider::OtpProvider;
 use twofactor_core::store::VerificationStore;
 use twofactor_core::token::{KeyRing, SigningKey};
 use twofactor_core::transport::HttpOptions;
-use twofactor_core::twofactor::{TwoFactorClient, TwoFactorOtp};
+use twofactor_core::twofactor_in::{TwoFactorInClient, TwoFactorInProvider};
 use twofactor_core::verifier::PhoneVerifier;
 use twofactor_core::web::{ProofStorage, WebConfig, WebConfigBuilder};
 use twofactor_examples::sessions::{Setup, Users};
@@ -80,7 +80,7 @@ struct FakeState {
 /// "Details":"OTP Matched"`), the custom-code endpoint records the code it is given.
 #[derive(Clone)]
 #[allow(missing_debug_implementations)]
-pub struct FakeTwoFactor {
+pub struct FakeTwoFactorIn {
     server: Arc<MockServer>,
     state: Arc<Mutex<FakeState>>,
 }
@@ -162,7 +162,7 @@ fn rand_bytes() -> [u8; 8] {
     b
 }
 
-impl FakeTwoFactor {
+impl FakeTwoFactorIn {
     /// Starts the fake server.
     pub async fn start() -> Self {
         let server = MockServer::start().await;
@@ -370,7 +370,7 @@ pub struct TestApp {
     /// `http://127.0.0.1:port`.
     pub base: String,
     /// The fake provider.
-    pub fake: FakeTwoFactor,
+    pub fake: FakeTwoFactorIn,
     /// The app's clock.
     pub clock: ManualClock,
     /// The engine.
@@ -411,18 +411,18 @@ pub struct Engine {
 }
 
 /// Builds the engine and HTTP settings for `options` against `fake`.
-pub fn engine(options: &Options, fake: &FakeTwoFactor, clock: &ManualClock) -> Engine {
+pub fn engine(options: &Options, fake: &FakeTwoFactorIn, clock: &ManualClock) -> Engine {
     let provider: Arc<dyn OtpProvider> = match &options.provider {
         Some(p) => p.clone(),
         None => {
-            let client = TwoFactorClient::builder(API_KEY)
+            let client = TwoFactorInClient::builder(API_KEY)
                 .base_url(fake.uri())
                 .http(HttpOptions::default().with_timeout(options.provider_timeout))
                 .build()
                 .unwrap_or_else(|e| panic!("2Factor client: {e}"));
             match options.mode {
                 OtpMode::Local => Arc::new(LocalOtp::new(client)),
-                _ => Arc::new(TwoFactorOtp::new(client)),
+                _ => Arc::new(TwoFactorInProvider::new(client)),
             }
         }
     };
@@ -454,7 +454,7 @@ pub fn engine(options: &Options, fake: &FakeTwoFactor, clock: &ManualClock) -> E
 impl TestApp {
     /// Spawns the demo app of `adapter` with `options`.
     pub async fn spawn(adapter: Adapter, options: Options) -> Self {
-        let fake = FakeTwoFactor::start().await;
+        let fake = FakeTwoFactorIn::start().await;
         let clock = ManualClock::new();
         let engine = engine(&options, &fake, &clock);
         Self::serve_with(adapter, engine, fake, clock, options.setup).await
@@ -464,7 +464,7 @@ impl TestApp {
     pub async fn serve(
         adapter: Adapter,
         engine: Engine,
-        fake: FakeTwoFactor,
+        fake: FakeTwoFactorIn,
         clock: ManualClock,
     ) -> Self {
         Self::serve_with(adapter, engine, fake, clock, Setup::default()).await
@@ -474,7 +474,7 @@ impl TestApp {
     pub async fn serve_with(
         adapter: Adapter,
         engine: Engine,
-        fake: FakeTwoFactor,
+        fake: FakeTwoFactorIn,
         clock: ManualClock,
         setup: Setup,
     ) -> Self {

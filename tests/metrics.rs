@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 use twofactor_core::clock::ManualClock;
 use twofactor_examples::PrometheusHandle;
-use twofactor_tests::{API_KEY, FakeTwoFactor, Options, engine};
+use twofactor_tests::{API_KEY, FakeTwoFactorIn, Options, engine};
 
 /// One recorder per process, installed once, as a demo binary does.
 fn handle() -> PrometheusHandle {
@@ -65,14 +65,14 @@ fn sum_where(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 struct Demo {
     base: String,
     http: reqwest::Client,
-    fake: FakeTwoFactor,
+    fake: FakeTwoFactorIn,
     // Dropping it stops the actix server's system; the axum task dies with the runtime.
     _stop: Option<std::sync::mpsc::Sender<()>>,
 }
 
 impl Demo {
     async fn axum() -> Self {
-        let fake = FakeTwoFactor::start().await;
+        let fake = FakeTwoFactorIn::start().await;
         let engine = engine(&Options::default(), &fake, &ManualClock::new());
         let tf = twofactor_tower::TwoFactor::builder(engine.verifier)
             .web_config(engine.web)
@@ -90,7 +90,7 @@ impl Demo {
     }
 
     async fn actix() -> Self {
-        let fake = FakeTwoFactor::start().await;
+        let fake = FakeTwoFactorIn::start().await;
         let engine = engine(&Options::default(), &fake, &ManualClock::new());
         let tf = twofactor_actix::TwoFactor::builder(engine.verifier)
             .web_config(engine.web)
@@ -123,7 +123,7 @@ impl Demo {
 
     fn at(
         addr: SocketAddr,
-        fake: FakeTwoFactor,
+        fake: FakeTwoFactorIn,
         stop: Option<std::sync::mpsc::Sender<()>>,
     ) -> Self {
         Self {

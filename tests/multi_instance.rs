@@ -28,7 +28,7 @@ use twofactor_core::store::VerificationStore;
 use twofactor_core::store::postgres::{self, PostgresStore};
 use twofactor_core::store::redis::{Clock, RedisStore};
 use twofactor_examples::sessions::{SessionRecords, Setup};
-use twofactor_tests::{Adapter, FakeTwoFactor, Options, SESSION_COOKIE, TestApp, engine};
+use twofactor_tests::{Adapter, FakeTwoFactorIn, Options, SESSION_COOKIE, TestApp, engine};
 
 const PHONE: &str = "+919812345678";
 
@@ -209,7 +209,7 @@ async fn two_instances_are_one_service(backend: Backend) {
     let Some((store_a, store_b, _schema)) = two_stores(backend).await else {
         return;
     };
-    let fake = FakeTwoFactor::start().await;
+    let fake = FakeTwoFactorIn::start().await;
     let clock = ManualClock::new();
     let spawn = |adapter, store: Arc<dyn VerificationStore>| {
         let options = Options {
@@ -298,7 +298,7 @@ async fn sessions_instance(
     adapter: Adapter,
     records: SessionRecords,
     store: Arc<dyn VerificationStore>,
-    fake: &FakeTwoFactor,
+    fake: &FakeTwoFactorIn,
     clock: &ManualClock,
 ) -> TestApp {
     let options = Options {
@@ -423,7 +423,7 @@ async fn two_sessions_examples_share_logins_and_bindings() {
     ) else {
         return;
     };
-    let fake = FakeTwoFactor::start().await;
+    let fake = FakeTwoFactorIn::start().await;
     let clock = ManualClock::new();
     let store: Arc<dyn VerificationStore> = Arc::new(MokaStore::default());
     let a = sessions_instance(
@@ -453,7 +453,7 @@ async fn two_sessions_examples_on_one_redis_for_everything() {
     else {
         return;
     };
-    let fake = FakeTwoFactor::start().await;
+    let fake = FakeTwoFactorIn::start().await;
     let clock = ManualClock::new();
     let a = sessions_instance(
         Adapter::AxumSessions,
@@ -501,7 +501,7 @@ async fn logout_is_honoured_across_instances(backend: Backend) {
     let Some((store_a, store_b, _schema)) = two_stores(backend).await else {
         return;
     };
-    let fake = FakeTwoFactor::start().await;
+    let fake = FakeTwoFactorIn::start().await;
     let clock = ManualClock::new();
     let spawn = |adapter, store: Arc<dyn VerificationStore>| {
         let options = Options {

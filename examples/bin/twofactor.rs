@@ -23,7 +23,7 @@ use secrecy::ExposeSecret;
 use twofactor_core::config::{OtpMode, ProviderSettings, Settings, StoreSettings};
 use twofactor_core::provider::{OtpProvider, SendOptions};
 use twofactor_core::transport::HttpOptions;
-use twofactor_core::twofactor::{BalanceKind, SmsRequest, TwoFactorClient};
+use twofactor_core::twofactor_in::{BalanceKind, SmsRequest, TwoFactorInClient};
 use twofactor_core::verifier::Context;
 use twofactor_core::web::TrustedProxies;
 use twofactor_core::{Channel, OtpCode, PhoneNumber, Verdict};
@@ -178,8 +178,8 @@ async fn send(settings: &Settings, phone: &str, channel: Channel) -> Result<(), 
 }
 
 /// The 2Factor client these settings describe, or why there is none.
-fn twofactor_client(settings: &Settings, command: &str) -> Result<TwoFactorClient, String> {
-    let ProviderSettings::TwoFactor {
+fn twofactor_client(settings: &Settings, command: &str) -> Result<TwoFactorInClient, String> {
+    let ProviderSettings::TwoFactorIn {
         api_key, base_url, ..
     } = &settings.provider
     else {
@@ -192,7 +192,7 @@ fn twofactor_client(settings: &Settings, command: &str) -> Result<TwoFactorClien
     let key = api_key
         .clone()
         .ok_or("TWOFACTOR_API_KEY must be set for the 2Factor provider")?;
-    TwoFactorClient::builder(key)
+    TwoFactorInClient::builder(key)
         .base_url(base_url.clone())
         .http(HttpOptions::default().with_timeout(settings.policy.provider_timeout()))
         .build()
@@ -235,7 +235,7 @@ async fn sms(
 async fn verify(settings: &Settings, phone: &str, code: &str) -> Result<(), String> {
     let phone = parse_phone(settings, phone)?;
     match &settings.provider {
-        ProviderSettings::TwoFactor {
+        ProviderSettings::TwoFactorIn {
             otp_mode: OtpMode::Local,
             ..
         } => {
@@ -245,7 +245,7 @@ async fn verify(settings: &Settings, phone: &str, code: &str) -> Result<(), Stri
                     .to_owned(),
             );
         }
-        ProviderSettings::TwoFactor { .. } => {}
+        ProviderSettings::TwoFactorIn { .. } => {}
         other => {
             return Err(format!(
                 "`verify` checks against 2Factor's record of the last code sent; the {} provider \
@@ -348,7 +348,7 @@ fn policy(s: &Settings) -> String {
     };
     row("provider", &s.provider.kind());
     match &s.provider {
-        ProviderSettings::TwoFactor {
+        ProviderSettings::TwoFactorIn {
             api_key,
             base_url,
             template,

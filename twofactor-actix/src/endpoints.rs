@@ -21,7 +21,7 @@ use crate::verified_phone::VerifiedPhone;
 /// other path under `path` 404 `not_found`, both with the contract's JSON error body. The
 /// endpoints use the [`TwoFactor`] of the app-level [`middleware`](TwoFactor::middleware)
 /// (without it, the opaque 500, logged with the fix). Gate who may ask for a code with
-/// [`Hooks::before_send`](crate::Hooks::before_send); mount fewer endpoints with [`scope_with`].
+/// [`Hooks::before_send`](crate::hooks::Hooks::before_send); mount fewer endpoints with [`scope_with`].
 ///
 /// ```
 /// # #[actix_web::main]

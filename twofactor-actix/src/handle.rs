@@ -146,10 +146,10 @@ impl TwoFactor {
     }
 
     /// The OpenAPI 3.1 document of the endpoints mounted under `prefix`, with this handle's
-    /// cookie settings: merge it into the app's own (`OpenApi::merge`). See [`crate::openapi`].
+    /// cookie settings: merge it into the app's own (`OpenApi::merge`). See [`twofactor_core::web::openapi`].
     #[cfg(feature = "openapi")]
     #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
-    pub fn openapi(&self, prefix: &str) -> crate::openapi::utoipa::openapi::OpenApi {
+    pub fn openapi(&self, prefix: &str) -> twofactor_core::web::openapi::utoipa::openapi::OpenApi {
         self.inner.contract.openapi(prefix)
     }
 

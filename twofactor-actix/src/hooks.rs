@@ -21,7 +21,7 @@ use crate::verified_phone::VerifiedPhone;
 ///   only the one request that consumed a code runs this hook, so its side effects happen once
 ///   per code.
 ///
-/// Both default to accepting. Install them with [`TwoFactorBuilder::hooks`](crate::TwoFactorBuilder::hooks).
+/// Both default to accepting. Install them with [`TwoFactorBuilder::hooks`](crate::handle::TwoFactorBuilder::hooks).
 ///
 /// ```
 /// use actix_web::HttpRequest;

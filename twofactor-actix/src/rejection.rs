@@ -1,5 +1,5 @@
-//! [`Rejection`]: why a [`VerifiedPhone`](crate::VerifiedPhone) or the
-//! [`TwoFactor`](crate::TwoFactor) handle could not be extracted, as actix answers it.
+//! [`Rejection`]: why a [`VerifiedPhone`](crate::verified_phone::VerifiedPhone) or the
+//! [`TwoFactor`](crate::handle::TwoFactor) handle could not be extracted, as actix answers it.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -7,7 +7,7 @@ use twofactor_core::web::GuardRejection;
 
 use crate::convert::into_response;
 
-/// Why [`VerifiedPhone`](crate::VerifiedPhone) (or the [`TwoFactor`](crate::TwoFactor) handle) was refused; as an actix error it answers
+/// Why [`VerifiedPhone`](crate::verified_phone::VerifiedPhone) (or the [`TwoFactor`](crate::handle::TwoFactor) handle) was refused; as an actix error it answers
 /// with the contract's response: 401, 503 when proofs cannot be checked right now, the opaque
 /// 500 of a missing middleware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

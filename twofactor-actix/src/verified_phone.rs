@@ -9,10 +9,10 @@ use twofactor_core::token::PhoneProof;
 /// The proof that the request's user verified a phone number: a handler argument that answers
 /// the contract's 401 when the request carries no valid proof.
 ///
-/// Behind [`RequireVerifiedPhone`](crate::RequireVerifiedPhone) it is the proof the guard
+/// Behind [`RequireVerifiedPhone`](crate::guard::RequireVerifiedPhone) it is the proof the guard
 /// already checked. Elsewhere it checks the request itself (the app's session in session mode,
-/// else the bearer token, else the cookie) with the [`TwoFactor`](crate::TwoFactor) that the app-level
-/// [`middleware`](crate::TwoFactor::middleware) put in the request. If the middleware is missing the
+/// else the bearer token, else the cookie) with the [`TwoFactor`](crate::handle::TwoFactor) that the app-level
+/// [`middleware`](crate::handle::TwoFactor::middleware) put in the request. If the middleware is missing the
 /// request gets the contract's opaque 500 and an error is logged naming the fix.
 ///
 /// `Option<VerifiedPhone>` gives `None` instead of refusing, for routes that serve both.

@@ -1,7 +1,7 @@
 //! What the provider clients' own errors have in common, in one place: how each becomes the
 //! engine's [`ProviderError`], and which of the client's settings a refused build names.
 //!
-//! Each client keeps an error of its own ([`TwoFactorError`](crate::twofactor::TwoFactorError),
+//! Each client keeps an error of its own ([`TwoFactorInError`](crate::twofactor_in::TwoFactorInError),
 //! [`VerihubsError`](crate::verihubs::VerihubsError),
 //! [`OctopushError`](crate::octopush::OctopushError)) because each provider documents different
 //! refusals. The engine only needs a kind, whether a message may have gone out, a detail and

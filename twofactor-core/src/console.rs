@@ -22,9 +22,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::Channel;
 use crate::local::LocalOtp;
-use crate::provider::{CodeMessage, ProviderError, SmsMessage, SmsReceipt, SmsSender};
+use crate::provider::{Channel, CodeMessage, ProviderError, SmsMessage, SmsReceipt, SmsSender};
 
 /// A provider for development: codes go to stdout. See the module docs.
 pub type ConsoleProvider = LocalOtp<ConsoleSms>;
@@ -157,7 +156,7 @@ mod tests {
 
     #[tokio::test]
     async fn prints_the_code_line_and_the_webotp_line_when_a_host_is_set() {
-        let phone = crate::PhoneParser::default()
+        let phone = crate::phone::PhoneParser::default()
             .parse("+919812345678")
             .unwrap();
         let out = Buffer::default();

@@ -8,13 +8,13 @@ use std::sync::OnceLock;
 
 use http::HeaderMap;
 
+use crate::answer::Body;
 use crate::octopush::{OctopushError, OctopushGenerateResponse, OctopushProvider};
 use crate::phone::{PhoneError, PhoneNumber, PhoneParser};
 use crate::provider::{Channel, ProviderError, Verdict};
-use crate::response::Body;
-use crate::twofactor::client::Reply;
-use crate::twofactor::{
-    BulkReport, EncryptionConfig, EncryptionMode, OtpSent, TwoFactorClient, TwoFactorError,
+use crate::twofactor_in::client::Reply;
+use crate::twofactor_in::{
+    BulkReport, EncryptionConfig, EncryptionMode, OtpSent, TwoFactorInClient, TwoFactorInError,
 };
 use crate::verihubs::{VerihubsError, VerihubsProvider, VerihubsSendResponse};
 use crate::web::WebResponse;
@@ -24,10 +24,10 @@ pub const API_KEY: &str = "fuzz-api-key-0123";
 /// The encrypted module's secret key of the fuzzing 2Factor clients (64 hex digits).
 pub const ENCRYPTION_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-fn twofactor() -> &'static TwoFactorClient {
-    static CLIENT: OnceLock<TwoFactorClient> = OnceLock::new();
+fn twofactor_in() -> &'static TwoFactorInClient {
+    static CLIENT: OnceLock<TwoFactorInClient> = OnceLock::new();
     CLIENT.get_or_init(|| {
-        TwoFactorClient::builder(API_KEY)
+        TwoFactorInClient::builder(API_KEY)
             .build()
             .expect("a valid fuzzing client")
     })
@@ -60,45 +60,55 @@ pub fn phone_fast_and_slow(
 }
 
 /// 2Factor's answer to a VERIFY, as the engine sees it.
-pub fn twofactor_verify(status: u16, body: &str) -> Result<Verdict, ProviderError> {
-    crate::twofactor::provider::engine_verdict(twofactor().decode_verdict(&reply(status, body)))
+pub fn twofactor_in_verify(status: u16, body: &str) -> Result<Verdict, ProviderError> {
+    crate::twofactor_in::provider::engine_verdict(
+        twofactor_in().decode_verdict(&reply(status, body)),
+    )
 }
 
 /// 2Factor's answer to an OTP send (`expect_code` for `AUTOGEN2`, which returns the code).
-pub fn twofactor_send(
+pub fn twofactor_in_send(
     status: u16,
     body: &str,
     expect_code: bool,
-) -> Result<OtpSent, TwoFactorError> {
-    twofactor().read_session(&reply(status, body), expect_code)
+) -> Result<OtpSent, TwoFactorInError> {
+    twofactor_in().read_session(&reply(status, body), expect_code)
 }
 
 /// 2Factor's answer to an R1 SMS send (or a balance query): the `Details` of a success.
-pub fn twofactor_sms(status: u16, body: &str) -> Result<String, TwoFactorError> {
-    twofactor()
+pub fn twofactor_in_sms(status: u16, body: &str) -> Result<String, TwoFactorInError> {
+    twofactor_in()
         .decode_success(&reply(status, body))
         .map(|answer| answer.details)
 }
 
 /// 2Factor's answer to one bulk request of `sent` messages.
-pub fn twofactor_bulk(status: u16, body: &str, sent: usize) -> Result<BulkReport, TwoFactorError> {
-    twofactor().read_bulk_chunk(&reply(status, body), sent, 0, 0)
+pub fn twofactor_in_bulk(
+    status: u16,
+    body: &str,
+    sent: usize,
+) -> Result<BulkReport, TwoFactorInError> {
+    twofactor_in().read_bulk_chunk(&reply(status, body), sent, 0, 0)
 }
 
 /// 2Factor's encrypted module's answer (GCM or CBC): the `Details` of a success.
-pub fn twofactor_encrypted(status: u16, body: &str, cbc: bool) -> Result<String, TwoFactorError> {
+pub fn twofactor_in_encrypted(
+    status: u16,
+    body: &str,
+    cbc: bool,
+) -> Result<String, TwoFactorInError> {
     let mode = if cbc {
         EncryptionMode::Cbc
     } else {
         EncryptionMode::Gcm
     };
-    twofactor()
+    twofactor_in()
         .read_encrypted(&encryption(mode), &reply(status, body))
         .map(|answer| answer.details)
 }
 
 /// The encryption the fuzzing clients use, for round trips and for building encrypted answers.
-pub fn twofactor_encryption(cbc: bool) -> EncryptionConfig {
+pub fn twofactor_in_encryption(cbc: bool) -> EncryptionConfig {
     encryption(if cbc {
         EncryptionMode::Cbc
     } else {

@@ -5,16 +5,29 @@
 //! tower stack) and `twofactor-actix` (actix-web) mount it over HTTP.
 //!
 //! # Where things are
-//! - [`PhoneNumber`], [`PhoneParser`]: the only way a user's number reaches a provider.
-//! - [`OtpCode`]: the only way a user's code reaches a provider.
+//! Each item is defined in one module and imported from there inside the crate; the root
+//! re-exports are for users.
+//! - [`phone`]: [`PhoneNumber`] and [`PhoneParser`], the only way a user's number reaches a
+//!   provider.
+//! - [`code`]: [`OtpCode`], the only way a user's code reaches a provider.
 //! - [`provider`]: the [`OtpProvider`] and [`SmsSender`] traits and the provider error type.
+//! - [`local`]: [`LocalOtp`], codes the library generates and checks, sent by any
+//!   [`SmsSender`]; [`console`] prints them (development).
+//! - [`twofactor_in`]: the 2Factor.in client ([`TwoFactorInClient`]) and its provider
+//!   ([`TwoFactorInProvider`]).
 //! - [`verihubs`], [`octopush`]: those providers' OTP clients ([`VerihubsProvider`],
 //!   [`OctopushProvider`]).
+//! - [`transport`]: what the three HTTP providers share: the HTTP options and the "sent, or
+//!   maybe sent" rule. Their answers are read by one private reader (`answer.rs`, which
+//!   defines [`ResponseCode`]).
 //! - [`failover`]: [`Failover`], several providers in order of preference behind one, with a
 //!   small circuit breaker.
-//! - [`verifier`]: the engine, [`PhoneVerifier`]; [`events`]: the one stream of what the engine
-//!   and a failover decided, for logs, metrics and audit.
-//! - [`twofactor`]: the 2Factor.in client ([`TwoFactorClient`]) and its provider ([`TwoFactorOtp`]).
+//! - [`verifier`]: the engine, [`PhoneVerifier`], and its [`policy`]; [`events`]: the one
+//!   stream of what the engine and a failover decided, for logs, metrics and audit.
+//! - [`store`]: where pending codes, attempts and limits live ([`VerificationStore`]);
+//!   [`token`]: the signed proofs of a verified phone ([`PhoneProof`], [`KeyRing`]);
+//!   [`revocation`]: logged-out proofs.
+//! - [`web`]: the framework-free HTTP contract ([`web::Contract`]) that the adapters mount.
 //! - [`config`]: the top floor, the only module that reads the environment: typed settings of
 //!   the provider, the store, the policy, the keys and the HTTP layer, built into a ready
 //!   [`web::Contract`].
@@ -28,6 +41,8 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
+mod answer;
 #[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
 mod base_url;
 #[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
@@ -55,8 +70,6 @@ mod outcome;
 pub mod phone;
 pub mod policy;
 pub mod provider;
-#[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
-mod response;
 pub mod revocation;
 mod secret;
 pub mod store;
@@ -70,7 +83,7 @@ pub mod token;
 pub mod transport;
 #[cfg(feature = "twofactor-in")]
 #[cfg_attr(docsrs, doc(cfg(feature = "twofactor-in")))]
-pub mod twofactor;
+pub mod twofactor_in;
 pub mod verifier;
 #[cfg(feature = "verihubs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "verihubs")))]
@@ -78,6 +91,8 @@ pub mod verihubs;
 mod warn;
 pub mod web;
 
+#[cfg(any(feature = "verihubs", feature = "octopush"))]
+pub use answer::ResponseCode;
 pub use async_trait::async_trait;
 pub use code::{CodeError, OtpCode};
 pub use failover::{Failover, FailoverError};
@@ -92,13 +107,11 @@ pub use provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
     SmsReceipt, SmsSender, Ticket, Verdict,
 };
-#[cfg(any(feature = "verihubs", feature = "octopush"))]
-pub use response::ResponseCode;
 pub use store::VerificationStore;
 pub use token::{KeyRing, PhoneProof, SigningKey, TokenError};
 #[cfg(feature = "twofactor-in")]
 #[cfg_attr(docsrs, doc(cfg(feature = "twofactor-in")))]
-pub use twofactor::{TwoFactorClient, TwoFactorError, TwoFactorOtp};
+pub use twofactor_in::{TwoFactorInClient, TwoFactorInError, TwoFactorInProvider};
 pub use verifier::{
     BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
     VerifyError,

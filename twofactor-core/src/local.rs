@@ -24,10 +24,11 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::code::OtpCode;
+use crate::phone::PhoneNumber;
 use crate::provider::{
-    CodeMessage, OtpProvider, ProviderError, SendOptions, SmsSender, Ticket, Verdict,
+    Channel, CodeMessage, OtpProvider, ProviderError, SendOptions, SmsSender, Ticket, Verdict,
 };
-use crate::{Channel, OtpCode, PhoneNumber};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -136,7 +137,7 @@ pub struct CodeHasher {
 
 impl CodeHasher {
     /// A hasher keyed with `key` (32 bytes; derive it from your signing key with
-    /// [`SigningKey::derive`](crate::SigningKey::derive) so that every app instance agrees).
+    /// [`SigningKey::derive`](crate::token::SigningKey::derive) so that every app instance agrees).
     pub fn new(key: [u8; 32]) -> Self {
         // HMAC accepts keys of any length.
         let mac = HmacSha256::new_from_slice(&key).unwrap_or_else(|_| unreachable!());
@@ -310,7 +311,7 @@ impl<S: SmsSender> OtpProvider for LocalOtp<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PhoneParser;
+    use crate::phone::PhoneParser;
 
     fn phone(s: &str) -> PhoneNumber {
         PhoneParser::default().parse(s).unwrap()

@@ -30,10 +30,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::code::OtpCode;
+use crate::phone::PhoneNumber;
 use crate::provider::{
-    OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
+    Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
 };
-use crate::{Channel, OtpCode, PhoneNumber};
 
 /// One code the mock "sent".
 #[derive(Debug, Clone, PartialEq, Eq)]

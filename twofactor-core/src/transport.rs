@@ -165,7 +165,7 @@ impl Clients {
 }
 
 /// Which part of an HTTP exchange failed (shared by every provider; 2Factor's
-/// [`TwoFactorError::Transport`](crate::twofactor::TwoFactorError::Transport) names it).
+/// [`TwoFactorInError::Transport`](crate::twofactor_in::TwoFactorInError::Transport) names it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportFailure {

@@ -49,7 +49,7 @@ async fn an_api_key_selects_2factor_in_either_mode() {
     let s = settings(&key).unwrap();
     assert!(matches!(
         s.provider,
-        ProviderSettings::TwoFactor {
+        ProviderSettings::TwoFactorIn {
             otp_mode: OtpMode::Provider,
             ..
         }
@@ -67,7 +67,7 @@ async fn an_api_key_selects_2factor_in_either_mode() {
     .unwrap();
     assert!(matches!(
         &local.provider,
-        ProviderSettings::TwoFactor {
+        ProviderSettings::TwoFactorIn {
             otp_mode: OtpMode::Local,
             template: Some(t),
             ..

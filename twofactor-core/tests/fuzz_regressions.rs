@@ -61,7 +61,7 @@ async fn answering(status: u16, body: serde_json::Value) -> MockServer {
     server
 }
 
-/// `verihubs_response`: a `code` that is no code once its control characters are dropped
+/// `verihubs_answer`: a `code` that is no code once its control characters are dropped
 /// (`"\u007f246"` read as 246) or that is not an integer (`250.5`, read as absent so that the
 /// message decided) verified.
 #[tokio::test]
@@ -84,7 +84,7 @@ async fn verihubs_an_unreadable_code_is_no_match() {
     }
 }
 
-/// `octopush_response`: a 5xx whose body carries a documented return code was an explicit
+/// `octopush_answer`: a 5xx whose body carries a documented return code was an explicit
 /// refusal ("not sent"), so the engine gave the cooldown back and failover sent another SMS.
 #[tokio::test]
 async fn octopush_a_server_error_with_a_return_code_may_have_sent() {

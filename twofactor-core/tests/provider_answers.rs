@@ -1,12 +1,12 @@
 //! What the three providers make of an answer, side by side: one limit on the body they read,
-//! and one cleaner for the provider text they keep in an error (the crate's `response` module).
+//! and one cleaner for the provider text they keep in an error (the crate's `answer` module).
 //! A difference between the providers here is a regression.
 
 use std::sync::Arc;
 
 use serde_json::json;
 use twofactor_core::octopush::OctopushProvider;
-use twofactor_core::twofactor::{TwoFactorClient, TwoFactorOtp};
+use twofactor_core::twofactor_in::{TwoFactorInClient, TwoFactorInProvider};
 use twofactor_core::verihubs::VerihubsProvider;
 use twofactor_core::{Delivery, OtpProvider, PhoneNumber, ProviderErrorKind, SendOptions};
 use wiremock::matchers::any;
@@ -19,17 +19,17 @@ const MAX_TEXT_CHARS: usize = 200;
 
 #[derive(Debug, Clone, Copy)]
 enum Which {
-    TwoFactor,
+    TwoFactorIn,
     Verihubs,
     Octopush,
 }
 
-const ALL: [Which; 3] = [Which::TwoFactor, Which::Verihubs, Which::Octopush];
+const ALL: [Which; 3] = [Which::TwoFactorIn, Which::Verihubs, Which::Octopush];
 
 fn provider(which: Which, server: &MockServer) -> Arc<dyn OtpProvider> {
     match which {
-        Which::TwoFactor => Arc::new(TwoFactorOtp::new(
-            TwoFactorClient::builder(KEY)
+        Which::TwoFactorIn => Arc::new(TwoFactorInProvider::new(
+            TwoFactorInClient::builder(KEY)
                 .base_url(server.uri())
                 .build()
                 .unwrap(),
@@ -52,7 +52,7 @@ fn provider(which: Which, server: &MockServer) -> Arc<dyn OtpProvider> {
 /// A refusal carrying `words` where each provider puts its words.
 fn refusal(which: Which, words: &str) -> ResponseTemplate {
     let body = match which {
-        Which::TwoFactor => json!({"Status": "Error", "Details": words}),
+        Which::TwoFactorIn => json!({"Status": "Error", "Details": words}),
         Which::Verihubs => json!({"message": words}),
         Which::Octopush => json!({"code": 999, "message": words}),
     };
@@ -113,7 +113,7 @@ async fn every_provider_reads_a_body_up_to_the_one_limit() {
     let padding = "p".repeat(200 * 1024);
     for which in ALL {
         let body = match which {
-            Which::TwoFactor => {
+            Which::TwoFactorIn => {
                 json!({"Status": "Error", "Details": "Invalid Phone Number", "pad": padding})
             }
             Which::Verihubs => json!({"message": "Msisdn invalid", "pad": padding}),

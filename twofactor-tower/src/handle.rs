@@ -18,7 +18,6 @@ use twofactor_core::web::{
 };
 
 use crate::hooks::{ErasedHooks, Hooks};
-use crate::manager::TwoFactorManagerLayer;
 use crate::response::into_axum;
 
 /// Phone verification for an axum (or any tower) app: the engine, its HTTP settings and the
@@ -130,11 +129,6 @@ impl TwoFactor {
         Self::from_contract(self.inner.contract.clone(), Some(Arc::new(hooks)))
     }
 
-    /// The app-level layer: install it once, outermost, so that every route sees this handle.
-    pub fn layer(&self) -> TwoFactorManagerLayer {
-        TwoFactorManagerLayer::new(self.clone())
-    }
-
     /// The engine.
     pub fn verifier(&self) -> &PhoneVerifier {
         self.inner.contract.verifier()
@@ -151,10 +145,10 @@ impl TwoFactor {
     }
 
     /// The OpenAPI 3.1 document of the endpoints mounted under `prefix`, with this handle's
-    /// cookie settings: merge it into the app's own (`OpenApi::merge`). See [`crate::openapi`].
+    /// cookie settings: merge it into the app's own (`OpenApi::merge`). See [`twofactor_core::web::openapi`].
     #[cfg(feature = "openapi")]
     #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
-    pub fn openapi(&self, prefix: &str) -> crate::openapi::utoipa::openapi::OpenApi {
+    pub fn openapi(&self, prefix: &str) -> twofactor_core::web::openapi::utoipa::openapi::OpenApi {
         self.inner.contract.openapi(prefix)
     }
 

@@ -22,7 +22,7 @@ use crate::verified_phone::VerifiedPhone;
 ///   keeps the code consumed: only the one request that consumed a code runs this hook, so its
 ///   side effects happen once per code.
 ///
-/// Both default to accepting. Install them with [`TwoFactorBuilder::hooks`](crate::TwoFactorBuilder::hooks).
+/// Both default to accepting. Install them with [`TwoFactorBuilder::hooks`](crate::handle::TwoFactorBuilder::hooks).
 ///
 /// ```
 /// use twofactor_tower::{Approval, Hooks, Refusal, SendPreview, VerifiedPhone};

@@ -101,7 +101,7 @@ pub use twofactor_core::token::{KeyRing, PhoneProof, SigningKey, TokenError};
 /// The 2Factor.in provider and client.
 #[cfg(feature = "twofactor-in")]
 #[cfg_attr(docsrs, doc(cfg(feature = "twofactor-in")))]
-pub use twofactor_core::twofactor as twofactor_in;
+pub use twofactor_core::twofactor_in;
 pub use twofactor_core::verifier::{
     BuildError, Context, PhoneVerifier, PhoneVerifierBuilder, SendError, Sent, Verified,
     VerifyError,

@@ -30,12 +30,12 @@ use crate::verified_phone::VerifiedPhone;
 /// under the prefix 404 `not_found`, both in the contract's JSON. The router has no state of
 /// its own: it nests into a router of any state type and finds the [`TwoFactor`] the app-level
 /// [`layer`](TwoFactor::layer) put in the request (without it, the opaque 500, logged with the
-/// fix). Gate who may ask for a code with [`Hooks::before_send`](crate::Hooks::before_send);
+/// fix). Gate who may ask for a code with [`Hooks::before_send`](crate::hooks::Hooks::before_send);
 /// mount fewer endpoints with [`router_with`].
 ///
 /// The client address for the per-address caps is the peer's: serve the app with
 /// `into_make_service_with_connect_info::<SocketAddr>()` (without it the caps cannot apply, and
-/// a warning says so), or trust your proxy (see [`TrustedProxies`](crate::TrustedProxies)).
+/// a warning says so), or trust your proxy (see [`TrustedProxies`](twofactor_core::web::TrustedProxies)).
 pub fn router<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,

@@ -9,10 +9,10 @@ use twofactor_core::token::PhoneProof;
 
 /// The proof that the request's user verified a phone number: `async fn h(phone: VerifiedPhone)`.
 ///
-/// Behind [`RequireVerifiedPhoneLayer`](crate::RequireVerifiedPhoneLayer) it is the proof the
+/// Behind [`RequireVerifiedPhoneLayer`](crate::guard::RequireVerifiedPhoneLayer) it is the proof the
 /// guard already checked; elsewhere it checks the request itself (the app's session in session
-/// mode, else the bearer token, else the cookie), with the [`TwoFactor`](crate::TwoFactor) that the app-level
-/// [`layer`](crate::TwoFactor::layer) put in the request: no state to pass, no `FromRef` to write.
+/// mode, else the bearer token, else the cookie), with the [`TwoFactor`](crate::handle::TwoFactor) that the app-level
+/// [`layer`](crate::handle::TwoFactor::layer) put in the request: no state to pass, no `FromRef` to write.
 /// A request without a valid proof is answered with the contract's 401; take
 /// `Option<VerifiedPhone>` to handle that yourself.
 ///

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use twofactor_core::policy::Policy;
-use twofactor_core::twofactor::{TwoFactorClient, TwoFactorOtp};
+use twofactor_core::twofactor_in::{TwoFactorInClient, TwoFactorInProvider};
 use twofactor_core::verifier::PhoneVerifier;
 use twofactor_core::web::{Contract, WebConfig};
 
@@ -267,11 +267,11 @@ async fn legit_user(addr: SocketAddr, fake: Fake, i: usize, at: Instant) -> Fate
 /// The demo's engine as a deployment runs it: the default policy and store, provider mode
 /// against the fake, one trusted proxy hop.
 fn demo(fake: &Fake) -> Contract {
-    let client = TwoFactorClient::builder(fake_2factor::API_KEY)
+    let client = TwoFactorInClient::builder(fake_2factor::API_KEY)
         .base_url(format!("http://{}", fake.addr))
         .build()
         .expect("2Factor client");
-    let verifier = PhoneVerifier::builder(TwoFactorOtp::new(client))
+    let verifier = PhoneVerifier::builder(TwoFactorInProvider::new(client))
         .policy(Policy::default())
         .keys(servers::keys())
         .build()

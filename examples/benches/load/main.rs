@@ -38,7 +38,7 @@ use client::{Outcome, Repeat, Request, Script};
 use twofactor_core::local::LocalOtp;
 use twofactor_core::store::postgres::Durability;
 use twofactor_core::transport::HttpOptions;
-use twofactor_core::twofactor::{TwoFactorClient, TwoFactorOtp};
+use twofactor_core::twofactor_in::{TwoFactorInClient, TwoFactorInProvider};
 use twofactor_core::verifier::Context;
 
 /// How long and how hard.
@@ -417,12 +417,12 @@ fn provider_part(
     } else {
         HttpOptions::default()
     };
-    let client = TwoFactorClient::builder(fake_2factor::API_KEY)
+    let client = TwoFactorInClient::builder(fake_2factor::API_KEY)
         .base_url(format!("http://{}", fake.addr))
         .http(http)
         .build()
         .expect("2Factor client");
-    let tf = servers::two_factor(TwoFactorOtp::new(client));
+    let tf = servers::two_factor(TwoFactorInProvider::new(client));
     // Part d's target is absolute, so the app gets the machine's cores, as in production.
     let workers = std::env::var("LOAD_D_WORKERS")
         .ok()

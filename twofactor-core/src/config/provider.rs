@@ -28,7 +28,7 @@ use crate::token::KeyRing;
 #[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
 use crate::transport::HttpOptions;
 #[cfg(feature = "twofactor-in")]
-use crate::twofactor::{TwoFactorClient, TwoFactorOtp};
+use crate::twofactor_in::{TwoFactorInClient, TwoFactorInProvider};
 #[cfg(feature = "verihubs")]
 use crate::verihubs::VerihubsProvider;
 
@@ -37,7 +37,7 @@ use crate::verihubs::VerihubsProvider;
 #[non_exhaustive]
 pub enum ProviderKind {
     /// 2Factor.in.
-    TwoFactor,
+    TwoFactorIn,
     /// Verihubs.
     Verihubs,
     /// Octopush.
@@ -49,7 +49,7 @@ pub enum ProviderKind {
 impl fmt::Display for ProviderKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::TwoFactor => "2factor",
+            Self::TwoFactorIn => "2factor",
             Self::Verihubs => "verihubs",
             Self::Octopush => "octopush",
             Self::Console => "console",
@@ -77,7 +77,7 @@ pub enum OtpMode {
 pub enum ProviderSettings {
     /// 2Factor.in (`2factor`; the default when `TWOFACTOR_API_KEY` is set).
     #[non_exhaustive]
-    TwoFactor {
+    TwoFactorIn {
         /// `TWOFACTOR_API_KEY`.
         api_key: Option<SecretString>,
         /// `TWOFACTOR_BASE_URL` (default `https://2factor.in`).
@@ -121,10 +121,10 @@ impl ProviderSettings {
             .get("TWOFACTOR_PROVIDER")
             .map(|p| p.to_ascii_lowercase())
         {
-            None if twofactor_api_key.is_some() => ProviderKind::TwoFactor,
+            None if twofactor_api_key.is_some() => ProviderKind::TwoFactorIn,
             None => ProviderKind::Console,
             Some(p) => match p.as_str() {
-                "2factor" | "twofactor" => ProviderKind::TwoFactor,
+                "2factor" | "twofactor" => ProviderKind::TwoFactorIn,
                 "verihubs" => ProviderKind::Verihubs,
                 "octopush" => ProviderKind::Octopush,
                 "console" => ProviderKind::Console,
@@ -151,7 +151,7 @@ impl ProviderSettings {
             }
         };
         Ok(match kind {
-            ProviderKind::TwoFactor => Self::TwoFactor {
+            ProviderKind::TwoFactorIn => Self::TwoFactorIn {
                 api_key: twofactor_api_key,
                 base_url: env
                     .get("TWOFACTOR_BASE_URL")
@@ -180,7 +180,7 @@ impl ProviderSettings {
     /// Which provider.
     pub fn kind(&self) -> ProviderKind {
         match self {
-            Self::TwoFactor { .. } => ProviderKind::TwoFactor,
+            Self::TwoFactorIn { .. } => ProviderKind::TwoFactorIn,
             Self::Verihubs { .. } => ProviderKind::Verihubs,
             Self::Octopush { .. } => ProviderKind::Octopush,
             Self::Console => ProviderKind::Console,
@@ -191,12 +191,12 @@ impl ProviderSettings {
     pub(super) fn build(&self, context: &Context<'_>) -> Result<Arc<dyn OtpProvider>, ConfigError> {
         match self {
             Self::Console => Ok(Arc::new(context.otp(ConsoleSms::new()))),
-            Self::TwoFactor {
+            Self::TwoFactorIn {
                 api_key,
                 base_url,
                 template,
                 otp_mode,
-            } => twofactor(api_key, base_url, template.as_deref(), *otp_mode, context),
+            } => twofactor_in(api_key, base_url, template.as_deref(), *otp_mode, context),
             Self::Verihubs {
                 app_id,
                 api_key,
@@ -284,7 +284,7 @@ impl Vars {
 }
 
 #[cfg(feature = "twofactor-in")]
-fn twofactor(
+fn twofactor_in(
     api_key: &Option<SecretString>,
     base_url: &str,
     template: Option<&str>,
@@ -301,7 +301,7 @@ fn twofactor(
         var: VARS.api_key,
         why: "for TWOFACTOR_PROVIDER=2factor",
     })?;
-    let mut builder = TwoFactorClient::builder(key)
+    let mut builder = TwoFactorInClient::builder(key)
         .base_url(base_url)
         .http(context.http());
     if let Some(template) = template {
@@ -309,13 +309,13 @@ fn twofactor(
     }
     let client = builder.build().map_err(|e| VARS.refused(e))?;
     Ok(match otp_mode {
-        OtpMode::Provider => Arc::new(TwoFactorOtp::new(client)),
+        OtpMode::Provider => Arc::new(TwoFactorInProvider::new(client)),
         OtpMode::Local => Arc::new(context.otp(client)),
     })
 }
 
 #[cfg(not(feature = "twofactor-in"))]
-fn twofactor(
+fn twofactor_in(
     _: &Option<SecretString>,
     _: &str,
     _: Option<&str>,

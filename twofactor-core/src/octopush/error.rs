@@ -7,6 +7,9 @@ use crate::client_error::{ClientError, ClientSetting, provider_error};
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
 use crate::transport::answer_delivery;
 
+/// The provider's name in errors, logs and events.
+pub const NAME: &str = "octopush";
+
 /// A value of an Octopush request that [`OctopushError::InvalidParameter`] refuses: a body
 /// field of generate or validate, one of the two credential headers, or the HTTP client itself.
 /// Typed, so that a caller (configuration, the engine's mapping to
@@ -324,7 +327,7 @@ impl OctopushError {
 }
 
 impl ClientError for OctopushError {
-    const PROVIDER: &'static str = super::NAME;
+    const PROVIDER: &'static str = NAME;
 
     fn engine_kind(&self) -> ProviderErrorKind {
         self.kind()

@@ -81,16 +81,16 @@ use async_trait::async_trait;
 use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::answer::{Body, clean_text};
 use crate::base_url;
 use crate::code::OtpCode;
 use crate::phone::PhoneNumber;
 use crate::provider::{
     Channel, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
 };
-use crate::response::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
 
-pub use error::{OctopushError, OctopushParameter};
+pub use error::{NAME, OctopushError, OctopushParameter};
 pub use options::{
     CODE_LENGTH, CODE_PLACEHOLDER, DEFAULT_TEXT, MAX_WRONG_ATTEMPTS, OctopushChannel,
     OctopushOtpOptions, SENDER_CHARS, TEXT_CHARS, VALIDITY_PERIOD, VoiceGender, VoiceLanguage,
@@ -99,9 +99,6 @@ pub use request::{
     OctopushGenerateRequest, OctopushGenerateResponse, OctopushValidateRequest,
     OctopushValidateTarget,
 };
-
-/// The provider's name in errors, logs and events.
-pub const NAME: &str = "octopush";
 
 /// Octopush's production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.octopush.com/v1/public";
@@ -341,7 +338,7 @@ impl OctopushProvider {
         }
         Err(match code {
             // A 5xx may have sent the message whatever its body says (found by the
-            // `octopush_response` fuzz target: a 503 with a documented code read as "not sent").
+            // `octopush_answer` fuzz target: a 503 with a documented code read as "not sent").
             Some(code) if answer.status < 500 => self.code_error(answer, code, message()),
             code => OctopushError::from_status(answer.status, code, message()),
         })

@@ -12,7 +12,7 @@
 //! packed only if unpacking gives back exactly the same text, so the store still returns
 //! tickets verbatim.
 //!
-//! [`CodeHasher`]: crate::CodeHasher
+//! [`CodeHasher`]: crate::local::CodeHasher
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

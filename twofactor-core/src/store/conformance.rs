@@ -41,8 +41,8 @@ use super::{
     Limit, Pending, Revocation, RevocationCursor, SendAttempt, SendDecision, SendLimits,
     VerificationStore,
 };
-use crate::provider::Channel;
-use crate::{PhoneNumber, Ticket};
+use crate::phone::PhoneNumber;
+use crate::provider::{Channel, Ticket};
 
 const HOUR: u64 = 3_600_000;
 const MINUTE: u64 = 60_000;

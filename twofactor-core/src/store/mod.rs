@@ -64,9 +64,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::phone::PhoneNumber;
 use crate::policy::{Policy, SEND_WINDOW};
-use crate::provider::Channel;
-use crate::{PhoneNumber, Ticket};
+use crate::provider::{Channel, Ticket};
 
 #[cfg(feature = "moka")]
 mod compact;

@@ -19,9 +19,9 @@ use super::{
     RevocationCursor, SendAttempt, SendDecision, StoreError, VerificationStore, conversion_refuses,
     number_range, window_wait,
 };
+use crate::phone::PhoneNumber;
 use crate::policy::{Policy, SEND_WINDOW};
-use crate::provider::Channel;
-use crate::{PhoneNumber, Ticket};
+use crate::provider::{Channel, Ticket};
 
 /// Default number of phones kept.
 const DEFAULT_MAX_PHONES: u64 = 1_000_000;

@@ -43,7 +43,7 @@
 //! | `schema_version` | applied schema version | — |
 //!
 //! Codes are never stored: the ticket is the provider's session id or, for codes checked
-//! locally, a keyed hash ([`LocalOtp`](crate::LocalOtp)). Tickets are read back, never logged.
+//! locally, a keyed hash ([`LocalOtp`](crate::local::LocalOtp)). Tickets are read back, never logged.
 //!
 //! ## Migrations
 //!
@@ -185,8 +185,8 @@ use super::{
     Country, FinishOutcome, Limit, Pending, Revocation, RevocationBatch, RevocationCursor,
     SendAttempt, SendDecision, StoreError, VerificationStore, number_range,
 };
-use crate::provider::Channel;
-use crate::{PhoneNumber, Ticket};
+use crate::phone::PhoneNumber;
+use crate::provider::{Channel, Ticket};
 
 /// The default schema.
 pub const DEFAULT_SCHEMA: &str = "twofactor";

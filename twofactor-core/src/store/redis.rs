@@ -51,7 +51,7 @@
 //! revocation stream only what has not expired (each `revoke` forgets up to 1000 expired
 //! entries, and both keys go when the last one expires).
 //! Codes are never stored: the ticket is the provider's session id or, for codes checked
-//! locally, a keyed hash ([`LocalOtp`](crate::LocalOtp)). Tickets are read back, never logged.
+//! locally, a keyed hash ([`LocalOtp`](crate::local::LocalOtp)). Tickets are read back, never logged.
 //!
 //! # Steps and round trips
 //!
@@ -219,18 +219,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::{RedisError, Script, ScriptInvocation, Value};
+use redis::{Script, ScriptInvocation, Value};
 use secrecy::SecretString;
 
-use self::connection::{Connection, Target};
+use self::connection::{BadConfig, Connection, Target, redis_error};
 
 use super::{
     AttemptDecision, AttemptLimits, AttemptResult, CONVERSION_WINDOW_MS, ConversionFigures,
     Country, FinishOutcome, Limit, Pending, Revocation, RevocationBatch, RevocationCursor,
     SendAttempt, SendDecision, StoreError, VerificationStore, number_range,
 };
-use crate::provider::Channel;
-use crate::{PhoneNumber, Ticket};
+use crate::phone::PhoneNumber;
+use crate::provider::{Channel, Ticket};
 
 mod connection;
 
@@ -245,11 +245,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Durations handed to the scripts are capped at a century: the scripts compute in doubles,
 /// exact to 2^53 milliseconds, and Redis refuses TTLs past 2^63.
 const MAX_SPAN_MS: u64 = 100 * 365 * 24 * 3_600_000;
-/// How long sent data may stay unacknowledged before the kernel drops the connection (Linux).
-#[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Idle time before keep-alive probes (also keeps middleboxes from dropping an idle flow).
-const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
 
 const PRELUDE: &str = include_str!("redis/prelude.lua");
 
@@ -283,30 +278,6 @@ pub enum Eviction {
     },
     /// The server would not say (`INFO` and `CONFIG` both refused).
     Unknown,
-}
-
-/// A failed Redis call; the operation names the store step. Redis errors carry no URL.
-#[derive(Debug, thiserror::Error)]
-#[error("redis {op} failed")]
-struct RedisFailure {
-    op: &'static str,
-    #[source]
-    source: RedisError,
-}
-
-/// The configuration itself is unusable.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct BadConfig(&'static str);
-
-fn redis_error(op: &'static str) -> impl FnOnce(RedisError) -> StoreError {
-    move |source| {
-        if source.is_timeout() {
-            StoreError::Timeout
-        } else {
-            StoreError::unavailable(RedisFailure { op, source })
-        }
-    }
 }
 
 fn corrupt(op: &str) -> StoreError {
@@ -719,16 +690,6 @@ impl RedisStoreBuilder {
             server: server.into(),
         })
     }
-}
-
-fn tcp_settings() -> redis::io::tcp::TcpSettings {
-    use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
-    let settings = TcpSettings::default()
-        .set_nodelay(true)
-        .set_keepalive(TcpKeepalive::new().with_time(TCP_KEEPALIVE));
-    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-    let settings = settings.set_user_timeout(TCP_USER_TIMEOUT);
-    settings
 }
 
 fn span(ms: u64) -> u64 {

@@ -24,7 +24,7 @@ use std::cell::RefCell;
 
 use subtle::ConstantTimeEq;
 
-use super::{PhoneProof, TOKEN_LEN};
+use super::proof::{PhoneProof, TOKEN_LEN};
 
 /// Entries per thread. A power of two; enough for the users a worker thread serves in a burst,
 /// and a miss costs only the full check.

@@ -7,6 +7,9 @@ use crate::client_error::{ClientError, ClientSetting, provider_error};
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
 use crate::transport::answer_delivery;
 
+/// The provider's name in errors, logs and events.
+pub const NAME: &str = "verihubs";
+
 /// A value that [`VerihubsError::InvalidParameter`] refuses: a body field of send or verify,
 /// one of the two credential headers, a field of the delivery callback's query, or the HTTP
 /// client itself. Typed, so that a caller (configuration) decides on the parameter, never on
@@ -239,7 +242,7 @@ impl VerihubsError {
 }
 
 impl ClientError for VerihubsError {
-    const PROVIDER: &'static str = super::NAME;
+    const PROVIDER: &'static str = NAME;
 
     fn engine_kind(&self) -> ProviderErrorKind {
         self.kind()

@@ -79,6 +79,7 @@
 //! ```
 
 mod callback;
+mod channel;
 mod error;
 mod request;
 
@@ -89,25 +90,23 @@ use async_trait::async_trait;
 use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::answer::{Body, clean_text};
 use crate::base_url;
 use crate::code::{MAX_CODE_LEN, OtpCode};
 use crate::phone::PhoneNumber;
 use crate::provider::{
     Channel, Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, Ticket, Verdict,
 };
-use crate::response::{Body, clean_text};
 use crate::transport::{HttpOptions, transport_error};
 
-pub use crate::response::ResponseCode;
+pub use crate::answer::ResponseCode;
 pub use callback::{VerihubsCallback, VerihubsDeliveryStatus};
-pub use error::{VerihubsError, VerihubsParameter};
+pub use channel::{VerihubsChannel, VerihubsChannelKind};
+pub use error::{NAME, VerihubsError, VerihubsParameter};
 pub use request::{
     OTP_PLACEHOLDER, VerihubsSendRequest, VerihubsSendResponse, VerihubsVerifyRequest,
     VerihubsVerifyResponse,
 };
-
-/// The provider's name in errors, logs and events.
-pub const NAME: &str = "verihubs";
 
 /// Verihubs' production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.verihubs.com";
@@ -127,73 +126,6 @@ pub mod sandbox {
     pub const BLOCKED: u64 = 6282123060005;
     /// 429 "Too many request in the allowed time frame".
     pub const TOO_MANY_REQUESTS: u64 = 6282123060006;
-}
-
-/// How Verihubs delivers the code.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum VerihubsChannel {
-    /// A text message (`/v2/otp/…`).
-    #[default]
-    Sms,
-    /// A WhatsApp message from an approved template (`/v2/whatsapp/otp/…`).
-    WhatsApp {
-        /// The template's language (`id`, `en`, `en_US`); required by Verihubs.
-        lang_code: String,
-        /// The approved template's name; `None` for the one set in the dashboard.
-        template_name: Option<String>,
-    },
-}
-
-impl VerihubsChannel {
-    /// WhatsApp with a language and, optionally, a template name.
-    pub fn whatsapp(lang_code: impl Into<String>, template_name: Option<String>) -> Self {
-        Self::WhatsApp {
-            lang_code: lang_code.into(),
-            template_name,
-        }
-    }
-
-    /// SMS or WhatsApp, without the WhatsApp settings.
-    pub fn kind(&self) -> VerihubsChannelKind {
-        match self {
-            Self::Sms => VerihubsChannelKind::Sms,
-            Self::WhatsApp { .. } => VerihubsChannelKind::WhatsApp,
-        }
-    }
-}
-
-/// SMS or WhatsApp: what verify and delivery callbacks need to know of a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum VerihubsChannelKind {
-    /// SMS.
-    #[default]
-    Sms,
-    /// WhatsApp.
-    WhatsApp,
-}
-
-impl VerihubsChannelKind {
-    /// `"sms"` or `"whatsapp"`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Sms => "sms",
-            Self::WhatsApp => "whatsapp",
-        }
-    }
-
-    fn path(&self) -> &'static str {
-        match self {
-            Self::Sms => "/v2/otp",
-            Self::WhatsApp => "/v2/whatsapp/otp",
-        }
-    }
-}
-
-impl fmt::Display for VerihubsChannelKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Configures a [`VerihubsProvider`]; from [`VerihubsProvider::builder`].

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
+use crate::answer::ResponseCode;
 use crate::code::OtpCode;
 use crate::phone::PhoneNumber;
-use crate::response::ResponseCode;
 
+use super::channel::{VerihubsChannel, VerihubsChannelKind};
 use super::error::{VerihubsError, VerihubsParameter};
-use super::{VerihubsChannel, VerihubsChannelKind};
 
 /// The placeholder Verihubs replaces with the code in an SMS template.
 pub const OTP_PLACEHOLDER: &str = "$OTP";

@@ -10,16 +10,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::config::{ProofStorage, WebConfig};
 use super::errors::{ErrorCode, GuardRejection};
 use super::hooks::{Approval, Refusal, SendPreview};
 use super::request::{SendBody, VerifyBody, announces_too_large, parse_json, token};
-use super::response::{ErrorExtras, WebResponse};
+use super::response::{ErrorExtras, WebResponse, append_fields};
 use crate::outcome::{SendError, VerifyError, retry_secs};
 use crate::provider::ProviderErrorKind;
 use crate::token::PhoneProof;
@@ -176,7 +174,7 @@ pub(crate) enum StatusBody {
 #[cfg_attr(feature = "openapi", schema(as = twofactor::StatusVerified))]
 pub(crate) struct StatusVerified {
     /// Always `true` in this shape.
-    #[cfg_attr(feature = "openapi", schema(schema_with = super::openapi::always_true))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = always_true))]
     pub(crate) verified: bool,
     /// The verified phone, E.164.
     #[cfg_attr(feature = "openapi", schema(example = "+919812345678"))]
@@ -193,33 +191,8 @@ pub(crate) struct StatusVerified {
 #[cfg_attr(feature = "openapi", schema(as = twofactor::StatusUnverified))]
 pub(crate) struct StatusUnverified {
     /// Always `false` in this shape.
-    #[cfg_attr(feature = "openapi", schema(schema_with = super::openapi::always_false))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = always_false))]
     pub(crate) verified: bool,
-}
-
-/// `body` (a serialized JSON object) with `fields` appended, in their order.
-pub(crate) fn append_fields<'a>(
-    body: &[u8],
-    fields: impl Iterator<Item = (&'a str, &'a Value)>,
-) -> Bytes {
-    let mut out = body.to_vec();
-    if out.last() != Some(&b'}') {
-        return Bytes::from(out);
-    }
-    out.pop();
-    let mut empty = out.last() == Some(&b'{');
-    for (name, value) in fields {
-        if !empty {
-            out.push(b',');
-        }
-        empty = false;
-        // A string and a JSON value always serialize.
-        let _ = serde_json::to_writer(&mut out, name);
-        out.push(b':');
-        let _ = serde_json::to_writer(&mut out, value);
-    }
-    out.push(b'}');
-    Bytes::from(out)
 }
 
 impl Contract {
@@ -248,14 +221,6 @@ impl Contract {
     /// The HTTP configuration.
     pub fn config(&self) -> &WebConfig {
         &self.inner.config
-    }
-
-    /// The OpenAPI document of these endpoints mounted under `prefix`, with this contract's
-    /// cookie settings (see [`openapi::document_for`](super::openapi::document_for)).
-    #[cfg(feature = "openapi")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
-    pub fn openapi(&self, prefix: &str) -> utoipa::openapi::OpenApi {
-        super::openapi::document_for(prefix, &self.inner.config)
     }
 
     /// The grouped client address of a request (see the `client_addr` docs). Without a peer
@@ -616,4 +581,25 @@ pub fn verify_error(e: &VerifyError) -> WebResponse {
         VerifyError::StoreUnavailable(_) => WebResponse::unavailable(),
         _ => WebResponse::error(e.code(), &message),
     }
+}
+
+// The `verified` field's schemas (constant booleans) of the status body's two shapes.
+/// The schema of a `verified` that is always `true` (a status body's first shape).
+#[cfg(feature = "openapi")]
+fn always_true() -> utoipa::openapi::schema::Schema {
+    constant_bool(true)
+}
+
+/// The schema of a `verified` that is always `false` (a status body's second shape).
+#[cfg(feature = "openapi")]
+fn always_false() -> utoipa::openapi::schema::Schema {
+    constant_bool(false)
+}
+
+#[cfg(feature = "openapi")]
+fn constant_bool(value: bool) -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([value]))
+        .into()
 }

@@ -15,7 +15,7 @@
 use http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::response::{ErrorExtras, WebResponse};
+use super::response::{ErrorExtras, WebResponse, append_fields};
 use crate::phone::PhoneNumber;
 use crate::provider::Channel;
 
@@ -178,7 +178,7 @@ impl Refusal {
             ErrorExtras::default(),
         );
         if !self.fields.is_empty() {
-            response.body = super::contract::append_fields(
+            response.body = append_fields(
                 &response.body,
                 self.fields.iter().map(|(k, v)| (k.as_str(), v)),
             );

@@ -67,7 +67,7 @@ pub use utoipa;
 
 use super::config::{ProofStorage, WebConfig};
 use super::contract::{
-    Endpoint, SentBody, StatusBody, StatusUnverified, StatusVerified, VerifiedBody,
+    Contract, Endpoint, SentBody, StatusBody, StatusUnverified, StatusVerified, VerifiedBody,
 };
 use super::errors::ErrorCode;
 use super::request::{MAX_BODY, SendBody, VerifyBody};
@@ -591,19 +591,13 @@ fn regex_escape(name: &str) -> String {
     out
 }
 
-/// The schema of a `verified` that is always `true` (a status body's first shape).
-pub(crate) fn always_true() -> Schema {
-    constant_bool(true)
-}
-
-/// The schema of a `verified` that is always `false` (a status body's second shape).
-pub(crate) fn always_false() -> Schema {
-    constant_bool(false)
-}
-
-fn constant_bool(value: bool) -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::Boolean)
-        .enum_values(Some([value]))
-        .into()
+// The contract's `openapi` method lives here, apart from the rest of `Contract`'s impl: the
+// document is built from the contract's body types, so this file imports `contract.rs` and
+// `contract.rs` never imports this one.
+impl Contract {
+    /// The OpenAPI document of these endpoints mounted under `prefix`, with this contract's
+    /// cookie settings (see [`document_for`]).
+    pub fn openapi(&self, prefix: &str) -> utoipa::openapi::OpenApi {
+        document_for(prefix, self.config())
+    }
 }

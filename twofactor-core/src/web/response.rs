@@ -3,6 +3,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Serialize;
+use serde_json::Value;
 
 use super::errors::{ErrorCode, GuardRejection};
 
@@ -193,4 +194,29 @@ impl GuardRejection {
     pub fn response(&self) -> WebResponse {
         WebResponse::rejected(*self)
     }
+}
+
+/// `body` (a serialized JSON object) with `fields` appended, in their order.
+pub(crate) fn append_fields<'a>(
+    body: &[u8],
+    fields: impl Iterator<Item = (&'a str, &'a Value)>,
+) -> Bytes {
+    let mut out = body.to_vec();
+    if out.last() != Some(&b'}') {
+        return Bytes::from(out);
+    }
+    out.pop();
+    let mut empty = out.last() == Some(&b'{');
+    for (name, value) in fields {
+        if !empty {
+            out.push(b',');
+        }
+        empty = false;
+        // A string and a JSON value always serialize.
+        let _ = serde_json::to_writer(&mut out, name);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut out, value);
+    }
+    out.push(b'}');
+    Bytes::from(out)
 }

@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::error::Error;
 use std::time::Duration;
 use twofactor_core::transport::HttpOptions;
-use twofactor_core::twofactor::{TwoFactorClient, TwoFactorClientBuilder};
+use twofactor_core::twofactor_in::{TwoFactorInClient, TwoFactorInClientBuilder};
 use twofactor_core::{OtpCode, PhoneNumber, PhoneParser};
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -51,13 +51,13 @@ pub fn short_timeout() -> HttpOptions {
 /// A recognisable key: every error text is scanned for it.
 pub const KEY: &str = "SECRET-KEY-abc123";
 
-pub fn builder(server: &MockServer) -> TwoFactorClientBuilder {
-    TwoFactorClient::builder(KEY)
+pub fn builder(server: &MockServer) -> TwoFactorInClientBuilder {
+    TwoFactorInClient::builder(KEY)
         .base_url(server.uri())
         .http(HttpOptions::default().with_timeout(Duration::from_secs(5)))
 }
 
-pub fn client(server: &MockServer) -> TwoFactorClient {
+pub fn client(server: &MockServer) -> TwoFactorInClient {
     builder(server).build().expect("client builds")
 }
 

@@ -1,10 +1,10 @@
 //! The guard: only requests carrying a verified phone reach the inner service.
 //!
 //! [`RequireVerifiedPhoneLayer`] is a tower [`Layer`](tower_layer::Layer); it finds the app's
-//! [`TwoFactor`](crate::TwoFactor) in the request extensions (put there by the app-level
-//! [`layer`](crate::TwoFactor::layer)). A request with a valid proof — the app's session in
+//! [`TwoFactor`](crate::handle::TwoFactor) in the request extensions (put there by the app-level
+//! [`layer`](crate::handle::TwoFactor::layer)). A request with a valid proof — the app's session in
 //! session mode, else `Authorization: Bearer`, else the cookie — gets the
-//! [`VerifiedPhone`](crate::VerifiedPhone) in its extensions and goes on; anything else is
+//! [`VerifiedPhone`](crate::verified_phone::VerifiedPhone) in its extensions and goes on; anything else is
 //! answered with the contract's 401 at once, and the inner service is not called.
 //!
 //! In token mode the check is a base64 decode, one HMAC-SHA256 and a look-up in the in-memory

@@ -24,3 +24,13 @@ impl<S> Layer<S> for TwoFactorManagerLayer {
         TwoFactorManager::new(inner, self.tf.clone())
     }
 }
+
+// `TwoFactor::layer` is defined here rather than beside the rest of the handle's methods: the
+// layer holds a handle, so this file imports `handle.rs`, and `handle.rs` never imports the
+// manager.
+impl TwoFactor {
+    /// The app-level layer: install it once, outermost, so that every route sees this handle.
+    pub fn layer(&self) -> TwoFactorManagerLayer {
+        TwoFactorManagerLayer::new(self.clone())
+    }
+}

@@ -1,4 +1,4 @@
-//! The app-level layer: [`TwoFactorManagerLayer`] puts the app's [`TwoFactor`](crate::TwoFactor)
+//! The app-level layer: [`TwoFactorManagerLayer`] puts the app's [`TwoFactor`](crate::handle::TwoFactor)
 //! into every request's extensions, where the guard, the extractors and the endpoints find it.
 //! Install it once, outermost (`.layer(tf.layer())` after the routes), the way tower-sessions'
 //! `SessionManagerLayer` is installed; there is no state to hand to each route and no `FromRef`

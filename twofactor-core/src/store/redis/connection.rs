@@ -36,7 +36,6 @@ use redis::{Arg, Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionI
 use redis::{Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{BadConfig, redis_error, tcp_settings};
 use crate::store::StoreError;
 
 /// How many times one script call may be re-sent after answers that say it did not run.
@@ -548,4 +547,46 @@ async fn open_cluster(target: &Target<'_>) -> Result<(Link, String), StoreError>
         .await
         .map_err(redis_error("connect"))?;
     Ok((Link::Cluster(conn), server))
+}
+
+// What the store and the connection both use, defined here, below the store.
+
+/// How long sent data may stay unacknowledged before the kernel drops the connection (Linux).
+#[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle time before keep-alive probes (also keeps middleboxes from dropping an idle flow).
+const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// A failed Redis call; the operation names the store step. Redis errors carry no URL.
+#[derive(Debug, thiserror::Error)]
+#[error("redis {op} failed")]
+struct RedisFailure {
+    op: &'static str,
+    #[source]
+    source: RedisError,
+}
+
+/// The configuration itself is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct BadConfig(pub(super) &'static str);
+
+pub(super) fn redis_error(op: &'static str) -> impl FnOnce(RedisError) -> StoreError {
+    move |source| {
+        if source.is_timeout() {
+            StoreError::Timeout
+        } else {
+            StoreError::unavailable(RedisFailure { op, source })
+        }
+    }
+}
+
+pub(super) fn tcp_settings() -> redis::io::tcp::TcpSettings {
+    use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
+    let settings = TcpSettings::default()
+        .set_nodelay(true)
+        .set_keepalive(TcpKeepalive::new().with_time(TCP_KEEPALIVE));
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    let settings = settings.set_user_timeout(TCP_USER_TIMEOUT);
+    settings
 }

@@ -77,7 +77,7 @@ impl DeliveryStatus {
 /// click, for instance, whose field name 2Factor does not document).
 ///
 /// ```
-/// use twofactor_core::twofactor::{ClickEvent, DeliveryReport, DeliveryStatus};
+/// use twofactor_core::twofactor_in::{ClickEvent, DeliveryReport, DeliveryStatus};
 ///
 /// let report = DeliveryReport::from_json(br#"{"SessionId":"30b3c545-1","SmsFrom":"TFACTR",
 ///     "SmsTo":"9876543210","SmsStatus":"DELIVERED","SentAt":"2025-11-24 19:43:06",

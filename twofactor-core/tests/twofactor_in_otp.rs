@@ -5,7 +5,9 @@ mod common;
 use common::*;
 use serde_json::json;
 use twofactor_core::Verdict;
-use twofactor_core::twofactor::{BalanceKind, OtpKind, SessionId, TemplateName, TwoFactorError};
+use twofactor_core::twofactor_in::{
+    BalanceKind, OtpKind, SessionId, TemplateName, TwoFactorInError,
+};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};
 
@@ -112,7 +114,7 @@ async fn autogen2_without_a_code_is_an_unexpected_answer() {
         .unwrap_err();
     assert!(matches!(
         err,
-        TwoFactorError::UnexpectedResponse { status: 200, .. }
+        TwoFactorInError::UnexpectedResponse { status: 200, .. }
     ));
 }
 
@@ -174,7 +176,7 @@ async fn custom_codes_outside_four_to_six_digits_are_refused_before_any_request(
             .send_custom_otp(&phone(), &code(digits), None)
             .await
             .unwrap_err();
-        assert!(matches!(err, TwoFactorError::InvalidCode { .. }), "{err}");
+        assert!(matches!(err, TwoFactorInError::InvalidCode { .. }), "{err}");
     }
     assert!(server.received_requests().await.unwrap().is_empty());
 }
@@ -221,10 +223,10 @@ async fn template_names_and_session_ids_made_of_dots_are_refused() {
         assert!(SessionId::new(bad).is_err(), "{bad:?}");
     }
     assert!(matches!(
-        twofactor_core::twofactor::TwoFactorClient::builder(KEY)
+        twofactor_core::twofactor_in::TwoFactorInClient::builder(KEY)
             .otp_template("..")
             .build(),
-        Err(TwoFactorError::InvalidRequest { .. })
+        Err(TwoFactorInError::InvalidRequest { .. })
     ));
 }
 
@@ -274,7 +276,7 @@ async fn verify_by_session_mismatch_expired_and_unknown_session() {
         match expected {
             Ok(verdict) => assert_eq!(got.unwrap(), verdict, "{details}"),
             Err(_) => assert!(
-                matches!(got, Err(TwoFactorError::SessionNotFound)),
+                matches!(got, Err(TwoFactorInError::SessionNotFound)),
                 "{got:?}"
             ),
         }
@@ -298,7 +300,7 @@ async fn a_match_under_an_error_status_is_not_a_match() {
         .unwrap_err();
     assert!(matches!(
         err,
-        TwoFactorError::UnexpectedResponse { status: 400, .. }
+        TwoFactorInError::UnexpectedResponse { status: 400, .. }
     ));
 }
 
@@ -487,7 +489,7 @@ async fn a_trailing_slash_on_the_base_url_is_tolerated() {
         json!({"Status": "Success", "Details": "1"}),
     )
     .await;
-    let client = twofactor_core::twofactor::TwoFactorClient::builder(KEY)
+    let client = twofactor_core::twofactor_in::TwoFactorInClient::builder(KEY)
         .base_url(format!("{}/", server.uri()))
         .build()
         .unwrap();
@@ -548,7 +550,7 @@ async fn only_an_explicit_match_verifies_on_every_verify_endpoint() {
             assert!(
                 matches!(
                     result,
-                    Err(TwoFactorError::UnexpectedResponse { status: 200, .. })
+                    Err(TwoFactorInError::UnexpectedResponse { status: 200, .. })
                 ),
                 "{what} on {tail}: {result:?}"
             );

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::*;
 use serde_json::{Value, json};
 use twofactor_core::Delivery;
-use twofactor_core::twofactor::{
-    BulkChunkFailure, BulkFailure, BulkMessage, CallbackFormat, TwoFactorError,
+use twofactor_core::twofactor_in::{
+    BulkChunkFailure, BulkFailure, BulkMessage, CallbackFormat, TwoFactorInError,
 };
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -218,7 +218,7 @@ async fn a_failure_after_the_first_request_reports_what_was_sent_and_stops() {
     let client = builder(&server).sender_id("TFACTR").build().unwrap();
     let err = client.send_bulk(&messages(2500)).await.unwrap_err();
     match &err {
-        TwoFactorError::BulkIncomplete {
+        TwoFactorInError::BulkIncomplete {
             report,
             failed_from,
             total,
@@ -228,7 +228,7 @@ async fn a_failure_after_the_first_request_reports_what_was_sent_and_stops() {
             assert_eq!(report.accepted.len() + report.rejected.len(), 1000);
             assert!(matches!(
                 **source,
-                TwoFactorError::ServerError { status: 502, .. }
+                TwoFactorInError::ServerError { status: 502, .. }
             ));
         }
         other => panic!("{other:?}"),
@@ -261,7 +261,7 @@ async fn a_failure_of_the_first_request_is_the_plain_error() {
     let client = builder(&server).sender_id("TFACTR").build().unwrap();
     let err = client.send_bulk(&messages(1500)).await.unwrap_err();
     assert!(
-        matches!(err, TwoFactorError::InvalidApiKey { .. }),
+        matches!(err, TwoFactorInError::InvalidApiKey { .. }),
         "{err:?}"
     );
     assert_no_key(&err);
@@ -275,20 +275,20 @@ async fn unusable_messages_are_refused_before_any_request() {
     batch[1100] = BulkMessage::new(phone(), "x".repeat(1001));
     let err = client.send_bulk(&batch).await.unwrap_err();
     assert!(
-        matches!(&err, TwoFactorError::InvalidRequest { reason } if reason.contains("message 1100")),
+        matches!(&err, TwoFactorInError::InvalidRequest { reason } if reason.contains("message 1100")),
         "{err}"
     );
     let no_sender = client_without_sender(&server)
         .send_bulk(&messages(2))
         .await
         .unwrap_err();
-    assert!(matches!(no_sender, TwoFactorError::InvalidRequest { .. }));
+    assert!(matches!(no_sender, TwoFactorInError::InvalidRequest { .. }));
     let empty = client.send_bulk(&[]).await.unwrap();
     assert!(empty.accepted.is_empty() && empty.request_ids.is_empty());
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
-fn client_without_sender(server: &MockServer) -> twofactor_core::TwoFactorClient {
+fn client_without_sender(server: &MockServer) -> twofactor_core::TwoFactorInClient {
     client(server)
 }
 
@@ -316,7 +316,7 @@ async fn the_documented_invalid_json_error_is_a_rejection_with_its_words() {
     let client = builder(&server).sender_id("TFACTR").build().unwrap();
     let err = client.send_bulk(&messages(2)).await.unwrap_err();
     assert!(
-        matches!(&err, TwoFactorError::Rejected { status: 400, details }
+        matches!(&err, TwoFactorInError::Rejected { status: 400, details }
             if details.contains("Failed to parse request body as JSON") && details.contains("Validation failed")),
         "{err:?}"
     );
@@ -462,7 +462,7 @@ async fn an_incomplete_send_names_the_request_that_failed() {
     mount_fake(&server, FakeBulk::new(Some(1))).await;
     let client = builder(&server).sender_id("TFACTR").build().unwrap();
     let err = client.send_bulk(&messages(2500)).await.unwrap_err();
-    let TwoFactorError::BulkIncomplete { report, .. } = &err else {
+    let TwoFactorInError::BulkIncomplete { report, .. } = &err else {
         panic!("{err:?}");
     };
     assert!(!report.is_complete());

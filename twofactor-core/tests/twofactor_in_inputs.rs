@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use twofactor_core::twofactor::{OtpKind, SessionId};
+use twofactor_core::twofactor_in::{OtpKind, SessionId};
 use twofactor_core::{OtpCode, PhoneNumber, PhoneParser};
 use wiremock::MockServer;
 

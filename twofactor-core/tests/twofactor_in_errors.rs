@@ -8,8 +8,9 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 use twofactor_core::transport::{BaseUrlError, HttpOptions};
-use twofactor_core::twofactor::{
-    OtpKind, SessionId, SmsRequest, TransportFailure, TwoFactorClient, TwoFactorError, TwoFactorOtp,
+use twofactor_core::twofactor_in::{
+    OtpKind, SessionId, SmsRequest, TransportFailure, TwoFactorInClient, TwoFactorInError,
+    TwoFactorInProvider,
 };
 use twofactor_core::{Delivery, OtpProvider, ProviderError, ProviderErrorKind, SendOptions};
 use wiremock::matchers::any;
@@ -23,7 +24,7 @@ enum Call {
     Sms,
 }
 
-async fn call(client: &TwoFactorClient, which: Call) -> TwoFactorError {
+async fn call(client: &TwoFactorInClient, which: Call) -> TwoFactorInError {
     let result = match which {
         Call::SendOtp => client
             .send_otp(&phone(), OtpKind::Autogen, None)
@@ -47,7 +48,7 @@ async fn call(client: &TwoFactorClient, which: Call) -> TwoFactorError {
 
 /// Answers every request with `answer`, makes one `which` call, checks the key never shows
 /// (in the error and in the `ProviderError` made from it), and returns both.
-async fn error_for(answer: ResponseTemplate, which: Call) -> (String, TwoFactorError) {
+async fn error_for(answer: ResponseTemplate, which: Call) -> (String, TwoFactorInError) {
     let server = MockServer::start().await;
     Mock::given(any()).respond_with(answer).mount(&server).await;
     let err = call(&client(&server), which).await;
@@ -61,15 +62,15 @@ async fn error_for(answer: ResponseTemplate, which: Call) -> (String, TwoFactorE
     (described, err)
 }
 
-fn provider(err: TwoFactorError) -> ProviderError {
+fn provider(err: TwoFactorInError) -> ProviderError {
     let p = ProviderError::from(err);
     assert_no_key(&p);
     assert_eq!(p.provider(), "2factor");
     assert!(
         p.source()
-            .and_then(|s| s.downcast_ref::<TwoFactorError>())
+            .and_then(|s| s.downcast_ref::<TwoFactorInError>())
             .is_some(),
-        "the TwoFactorError is kept as source"
+        "the TwoFactorInError is kept as source"
     );
     p
 }
@@ -80,7 +81,7 @@ use std::error::Error as _;
 type Case = (
     ResponseTemplate,
     Call,
-    fn(&TwoFactorError) -> bool,
+    fn(&TwoFactorInError) -> bool,
     ProviderErrorKind,
 );
 
@@ -92,45 +93,45 @@ async fn documented_error_strings_map_to_typed_errors() {
         (
             error(400, "Invalid Phone Number - Length Mismatch(Expected: 10)"),
             Call::SendOtp,
-            |e| matches!(e, TwoFactorError::InvalidPhone { details } if details.contains("Expected: 10")),
+            |e| matches!(e, TwoFactorInError::InvalidPhone { details } if details.contains("Expected: 10")),
             ProviderErrorKind::InvalidPhone,
         ),
         (
             error(400, "Invalid API Key"),
             Call::SendOtp,
-            |e| matches!(e, TwoFactorError::InvalidApiKey { .. }),
+            |e| matches!(e, TwoFactorInError::InvalidApiKey { .. }),
             ProviderErrorKind::Unauthorized,
         ),
         (
             error(400, "Invalid OTP Code - Length Mismatch(Expected: 4-6)"),
             Call::CustomOtp,
-            |e| matches!(e, TwoFactorError::InvalidCode { .. }),
+            |e| matches!(e, TwoFactorInError::InvalidCode { .. }),
             ProviderErrorKind::InvalidCode,
         ),
         (
             error(400, "Invalid API / SessionId Combination - No Entry Exists"),
             Call::Verify,
-            |e| matches!(e, TwoFactorError::SessionNotFound),
+            |e| matches!(e, TwoFactorInError::SessionNotFound),
             ProviderErrorKind::Rejected,
         ),
         (
             error(400, "ERR_DETAILS_GO_HERE"),
             Call::Sms,
-            |e| matches!(e, TwoFactorError::Rejected { status: 400, details } if details == "ERR_DETAILS_GO_HERE"),
+            |e| matches!(e, TwoFactorInError::Rejected { status: 400, details } if details == "ERR_DETAILS_GO_HERE"),
             ProviderErrorKind::Rejected,
         ),
         // The sandbox answers errors with HTTP 200.
         (
             error(200, "Invalid API Key"),
             Call::SendOtp,
-            |e| matches!(e, TwoFactorError::InvalidApiKey { .. }),
+            |e| matches!(e, TwoFactorInError::InvalidApiKey { .. }),
             ProviderErrorKind::Unauthorized,
         ),
         (
             error(429, "Too many requests").insert_header("Retry-After", "30"),
             Call::SendOtp,
             |e| {
-                matches!(e, TwoFactorError::RateLimited { status: 429, retry_after: Some(d), .. }
+                matches!(e, TwoFactorInError::RateLimited { status: 429, retry_after: Some(d), .. }
                     if *d == Duration::from_secs(30))
             },
             ProviderErrorKind::RateLimited,
@@ -138,25 +139,25 @@ async fn documented_error_strings_map_to_typed_errors() {
         (
             raw(429, "<html>slow down</html>", "text/html"),
             Call::Sms,
-            |e| matches!(e, TwoFactorError::RateLimited { status: 429, .. }),
+            |e| matches!(e, TwoFactorInError::RateLimited { status: 429, .. }),
             ProviderErrorKind::RateLimited,
         ),
         (
             error(400, "Insufficient Balance In Your Account"),
             Call::Sms,
-            |e| matches!(e, TwoFactorError::QuotaExhausted { .. }),
+            |e| matches!(e, TwoFactorInError::QuotaExhausted { .. }),
             ProviderErrorKind::QuotaExhausted,
         ),
         (
             error(400, "Daily SMS limit exceeded"),
             Call::SendOtp,
-            |e| matches!(e, TwoFactorError::RateLimited { status: 400, .. }),
+            |e| matches!(e, TwoFactorInError::RateLimited { status: 400, .. }),
             ProviderErrorKind::RateLimited,
         ),
         (
             error(403, "Access denied from this IP"),
             Call::SendOtp,
-            |e| matches!(e, TwoFactorError::Forbidden { status: 403, .. }),
+            |e| matches!(e, TwoFactorInError::Forbidden { status: 403, .. }),
             ProviderErrorKind::Unauthorized,
         ),
     ];
@@ -193,7 +194,7 @@ async fn unusable_answers_are_unexpected_responses() {
     for (answer, reason) in cases {
         let (described, err) = error_for(answer, Call::SendOtp).await;
         assert!(
-            matches!(&err, TwoFactorError::UnexpectedResponse { status: 200, reason: r, .. } if r.contains(reason)),
+            matches!(&err, TwoFactorInError::UnexpectedResponse { status: 200, reason: r, .. } if r.contains(reason)),
             "{described}"
         );
         assert!(err.to_string().contains("HTTP 200"), "{err}");
@@ -207,7 +208,7 @@ async fn unusable_answers_are_unexpected_responses() {
     let (_, err) = error_for(raw(404, "<html>Not Found</html>", "text/html"), Call::Sms).await;
     assert!(matches!(
         err,
-        TwoFactorError::UnexpectedResponse { status: 404, .. }
+        TwoFactorInError::UnexpectedResponse { status: 404, .. }
     ));
     assert_eq!(provider(err).delivery(), Delivery::NotSent);
 }
@@ -222,7 +223,7 @@ async fn a_timeout_is_clear_and_may_have_reached_2factor() {
         )
         .mount(&server)
         .await;
-    let client = TwoFactorClient::builder(KEY)
+    let client = TwoFactorInClient::builder(KEY)
         .base_url(server.uri())
         .http(HttpOptions::default().with_timeout(Duration::from_millis(200)))
         .build()
@@ -231,7 +232,7 @@ async fn a_timeout_is_clear_and_may_have_reached_2factor() {
     assert!(
         matches!(
             err,
-            TwoFactorError::Transport {
+            TwoFactorInError::Transport {
                 failure: TransportFailure::Timeout,
                 may_have_reached: true,
                 ..
@@ -254,7 +255,7 @@ async fn a_refused_connection_is_clear_and_sent_nothing() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let client = TwoFactorClient::builder(KEY)
+    let client = TwoFactorInClient::builder(KEY)
         .base_url(format!("http://127.0.0.1:{port}"))
         .build()
         .unwrap();
@@ -263,7 +264,7 @@ async fn a_refused_connection_is_clear_and_sent_nothing() {
         assert!(
             matches!(
                 err,
-                TwoFactorError::Transport {
+                TwoFactorInError::Transport {
                     failure: TransportFailure::Connect,
                     may_have_reached: false,
                     ..
@@ -322,23 +323,23 @@ async fn bad_configuration_is_an_error_not_a_panic() {
         "http://2factor.in/#f",
         "http://",
     ] {
-        let result = TwoFactorClient::builder(KEY).base_url(base).build();
+        let result = TwoFactorInClient::builder(KEY).base_url(base).build();
         match result {
-            Err(err @ TwoFactorError::InvalidBaseUrl(_)) => assert_no_key(&err),
+            Err(err @ TwoFactorInError::InvalidBaseUrl(_)) => assert_no_key(&err),
             other => panic!("{base:?}: {other:?}"),
         }
     }
     for key in ["", "   ", "..", "a\nb"] {
         assert!(matches!(
-            TwoFactorClient::builder(key).build(),
-            Err(TwoFactorError::Config { .. })
+            TwoFactorInClient::builder(key).build(),
+            Err(TwoFactorInError::Config { .. })
         ));
     }
     assert!(matches!(
-        TwoFactorClient::builder(KEY).sender_id(" ").build(),
-        Err(TwoFactorError::Config { .. })
+        TwoFactorInClient::builder(KEY).sender_id(" ").build(),
+        Err(TwoFactorInError::Config { .. })
     ));
-    let ok = TwoFactorClient::builder(KEY).build().unwrap();
+    let ok = TwoFactorInClient::builder(KEY).build().unwrap();
     assert_eq!(ok.base_url(), "https://2factor.in");
 }
 
@@ -349,7 +350,7 @@ async fn a_key_with_reserved_characters_is_one_encoded_segment() {
         .respond_with(json(200, json!({"Status": "Success", "Details": "s"})))
         .mount(&server)
         .await;
-    let client = TwoFactorClient::builder("k/e y?#")
+    let client = TwoFactorInClient::builder("k/e y?#")
         .base_url(server.uri())
         .build()
         .unwrap();
@@ -373,7 +374,7 @@ async fn a_5xx_from_2factor_or_a_gateway_may_have_sent() {
     )
     .await;
     assert!(
-        matches!(&err, TwoFactorError::ServerError { status: 500, details: Some(d) } if d == "Internal error"),
+        matches!(&err, TwoFactorInError::ServerError { status: 500, details: Some(d) } if d == "Internal error"),
         "{err:?}"
     );
     let (_, err) = error_for(
@@ -388,7 +389,7 @@ async fn a_5xx_from_2factor_or_a_gateway_may_have_sent() {
     assert!(
         matches!(
             err,
-            TwoFactorError::ServerError {
+            TwoFactorInError::ServerError {
                 status: 503,
                 details: None
             }
@@ -399,7 +400,7 @@ async fn a_5xx_from_2factor_or_a_gateway_may_have_sent() {
         for which in [Call::SendOtp, Call::CustomOtp, Call::Sms] {
             let (described, err) = error_for(answer.clone(), which).await;
             assert!(
-                matches!(err, TwoFactorError::ServerError { .. }),
+                matches!(err, TwoFactorInError::ServerError { .. }),
                 "{what} {which:?}: {described}"
             );
             assert_eq!(err.delivery(), Delivery::MaybeSent, "{what} {which:?}");
@@ -413,7 +414,7 @@ async fn a_5xx_from_2factor_or_a_gateway_may_have_sent() {
         // And as the engine's provider sees it.
         let server = MockServer::start().await;
         Mock::given(any()).respond_with(answer).mount(&server).await;
-        let err = TwoFactorOtp::new(client(&server))
+        let err = TwoFactorInProvider::new(client(&server))
             .send(&phone(), &SendOptions::default())
             .await
             .unwrap_err();
@@ -436,13 +437,16 @@ async fn a_5xx_from_2factor_or_a_gateway_may_have_sent() {
 async fn a_connection_dropped_after_the_request_may_have_sent() {
     for how in [Hangup::Close, Hangup::Reset] {
         let (url, seen) = dropping_server(how).await;
-        let client = TwoFactorClient::builder(KEY).base_url(url).build().unwrap();
+        let client = TwoFactorInClient::builder(KEY)
+            .base_url(url)
+            .build()
+            .unwrap();
         for which in [Call::SendOtp, Call::Sms] {
             let err = call(&client, which).await;
             assert!(
                 matches!(
                     err,
-                    TwoFactorError::Transport {
+                    TwoFactorInError::Transport {
                         may_have_reached: true,
                         ..
                     }
@@ -453,7 +457,7 @@ async fn a_connection_dropped_after_the_request_may_have_sent() {
             let p = provider(err);
             assert_eq!(p.delivery(), Delivery::MaybeSent, "{how:?} {which:?}");
         }
-        let err = TwoFactorOtp::new(client)
+        let err = TwoFactorInProvider::new(client)
             .send(&phone(), &SendOptions::default())
             .await
             .unwrap_err();
@@ -464,7 +468,7 @@ async fn a_connection_dropped_after_the_request_may_have_sent() {
 
 #[tokio::test]
 async fn a_failed_tls_handshake_sent_nothing() {
-    let client = TwoFactorClient::builder(KEY)
+    let client = TwoFactorInClient::builder(KEY)
         .base_url(tls_failing_url().await)
         .build()
         .unwrap();
@@ -472,7 +476,7 @@ async fn a_failed_tls_handshake_sent_nothing() {
     assert!(
         matches!(
             err,
-            TwoFactorError::Transport {
+            TwoFactorInError::Transport {
                 failure: TransportFailure::Connect,
                 may_have_reached: false,
                 ..
@@ -490,14 +494,14 @@ async fn a_base_url_with_credentials_is_refused_and_never_shown() {
         "https://pw-SECRET@2factor.in/",
         "http://user:pw-SECRET@127.0.0.1:9",
     ] {
-        let builder = TwoFactorClient::builder(KEY).base_url(url);
+        let builder = TwoFactorInClient::builder(KEY).base_url(url);
         let debug = format!("{builder:?}");
         assert!(!debug.contains("pw-SECRET"), "{debug}");
         let err = builder.build().unwrap_err();
         assert!(
             matches!(
                 err,
-                TwoFactorError::InvalidBaseUrl(BaseUrlError::Credentials)
+                TwoFactorInError::InvalidBaseUrl(BaseUrlError::Credentials)
             ),
             "{err:?}"
         );

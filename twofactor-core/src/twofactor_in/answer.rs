@@ -21,8 +21,8 @@
 
 use serde_json::{Map, Value};
 
-use super::client::{Reply, TwoFactorClient};
-use super::error::TwoFactorError;
+use super::client::{Reply, TwoFactorInClient};
+use super::error::TwoFactorInError;
 use crate::provider::Verdict;
 
 /// A successful V1/R1 answer: its `Details` and the whole object.
@@ -108,9 +108,9 @@ pub(crate) fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'
     })
 }
 
-impl TwoFactorClient {
-    pub(crate) fn unexpected(&self, reply: &Reply, reason: &'static str) -> TwoFactorError {
-        TwoFactorError::UnexpectedResponse {
+impl TwoFactorInClient {
+    pub(crate) fn unexpected(&self, reply: &Reply, reason: &'static str) -> TwoFactorInError {
+        TwoFactorInError::UnexpectedResponse {
             status: reply.status,
             reason,
             snippet: self.clean(&reply.body),
@@ -121,7 +121,7 @@ impl TwoFactorClient {
     pub(crate) fn decode_object(
         &self,
         reply: &Reply,
-    ) -> Result<Map<String, Value>, TwoFactorError> {
+    ) -> Result<Map<String, Value>, TwoFactorInError> {
         let parsed = serde_json::from_str::<Value>(reply.body.trim());
         if reply.status >= 500 || reply.status == 429 {
             let details = match &parsed {
@@ -142,7 +142,7 @@ impl TwoFactorClient {
     }
 
     /// Decodes an answer that must be a success (`Status: Success` with a 2xx status).
-    pub(crate) fn decode_success(&self, reply: &Reply) -> Result<Answer, TwoFactorError> {
+    pub(crate) fn decode_success(&self, reply: &Reply) -> Result<Answer, TwoFactorInError> {
         let object = self.decode_object(reply)?;
         self.success_from_object(reply, object)
     }
@@ -151,7 +151,7 @@ impl TwoFactorClient {
         &self,
         reply: &Reply,
         object: Map<String, Value>,
-    ) -> Result<Answer, TwoFactorError> {
+    ) -> Result<Answer, TwoFactorInError> {
         let status = field_text(&object, "Status");
         let details = field_text(&object, "Details");
         let status_is = |word: &str| {
@@ -188,8 +188,8 @@ impl TwoFactorClient {
     /// Only an explicit match verifies: `Details` exactly `OTP Matched`, under a documented
     /// `Status` (`Success`, or `Error` as 2Factor documents it) and a 2xx status. A 2xx answer
     /// that is neither a verdict nor a recognisable error (no `Status`, no `Details`, an empty
-    /// one, an unknown shape) is [`TwoFactorError::UnexpectedResponse`], never a verdict.
-    pub(crate) fn decode_verdict(&self, reply: &Reply) -> Result<Verdict, TwoFactorError> {
+    /// one, an unknown shape) is [`TwoFactorInError::UnexpectedResponse`], never a verdict.
+    pub(crate) fn decode_verdict(&self, reply: &Reply) -> Result<Verdict, TwoFactorInError> {
         let object = self.decode_object(reply)?;
         let details = field_text(&object, "Details").filter(|d| !d.trim().is_empty());
         let status = field_text(&object, "Status");
@@ -207,7 +207,7 @@ impl TwoFactorClient {
             Some(Known::Matched) => Err(self.unexpected(reply, "a match with an error status")),
             Some(Known::Mismatch) => Ok(Verdict::Mismatch),
             Some(Known::Expired) => Ok(Verdict::Expired),
-            Some(Known::NoSession) => Err(TwoFactorError::SessionNotFound),
+            Some(Known::NoSession) => Err(TwoFactorInError::SessionNotFound),
             known => {
                 if is_success(reply.status) {
                     let says_error = status
@@ -228,41 +228,41 @@ impl TwoFactorClient {
     }
 
     /// The typed error for a failed answer with these `details` (2Factor's words, if any).
-    pub(crate) fn failure(&self, reply: &Reply, details: Option<&str>) -> TwoFactorError {
+    pub(crate) fn failure(&self, reply: &Reply, details: Option<&str>) -> TwoFactorInError {
         let status = reply.status;
         let words = details.map(|d| self.clean(d)).unwrap_or_default();
         if status == 429 {
-            return TwoFactorError::RateLimited {
+            return TwoFactorInError::RateLimited {
                 status,
                 details: words,
                 retry_after: reply.retry_after,
             };
         }
         if status >= 500 {
-            return TwoFactorError::ServerError {
+            return TwoFactorInError::ServerError {
                 status,
                 details: (!words.is_empty()).then_some(words),
             };
         }
         match details.and_then(recognise) {
-            Some(Known::InvalidKey) => TwoFactorError::InvalidApiKey { details: words },
-            Some(Known::InvalidPhone) => TwoFactorError::InvalidPhone { details: words },
-            Some(Known::InvalidCode) => TwoFactorError::InvalidCode { details: words },
-            Some(Known::NoSession) => TwoFactorError::SessionNotFound,
-            Some(Known::Quota) => TwoFactorError::QuotaExhausted {
+            Some(Known::InvalidKey) => TwoFactorInError::InvalidApiKey { details: words },
+            Some(Known::InvalidPhone) => TwoFactorInError::InvalidPhone { details: words },
+            Some(Known::InvalidCode) => TwoFactorInError::InvalidCode { details: words },
+            Some(Known::NoSession) => TwoFactorInError::SessionNotFound,
+            Some(Known::Quota) => TwoFactorInError::QuotaExhausted {
                 status,
                 details: words,
             },
-            Some(Known::RateLimit) => TwoFactorError::RateLimited {
+            Some(Known::RateLimit) => TwoFactorInError::RateLimited {
                 status,
                 details: words,
                 retry_after: reply.retry_after,
             },
-            _ if status == 401 || status == 403 => TwoFactorError::Forbidden {
+            _ if status == 401 || status == 403 => TwoFactorInError::Forbidden {
                 status,
                 details: words,
             },
-            _ => TwoFactorError::Rejected {
+            _ => TwoFactorInError::Rejected {
                 status,
                 details: words,
             },

@@ -10,10 +10,10 @@ use common::Answer;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use twofactor_core::fuzzing::{
-    API_KEY, twofactor_bulk, twofactor_encrypted, twofactor_encryption, twofactor_send,
-    twofactor_sms, twofactor_verify,
+    API_KEY, twofactor_in_bulk, twofactor_in_encrypted, twofactor_in_encryption, twofactor_in_send,
+    twofactor_in_sms, twofactor_in_verify,
 };
-use twofactor_core::twofactor::{ClickEvent, DeliveryReport};
+use twofactor_core::twofactor_in::{ClickEvent, DeliveryReport};
 use twofactor_core::{Delivery, ProviderError, Verdict};
 
 /// The field `name`, matched case-insensitively as 2Factor's answers need, as a string.
@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
     let status = answer.status;
     match answer.op % 10 {
         0 => {
-            let verdict = twofactor_verify(status, &body);
+            let verdict = twofactor_in_verify(status, &body);
             if matches!(verdict, Ok(Verdict::Matched)) {
                 assert!(
                     explicit_match(&answer, &body),
@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(verdict.is_err());
             }
         }
-        op @ (1 | 2) => match twofactor_send(status, &body, op == 2) {
+        op @ (1 | 2) => match twofactor_in_send(status, &body, op == 2) {
             Ok(sent) => {
                 assert!(answer.is_success());
                 assert!(!sent.session_id.expose().trim().is_empty());
@@ -79,7 +79,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         },
-        3 => match twofactor_sms(status, &body) {
+        3 => match twofactor_in_sms(status, &body) {
             Ok(details) => {
                 assert!(answer.is_success());
                 assert!(!details.trim().is_empty());
@@ -93,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
         },
         4 => {
             let sent = usize::from(answer.op / 10 % 8);
-            match twofactor_bulk(status, &body, sent) {
+            match twofactor_in_bulk(status, &body, sent) {
                 Ok(report) => {
                     assert!(answer.is_success());
                     assert_eq!(report.total, sent);
@@ -113,7 +113,7 @@ fuzz_target!(|data: &[u8]| {
         }
         op @ (5 | 6 | 7) => {
             let cbc = answer.op / 10 % 2 == 1;
-            let enc = twofactor_encryption(cbc);
+            let enc = twofactor_in_encryption(cbc);
             // 5: the body as it came; 6: the whole body encrypted; 7: `Details` encrypted.
             let body = match op {
                 5 => body.into_owned(),
@@ -129,7 +129,7 @@ fuzz_target!(|data: &[u8]| {
                 Some(answer.body)
             );
             let _ = enc.decrypt(&String::from_utf8_lossy(answer.body));
-            match twofactor_encrypted(status, &body, cbc) {
+            match twofactor_in_encrypted(status, &body, cbc) {
                 Ok(_) => assert!(answer.is_success()),
                 Err(err) => no_secret(&err),
             }

@@ -135,7 +135,7 @@ impl ResponseCode {
                 .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
                 .map(Self::Number),
             // Control characters are marked, not dropped: `"\u007f246"` is no code 246 (found
-            // by the `verihubs_response` fuzz target, where it read as a match).
+            // by the `verihubs_answer` fuzz target, where it read as a match).
             serde_json::Value::String(s) => Some(Self::Text(clean_text(
                 &s.replace(char::is_control, "\u{fffd}"),
                 &[],

@@ -1,6 +1,6 @@
 //! Delivery-report and click-tracking webhook payloads.
 
-use twofactor_core::twofactor::{ClickEvent, DeliveryReport, DeliveryStatus, WebhookError};
+use twofactor_core::twofactor_in::{ClickEvent, DeliveryReport, DeliveryStatus, WebhookError};
 
 const DOCUMENTED_JSON: &[u8] = br#"{
   "SessionId": "30b3c545-5e1a-482e-9fac-1a76e805020d-1",

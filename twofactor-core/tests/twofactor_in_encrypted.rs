@@ -11,9 +11,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
 use serde_json::{Value, json};
-use twofactor_core::twofactor::{
+use twofactor_core::twofactor_in::{
     DeliveryStatus, EncryptedSms, EncryptionConfig, EncryptionMode, IvPlacement, KeyEncoding,
-    TwoFactorClient, TwoFactorError,
+    TwoFactorInClient, TwoFactorInError,
 };
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Match, Mock, MockServer, Request};
@@ -82,7 +82,7 @@ impl Match for DecryptsTo {
     }
 }
 
-fn enc_client(server: &MockServer, config: EncryptionConfig) -> TwoFactorClient {
+fn enc_client(server: &MockServer, config: EncryptionConfig) -> TwoFactorInClient {
     builder(server)
         .sender_id("SENDER")
         .encryption(config)
@@ -239,7 +239,7 @@ async fn documented_errors_come_back_as_plain_json() {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, TwoFactorError::Rejected { status: 400, details: d } if d == details),
+            matches!(&err, TwoFactorInError::Rejected { status: 400, details: d } if d == details),
             "{err:?}"
         );
         assert_no_key(&err);
@@ -260,7 +260,10 @@ async fn an_answer_that_neither_parses_nor_decrypts_is_unexpected() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, TwoFactorError::UnexpectedResponse { status: 200, .. }),
+        matches!(
+            err,
+            TwoFactorInError::UnexpectedResponse { status: 200, .. }
+        ),
         "{err:?}"
     );
 }
@@ -273,7 +276,7 @@ async fn without_configuration_nothing_is_sent() {
         .send_encrypted_sms(&EncryptedSms::new(phone(), "x"))
         .await
         .unwrap_err();
-    assert!(matches!(err, TwoFactorError::Config { .. }), "{err:?}");
+    assert!(matches!(err, TwoFactorInError::Config { .. }), "{err:?}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
@@ -285,11 +288,11 @@ async fn keys_of_the_wrong_size_fail_the_build() {
         ("zz", KeyEncoding::Hex),
         ("not base64!", KeyEncoding::Base64),
     ] {
-        let result = TwoFactorClient::builder(KEY)
+        let result = TwoFactorInClient::builder(KEY)
             .encryption(EncryptionConfig::new(key).with_key_encoding(encoding))
             .build();
         assert!(
-            matches!(result, Err(TwoFactorError::Config { .. })),
+            matches!(result, Err(TwoFactorInError::Config { .. })),
             "{key}"
         );
     }
@@ -371,7 +374,10 @@ async fn a_success_with_an_empty_details_is_not_a_success() {
             .await
             .expect_err("no request id, no success");
         assert!(
-            matches!(err, TwoFactorError::UnexpectedResponse { status: 200, .. }),
+            matches!(
+                err,
+                TwoFactorInError::UnexpectedResponse { status: 200, .. }
+            ),
             "{what}: {err:?}"
         );
         // The message may have gone out all the same.

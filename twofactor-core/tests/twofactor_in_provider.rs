@@ -1,4 +1,4 @@
-//! The engine's traits over the client: `TwoFactorOtp` as `OtpProvider`, `TwoFactorClient` as
+//! The engine's traits over the client: `TwoFactorInProvider` as `OtpProvider`, `TwoFactorInClient` as
 //! `SmsSender`.
 
 mod common;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use common::*;
 use serde_json::json;
 use twofactor_core::provider::CodeMessage;
-use twofactor_core::twofactor::TwoFactorOtp;
+use twofactor_core::twofactor_in::TwoFactorInProvider;
 use twofactor_core::{
     Channel, Delivery, OtpProvider, ProviderErrorKind, SendOptions, SmsMessage, SmsSender, Ticket,
     Verdict,
@@ -43,7 +43,7 @@ async fn sms_send_and_verify_go_through_autogen_and_sms_verify() {
     )
     .await;
     let client = builder(&server).otp_template("Login").build().unwrap();
-    let provider: Arc<dyn OtpProvider> = Arc::new(TwoFactorOtp::new(client));
+    let provider: Arc<dyn OtpProvider> = Arc::new(TwoFactorInProvider::new(client));
     assert_eq!(provider.name(), "2factor");
     assert!(provider.supports(Channel::Sms) && provider.supports(Channel::Voice));
 
@@ -76,7 +76,7 @@ async fn voice_send_and_verify_go_through_the_voice_endpoints() {
         json!({"Status": "Error", "Details": "OTP Mismatch"}),
     )
     .await;
-    let provider = TwoFactorOtp::new(client(&server));
+    let provider = TwoFactorInProvider::new(client(&server));
     let ticket = provider
         .send(&phone(), &SendOptions::new(Channel::Voice))
         .await
@@ -99,7 +99,7 @@ async fn four_digit_codes_use_autogen3_and_other_lengths_are_unsupported() {
         json!({"Status": "Success", "Details": "four"}),
     )
     .await;
-    let provider = TwoFactorOtp::new(client(&server));
+    let provider = TwoFactorInProvider::new(client(&server));
     let ticket = provider
         .send(
             &phone(),
@@ -136,7 +136,7 @@ async fn expired_and_unknown_sessions_are_expired_verdicts() {
             json!({"Status": "Error", "Details": details}),
         )
         .await;
-        let provider = TwoFactorOtp::new(client(&server));
+        let provider = TwoFactorInProvider::new(client(&server));
         let ticket = Ticket::new(format!("sms:{session}"));
         let verdict = provider
             .verify(&phone(), &ticket, &code("123456"))
@@ -149,7 +149,7 @@ async fn expired_and_unknown_sessions_are_expired_verdicts() {
 #[tokio::test]
 async fn foreign_tickets_are_refused_without_a_request() {
     let server = MockServer::start().await;
-    let provider = TwoFactorOtp::new(client(&server));
+    let provider = TwoFactorInProvider::new(client(&server));
     for ticket in ["sess-without-channel", "sms:", "voice:..", "email:x"] {
         let err = provider
             .verify(&phone(), &Ticket::new(ticket), &code("123456"))
@@ -170,7 +170,7 @@ async fn provider_errors_keep_kind_delivery_and_no_key() {
         json!({"Status": "Error", "Details": "Invalid Phone Number - Length Mismatch(Expected: 10)"}),
     )
     .await;
-    let provider = TwoFactorOtp::new(client(&server));
+    let provider = TwoFactorInProvider::new(client(&server));
     let err = provider
         .send(&phone(), &SendOptions::default())
         .await
@@ -322,7 +322,7 @@ async fn verify_needs_an_explicit_match_to_reach_the_engine_as_matched() {
                 .expect(1)
                 .mount(&server)
                 .await;
-            let err = TwoFactorOtp::new(client(&server))
+            let err = TwoFactorInProvider::new(client(&server))
                 .verify(&phone(), &Ticket::new(ticket), &code("123456"))
                 .await
                 .expect_err("an unclear answer is not a verdict");

@@ -1,4 +1,9 @@
-//! The premium encrypted SMS module; the layout is documented on [`EncryptionConfig`].
+//! The encrypted SMS module's parameters: [`EncryptionConfig`] (the key, the AES mode, where
+//! the nonce goes) and the encryption and decryption it does.
+//!
+//! Apart from the endpoints (`encrypted.rs`) because the client keeps a configuration
+//! ([`TwoFactorInClientBuilder::encryption`](super::TwoFactorInClientBuilder::encryption))
+//! while the endpoints extend the client: both import the parameters from here.
 
 use std::fmt;
 
@@ -7,15 +12,10 @@ use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
-use serde_json::{Map, Value, json};
 
-use super::client::TwoFactorClient;
-use super::error::{TwoFactorError, TwoFactorSetting};
-use super::response::{Answer, field_text};
-use super::webhook::DeliveryStatus;
-use crate::phone::PhoneNumber;
+use super::error::{TwoFactorInError, TwoFactorInSetting};
 
 const GCM_NONCE: usize = 12;
 const GCM_TAG: usize = 16;
@@ -140,13 +140,13 @@ impl EncryptionConfig {
     }
 
     /// Checks that the key decodes to 32 bytes and can be sent as a header.
-    pub(crate) fn validate(&self) -> Result<(), TwoFactorError> {
+    pub(crate) fn validate(&self) -> Result<(), TwoFactorInError> {
         self.aes_key()?;
         self.header_value()?;
         Ok(())
     }
 
-    fn aes_key(&self) -> Result<SecretBox<[u8; 32]>, TwoFactorError> {
+    fn aes_key(&self) -> Result<SecretBox<[u8; 32]>, TwoFactorInError> {
         let text = self.secret_key.expose_secret().trim();
         let encoding = match self.key_encoding {
             KeyEncoding::Auto => match text.len() {
@@ -162,8 +162,8 @@ impl EncryptionConfig {
             _ => Some(text.as_bytes().to_vec()),
         };
         let key: [u8; 32] = bytes.and_then(|b| b.try_into().ok()).ok_or_else(|| {
-            TwoFactorError::config(
-                TwoFactorSetting::Encryption,
+            TwoFactorInError::config(
+                TwoFactorInSetting::Encryption,
                 "the encryption secret key does not decode to 32 bytes (64 hex digits, \
                      44 base64 characters, or 32 raw characters)",
             )
@@ -171,11 +171,11 @@ impl EncryptionConfig {
         Ok(SecretBox::new(Box::new(key)))
     }
 
-    fn header_value(&self) -> Result<HeaderValue, TwoFactorError> {
+    pub(super) fn header_value(&self) -> Result<HeaderValue, TwoFactorInError> {
         let mut value =
             HeaderValue::from_str(self.secret_key.expose_secret().trim()).map_err(|_| {
-                TwoFactorError::config(
-                    TwoFactorSetting::Encryption,
+                TwoFactorInError::config(
+                    TwoFactorInSetting::Encryption,
                     "the encryption secret key is not a valid header value",
                 )
             })?;
@@ -185,19 +185,22 @@ impl EncryptionConfig {
 
     /// Encrypts `plaintext` into the body format described in the
     /// [`EncryptionConfig`] documentation, with a fresh random nonce or IV.
-    pub fn encrypt(&self, plaintext: &[u8]) -> Result<String, TwoFactorError> {
+    pub fn encrypt(&self, plaintext: &[u8]) -> Result<String, TwoFactorInError> {
         let key = self.aes_key()?;
         let key = key.expose_secret();
         let (iv, ciphertext) = match self.mode {
             EncryptionMode::Gcm => {
                 let nonce = crate::secret::random_bytes::<GCM_NONCE>();
                 let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| {
-                    TwoFactorError::config(TwoFactorSetting::Encryption, "unusable encryption key")
+                    TwoFactorInError::config(
+                        TwoFactorInSetting::Encryption,
+                        "unusable encryption key",
+                    )
                 })?;
                 let ct = cipher
                     .encrypt(Nonce::from_slice(&nonce), plaintext)
                     .map_err(|_| {
-                        TwoFactorError::invalid_request("the payload cannot be encrypted")
+                        TwoFactorInError::invalid_request("the payload cannot be encrypted")
                     })?;
                 (nonce.to_vec(), ct)
             }
@@ -205,8 +208,8 @@ impl EncryptionConfig {
                 let iv = crate::secret::random_bytes::<CBC_IV>();
                 let ct = cbc::Encryptor::<aes::Aes256>::new_from_slices(key, &iv)
                     .map_err(|_| {
-                        TwoFactorError::config(
-                            TwoFactorSetting::Encryption,
+                        TwoFactorInError::config(
+                            TwoFactorInSetting::Encryption,
                             "unusable encryption key",
                         )
                     })?
@@ -275,232 +278,4 @@ impl fmt::Debug for EncryptionConfig {
             .field("key_encoding", &self.key_encoding)
             .finish()
     }
-}
-
-/// An SMS for the encrypted module.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EncryptedSms {
-    /// The recipients (`to`, digits without `+`, comma-separated).
-    pub to: Vec<PhoneNumber>,
-    /// The DLT-approved text (`msg`).
-    pub text: String,
-    /// The DLT header (`from`); `None` uses the client's sender id.
-    pub from: Option<String>,
-}
-
-impl EncryptedSms {
-    /// An SMS of `text` to `to`, from the client's sender id.
-    pub fn new(to: PhoneNumber, text: impl Into<String>) -> Self {
-        Self {
-            to: vec![to],
-            text: text.into(),
-            from: None,
-        }
-    }
-
-    /// Adds a recipient.
-    #[must_use]
-    pub fn and_to(mut self, to: PhoneNumber) -> Self {
-        self.to.push(to);
-        self
-    }
-
-    /// Sets the sender id.
-    #[must_use]
-    pub fn with_sender(mut self, from: impl Into<String>) -> Self {
-        self.from = Some(from.into());
-        self
-    }
-}
-
-/// `Debug` shows the text's length only.
-impl fmt::Debug for EncryptedSms {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EncryptedSms")
-            .field("to", &self.to)
-            .field(
-                "text",
-                &format_args!("[{} chars]", self.text.chars().count()),
-            )
-            .field("from", &self.from)
-            .finish()
-    }
-}
-
-/// 2Factor's receipt for an encrypted SMS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EncryptedSmsSent {
-    /// 2Factor's request id (the decrypted `Details`).
-    pub message_id: String,
-}
-
-/// The delivery status of an SMS sent through the encrypted module.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EncryptedDeliveryStatus {
-    /// 2Factor's `Details` (`1 record found for the specified filters`, or
-    /// `No records found for the specified filters`).
-    pub details: String,
-    /// `DeliveryStatus`, when a record was found.
-    pub status: Option<DeliveryStatus>,
-    /// `SentAt` (`YYYY-MM-DD HH:MM:SS`, India time), when a record was found.
-    pub sent_at: Option<String>,
-    /// `DeliveredAt`, when a record was found and delivered.
-    pub delivered_at: Option<String>,
-}
-
-impl TwoFactorClient {
-    /// Sends an SMS through the encrypted module. Needs
-    /// [`TwoFactorClientBuilder::encryption`](super::TwoFactorClientBuilder::encryption).
-    pub async fn send_encrypted_sms(
-        &self,
-        sms: &EncryptedSms,
-    ) -> Result<EncryptedSmsSent, TwoFactorError> {
-        if sms.to.is_empty() {
-            return Err(TwoFactorError::invalid_request("the SMS has no recipient"));
-        }
-        if sms.text.trim().is_empty() {
-            return Err(TwoFactorError::invalid_request("the SMS text is empty"));
-        }
-        let from = self.sender_for(sms.from.as_deref())?;
-        let to = sms
-            .to
-            .iter()
-            .map(PhoneNumber::digits_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let payload = json!({
-            "module": "TRANS_SMS",
-            "apikey": self.inner.api_key.expose_secret(),
-            "to": to,
-            "from": from,
-            "msg": sms.text,
-        });
-        let answer = self.post_encrypted(&payload).await?;
-        Ok(EncryptedSmsSent {
-            message_id: answer.details.trim().to_owned(),
-        })
-    }
-
-    /// The delivery status of the encrypted SMS `message_id` sent on `date` (`TRANS_SMS_DLR`).
-    pub async fn encrypted_delivery_status(
-        &self,
-        message_id: &str,
-        date: time::Date,
-    ) -> Result<EncryptedDeliveryStatus, TwoFactorError> {
-        if message_id.trim().is_empty() {
-            return Err(TwoFactorError::invalid_request("the message id is empty"));
-        }
-        let smsdate = format!(
-            "{:04}-{:02}-{:02}",
-            date.year(),
-            u8::from(date.month()),
-            date.day()
-        );
-        let payload = json!({
-            "module": "TRANS_SMS_DLR",
-            "apikey": self.inner.api_key.expose_secret(),
-            "sessionid": message_id,
-            "smsdate": smsdate,
-        });
-        let answer = self.post_encrypted(&payload).await?;
-        Ok(EncryptedDeliveryStatus {
-            status: field_text(&answer.object, "DeliveryStatus")
-                .filter(|s| !s.trim().is_empty())
-                .map(|s| DeliveryStatus::from_text(&s)),
-            sent_at: field_text(&answer.object, "SentAt"),
-            delivered_at: field_text(&answer.object, "DeliveredAt"),
-            details: answer.details,
-        })
-    }
-
-    async fn post_encrypted(&self, payload: &Value) -> Result<Answer, TwoFactorError> {
-        let enc = self.inner.encryption.as_ref().ok_or_else(|| {
-            TwoFactorError::config(
-                TwoFactorSetting::Encryption,
-                "the encrypted module needs an EncryptionConfig",
-            )
-        })?;
-        let plaintext = serde_json::to_vec(payload)
-            .map_err(|_| TwoFactorError::invalid_request("the payload cannot be serialised"))?;
-        let body = enc.encrypt(&plaintext)?;
-        let url = self.url(match enc.mode {
-            EncryptionMode::Gcm => "/API/R1/?module=ENC&encmode=GCM",
-            EncryptionMode::Cbc => "/API/R1/?module=ENC&encmode=CBC",
-        })?;
-        let request = self
-            .inner
-            .http
-            .pick()
-            .post(url)
-            .header("Secret-Key", enc.header_value()?)
-            .header(CONTENT_TYPE, "text/plain")
-            .body(body);
-        let reply = self.execute(request).await?;
-        self.read_encrypted(enc, &reply)
-    }
-
-    /// What an encrypted module's answer says.
-    pub(crate) fn read_encrypted(
-        &self,
-        enc: &EncryptionConfig,
-        reply: &super::client::Reply,
-    ) -> Result<Answer, TwoFactorError> {
-        let object = self.encrypted_answer(enc, reply)?;
-        self.success_from_object(reply, object)
-    }
-
-    /// The answer as a JSON object, decrypting the whole body or its `Details` as needed.
-    fn encrypted_answer(
-        &self,
-        enc: &EncryptionConfig,
-        reply: &super::client::Reply,
-    ) -> Result<Map<String, Value>, TwoFactorError> {
-        if reply.status >= 500 || reply.status == 429 {
-            return self.decode_object(reply);
-        }
-        let body = reply.body.trim();
-        if let Ok(Value::Object(object)) = serde_json::from_str::<Value>(body) {
-            return Ok(decrypt_details(enc, object));
-        }
-        let decrypted = enc
-            .decrypt(body)
-            .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok());
-        match decrypted {
-            Some(Value::Object(object)) => Ok(decrypt_details(enc, object)),
-            _ if (200..300).contains(&reply.status) => {
-                Err(self.unexpected(reply, "an answer that neither parses nor decrypts"))
-            }
-            _ => self.decode_object(reply),
-        }
-    }
-}
-
-/// Replaces an encrypted `Details` by its plaintext (merging it in if it is a JSON object).
-fn decrypt_details(enc: &EncryptionConfig, mut object: Map<String, Value>) -> Map<String, Value> {
-    let Some(key) = object
-        .keys()
-        .find(|k| k.eq_ignore_ascii_case("Details"))
-        .cloned()
-    else {
-        return object;
-    };
-    let Some(Value::String(details)) = object.get(&key) else {
-        return object;
-    };
-    let Some(plain) = enc.decrypt(details).and_then(|b| String::from_utf8(b).ok()) else {
-        return object;
-    };
-    match serde_json::from_str::<Value>(&plain) {
-        Ok(Value::Object(inner)) => {
-            object.remove(&key);
-            object.extend(inner);
-        }
-        _ => {
-            object.insert(key, Value::String(plain));
-        }
-    }
-    object
 }

@@ -1,9 +1,9 @@
 //! Bulk SMS: `POST {base}/API/R1/Bulk/`, JSON, at most 1000 messages a request.
 //!
-//! [`TwoFactorClient::send_bulk`] takes any number of messages: it checks all of them first
+//! [`TwoFactorInClient::send_bulk`] takes any number of messages: it checks all of them first
 //! (nothing is sent if one is unusable), then sends them in requests of 1000, one after the
 //! other, and merges the answers. Indices in the [`BulkReport`] point into the caller's list.
-//! If a request after the first fails, the error is [`TwoFactorError::BulkIncomplete`], which
+//! If a request after the first fails, the error is [`TwoFactorInError::BulkIncomplete`], which
 //! carries what was accepted so far; nothing is retried and no later request is attempted.
 //!
 //! # Partial success
@@ -20,10 +20,11 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::client::TwoFactorClient;
-use super::error::TwoFactorError;
-use super::response::{error_words, field, field_text};
-use crate::PhoneNumber;
+use super::answer::{error_words, field, field_text};
+use super::bulk_report::{BulkAccepted, BulkChunkFailure, BulkRejected, BulkReport};
+use super::client::TwoFactorInClient;
+use super::error::TwoFactorInError;
+use crate::phone::PhoneNumber;
 
 /// Most messages 2Factor takes in one bulk request.
 pub const BULK_MAX_MESSAGES: usize = 1000;
@@ -111,125 +112,6 @@ pub enum CallbackFormat {
     RawUrlEncoded,
 }
 
-/// The merged answer to a bulk send.
-///
-/// An `Ok` report does not mean every message went out. 2Factor answers `success: true` while
-/// rejecting some messages (`rejectedSamples`), while its own queue reports failed chunks
-/// (`queueStats.failedChunks`), or while leaving messages unaccounted for; all of that is in
-/// here. [`BulkReport::is_complete`] is `true` only when every message was accepted, and
-/// [`BulkReport::failed`] lists what was not. The report is `#[must_use]` for that reason.
-///
-/// ```
-/// # use twofactor_core::twofactor::BulkReport;
-/// # fn handle(report: BulkReport) {
-/// if !report.is_complete() {
-///     for failure in report.failed() {
-///         eprintln!("not sent: {failure:?}");
-///     }
-/// }
-/// # }
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-#[must_use = "a bulk send can succeed in part: check `is_complete()` or `failed()`"]
-pub struct BulkReport {
-    /// How many messages the caller asked to send.
-    pub total: usize,
-    /// 2Factor's id of each request, in order.
-    pub request_ids: Vec<String>,
-    /// The messages 2Factor accepted.
-    pub accepted: Vec<BulkAccepted>,
-    /// The messages 2Factor rejected (its `rejectedSamples`).
-    pub rejected: Vec<BulkRejected>,
-    /// The requests (of at most [`BULK_MAX_MESSAGES`]) that did not fully go through: 2Factor's
-    /// queue reported failed chunks, it left messages unaccounted for, or the request failed.
-    pub failed_chunks: Vec<BulkChunkFailure>,
-}
-
-impl BulkReport {
-    /// Whether every message was accepted: nothing rejected, no failed request, and as many
-    /// accepted messages as were sent. Anything else is a partial success at best.
-    pub fn is_complete(&self) -> bool {
-        self.rejected.is_empty()
-            && self.failed_chunks.is_empty()
-            && self.accepted.len() == self.total
-    }
-
-    /// What did not go through: each rejected message, then each request that did not fully go
-    /// through. Empty exactly when [`BulkReport::is_complete`] is, unless 2Factor accepted
-    /// fewer messages than it accounted for without saying why.
-    pub fn failed(&self) -> impl Iterator<Item = BulkFailure<'_>> {
-        self.rejected
-            .iter()
-            .map(BulkFailure::Rejected)
-            .chain(self.failed_chunks.iter().map(BulkFailure::Chunk))
-    }
-
-    /// How many messages 2Factor did not confirm as accepted.
-    pub fn unconfirmed(&self) -> usize {
-        self.total.saturating_sub(self.accepted.len())
-    }
-}
-
-/// One thing that did not go through in a bulk send, from [`BulkReport::failed`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BulkFailure<'a> {
-    /// A message 2Factor rejected.
-    Rejected(&'a BulkRejected),
-    /// A request that did not fully go through.
-    Chunk(&'a BulkChunkFailure),
-}
-
-/// A request of a bulk send that did not fully go through.
-///
-/// Which of its messages are affected is known only as far as 2Factor says: `messages` is the
-/// range the request carried, `unaccounted` how many of them 2Factor neither listed as
-/// accepted nor as rejected. Messages it did list keep their entries in
-/// [`BulkReport::accepted`] and [`BulkReport::rejected`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BulkChunkFailure {
-    /// Which request: 0 for the first [`BULK_MAX_MESSAGES`] messages, 1 for the next, ...
-    pub chunk: usize,
-    /// The messages the request carried, as indices into the caller's list.
-    pub messages: std::ops::Range<usize>,
-    /// How many of them 2Factor neither accepted nor rejected (all of them when the request
-    /// itself failed).
-    pub unaccounted: usize,
-    /// Why, in words free of secrets: 2Factor's queue figures, the unaccounted messages, or the
-    /// request's error.
-    pub reason: String,
-}
-
-/// A message 2Factor accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BulkAccepted {
-    /// Its index in the caller's list. 2Factor lists accepted messages without an index; they
-    /// are matched to the input in order, which is only certain when every message of the
-    /// request is accounted for (accepted plus rejected equals sent). Otherwise `None`.
-    pub index: Option<usize>,
-    /// 2Factor's id for the message (the `SessionId` of its delivery report).
-    pub message_id: String,
-    /// The recipient as 2Factor echoed it.
-    pub to: Option<String>,
-    /// The sender as 2Factor echoed it.
-    pub from: Option<String>,
-}
-
-/// A message 2Factor rejected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BulkRejected {
-    /// Its index in the caller's list (`None` if 2Factor gave none, or one out of range).
-    pub index: Option<usize>,
-    /// The phone as 2Factor echoed it.
-    pub phone: Option<String>,
-    /// Why.
-    pub reason: String,
-}
-
 #[derive(Serialize)]
 struct BulkBody<'a> {
     module: &'static str,
@@ -253,7 +135,7 @@ struct BulkItem<'a> {
     callback_format: Option<CallbackFormat>,
 }
 
-impl TwoFactorClient {
+impl TwoFactorInClient {
     /// Sends any number of messages through the bulk endpoint.
     ///
     /// All messages are checked first (nothing is sent if one is unusable: empty or over-long
@@ -261,9 +143,12 @@ impl TwoFactorClient {
     /// one after the other, and the answers merged; indices in the [`BulkReport`] point into
     /// `messages`. An `Ok` report may still be a partial success: check
     /// [`BulkReport::is_complete`]. If a request after the first fails, the error is
-    /// [`TwoFactorError::BulkIncomplete`], carrying what was accepted so far; nothing is retried
+    /// [`TwoFactorInError::BulkIncomplete`], carrying what was accepted so far; nothing is retried
     /// and no later request is attempted. An empty list sends nothing.
-    pub async fn send_bulk(&self, messages: &[BulkMessage]) -> Result<BulkReport, TwoFactorError> {
+    pub async fn send_bulk(
+        &self,
+        messages: &[BulkMessage],
+    ) -> Result<BulkReport, TwoFactorInError> {
         let items = messages
             .iter()
             .enumerate()
@@ -290,7 +175,7 @@ impl TwoFactorClient {
                         unaccounted: chunk.len(),
                         reason: format!("the request failed: {err}"),
                     });
-                    return Err(TwoFactorError::BulkIncomplete {
+                    return Err(TwoFactorInError::BulkIncomplete {
                         report: Box::new(report),
                         failed_from: offset,
                         total: messages.len(),
@@ -306,8 +191,9 @@ impl TwoFactorClient {
         &'a self,
         index: usize,
         message: &'a BulkMessage,
-    ) -> Result<BulkItem<'a>, TwoFactorError> {
-        let refuse = |why: &str| TwoFactorError::invalid_request(format!("message {index}: {why}"));
+    ) -> Result<BulkItem<'a>, TwoFactorInError> {
+        let refuse =
+            |why: &str| TwoFactorInError::invalid_request(format!("message {index}: {why}"));
         if message.text.trim().is_empty() {
             return Err(refuse("the text is empty"));
         }
@@ -332,7 +218,7 @@ impl TwoFactorClient {
         chunk: &[BulkItem<'_>],
         index: usize,
         offset: usize,
-    ) -> Result<BulkReport, TwoFactorError> {
+    ) -> Result<BulkReport, TwoFactorInError> {
         use secrecy::ExposeSecret;
         let body = BulkBody {
             module: "TRANS_SMS",
@@ -353,7 +239,7 @@ impl TwoFactorClient {
         sent: usize,
         index: usize,
         offset: usize,
-    ) -> Result<BulkReport, TwoFactorError> {
+    ) -> Result<BulkReport, TwoFactorInError> {
         let object = self.decode_object(reply)?;
         let success = field_text(&object, "success").map(|s| s.trim().eq_ignore_ascii_case("true"));
         match success {

@@ -1,22 +1,26 @@
-//! The engine's traits over the client: [`TwoFactorOtp`] is an [`OtpProvider`] (2Factor
-//! generates and checks the code), and [`TwoFactorClient`] is an [`SmsSender`] (the library
+//! The engine's traits over the client: [`TwoFactorInProvider`] is an [`OtpProvider`] (2Factor
+//! generates and checks the code), and [`TwoFactorInClient`] is an [`SmsSender`] (the library
 //! generates and checks the code, 2Factor delivers it).
 
 use async_trait::async_trait;
 
 #[cfg(feature = "bulk")]
-use super::bulk::{BulkFailure, BulkMessage};
-use super::client::TwoFactorClient;
-use super::error::{PROVIDER, TwoFactorError};
-use super::otp::{OtpKind, SessionId};
+use super::bulk::BulkMessage;
+#[cfg(feature = "bulk")]
+use super::bulk_report::BulkFailure;
+use super::client::TwoFactorInClient;
+use super::error::{PROVIDER, TwoFactorInError};
+use super::names::SessionId;
+use super::otp::OtpKind;
 use super::sms::SmsRequest;
+use crate::code::OtpCode;
+use crate::phone::PhoneNumber;
 #[cfg(feature = "bulk")]
 use crate::provider::Delivery;
 use crate::provider::{
     Channel, CodeMessage, OtpProvider, ProviderError, ProviderErrorKind, SendOptions, SmsMessage,
     SmsReceipt, SmsSender, Ticket, Verdict,
 };
-use crate::{OtpCode, PhoneNumber};
 
 const SMS_TICKET: &str = "sms:";
 const VOICE_TICKET: &str = "voice:";
@@ -32,18 +36,18 @@ const VOICE_TICKET: &str = "voice:";
 /// - `OTP Expired` and `Invalid API / SessionId Combination - No Entry Exists` are
 ///   [`Verdict::Expired`].
 #[derive(Debug, Clone)]
-pub struct TwoFactorOtp {
-    client: TwoFactorClient,
+pub struct TwoFactorInProvider {
+    client: TwoFactorInClient,
 }
 
-impl TwoFactorOtp {
+impl TwoFactorInProvider {
     /// Wraps a client.
-    pub fn new(client: TwoFactorClient) -> Self {
+    pub fn new(client: TwoFactorInClient) -> Self {
         Self { client }
     }
 
     /// The client inside.
-    pub fn client(&self) -> &TwoFactorClient {
+    pub fn client(&self) -> &TwoFactorInClient {
         &self.client
     }
 }
@@ -53,7 +57,7 @@ fn unsupported(detail: impl Into<String>) -> ProviderError {
 }
 
 #[async_trait]
-impl OtpProvider for TwoFactorOtp {
+impl OtpProvider for TwoFactorInProvider {
     fn name(&self) -> &str {
         PROVIDER
     }
@@ -124,26 +128,26 @@ impl OtpProvider for TwoFactorOtp {
 
 /// The engine's verdict from a verify's outcome.
 pub(crate) fn engine_verdict(
-    outcome: Result<Verdict, TwoFactorError>,
+    outcome: Result<Verdict, TwoFactorInError>,
 ) -> Result<Verdict, ProviderError> {
     match outcome {
         Ok(verdict) => Ok(verdict),
         // 2Factor forgets sessions once used or expired: for the engine, no live code.
-        Err(TwoFactorError::SessionNotFound) => Ok(Verdict::Expired),
+        Err(TwoFactorInError::SessionNotFound) => Ok(Verdict::Expired),
         Err(err) => Err(err.into()),
     }
 }
 
 /// 2Factor as an [`SmsSender`]:
 ///
-/// - `send_sms`: R1 `TRANS_SMS` ([`TwoFactorClient::send_transactional_sms`]);
+/// - `send_sms`: R1 `TRANS_SMS` ([`TwoFactorInClient::send_transactional_sms`]);
 /// - `send_many`: the bulk endpoint when every message has one recipient and no schedule,
 ///   else one R1 request per message;
 /// - `send_code`: the custom-code endpoint `/SMS/{phone}/{otp}[/{template}]` (with the client's
 ///   template) for SMS, `/VOICE/{phone}/{otp}` for voice. 2Factor takes 4 to 6 digits there;
 ///   other lengths are [`ProviderErrorKind::Unsupported`].
 #[async_trait]
-impl SmsSender for TwoFactorClient {
+impl SmsSender for TwoFactorInClient {
     fn name(&self) -> &str {
         PROVIDER
     }
@@ -202,7 +206,7 @@ impl SmsSender for TwoFactorClient {
 /// `messages` (one recipient each, none scheduled) through the bulk endpoint.
 #[cfg(feature = "bulk")]
 async fn send_as_bulk(
-    client: &TwoFactorClient,
+    client: &TwoFactorInClient,
     messages: &[SmsMessage],
 ) -> Result<Vec<SmsReceipt>, ProviderError> {
     let bulk: Vec<BulkMessage> = messages

@@ -9,13 +9,13 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
 #[cfg(feature = "encrypted-sms")]
-use super::encrypted::EncryptionConfig;
-use super::error::{TwoFactorError, TwoFactorSetting};
-use super::otp::TemplateName;
+use super::encryption::EncryptionConfig;
+use super::error::{TwoFactorInError, TwoFactorInSetting};
+use super::names::TemplateName;
+use crate::answer::{clean_text, read_bounded};
 use crate::clock::{Clock, SystemClock};
 use crate::code::OtpCode;
 use crate::phone::PhoneNumber;
-use crate::response::{clean_text, read_bounded};
 use crate::transport::HttpOptions;
 
 /// 2Factor's production base URL.
@@ -30,9 +30,9 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'
 /// A client for the 2Factor.in HTTP API.
 ///
 /// Cheap to clone (an [`Arc`] inside): clones share one pooled HTTP client. Build it with
-/// [`TwoFactorClient::builder`]. `Debug` never shows the API key.
+/// [`TwoFactorInClient::builder`]. `Debug` never shows the API key.
 #[derive(Clone)]
-pub struct TwoFactorClient {
+pub struct TwoFactorInClient {
     pub(crate) inner: Arc<Inner>,
 }
 
@@ -50,8 +50,8 @@ pub(crate) struct Inner {
     pub(crate) encryption: Option<EncryptionConfig>,
 }
 
-/// Builds a [`TwoFactorClient`]; see [`TwoFactorClient::builder`].
-pub struct TwoFactorClientBuilder {
+/// Builds a [`TwoFactorInClient`]; see [`TwoFactorInClient::builder`].
+pub struct TwoFactorInClientBuilder {
     api_key: SecretString,
     base_url: String,
     http: HttpOptions,
@@ -62,14 +62,14 @@ pub struct TwoFactorClientBuilder {
     encryption: Option<EncryptionConfig>,
 }
 
-impl TwoFactorClient {
+impl TwoFactorInClient {
     /// Starts building a client for the account with `api_key` (a `&str`, a `String` or a
     /// [`SecretString`]).
     ///
     /// Defaults: base URL [`DEFAULT_BASE_URL`], [`HttpOptions::default`] (10 s in total, 5 s to
     /// connect), no OTP template, no default sender id, the system clock, no encryption.
-    pub fn builder(api_key: impl Into<SecretString>) -> TwoFactorClientBuilder {
-        TwoFactorClientBuilder {
+    pub fn builder(api_key: impl Into<SecretString>) -> TwoFactorInClientBuilder {
+        TwoFactorInClientBuilder {
             api_key: api_key.into(),
             base_url: DEFAULT_BASE_URL.to_owned(),
             http: HttpOptions::default(),
@@ -97,7 +97,7 @@ impl TwoFactorClient {
     }
 
     /// A `{base}/API/V1/{api_key}/...` URL.
-    pub(crate) fn v1_url(&self, path: V1Path) -> Result<Url, TwoFactorError> {
+    pub(crate) fn v1_url(&self, path: V1Path) -> Result<Url, TwoFactorInError> {
         let mut url = String::with_capacity(self.inner.base.len() + 64 + path.0.len());
         url.push_str(&self.inner.base);
         url.push_str("/API/V1/");
@@ -107,7 +107,7 @@ impl TwoFactorClient {
     }
 
     /// A URL under the base URL (`tail` is a constant such as `/API/R1/`).
-    pub(crate) fn url(&self, tail: &'static str) -> Result<Url, TwoFactorError> {
+    pub(crate) fn url(&self, tail: &'static str) -> Result<Url, TwoFactorInError> {
         parse_built_url(&format!("{}{tail}", self.inner.base))
     }
 
@@ -115,11 +115,11 @@ impl TwoFactorClient {
     pub(crate) async fn execute(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> Result<Reply, TwoFactorError> {
+    ) -> Result<Reply, TwoFactorInError> {
         let response = request
             .send()
             .await
-            .map_err(|e| TwoFactorError::transport(e, false))?;
+            .map_err(|e| TwoFactorInError::transport(e, false))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -129,10 +129,10 @@ impl TwoFactorClient {
             .map(Duration::from_secs);
         let read = read_bounded(response)
             .await
-            .map_err(|e| TwoFactorError::transport(e, true))?;
+            .map_err(|e| TwoFactorInError::transport(e, true))?;
         let body = String::from_utf8_lossy(&read.bytes).into_owned();
         if !read.complete {
-            return Err(TwoFactorError::UnexpectedResponse {
+            return Err(TwoFactorInError::UnexpectedResponse {
                 status,
                 reason: "body too large",
                 snippet: self.clean(&body),
@@ -158,16 +158,17 @@ impl TwoFactorClient {
     }
 }
 
-fn parse_built_url(url: &str) -> Result<Url, TwoFactorError> {
+fn parse_built_url(url: &str) -> Result<Url, TwoFactorInError> {
     // Cannot fail for a validated base and encoded segments; the error deliberately carries
     // neither the URL nor the parser's error, as the URL holds the key.
-    Url::parse(url).map_err(|_| TwoFactorError::invalid_request("could not build the request URL"))
+    Url::parse(url)
+        .map_err(|_| TwoFactorInError::invalid_request("could not build the request URL"))
 }
 
-impl TwoFactorClientBuilder {
+impl TwoFactorInClientBuilder {
     /// Sets the base URL (2Factor's sandbox uses the production URL; tests use a mock server).
     /// A trailing slash is tolerated; the URL must be `http` or `https`, without credentials,
-    /// query or fragment ([`Self::build`] refuses it with [`TwoFactorError::InvalidBaseUrl`]).
+    /// query or fragment ([`Self::build`] refuses it with [`TwoFactorInError::InvalidBaseUrl`]).
     #[must_use]
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = base_url.into();
@@ -213,21 +214,21 @@ impl TwoFactorClientBuilder {
     }
 
     /// Builds the client. Fails (never panics) on an unusable base URL
-    /// ([`TwoFactorError::InvalidBaseUrl`]: not absolute `http(s)`, credentials such as
+    /// ([`TwoFactorInError::InvalidBaseUrl`]: not absolute `http(s)`, credentials such as
     /// `https://user:password@host`, a query or a fragment), an empty API key, an unusable
     /// template name or sender id, or an encryption key of the wrong size.
-    pub fn build(self) -> Result<TwoFactorClient, TwoFactorError> {
+    pub fn build(self) -> Result<TwoFactorInClient, TwoFactorInError> {
         let base = validate_base_url(&self.base_url)?;
         let key = self.api_key.expose_secret();
         if key.trim().is_empty() {
-            return Err(TwoFactorError::config(
-                TwoFactorSetting::ApiKey,
+            return Err(TwoFactorInError::config(
+                TwoFactorInSetting::ApiKey,
                 "the API key is empty",
             ));
         }
         if key.chars().all(|c| c == '.') || key.chars().any(char::is_control) {
-            return Err(TwoFactorError::config(
-                TwoFactorSetting::ApiKey,
+            return Err(TwoFactorInError::config(
+                TwoFactorInSetting::ApiKey,
                 "the API key has an unusable form",
             ));
         }
@@ -235,8 +236,8 @@ impl TwoFactorClientBuilder {
         let otp_template = self.otp_template.map(TemplateName::new).transpose()?;
         let sender_id = match self.sender_id {
             Some(s) if s.trim().is_empty() => {
-                return Err(TwoFactorError::config(
-                    TwoFactorSetting::SenderId,
+                return Err(TwoFactorInError::config(
+                    TwoFactorInSetting::SenderId,
                     "the sender id is empty",
                 ));
             }
@@ -247,8 +248,8 @@ impl TwoFactorClientBuilder {
             enc.validate()?;
         }
         let http =
-            crate::transport::Clients::new(&self.http).map_err(TwoFactorError::HttpClient)?;
-        Ok(TwoFactorClient {
+            crate::transport::Clients::new(&self.http).map_err(TwoFactorInError::HttpClient)?;
+        Ok(TwoFactorInClient {
             inner: Arc::new(Inner {
                 http,
                 base,
@@ -264,9 +265,9 @@ impl TwoFactorClientBuilder {
     }
 }
 
-fn validate_base_url(base: &str) -> Result<String, TwoFactorError> {
+fn validate_base_url(base: &str) -> Result<String, TwoFactorInError> {
     // The error never repeats the URL: it may carry credentials.
-    crate::base_url::check(base).map_err(TwoFactorError::InvalidBaseUrl)
+    crate::base_url::check(base).map_err(TwoFactorInError::InvalidBaseUrl)
 }
 
 /// The path after `/API/V1/{api_key}`, built only from constants, validated phones and codes,
@@ -316,27 +317,9 @@ pub(crate) struct Reply {
     pub(crate) retry_after: Option<Duration>,
 }
 
-/// Checks that `value` can be one path segment: not empty, not made only of dots, no control
-/// characters, at most `max` characters. `what` names it in the error.
-pub(crate) fn check_segment(value: &str, max: usize, what: &str) -> Result<(), String> {
-    if value.is_empty() {
-        return Err(format!("{what} is empty"));
-    }
-    if value.chars().count() > max {
-        return Err(format!("{what} is longer than {max} characters"));
-    }
-    if value.chars().all(|c| c == '.') {
-        return Err(format!("{what} cannot be made only of dots"));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(format!("{what} contains control characters"));
-    }
-    Ok(())
-}
-
-impl fmt::Debug for TwoFactorClient {
+impl fmt::Debug for TwoFactorInClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let f = &mut f.debug_struct("TwoFactorClient");
+        let f = &mut f.debug_struct("TwoFactorInClient");
         let f = f
             .field("base_url", &self.inner.base)
             .field("api_key", &"[REDACTED]")
@@ -348,9 +331,9 @@ impl fmt::Debug for TwoFactorClient {
     }
 }
 
-impl fmt::Debug for TwoFactorClientBuilder {
+impl fmt::Debug for TwoFactorInClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let f = &mut f.debug_struct("TwoFactorClientBuilder");
+        let f = &mut f.debug_struct("TwoFactorInClientBuilder");
         let f = f
             .field("base_url", &crate::base_url::redacted(&self.base_url))
             .field("api_key", &"[REDACTED]")

@@ -1,73 +1,11 @@
 //! SMS OTP, voice OTP and balance: the `GET {base}/API/V1/{api_key}/...` endpoints.
 
-use std::fmt;
-
-use super::client::{TwoFactorClient, V1Path, check_segment};
-use super::error::TwoFactorError;
+use super::client::{TwoFactorInClient, V1Path};
+use super::error::TwoFactorInError;
+use super::names::{SessionId, TemplateName};
+use crate::code::OtpCode;
+use crate::phone::PhoneNumber;
 use crate::provider::Verdict;
-use crate::{OtpCode, PhoneNumber};
-
-/// Longest template name accepted.
-const MAX_TEMPLATE_CHARS: usize = 100;
-/// Longest session id accepted (2Factor's are about 40 characters).
-const MAX_SESSION_CHARS: usize = 256;
-
-/// The name of an OTP template approved in the 2Factor dashboard (`SMS OTP > OTP Templates`).
-///
-/// Any text works except an empty one, one made only of dots, or one with control characters;
-/// it is percent-encoded into exactly one path segment, so `My Template/v2` is sent as
-/// `My%20Template%2Fv2`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TemplateName(String);
-
-impl TemplateName {
-    /// Checks `name` (at most 100 characters).
-    pub fn new(name: impl Into<String>) -> Result<Self, TwoFactorError> {
-        let name = name.into();
-        check_segment(&name, MAX_TEMPLATE_CHARS, "the template name")
-            .map_err(TwoFactorError::invalid_request)?;
-        Ok(Self(name))
-    }
-
-    /// The name as given.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TemplateName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// 2Factor's id for one OTP send, needed to verify it.
-///
-/// A secret for the verification engine: whoever holds it can check guesses against the code.
-/// `Debug` is redacted and there is no `Display`; [`SessionId::expose`] gives the text.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionId(Box<str>);
-
-impl SessionId {
-    /// Wraps a session id (at most 256 characters, not only dots, no control characters).
-    pub fn new(id: impl Into<String>) -> Result<Self, TwoFactorError> {
-        let id = id.into();
-        check_segment(&id, MAX_SESSION_CHARS, "the session id")
-            .map_err(TwoFactorError::invalid_request)?;
-        Ok(Self(id.into_boxed_str()))
-    }
-
-    /// The id's text, for storing it. Never log this.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionId([REDACTED])")
-    }
-}
 
 /// Which code-generating SMS endpoint to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,7 +34,7 @@ impl OtpKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OtpSent {
-    /// What [`TwoFactorClient::verify_otp`] (or [`TwoFactorClient::verify_voice_otp`]) needs.
+    /// What [`TwoFactorInClient::verify_otp`] (or [`TwoFactorInClient::verify_voice_otp`]) needs.
     pub session_id: SessionId,
     /// The code 2Factor generated, for [`OtpKind::Autogen2`] only.
     pub code: Option<OtpCode>,
@@ -125,7 +63,7 @@ pub struct Balance {
 /// The digit counts 2Factor accepts for a code the caller chooses.
 const CUSTOM_CODE_DIGITS: std::ops::RangeInclusive<usize> = 4..=6;
 
-impl TwoFactorClient {
+impl TwoFactorInClient {
     fn template_or_default<'a>(
         &'a self,
         template: Option<&'a TemplateName>,
@@ -133,7 +71,7 @@ impl TwoFactorClient {
         template.or(self.inner.otp_template.as_ref())
     }
 
-    async fn get_v1(&self, path: V1Path) -> Result<super::client::Reply, TwoFactorError> {
+    async fn get_v1(&self, path: V1Path) -> Result<super::client::Reply, TwoFactorInError> {
         let url = self.v1_url(path)?;
         self.execute(self.inner.http.pick().get(url)).await
     }
@@ -142,7 +80,7 @@ impl TwoFactorClient {
         &self,
         path: V1Path,
         expect_code: bool,
-    ) -> Result<OtpSent, TwoFactorError> {
+    ) -> Result<OtpSent, TwoFactorInError> {
         let reply = self.get_v1(path).await?;
         self.read_session(&reply, expect_code)
     }
@@ -152,12 +90,12 @@ impl TwoFactorClient {
         &self,
         reply: &super::client::Reply,
         expect_code: bool,
-    ) -> Result<OtpSent, TwoFactorError> {
+    ) -> Result<OtpSent, TwoFactorInError> {
         let answer = self.decode_success(reply)?;
         let session_id = SessionId::new(answer.details.trim())
             .map_err(|_| self.unexpected(reply, "an unusable session id"))?;
         let code = if expect_code {
-            let otp = super::response::field_text(&answer.object, "OTP")
+            let otp = super::answer::field_text(&answer.object, "OTP")
                 .ok_or_else(|| self.unexpected(reply, "AUTOGEN2 answer without OTP"))?;
             let code = OtpCode::parse(otp.trim(), 1..=crate::code::MAX_CODE_LEN)
                 .map_err(|_| self.unexpected(reply, "AUTOGEN2 answer with an unusable OTP"))?;
@@ -175,7 +113,7 @@ impl TwoFactorClient {
         phone: &PhoneNumber,
         kind: OtpKind,
         template: Option<&TemplateName>,
-    ) -> Result<OtpSent, TwoFactorError> {
+    ) -> Result<OtpSent, TwoFactorInError> {
         let mut path = V1Path::new().lit("SMS").phone(phone).lit(kind.segment());
         if let Some(t) = self.template_or_default(template) {
             path = path.segment(t.as_str());
@@ -191,7 +129,7 @@ impl TwoFactorClient {
         phone: &PhoneNumber,
         code: &OtpCode,
         template: Option<&TemplateName>,
-    ) -> Result<OtpSent, TwoFactorError> {
+    ) -> Result<OtpSent, TwoFactorInError> {
         check_custom_code(code)?;
         let mut path = V1Path::new().lit("SMS").phone(phone).code(code);
         if let Some(t) = self.template_or_default(template) {
@@ -204,12 +142,12 @@ impl TwoFactorClient {
     ///
     /// `OTP Matched` (with a 2xx status, under `"Status":"Success"` or `"Status":"Error"`),
     /// `OTP Mismatch` and `OTP Expired` are verdicts; an unknown session is
-    /// [`TwoFactorError::SessionNotFound`].
+    /// [`TwoFactorInError::SessionNotFound`].
     pub async fn verify_otp(
         &self,
         session: &SessionId,
         code: &OtpCode,
-    ) -> Result<Verdict, TwoFactorError> {
+    ) -> Result<Verdict, TwoFactorInError> {
         let path = V1Path::new()
             .lit("SMS")
             .lit("VERIFY")
@@ -224,7 +162,7 @@ impl TwoFactorClient {
         &self,
         phone: &PhoneNumber,
         code: &OtpCode,
-    ) -> Result<Verdict, TwoFactorError> {
+    ) -> Result<Verdict, TwoFactorInError> {
         let path = V1Path::new()
             .lit("SMS")
             .lit("VERIFY3")
@@ -235,7 +173,7 @@ impl TwoFactorClient {
     }
 
     /// Calls `phone` and reads out a code 2Factor generates (`/VOICE/{phone}/AUTOGEN`).
-    pub async fn send_voice_otp(&self, phone: &PhoneNumber) -> Result<OtpSent, TwoFactorError> {
+    pub async fn send_voice_otp(&self, phone: &PhoneNumber) -> Result<OtpSent, TwoFactorInError> {
         let path = V1Path::new().lit("VOICE").phone(phone).lit("AUTOGEN");
         self.otp_session(path, false).await
     }
@@ -245,18 +183,18 @@ impl TwoFactorClient {
         &self,
         phone: &PhoneNumber,
         code: &OtpCode,
-    ) -> Result<OtpSent, TwoFactorError> {
+    ) -> Result<OtpSent, TwoFactorInError> {
         let path = V1Path::new().lit("VOICE").phone(phone).code(code);
         self.otp_session(path, false).await
     }
 
     /// Checks a code against a voice OTP session (`/VOICE/VERIFY/{session}/{otp}`); answers are
-    /// read as for [`TwoFactorClient::verify_otp`].
+    /// read as for [`TwoFactorInClient::verify_otp`].
     pub async fn verify_voice_otp(
         &self,
         session: &SessionId,
         code: &OtpCode,
-    ) -> Result<Verdict, TwoFactorError> {
+    ) -> Result<Verdict, TwoFactorInError> {
         let path = V1Path::new()
             .lit("VOICE")
             .lit("VERIFY")
@@ -267,7 +205,7 @@ impl TwoFactorClient {
     }
 
     /// The account's SMS or voice OTP balance (`/BAL/SMS`, `/BAL/VOICE`).
-    pub async fn balance(&self, kind: BalanceKind) -> Result<Balance, TwoFactorError> {
+    pub async fn balance(&self, kind: BalanceKind) -> Result<Balance, TwoFactorInError> {
         let path = V1Path::new().lit("BAL").lit(match kind {
             BalanceKind::Sms => "SMS",
             BalanceKind::Voice => "VOICE",
@@ -282,11 +220,11 @@ impl TwoFactorClient {
     }
 }
 
-fn check_custom_code(code: &OtpCode) -> Result<(), TwoFactorError> {
+fn check_custom_code(code: &OtpCode) -> Result<(), TwoFactorInError> {
     if CUSTOM_CODE_DIGITS.contains(&code.len()) {
         Ok(())
     } else {
-        Err(TwoFactorError::InvalidCode {
+        Err(TwoFactorInError::InvalidCode {
             details: format!(
                 "2Factor accepts codes of {} to {} digits, this one has {}",
                 CUSTOM_CODE_DIGITS.start(),
@@ -316,13 +254,5 @@ mod tests {
         assert_eq!(parse_credits("250.00"), Some(250));
         assert_eq!(parse_credits("250.5"), None);
         assert_eq!(parse_credits("lots"), None);
-    }
-
-    #[test]
-    fn template_names_refuse_dot_segments_and_controls() {
-        assert!(TemplateName::new("My Template/v2").is_ok());
-        for bad in ["", ".", "..", "a\nb", &"x".repeat(101)] {
-            assert!(TemplateName::new(bad).is_err(), "{bad:?}");
-        }
     }
 }

@@ -11,9 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use time::{OffsetDateTime, UtcOffset};
 
-use super::client::TwoFactorClient;
-use super::error::TwoFactorError;
-use crate::PhoneNumber;
+use super::client::TwoFactorInClient;
+use super::error::TwoFactorInError;
+use crate::phone::PhoneNumber;
 
 /// India Standard Time, 2Factor's zone.
 pub(crate) const IST: UtcOffset = time::macros::offset!(+5:30);
@@ -33,7 +33,7 @@ pub const MIN_SCHEDULE_LEAD: Duration = Duration::from_secs(5 * 60);
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use twofactor_core::PhoneParser;
-/// use twofactor_core::twofactor::SmsRequest;
+/// use twofactor_core::twofactor_in::SmsRequest;
 ///
 /// let phone = PhoneParser::default().parse("+919812345678").unwrap();
 /// let sms = SmsRequest::new(phone, "Your order 42 has shipped")
@@ -185,22 +185,25 @@ impl Module {
     }
 }
 
-impl TwoFactorClient {
+impl TwoFactorInClient {
     /// Sends a transactional SMS (`module=TRANS_SMS`): OTPs, order notifications, service
     /// messages.
     pub async fn send_transactional_sms(
         &self,
         sms: &SmsRequest,
-    ) -> Result<SmsSent, TwoFactorError> {
+    ) -> Result<SmsSent, TwoFactorInError> {
         self.send_r1(sms, Module::Transactional).await
     }
 
     /// Sends a promotional SMS (`module=PROMO_SMS`).
-    pub async fn send_promotional_sms(&self, sms: &SmsRequest) -> Result<SmsSent, TwoFactorError> {
+    pub async fn send_promotional_sms(
+        &self,
+        sms: &SmsRequest,
+    ) -> Result<SmsSent, TwoFactorInError> {
         self.send_r1(sms, Module::Promotional).await
     }
 
-    async fn send_r1(&self, sms: &SmsRequest, module: Module) -> Result<SmsSent, TwoFactorError> {
+    async fn send_r1(&self, sms: &SmsRequest, module: Module) -> Result<SmsSent, TwoFactorInError> {
         let form = self.r1_form(sms, module)?;
         let url = self.url("/API/R1/")?;
         let reply = self
@@ -216,13 +219,15 @@ impl TwoFactorClient {
         &self,
         sms: &SmsRequest,
         module: Module,
-    ) -> Result<Vec<(&'static str, String)>, TwoFactorError> {
+    ) -> Result<Vec<(&'static str, String)>, TwoFactorInError> {
         use secrecy::ExposeSecret;
         if sms.to.is_empty() {
-            return Err(TwoFactorError::invalid_request("the SMS has no recipient"));
+            return Err(TwoFactorInError::invalid_request(
+                "the SMS has no recipient",
+            ));
         }
         if sms.text.trim().is_empty() {
-            return Err(TwoFactorError::invalid_request("the SMS text is empty"));
+            return Err(TwoFactorInError::invalid_request("the SMS text is empty"));
         }
         let from = self.sender_for(sms.from.as_deref())?;
         let to = sms
@@ -264,26 +269,27 @@ impl TwoFactorClient {
     pub(crate) fn sender_for<'a>(
         &'a self,
         from: Option<&'a str>,
-    ) -> Result<&'a str, TwoFactorError> {
+    ) -> Result<&'a str, TwoFactorInError> {
         from.or(self.inner.sender_id.as_deref())
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| {
-                TwoFactorError::invalid_request(
+                TwoFactorInError::invalid_request(
                     "no sender id: set one on the message or with the builder's sender_id",
                 )
             })
     }
 
     /// `at` as 2Factor's `scheduletime`, if it lies far enough ahead.
-    fn schedule_time(&self, at: SystemTime) -> Result<String, TwoFactorError> {
+    fn schedule_time(&self, at: SystemTime) -> Result<String, TwoFactorInError> {
         let now = self.inner.clock.now();
         let lead = at.duration_since(now).unwrap_or(Duration::ZERO);
         if lead < MIN_SCHEDULE_LEAD {
-            return Err(TwoFactorError::invalid_request(
+            return Err(TwoFactorInError::invalid_request(
                 "a scheduled SMS must lie at least 5 minutes ahead",
             ));
         }
-        format_ist(at).ok_or_else(|| TwoFactorError::invalid_request("schedule time out of range"))
+        format_ist(at)
+            .ok_or_else(|| TwoFactorInError::invalid_request("schedule time out of range"))
     }
 }
 

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 #[cfg(feature = "bulk")]
-use super::bulk::BulkReport;
+use super::bulk_report::BulkReport;
 use crate::base_url::BaseUrlError;
 use crate::client_error::{ClientError, ClientSetting, provider_error};
 use crate::provider::{Delivery, ProviderError, ProviderErrorKind};
@@ -16,11 +16,11 @@ use crate::transport::{TransportFailure, answer_delivery};
 /// The provider name used in [`ProviderError`]s and by the trait implementations.
 pub(crate) const PROVIDER: &str = "2factor";
 
-/// A setting of the 2Factor client that [`TwoFactorError::Config`] refuses. Typed, so that a
+/// A setting of the 2Factor client that [`TwoFactorInError::Config`] refuses. Typed, so that a
 /// caller (configuration) decides on the setting, never on the error's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum TwoFactorSetting {
+pub enum TwoFactorInSetting {
     /// The API key (empty, or of a form that cannot be one URL path segment).
     ApiKey,
     /// The default sender id.
@@ -34,7 +34,7 @@ pub enum TwoFactorSetting {
 /// `Display`, `Debug` and every `source()` in the chain are free of the API key.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum TwoFactorError {
+pub enum TwoFactorInError {
     /// 2Factor refused the API key (`Invalid API Key`, or the service is inactive for it).
     #[error("2Factor refused the API key: {details}")]
     InvalidApiKey {
@@ -140,7 +140,7 @@ pub enum TwoFactorError {
     #[error("invalid 2Factor client configuration: {reason}")]
     Config {
         /// Which setting.
-        setting: TwoFactorSetting,
+        setting: TwoFactorInSetting,
         /// Why.
         reason: String,
     },
@@ -164,7 +164,7 @@ pub enum TwoFactorError {
         total: usize,
         /// Why that request failed.
         #[source]
-        source: Box<TwoFactorError>,
+        source: Box<TwoFactorInError>,
     },
 }
 
@@ -190,7 +190,7 @@ fn snippet_suffix(snippet: &str) -> String {
     }
 }
 
-impl TwoFactorError {
+impl TwoFactorInError {
     /// Whether a message may have gone out despite the error.
     ///
     /// Explicit refusals (recognised error answers, 4xx), client-side refusals and connection
@@ -274,7 +274,7 @@ impl TwoFactorError {
         }
     }
 
-    pub(crate) fn config(setting: TwoFactorSetting, reason: impl Into<String>) -> Self {
+    pub(crate) fn config(setting: TwoFactorInSetting, reason: impl Into<String>) -> Self {
         Self::Config {
             setting,
             reason: reason.into(),
@@ -282,7 +282,7 @@ impl TwoFactorError {
     }
 }
 
-impl ClientError for TwoFactorError {
+impl ClientError for TwoFactorInError {
     const PROVIDER: &'static str = PROVIDER;
 
     fn engine_kind(&self) -> ProviderErrorKind {
@@ -299,11 +299,11 @@ impl ClientError for TwoFactorError {
     }
 
     /// The builder checks one request value, the default template's name, and refuses it as
-    /// [`TwoFactorError::InvalidRequest`], as a send refuses a template it is given.
+    /// [`TwoFactorInError::InvalidRequest`], as a send refuses a template it is given.
     fn refused_setting(&self) -> ClientSetting {
         match self {
             Self::Config {
-                setting: TwoFactorSetting::ApiKey,
+                setting: TwoFactorInSetting::ApiKey,
                 ..
             } => ClientSetting::ApiKey,
             Self::InvalidRequest { .. } => ClientSetting::Template,
@@ -315,8 +315,8 @@ impl ClientError for TwoFactorError {
 
 /// Maps onto the engine's error: the kind, whether a message may have gone out, this error's
 /// text as the detail, and this error as the `source`.
-impl From<TwoFactorError> for ProviderError {
-    fn from(err: TwoFactorError) -> Self {
+impl From<TwoFactorInError> for ProviderError {
+    fn from(err: TwoFactorInError) -> Self {
         provider_error(err)
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use common::*;
 use serde_json::json;
 use twofactor_core::clock::ManualClock;
-use twofactor_core::twofactor::{SmsRequest, TwoFactorError};
+use twofactor_core::twofactor_in::{SmsRequest, TwoFactorInError};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer};
 
@@ -109,7 +109,7 @@ async fn an_error_answer_keeps_2factor_words() {
         .await
         .unwrap_err();
     match &err {
-        TwoFactorError::Rejected { status, details } => {
+        TwoFactorInError::Rejected { status, details } => {
             assert_eq!((*status, details.as_str()), (400, "ERR_DETAILS_GO_HERE"));
         }
         other => panic!("{other:?}"),
@@ -127,7 +127,7 @@ async fn unusable_messages_are_refused_before_any_request() {
     for sms in [no_sender, empty, nobody] {
         let err = client.send_transactional_sms(&sms).await.unwrap_err();
         assert!(
-            matches!(err, TwoFactorError::InvalidRequest { .. }),
+            matches!(err, TwoFactorInError::InvalidRequest { .. }),
             "{err}"
         );
     }
@@ -179,7 +179,7 @@ async fn schedule_less_than_five_minutes_ahead_is_refused_before_any_request() {
         let sms = SmsRequest::new(phone(), "too soon").with_schedule(at);
         let err = client.send_transactional_sms(&sms).await.unwrap_err();
         assert!(
-            matches!(err, TwoFactorError::InvalidRequest { .. }),
+            matches!(err, TwoFactorInError::InvalidRequest { .. }),
             "{err}"
         );
         assert!(err.to_string().contains("5 minutes"), "{err}");
@@ -218,7 +218,10 @@ async fn a_success_with_an_empty_or_missing_details_is_not_a_success() {
             };
             let err = result.expect_err("no request id, no success");
             assert!(
-                matches!(err, TwoFactorError::UnexpectedResponse { status: 200, .. }),
+                matches!(
+                    err,
+                    TwoFactorInError::UnexpectedResponse { status: 200, .. }
+                ),
                 "{what}: {err:?}"
             );
             assert_eq!(
