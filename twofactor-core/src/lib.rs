@@ -2,7 +2,54 @@
 //! and tokens, with no web framework inside.
 //!
 //! `twofactor-core` is the framework-free heart of twofactor-rs; `twofactor-tower` (axum and any
-//! tower stack) and `twofactor-actix` (actix-web) mount it over HTTP.
+//! tower stack) and `twofactor-actix` (actix-web) mount it over HTTP. An app depends on one of
+//! those adapters, which re-exports what an app needs from here under the same names; this
+//! crate is for provider, store and adapter authors, and for apps that run the engine without
+//! HTTP.
+//!
+//! # The public API on one page
+//!
+//! ## What an app uses
+//!
+//! | to | use |
+//! |---|---|
+//! | configure everything from `TWOFACTOR_*` variables | [`config::Settings`], built into a ready [`web::Contract`]; its errors, [`config::ConfigError`], name the variable |
+//! | build the engine in code | [`verifier::PhoneVerifier::builder`] → [`verifier::PhoneVerifierBuilder`] ([`verifier::BuildError`]) |
+//! | send and verify without HTTP | [`verifier::PhoneVerifier::send`] / [`verify`](verifier::PhoneVerifier::verify): [`verifier::Sent`], [`verifier::Verified`], [`verifier::SendError`], [`verifier::VerifyError`]; [`verifier::Context`] carries the client address |
+//! | set limits, caps and the fraud guard | [`policy::Policy`], [`policy::PolicyBuilder`] ([`policy::PolicyError`] names the [`policy::PolicyKnob`]) |
+//! | pick a provider | [`twofactor_in::TwoFactorInProvider`] (2Factor.in), [`verihubs::VerihubsProvider`], [`octopush::OctopushProvider`]; [`local::LocalOtp`] over any [`provider::SmsSender`] (the library makes and checks the code); [`console::ConsoleProvider`] (development); [`failover::Failover`] (several, in order) |
+//! | pick a store | [`store::MokaStore`] (in process, the default), [`store::redis::RedisStore`] (plain, TLS, cluster), [`store::postgres::PostgresStore`] |
+//! | sign proofs | [`token::SigningKey`], [`token::KeyRing`] (rotation); a verified request carries a [`token::PhoneProof`] |
+//! | handle phone numbers | [`phone::PhoneNumber`] (E.164), [`phone::PhoneParser`] (default region, allowed countries), [`phone::MaskedPhone`] (for logs) |
+//! | log, count and audit | [`events::EventSink`], [`events::Event`], [`events::TracingEvents`] (the default); `metrics` (feature `metrics`) |
+//! | set the HTTP side | [`web::WebConfig`] (cookie, where proofs live, client address), [`web::ErrorCode`] (each code with its status), [`web::Approval`] / [`web::Refusal`] (what the adapters' hooks answer) |
+//! | test the app | `mock::MockProvider` (feature `testing`), [`clock::ManualClock`] |
+//!
+//! ## What a provider author uses
+//!
+//! Implement [`provider::OtpProvider`] (the provider makes and checks the code) or
+//! [`provider::SmsSender`] (the library does, through [`local::LocalOtp`]). The inputs are
+//! validated types — [`phone::PhoneNumber`], [`code::OtpCode`], [`provider::SendOptions`],
+//! [`provider::SmsMessage`] — and the answers are a [`provider::Ticket`], a
+//! [`provider::Verdict`] (only an explicit match verifies), a [`provider::SmsReceipt`], or a
+//! [`provider::ProviderError`] of a [`provider::ProviderErrorKind`] (a 5xx or a timeout on a send
+//! is "maybe sent": the engine keeps the reservation and does not retry).
+//! [`transport::HttpOptions`] are the HTTP client settings the built-in providers share;
+//! [`async_trait`](macro@async_trait) is re-exported for the traits.
+//!
+//! ## What a store author uses
+//!
+//! Implement [`store::VerificationStore`]: every method is one atomic step, described on the
+//! trait with its argument and result types ([`store::SendAttempt`], [`store::SendDecision`],
+//! [`store::AttemptDecision`], [`store::FinishOutcome`], [`store::Revocation`], …), then run the
+//! shared conformance suite, `store::conformance` (feature `testing`), against it.
+//!
+//! ## What an adapter author uses
+//!
+//! [`web::Contract`]: the HTTP contract without a framework. Each endpoint takes the request's
+//! bytes and answers a [`web::WebResponse`] with its exact status, headers and body; the guard's
+//! check is [`web::Contract::check`] ([`web::GuardRejection`]). The helpers the two adapters
+//! share sit in `web::adapter`, hidden from these docs and not a stable API.
 //!
 //! # Where things are
 //! Each item is defined in one module and imported from there inside the crate; the root
