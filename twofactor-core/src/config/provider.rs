@@ -265,6 +265,8 @@ struct Vars {
     api_key: &'static str,
     base_url: &'static str,
     template: Option<&'static str>,
+    /// Why the account and the key are required: the provider `TWOFACTOR_PROVIDER` names.
+    why: &'static str,
 }
 
 #[cfg(any(feature = "twofactor-in", feature = "verihubs", feature = "octopush"))]
@@ -281,6 +283,13 @@ impl Vars {
         };
         invalid(var.unwrap_or(self.base_url), err.to_string())
     }
+
+    /// The value of the required variable `var`, or the error naming it.
+    fn required<T: Clone>(&self, var: &'static str, value: &Option<T>) -> Result<T, ConfigError> {
+        value
+            .clone()
+            .ok_or(ConfigError::Missing { var, why: self.why })
+    }
 }
 
 #[cfg(feature = "twofactor-in")]
@@ -296,11 +305,9 @@ fn twofactor_in(
         api_key: "TWOFACTOR_API_KEY",
         base_url: "TWOFACTOR_BASE_URL",
         template: Some("TWOFACTOR_OTP_TEMPLATE"),
-    };
-    let key = api_key.clone().ok_or(ConfigError::Missing {
-        var: VARS.api_key,
         why: "for TWOFACTOR_PROVIDER=2factor",
-    })?;
+    };
+    let key = VARS.required(VARS.api_key, api_key)?;
     let mut builder = TwoFactorInClient::builder(key)
         .base_url(base_url)
         .http(context.http());
@@ -332,21 +339,16 @@ fn verihubs(
     base_url: &str,
     context: &Context<'_>,
 ) -> Result<Arc<dyn OtpProvider>, ConfigError> {
+    const ACCOUNT: &str = "VERIHUBS_APP_ID";
     const VARS: Vars = Vars {
-        account: Some("VERIHUBS_APP_ID"),
+        account: Some(ACCOUNT),
         api_key: "VERIHUBS_API_KEY",
         base_url: "VERIHUBS_BASE_URL",
         template: None,
+        why: "for TWOFACTOR_PROVIDER=verihubs",
     };
-    let why = "for TWOFACTOR_PROVIDER=verihubs";
-    let app_id = app_id.clone().ok_or(ConfigError::Missing {
-        var: "VERIHUBS_APP_ID",
-        why,
-    })?;
-    let key = api_key.clone().ok_or(ConfigError::Missing {
-        var: VARS.api_key,
-        why,
-    })?;
+    let app_id = VARS.required(ACCOUNT, app_id)?;
+    let key = VARS.required(VARS.api_key, api_key)?;
     let provider = VerihubsProvider::builder(app_id, key)
         .base_url(base_url)
         .http(context.http())
@@ -372,21 +374,16 @@ fn octopush(
     base_url: &str,
     context: &Context<'_>,
 ) -> Result<Arc<dyn OtpProvider>, ConfigError> {
+    const ACCOUNT: &str = "OCTOPUSH_API_LOGIN";
     const VARS: Vars = Vars {
-        account: Some("OCTOPUSH_API_LOGIN"),
+        account: Some(ACCOUNT),
         api_key: "OCTOPUSH_API_KEY",
         base_url: "OCTOPUSH_BASE_URL",
         template: None,
+        why: "for TWOFACTOR_PROVIDER=octopush",
     };
-    let why = "for TWOFACTOR_PROVIDER=octopush";
-    let login = api_login.clone().ok_or(ConfigError::Missing {
-        var: "OCTOPUSH_API_LOGIN",
-        why,
-    })?;
-    let key = api_key.clone().ok_or(ConfigError::Missing {
-        var: VARS.api_key,
-        why,
-    })?;
+    let login = VARS.required(ACCOUNT, api_login)?;
+    let key = VARS.required(VARS.api_key, api_key)?;
     let provider = OctopushProvider::builder(login, key)
         .base_url(base_url)
         .http(context.http())
