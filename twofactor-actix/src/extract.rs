@@ -15,17 +15,27 @@ impl FromRequest for VerifiedPhone {
         Either<Ready<Result<Self, Rejection>>, LocalBoxFuture<'static, Result<Self, Rejection>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if let Some(phone) = req.extensions().get::<VerifiedPhone>() {
-            return Either::Left(ready(Ok(*phone)));
-        }
-        let Some(tf) = TwoFactor::of(req) else {
-            return Either::Left(ready(Err(Rejection(GuardRejection::Misconfigured))));
+        // One borrow of the extensions for the whole fast path, and the handle used in place:
+        // this runs on every request to a guarded handler.
+        let tf = {
+            let extensions = req.extensions();
+            if let Some(phone) = extensions.get::<VerifiedPhone>() {
+                return Either::Left(ready(Ok(*phone)));
+            }
+            match extensions.get::<TwoFactor>() {
+                Some(tf) if tf.contract().can_check_now() => {
+                    let checked = tf.contract().check(None, tf.token(req), None);
+                    return Either::Left(ready(
+                        checked.map(VerifiedPhone::from).map_err(Rejection),
+                    ));
+                }
+                Some(tf) => tf.clone(),
+                None => {
+                    TwoFactor::report_missing();
+                    return Either::Left(ready(Err(Rejection(GuardRejection::Misconfigured))));
+                }
+            }
         };
-        let contract = tf.contract();
-        if contract.can_check_now() {
-            let checked = contract.check(None, tf.token(req), None);
-            return Either::Left(ready(checked.map(VerifiedPhone::from).map_err(Rejection)));
-        }
         let req = req.clone();
         Either::Right(Box::pin(async move {
             tf.authenticate_request(&req, None)

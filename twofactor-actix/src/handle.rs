@@ -161,9 +161,14 @@ impl TwoFactor {
     pub(crate) fn of(req: &HttpRequest) -> Option<Self> {
         let found = req.extensions().get::<Self>().cloned();
         if found.is_none() {
-            misconfigured("actix-missing-middleware", MISSING_MIDDLEWARE);
+            Self::report_missing();
         }
         found
+    }
+
+    /// Logs (once) that a request reached a route without the middleware, and the fix.
+    pub(crate) fn report_missing() {
+        misconfigured("actix-missing-middleware", MISSING_MIDDLEWARE);
     }
 
     /// The request's token (bearer, then cookie).
