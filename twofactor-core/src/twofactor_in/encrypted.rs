@@ -95,21 +95,7 @@ impl TwoFactorInClient {
         &self,
         sms: &EncryptedSms,
     ) -> Result<EncryptedSmsSent, TwoFactorInError> {
-        if sms.to.is_empty() {
-            return Err(TwoFactorInError::invalid_request(
-                "the SMS has no recipient",
-            ));
-        }
-        if sms.text.trim().is_empty() {
-            return Err(TwoFactorInError::invalid_request("the SMS text is empty"));
-        }
-        let from = self.sender_for(sms.from.as_deref())?;
-        let to = sms
-            .to
-            .iter()
-            .map(PhoneNumber::digits_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let (to, from) = self.addressed(&sms.to, &sms.text, sms.from.as_deref())?;
         let payload = json!({
             "module": "TRANS_SMS",
             "apikey": self.inner.api_key.expose_secret(),

@@ -221,21 +221,7 @@ impl TwoFactorInClient {
         module: Module,
     ) -> Result<Vec<(&'static str, String)>, TwoFactorInError> {
         use secrecy::ExposeSecret;
-        if sms.to.is_empty() {
-            return Err(TwoFactorInError::invalid_request(
-                "the SMS has no recipient",
-            ));
-        }
-        if sms.text.trim().is_empty() {
-            return Err(TwoFactorInError::invalid_request("the SMS text is empty"));
-        }
-        let from = self.sender_for(sms.from.as_deref())?;
-        let to = sms
-            .to
-            .iter()
-            .map(PhoneNumber::digits_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let (to, from) = self.addressed(&sms.to, &sms.text, sms.from.as_deref())?;
         let mut form = vec![
             ("module", module.as_str().to_owned()),
             ("apikey", self.inner.api_key.expose_secret().to_owned()),
@@ -263,6 +249,31 @@ impl TwoFactorInClient {
             form.push(("shortenurl", "1".to_owned()));
         }
         Ok(form)
+    }
+
+    /// The checks and the addressing every SMS send shares: at least one recipient, a text,
+    /// a sender id. Gives the recipients as 2Factor's comma-separated digits and the sender.
+    pub(crate) fn addressed<'a>(
+        &'a self,
+        to: &[PhoneNumber],
+        text: &str,
+        from: Option<&'a str>,
+    ) -> Result<(String, &'a str), TwoFactorInError> {
+        if to.is_empty() {
+            return Err(TwoFactorInError::invalid_request(
+                "the SMS has no recipient",
+            ));
+        }
+        if text.trim().is_empty() {
+            return Err(TwoFactorInError::invalid_request("the SMS text is empty"));
+        }
+        let from = self.sender_for(from)?;
+        let to = to
+            .iter()
+            .map(PhoneNumber::digits_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok((to, from))
     }
 
     /// The sender id to use: the message's, else the client's.
