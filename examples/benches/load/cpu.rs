@@ -11,7 +11,7 @@
 //! and `actix-server…` (its acceptor); the load generator's and the harness's own threads are
 //! left out.
 //! Linux reports the times in clock ticks of 10 ms (`USER_HZ` is 100 on every Linux the
-//! harness runs on), so a 2-second round is read to about 0.5 %.
+//! harness runs on), so a 1-second round is read to about 1 %, and a median of 16 rounds better.
 
 use std::time::Duration;
 
