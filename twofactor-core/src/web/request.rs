@@ -236,8 +236,18 @@ pub fn token_from<'h>(
 /// does not fall back to the cookie). `None` for another scheme — and for a value that is not
 /// ASCII, which is not a readable header (as `HeaderValue::to_str` says): the cookie decides.
 fn bearer(authorization: &[u8]) -> Option<Option<&[u8]>> {
-    if !authorization.is_ascii() {
+    if !is_ascii(authorization) {
         return None;
+    }
+    // The value every client sends, `Bearer <token>` with nothing around it, is settled in a
+    // few word operations: the guard runs this on every request. Setting bit 0x20 lowercases
+    // a letter and leaves no other byte equal to one.
+    if let Some((&[b, e1, a, r1, e2, r2, b' '], token)) = authorization.split_first_chunk::<7>()
+        && [b, e1, a, r1, e2, r2].map(|c| c | 0x20) == *b"bearer"
+        && token.first().is_some_and(|c| !c.is_ascii_whitespace())
+        && token.last().is_some_and(|c| !c.is_ascii_whitespace())
+    {
+        return Some(Some(token));
     }
     // The scheme is the text up to the first space: `Bearer`, in any case.
     let auth = authorization.trim_ascii();
@@ -250,6 +260,16 @@ fn bearer(authorization: &[u8]) -> Option<Option<&[u8]>> {
         Some(b' ') => Some(Some(auth[7..].trim_ascii()).filter(|t| !t.is_empty())),
         Some(_) => None,
     }
+}
+
+/// `<[u8]>::is_ascii`, a word at a time with no early exit: a header value is short, and a
+/// branch per byte costs more than reading it all.
+fn is_ascii(bytes: &[u8]) -> bool {
+    let (words, rest) = bytes.as_chunks::<8>();
+    let high = words
+        .iter()
+        .fold(0u64, |acc, word| acc | u64::from_ne_bytes(*word));
+    high & 0x8080_8080_8080_8080 == 0 && rest.is_ascii()
 }
 
 fn cookie_token<'h>(
@@ -347,6 +367,70 @@ mod tests {
             token_from(Some(b"Bearertok"), ["twofactor_phone=c"], COOKIE),
             Some(&b"c"[..])
         );
+    }
+
+    #[test]
+    fn bearer_fast_path_agrees_with_the_general_rule() {
+        // The fast path answers only for `Bearer <token>` with nothing around it; every value
+        // here must get the answer the general rule gives.
+        let general = |v: &[u8]| -> Option<Option<Vec<u8>>> {
+            if !v.is_ascii() {
+                return None;
+            }
+            let auth = v.trim_ascii();
+            if !auth.get(..6)?.eq_ignore_ascii_case(b"bearer") {
+                return None;
+            }
+            match auth.get(6) {
+                None => Some(None),
+                Some(b' ') => Some(Some(auth[7..].trim_ascii().to_vec()).filter(|t| !t.is_empty())),
+                Some(_) => None,
+            }
+        };
+        for value in [
+            &b"Bearer abc"[..],
+            b"bearer abc",
+            b"BEARER abc",
+            b"BeArEr a",
+            b"Bearer  abc",
+            b"Bearer abc ",
+            b"Bearer \tabc",
+            b"Bearer ",
+            b"Bearer",
+            b"Bearerx abc",
+            b"Bearez abc",
+            b"Bearer\tabc",
+            b"Basic abc",
+            b"Bearer abc\xc3\xb6",
+            b"Bearer \xc3\xb6bc",
+            b"\xc2earer abc",
+            b"Bearer abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\xff",
+            b"Bearer abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz",
+            b" Bearer abc",
+            b"",
+        ] {
+            assert_eq!(
+                bearer(value).map(|t| t.map(<[u8]>::to_vec)),
+                general(value),
+                "{}",
+                String::from_utf8_lossy(value)
+            );
+        }
+    }
+
+    #[test]
+    fn is_ascii_matches_std() {
+        let mut bytes = b"Bearer abcdefghijklmnopqrstuvwxyz".to_vec();
+        for i in 0..bytes.len() {
+            assert!(is_ascii(&bytes[..i]));
+            for high in [0x80, 0xc3, 0xff] {
+                let saved = bytes[i];
+                bytes[i] = high;
+                assert_eq!(is_ascii(&bytes), bytes.is_ascii(), "byte {i}");
+                assert!(!is_ascii(&bytes));
+                bytes[i] = saved;
+            }
+        }
     }
 
     #[test]
