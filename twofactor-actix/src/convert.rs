@@ -44,11 +44,14 @@ pub(crate) fn http_headers(headers: &HeaderMap) -> http::HeaderMap {
 /// The token of a request, borrowed from actix's headers where it lies (the guard runs this on
 /// every protected request).
 pub(crate) fn token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Option<&'h [u8]> {
+    // The cookies are looked up only when there is no bearer token: `flat_map` calls its
+    // closure when the cookies are first asked for.
+    let cookies = std::iter::once(headers)
+        .flat_map(|h| h.get_all(header::COOKIE))
+        .filter_map(|v| v.to_str().ok());
     token_from(
         headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
-        headers
-            .get_all(header::COOKIE)
-            .filter_map(|v| v.to_str().ok()),
+        cookies,
         cookie_name,
     )
 }
