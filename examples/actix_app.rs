@@ -22,6 +22,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// handle have no `/metrics`, so that several apps can live in one process).
 pub fn configure_with_metrics(cfg: &mut web::ServiceConfig, metrics: Option<PrometheusHandle>) {
     let documented = metrics.is_some();
+    // actix tries resources in the order they were registered, and each one passed over costs
+    // a pattern match: the routes hit most come first. Resources, not bare routes: another
+    // method on a known path is then actix's 405 with `Allow`, as on axum, rather than a 404.
+    //
+    // The handler's `VerifiedPhone` argument is the guard: a request without a valid proof gets
+    // the contract's 401 before the handler runs. A resource whose handler does not take the
+    // proof, or that demands a recent verification, is wrapped in the guard middleware.
+    cfg.service(web::resource("/protected").route(web::get().to(protected)))
+        .service(
+            web::resource("/protected/recent")
+                .wrap(RequireVerifiedPhone::new().max_age(RECENT))
+                .route(web::get().to(protected)),
+        )
+        .service(twofactor_actix::scope("/phone"));
     if let Some(handle) = metrics {
         cfg.service(web::resource("/metrics").route(web::get().to(move || {
             let text = handle.render();
@@ -32,8 +46,6 @@ pub fn configure_with_metrics(cfg: &mut web::ServiceConfig, metrics: Option<Prom
             }
         })));
     }
-    // Resources, not bare routes: another method on a known path is then actix's 405 with
-    // `Allow`, as on axum, rather than a 404.
     cfg.service(web::resource("/").route(web::get().to(|| async {
         HttpResponse::Ok()
             .content_type(ContentType::html())
@@ -43,17 +55,7 @@ pub fn configure_with_metrics(cfg: &mut web::ServiceConfig, metrics: Option<Prom
     .service(
         web::resource("/openapi.json")
             .route(web::get().to(move |tf: TwoFactor| openapi_json(tf, documented))),
-    )
-    // The handler's `VerifiedPhone` argument is the guard: a request without a valid proof gets
-    // the contract's 401 before the handler runs. A resource whose handler does not take the
-    // proof, or that demands a recent verification, is wrapped in the guard middleware.
-    .service(web::resource("/protected").route(web::get().to(protected)))
-    .service(
-        web::resource("/protected/recent")
-            .wrap(RequireVerifiedPhone::new().max_age(RECENT))
-            .route(web::get().to(protected)),
-    )
-    .service(twofactor_actix::scope("/phone"));
+    );
 }
 
 async fn health() -> HttpResponse {
