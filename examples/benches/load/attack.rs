@@ -288,7 +288,7 @@ fn run(adapter: &str, attack: Attack, scale: Scale) -> Run {
     let fake = fake_2factor::start(scale.provider_latency);
     let tf = demo(&fake);
     let addr = if adapter == "actix" {
-        servers::actix(tf, 0)
+        servers::actix(tf, 0, "/protected")
     } else {
         servers::axum(tf, 0)
     };

@@ -220,6 +220,14 @@ fn compare(
                 cpu_us,
                 ..round_of(&mut outcome, 0)
             };
+            if std::env::var_os("LOAD_ROUNDS").is_some() {
+                eprintln!(
+                    "round {part} {r} {} {:.0} {:.3}",
+                    ["baseline", "subject"][which],
+                    round.rate,
+                    round.cpu_us
+                );
+            }
             if which == 0 {
                 b.push(round);
             } else {
@@ -240,20 +248,21 @@ fn repeat(request: &[u8], n: usize) -> Vec<Repeat> {
 /// The guard parts (a, b): `GET /protected` with a valid token (the demo's route: the
 /// `VerifiedPhone` argument is the guard), `GET /protlayer` (the same handler behind the guard
 /// layer or middleware) and `GET /unguarde2` (the baseline's own handler again: the control),
-/// each against `GET /unguarded`, in one run.
+/// each against `GET /unguarded`, in one run. Each comparison has a server of its own, started
+/// by `start` with the route compared (see `servers::actix` for why); the idle ones cost nothing.
 fn guard_part(
     s: &Settings,
     part: &str,
     problems: &mut Problems,
-    start: impl FnOnce(twofactor_core::web::Contract, u64) -> SocketAddr,
+    start: impl Fn(twofactor_core::web::Contract, u64, &'static str) -> SocketAddr,
 ) -> [(Comparison, (usize, usize)); 3] {
     let tf = servers::two_factor(LocalOtp::new(servers::NullSms::default()));
     let (token, verified_at) = servers::token(&tf);
-    let addr = start(tf, verified_at);
-    servers::wait_ready(addr);
     let auth = format!("Authorization: Bearer {token}\r\n");
     let baseline = client::get("/unguarded", &auth);
     ["/protected", "/protlayer", "/unguarde2"].map(|path| {
+        let addr = start(tf.clone(), verified_at, path);
+        servers::wait_ready(addr);
         let subject = client::get(path, &auth);
         let sizes = block_on(async {
             let (s1, guarded) = client::fetch(addr, &subject).await.expect("GET guarded");
@@ -273,6 +282,45 @@ fn guard_part(
         );
         (c, sizes)
     })
+}
+
+/// `--calls axum|actix PATH N`: `N` requests to `PATH` one after the other on one connection,
+/// nothing else: for counting the server's instructions per request under callgrind.
+fn calls(args: &[String]) {
+    let (Some(adapter), Some(path), Some(n)) = (
+        args.first(),
+        args.get(1),
+        args.get(2).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: --calls axum|actix PATH N");
+        std::process::exit(2);
+    };
+    let tf = servers::two_factor(LocalOtp::new(servers::NullSms::default()));
+    let (token, verified_at) = servers::token(&tf);
+    let addr = match adapter.as_str() {
+        "axum" => servers::axum(tf, verified_at),
+        // Placed as in part b: right after `/unguarded`.
+        _ => servers::actix(
+            tf,
+            verified_at,
+            ["/protected", "/protlayer", "/unguarde2"]
+                .into_iter()
+                .find(|p| p == path)
+                .unwrap_or("/protected"),
+        ),
+    };
+    servers::wait_ready(addr);
+    let request = client::get(path, &format!("Authorization: Bearer {token}\r\n"));
+    block_on(async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let mut buf = Vec::new();
+        for _ in 0..n {
+            let status = client::exchange(&mut stream, &request, &mut buf)
+                .await
+                .expect("exchange");
+            assert_eq!(status, 200);
+        }
+    });
 }
 
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -540,6 +588,10 @@ fn main() {
         memory::child_main(n);
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--calls") {
+        calls(&args[i + 1..]);
+        return;
+    }
     let smoke =
         args.iter().any(|a| a == "--smoke") || std::env::var("LOAD_SMOKE").is_ok_and(|v| v == "1");
     let parts = args
@@ -582,7 +634,10 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
 
     if wants("a") {
-        let results = guard_part(&s, "a", &mut problems, servers::axum);
+        let results = guard_part(&s, "a", &mut problems, |tf, at, _| {
+            // axum's router is a tree: where a route was added does not matter.
+            servers::axum(tf, at)
+        });
         print_guard("a", "axum", &results);
     }
     if wants("b") {
