@@ -108,11 +108,13 @@ impl RevocationList {
         }
     }
 
+    #[inline]
     fn elapsed_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
     }
 
     /// How old the copy is; `None` if it was never loaded.
+    #[inline]
     fn age(&self) -> Option<Duration> {
         match self.refreshed_at.load(Ordering::Acquire) {
             NEVER => None,
@@ -121,6 +123,7 @@ impl RevocationList {
     }
 
     /// Whether the copy can be used without touching the store (the guard's fast path).
+    #[inline]
     pub(crate) fn is_current(&self) -> bool {
         self.age().is_some_and(|age| age < REFRESH_AFTER)
     }
@@ -183,10 +186,15 @@ impl RevocationList {
     }
 
     /// Whether `proof` is revoked, as far as the copy knows.
+    #[inline]
     pub(crate) fn is_revoked(&self, proof: &PhoneProof) -> bool {
-        if !self.any.load(Ordering::Acquire) {
-            return false;
-        }
+        // Nothing revoked (the usual case) is one atomic load, inlined into the guard; the
+        // lookup is out of line.
+        self.any.load(Ordering::Acquire) && self.lookup(proof)
+    }
+
+    #[inline(never)]
+    fn lookup(&self, proof: &PhoneProof) -> bool {
         let revoked = self.revoked.read().unwrap_or_else(|e| e.into_inner());
         proof
             .token_id()

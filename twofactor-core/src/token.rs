@@ -263,6 +263,7 @@ impl KeyRing {
     /// [`verify`](Self::verify) on the token's bytes as a request carries them: what is not
     /// base64url is refused like any other invalid token, so the guard need not check the
     /// header for UTF-8 first.
+    #[inline]
     pub(crate) fn verify_bytes(
         &self,
         token: &[u8],
@@ -284,6 +285,7 @@ impl KeyRing {
     }
 
     /// The proof a token of the right length carries, if one of the ring's keys signed it.
+    #[inline(never)]
     fn check_signature(&self, token: &[u8]) -> Result<PhoneProof, TokenError> {
         let mut bytes = [0u8; TOKEN_BYTES];
         match URL_SAFE_NO_PAD.decode_slice(token, &mut bytes) {

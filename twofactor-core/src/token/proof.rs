@@ -162,6 +162,7 @@ impl PhoneProof {
     }
 
     /// Whether the proof has expired at `now`.
+    #[inline]
     pub fn is_expired(&self, now: SystemTime) -> bool {
         self.expires_at <= unix_secs(now)
     }
@@ -244,6 +245,7 @@ pub(super) fn system_time(since_epoch: Duration) -> SystemTime {
     UNIX_EPOCH + since_epoch.min(Duration::from_secs(LAST_UNIX_SECS))
 }
 
+#[inline]
 pub(super) fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

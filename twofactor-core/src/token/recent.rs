@@ -39,6 +39,7 @@ pub(super) struct TokenWords([u64; WORDS]);
 
 impl TokenWords {
     /// `None` unless `token` has the length of a token.
+    #[inline]
     pub(super) fn of(bytes: &[u8]) -> Option<Self> {
         if bytes.len() != TOKEN_LEN {
             return None;
@@ -52,6 +53,7 @@ impl TokenWords {
         Some(Self(words))
     }
 
+    #[inline]
     fn slot(&self) -> usize {
         // The last characters encode the MAC: as good as random for a real token. A forger who
         // aims at one slot gains nothing, since only signed tokens are stored.
@@ -71,6 +73,7 @@ thread_local! {
 }
 
 /// The proof of `token` if this thread checked it under ring `ring` lately.
+#[inline]
 pub(super) fn lookup(ring: u64, token: &TokenWords) -> Option<PhoneProof> {
     RECENT.with(|recent| {
         let recent = recent.try_borrow().ok()?;
@@ -83,6 +86,7 @@ pub(super) fn lookup(ring: u64, token: &TokenWords) -> Option<PhoneProof> {
 }
 
 /// Remembers that `token` passed the signature check of ring `ring`, carrying `proof`.
+#[inline(never)]
 pub(super) fn remember(ring: u64, token: &TokenWords, proof: PhoneProof) {
     RECENT.with(|recent| {
         // A borrow can only be held by a lookup on this thread, which never calls back here;

@@ -14,6 +14,7 @@ impl PhoneVerifier {
     }
 
     /// [`authenticate`](Self::authenticate) on the bytes of a request's token.
+    #[inline]
     pub(crate) fn authenticate_bytes(&self, token: &[u8]) -> Result<PhoneProof, TokenError> {
         // One clock reading for the whole check: the guard runs this on every request.
         let proof = self
@@ -32,6 +33,7 @@ impl PhoneVerifier {
         self.check_revoked(proof)
     }
 
+    #[inline]
     fn check_revoked(&self, proof: &PhoneProof) -> Result<(), TokenError> {
         if self.inner.revocations.is_revoked(proof) {
             return Err(TokenError::Revoked);
@@ -46,6 +48,7 @@ impl PhoneVerifier {
 
     /// Whether this process's copy of the revocations is recent enough to check proofs against
     /// without touching the store (the guard's fast path; see the `revocation` module docs).
+    #[inline]
     pub fn revocations_current(&self) -> bool {
         self.inner.revocations.is_current()
     }

@@ -462,6 +462,7 @@ impl Contract {
     /// live in tokens (not in the app's session, which must be read) and the revocations are
     /// recent enough not to need a refresh from the store. The guard's and the extractors' fast
     /// path; otherwise call [`authenticate`](Self::authenticate).
+    #[inline]
     pub fn can_check_now(&self) -> bool {
         self.inner.config.proofs == ProofStorage::Token && self.inner.verifier.revocations_current()
     }
@@ -469,6 +470,7 @@ impl Contract {
     /// The guard's and the extractors' check against the revocations as this process knows
     /// them: the first valid proof of `session_proof` (the app's session, in session mode) and
     /// `token` (bearer or cookie), fresh enough if `max_age` is given.
+    #[inline]
     pub fn check(
         &self,
         session_proof: Option<PhoneProof>,
@@ -483,6 +485,7 @@ impl Contract {
         checked
     }
 
+    #[inline]
     fn check_uncounted(
         &self,
         session_proof: Option<PhoneProof>,
