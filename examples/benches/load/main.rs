@@ -6,7 +6,10 @@
 //! ```
 //!
 //! `--smoke` (or `LOAD_SMOKE=1`) runs one very short round of every part, for CI: it fails on
-//! errors, never on missed targets. `--parts` (or `LOAD_PARTS`) picks parts.
+//! errors, never on missed targets. `--parts` (or `LOAD_PARTS`) picks parts. `LOAD_ROUND_COUNT`
+//! and `LOAD_ROUND_MS` change the number and length of the rounds, `LOAD_ROUNDS=1` prints every
+//! round on stderr. `--calls axum|actix PATH N` only sends `N` requests to `PATH`, one after the
+//! other, for counting the server's instructions per request under callgrind (BENCHMARKS.md).
 //!
 //! Everything runs in this process, on loopback, bounded in time: each server under test on one
 //! thread, the load generator on another (the machine has two cores), the fake provider of part
@@ -611,6 +614,18 @@ fn main() {
         .and_then(|v| v.parse().ok())
     {
         s.connections = n;
+    }
+    if let Some(ms) = std::env::var("LOAD_ROUND_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        s.round = Duration::from_millis(ms);
+    }
+    if let Some(n) = std::env::var("LOAD_ROUND_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        s.rounds = n;
     }
     let mut problems = Problems::default();
 
