@@ -147,22 +147,34 @@ fn measured(run: impl FnOnce() -> Outcome) -> (Outcome, f64) {
     (outcome, used.as_secs_f64() * 1e6 / answered.max(1) as f64)
 }
 
-/// Baseline against subject, medians over the rounds.
+/// Baseline against subject: medians over the rounds, and the medians of the ratios of the two
+/// rounds of each pair.
 #[derive(Debug, Clone, Copy, Default)]
 struct Comparison {
     baseline: Round,
     subject: Round,
+    /// Median over the pairs of subject rate / baseline rate.
+    paired_rate: f64,
+    /// Median over the pairs of baseline CPU per request / subject CPU per request.
+    paired_cpu: f64,
 }
 
 impl Comparison {
+    /// The throughput ratio, read pair by pair: each subject round against the baseline round
+    /// run next to it (ABBA keeps them adjacent). Rounds on this machine swing by ±20 % from one
+    /// second to the next, mostly together for two rounds in a row, so the ratio within a pair
+    /// is steadier than the ratio of the two sides' medians: over ten runs the control's
+    /// spread was about half as wide (BENCHMARKS.md).
     fn ratio(&self) -> f64 {
-        self.subject.rate / self.baseline.rate.max(f64::MIN_POSITIVE)
+        self.paired_rate
     }
 
-    /// The servers' CPU per request, baseline over subject: the throughput ratio a server that
-    /// is the bottleneck would show, without the round-to-round noise of the machine.
+    /// The servers' CPU per request, baseline over subject, pair by pair as [`ratio`]: the
+    /// throughput ratio a server that is the bottleneck would show.
+    ///
+    /// [`ratio`]: Self::ratio
     fn cpu_ratio(&self) -> f64 {
-        self.baseline.cpu_us / self.subject.cpu_us.max(f64::MIN_POSITIVE)
+        self.paired_cpu
     }
 
     fn p99_added_us(&self) -> f64 {
@@ -238,9 +250,12 @@ fn compare(
             }
         }
     }
+    let pairs = || b.iter().zip(&t);
     Comparison {
         baseline: summarise(&b),
         subject: summarise(&t),
+        paired_rate: median(pairs().map(|(b, t)| t.rate / b.rate.max(f64::MIN_POSITIVE))),
+        paired_cpu: median(pairs().map(|(b, t)| b.cpu_us / t.cpu_us.max(f64::MIN_POSITIVE))),
     }
 }
 
