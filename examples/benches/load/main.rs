@@ -651,7 +651,7 @@ fn main() {
     println!();
     println!("machine: {}", machine());
     println!(
-        "rounds: {} x {:?} per side, alternating (ABBA), {} keep-alive connections; medians",
+        "rounds: {} x {:?} per side, alternating (ABBA), {} keep-alive connections; medians, ratios as medians of the pair ratios",
         s.rounds, s.round, s.connections
     );
     if smoke {
