@@ -318,7 +318,7 @@ fn calls(args: &[String]) {
     let addr = match adapter.as_str() {
         "axum" => servers::axum(tf, verified_at),
         // Placed as in part b: right after `/unguarded`.
-        _ => servers::actix(
+        "actix" => servers::actix(
             tf,
             verified_at,
             ["/protected", "/protlayer", "/unguarde2"]
@@ -326,6 +326,10 @@ fn calls(args: &[String]) {
                 .find(|p| p == path)
                 .unwrap_or("/protected"),
         ),
+        other => {
+            eprintln!("--calls: no adapter {other:?}; axum or actix");
+            std::process::exit(2);
+        }
     };
     servers::wait_ready(addr);
     let request = client::get(path, &format!("Authorization: Bearer {token}\r\n"));

@@ -262,8 +262,8 @@ fn bearer(authorization: &[u8]) -> Option<Option<&[u8]>> {
     }
 }
 
-/// `<[u8]>::is_ascii`, a word at a time with no early exit: a header value is short, and a
-/// branch per byte costs more than reading it all.
+/// `<[u8]>::is_ascii`, a word at a time and one test at the end: a header value is short, and
+/// reading all of it costs less than deciding after every word whether to go on.
 fn is_ascii(bytes: &[u8]) -> bool {
     let (words, rest) = bytes.as_chunks::<8>();
     let high = words
