@@ -278,7 +278,7 @@ fn guard_part(
     let (token, verified_at) = servers::token(&tf);
     let auth = format!("Authorization: Bearer {token}\r\n");
     let baseline = client::get("/unguarded", &auth);
-    ["/protected", "/protlayer", "/unguarde2"].map(|path| {
+    servers::COMPARED.map(|path| {
         let addr = start(tf.clone(), verified_at, path);
         servers::wait_ready(addr);
         let subject = client::get(path, &auth);
@@ -321,7 +321,7 @@ fn calls(args: &[String]) {
         "actix" => servers::actix(
             tf,
             verified_at,
-            ["/protected", "/protlayer", "/unguarde2"]
+            servers::COMPARED
                 .into_iter()
                 .find(|p| p == path)
                 .unwrap_or("/protected"),

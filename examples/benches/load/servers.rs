@@ -241,11 +241,14 @@ fn serve_axum(app: axum::Router, std_listener: TcpListener, workers: usize) {
         .expect("spawn");
 }
 
+/// The routes parts a and b compare with `/unguarded`, in the order of their rows.
+pub const COMPARED: [&str; 3] = ["/protected", "/protlayer", "/unguarde2"];
+
 /// The actix demo app and the baseline routes, with one worker. It runs until the process ends.
 ///
 /// actix tries resources in the order they were registered, and each one passed over costs a
 /// pattern match (about 240 instructions here): so the route compared with `/unguarded`, `first`
-/// (`/protected`, `/protlayer` or `/unguarde2`), comes right after it, and every comparison,
+/// (one of [`COMPARED`]), comes right after it, and every comparison,
 /// the control's too, carries the same one extra match. `/protected` is the first route of the
 /// demo's own `configure`.
 pub fn actix(tf: Contract, verified_at: u64, first: &'static str) -> SocketAddr {
@@ -273,10 +276,8 @@ pub fn actix(tf: Contract, verified_at: u64, first: &'static str) -> SocketAddr 
                     let mut app = App::new()
                         .wrap(tf.middleware())
                         .route("/unguarded", web::get().to(unguarded));
-                    let rest = ["/protected", "/protlayer", "/unguarde2"];
-                    for path in
-                        std::iter::once(first).chain(rest.into_iter().filter(|p| *p != first))
-                    {
+                    let rest = COMPARED.into_iter().filter(|p| *p != first);
+                    for path in std::iter::once(first).chain(rest) {
                         app = match path {
                             "/unguarde2" => app.route("/unguarde2", web::get().to(unguarded)),
                             "/protlayer" => app.service(
@@ -290,6 +291,7 @@ pub fn actix(tf: Contract, verified_at: u64, first: &'static str) -> SocketAddr 
                                         },
                                     )),
                             ),
+                            // `/protected`: the demo's own routes, `/protected` first.
                             _ => app.configure(twofactor_examples::actix_app::configure),
                         };
                     }
