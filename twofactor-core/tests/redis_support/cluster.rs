@@ -106,22 +106,8 @@ impl Cluster {
             node_timeout: if replicas > 0 { 2_000 } else { 15_000 },
         };
         for _ in 0..count {
-            let (port, bus, dir) = (free_port(), free_port(), temp_dir("redis-cluster"));
-            let child = cluster.spawn(port, bus, &dir);
-            cluster.nodes.push(Node {
-                child: Some(child),
-                port,
-                bus,
-                dir,
-            });
-        }
-        for i in 0..count {
-            let port = cluster.nodes[i].port;
-            wait_until(
-                "a node accepts connections",
-                Duration::from_secs(10),
-                || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            );
+            let node = cluster.start_node();
+            cluster.nodes.push(node);
         }
         cluster.ids = (0..count)
             .map(|i| cluster.query(i, &["CLUSTER", "MYID"]))
@@ -175,6 +161,35 @@ impl Cluster {
     }
 
     /// Starts a node process (its cluster state lives in `dir`, so a restart rejoins).
+    /// A new node, up and accepting connections. Its ports were free when picked, but another
+    /// test's outgoing connection can take one before `redis-server` binds it (ephemeral ports
+    /// are shared): a node that exits at start is started again on fresh ports.
+    fn start_node(&self) -> Node {
+        for _ in 0..5 {
+            let (port, bus, dir) = (free_port(), free_port(), temp_dir("redis-cluster"));
+            let mut child = self.spawn(port, bus, &dir);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Node {
+                        child: Some(child),
+                        port,
+                        bus,
+                        dir,
+                    };
+                }
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        panic!("the cluster never got there: a node accepts connections (5 tries)");
+    }
+
     fn spawn(&self, port: u16, bus: u16, dir: &PathBuf) -> Child {
         let port_text = port.to_string();
         let node_timeout = self.node_timeout.to_string();
