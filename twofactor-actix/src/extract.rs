@@ -22,19 +22,14 @@ impl FromRequest for VerifiedPhone {
             if let Some(phone) = extensions.get::<VerifiedPhone>() {
                 return Either::Left(ready(Ok(*phone)));
             }
-            match extensions.get::<TwoFactor>() {
-                Some(tf) if tf.contract().can_check_now() => {
-                    let checked = tf.contract().check(None, tf.token(req), None);
-                    return Either::Left(ready(
-                        checked.map(VerifiedPhone::from).map_err(Rejection),
-                    ));
-                }
-                Some(tf) => tf.clone(),
-                None => {
-                    TwoFactor::report_missing();
-                    return Either::Left(ready(Err(Rejection(GuardRejection::Misconfigured))));
-                }
+            let Some(tf) = extensions.get::<TwoFactor>() else {
+                TwoFactor::report_missing();
+                return Either::Left(ready(Err(Rejection(GuardRejection::Misconfigured))));
+            };
+            if let Some(checked) = tf.contract().check_now(tf.token(req), None) {
+                return Either::Left(ready(checked.map(VerifiedPhone::from).map_err(Rejection)));
             }
+            tf.clone()
         };
         let req = req.clone();
         Either::Right(Box::pin(async move {

@@ -130,15 +130,12 @@ where
         // The fast path borrows the handle; only the slow path needs its own clone.
         let checked = {
             let extensions = req.extensions();
-            match extensions.get::<TwoFactor>() {
-                None => None,
-                Some(tf) if tf.contract().can_check_now() => {
-                    let contract = tf.contract();
-                    let token = token(req.headers(), tf.config().cookie().name());
-                    Some(Ok(contract.check(None, token, self.max_age)))
-                }
-                Some(tf) => Some(Err(tf.clone())),
-            }
+            extensions.get::<TwoFactor>().map(|tf| {
+                let token = token(req.headers(), tf.config().cookie().name());
+                tf.contract()
+                    .check_now(token, self.max_age)
+                    .ok_or_else(|| tf.clone())
+            })
         };
         match checked {
             None => {

@@ -28,9 +28,17 @@ pub trait Clock: Send + Sync + 'static {
 }
 
 /// Milliseconds since the Unix epoch (0 for times before it).
+#[inline]
 pub fn unix_millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The system clock now, in Unix milliseconds, whatever clock the engine was given: what
+/// measures how old the in-process copy of the revocations is (see `revocation.rs`).
+#[inline]
+pub(crate) fn system_millis() -> u64 {
+    unix_millis(SystemTime::now())
 }
 
 /// The system clock.

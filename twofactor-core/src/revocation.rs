@@ -23,8 +23,9 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::clock::system_millis;
 use crate::phone::PhoneNumber;
 use crate::store::{Revocation, RevocationCursor, StoreError, VerificationStore};
 use crate::token::{PhoneProof, TokenId};
@@ -80,9 +81,11 @@ pub(crate) struct RevocationList {
     any: AtomicBool,
     /// The cursor, behind the lock that makes one refresh run at a time.
     refresh: tokio::sync::Mutex<RevocationCursor>,
-    /// When the last successful refresh started, in ms since `epoch`; `u64::MAX`: never.
+    /// When the last successful refresh started, by the system clock (Unix ms); `u64::MAX`:
+    /// never. The system clock rather than a monotonic one so that a guard check reads the
+    /// time once, for this and for the proof's expiry; a clock set back makes the copy look
+    /// unusable until the next refresh, never fresher than it is.
     refreshed_at: AtomicU64,
-    epoch: Instant,
 }
 
 impl std::fmt::Debug for RevocationList {
@@ -104,28 +107,24 @@ impl RevocationList {
             any: AtomicBool::new(false),
             refresh: tokio::sync::Mutex::new(RevocationCursor::start()),
             refreshed_at: AtomicU64::new(NEVER),
-            epoch: Instant::now(),
         }
     }
 
+    /// How old the copy is at `system_ms` (the system clock, Unix ms); `None` if it was never
+    /// loaded, or if the clock has been set back since.
     #[inline]
-    fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
-    }
-
-    /// How old the copy is; `None` if it was never loaded.
-    #[inline]
-    fn age(&self) -> Option<Duration> {
+    fn age(&self, system_ms: u64) -> Option<Duration> {
         match self.refreshed_at.load(Ordering::Acquire) {
             NEVER => None,
-            at => Some(Duration::from_millis(self.elapsed_ms().saturating_sub(at))),
+            at => system_ms.checked_sub(at).map(Duration::from_millis),
         }
     }
 
-    /// Whether the copy can be used without touching the store (the guard's fast path).
+    /// Whether the copy can be used at `system_ms` without touching the store (the guard's
+    /// fast path).
     #[inline]
-    pub(crate) fn is_current(&self) -> bool {
-        self.age().is_some_and(|age| age < REFRESH_AFTER)
+    pub(crate) fn is_current(&self, system_ms: u64) -> bool {
+        self.age(system_ms).is_some_and(|age| age < REFRESH_AFTER)
     }
 
     /// Makes the copy usable: refreshes it when due, waits for a refresh when it is too old to
@@ -136,7 +135,7 @@ impl RevocationList {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         let usable = |age: Option<Duration>| age.is_some_and(|a| a < MAX_STALENESS);
-        match self.age() {
+        match self.age(system_millis()) {
             Some(age) if age < REFRESH_AFTER => return Ok(()),
             age if usable(age) => {
                 // Due, not yet stale: one request refreshes, the others go on.
@@ -151,7 +150,7 @@ impl RevocationList {
         }
         let mut cursor = self.refresh.lock().await;
         // Someone else may have refreshed while we waited.
-        if usable(self.age()) {
+        if usable(self.age(system_millis())) {
             return Ok(());
         }
         self.refresh_locked(&mut cursor, store, now_ms).await
@@ -163,7 +162,7 @@ impl RevocationList {
         store: &dyn VerificationStore,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let started = self.elapsed_ms();
+        let started = system_millis();
         let batch = store.revocations(cursor, now_ms).await?;
         {
             let mut revoked = self.revoked.write().unwrap_or_else(|e| e.into_inner());
@@ -209,5 +208,29 @@ impl RevocationList {
     pub(crate) fn len(&self) -> (usize, usize) {
         let revoked = self.revoked.read().unwrap_or_else(|e| e.into_inner());
         (revoked.tokens.len(), revoked.phones.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MokaStore;
+
+    #[tokio::test]
+    async fn the_copy_is_current_for_a_while_after_a_refresh_and_never_when_the_clock_went_back() {
+        let list = RevocationList::new();
+        assert!(!list.is_current(system_millis()), "never loaded");
+        let before = system_millis();
+        list.ensure_fresh(&MokaStore::default(), before)
+            .await
+            .unwrap();
+        let at = list.refreshed_at.load(Ordering::Acquire);
+        assert!(at >= before);
+        assert!(list.is_current(at));
+        assert!(list.is_current(at + 199));
+        assert!(!list.is_current(at + 200), "due for a refresh");
+        // A clock set back: the copy's age is unknown, so it is not used as it is.
+        assert!(!list.is_current(at - 1));
+        assert_eq!(list.age(at - 1), None);
     }
 }

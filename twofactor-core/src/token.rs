@@ -257,18 +257,14 @@ impl KeyRing {
     /// Checks a token's signature and expiry at `now` (not its revocation: the engine does
     /// that, see [`PhoneVerifier::authenticate`](crate::verifier::PhoneVerifier::authenticate)).
     pub fn verify(&self, token: &str, now: SystemTime) -> Result<PhoneProof, TokenError> {
-        self.verify_bytes(token.as_bytes(), now)
+        self.verify_bytes(token.as_bytes(), proof::unix_millis(now))
     }
 
-    /// [`verify`](Self::verify) on the token's bytes as a request carries them: what is not
-    /// base64url is refused like any other invalid token, so the guard need not check the
-    /// header for UTF-8 first.
+    /// [`verify`](Self::verify) on the token's bytes as a request carries them, at `now_ms`
+    /// (Unix milliseconds): what is not base64url is refused like any other invalid token, so
+    /// the guard need not check the header for UTF-8 first.
     #[inline]
-    pub(crate) fn verify_bytes(
-        &self,
-        token: &[u8],
-        now: SystemTime,
-    ) -> Result<PhoneProof, TokenError> {
+    pub(crate) fn verify_bytes(&self, token: &[u8], now_ms: u64) -> Result<PhoneProof, TokenError> {
         let words = recent::TokenWords::of(token).ok_or(TokenError::Invalid)?;
         let proof = match recent::lookup(self.id, &words) {
             Some(proof) => proof,
@@ -278,7 +274,7 @@ impl KeyRing {
                 proof
             }
         };
-        if proof.is_expired(now) {
+        if proof.is_expired_at(now_ms) {
             return Err(TokenError::Expired);
         }
         Ok(proof)

@@ -26,12 +26,9 @@ async fn extract(parts: &Parts) -> Result<VerifiedPhone, Result<GuardRejection, 
     }
     let tf = TwoFactor::from_parts(parts).map_err(Err)?;
     let contract = tf.contract();
-    if contract.can_check_now() {
-        // Without a guard in front, this extractor is the guard: the same in-memory fast path.
-        return contract
-            .check(None, contract.token(&parts.headers), None)
-            .map(VerifiedPhone::from)
-            .map_err(Ok);
+    // Without a guard in front, this extractor is the guard: the same in-memory fast path.
+    if let Some(checked) = contract.check_now(contract.token(&parts.headers), None) {
+        return checked.map(VerifiedPhone::from).map_err(Ok);
     }
     tf.authenticate_parts(parts, None)
         .await

@@ -162,9 +162,15 @@ impl PhoneProof {
     }
 
     /// Whether the proof has expired at `now`.
-    #[inline]
     pub fn is_expired(&self, now: SystemTime) -> bool {
-        self.expires_at <= unix_secs(now)
+        self.is_expired_at(unix_millis(now))
+    }
+
+    /// [`is_expired`](Self::is_expired) at `now_ms` (Unix milliseconds): the guard reads the
+    /// clock once per check and converts it once.
+    #[inline]
+    pub(crate) fn is_expired_at(&self, now_ms: u64) -> bool {
+        self.expires_at <= now_ms / 1000
     }
 
     /// How long ago the phone was verified, at `now`.
@@ -174,8 +180,13 @@ impl PhoneProof {
 
     /// Whether the phone was verified at most `max_age` before `now` (for step-up routes).
     pub fn is_fresh(&self, max_age: Duration, now: SystemTime) -> bool {
+        self.is_fresh_at(max_age, unix_millis(now))
+    }
+
+    /// [`is_fresh`](Self::is_fresh) at `now_ms` (Unix milliseconds).
+    pub(crate) fn is_fresh_at(&self, max_age: Duration, now_ms: u64) -> bool {
         // Whole seconds, as `max_age` is configured and as `verified_at` is shown.
-        unix_secs(now).saturating_sub(self.verified_at_unix()) <= max_age.as_secs()
+        (now_ms / 1000).saturating_sub(self.verified_at_unix()) <= max_age.as_secs()
     }
 
     /// Whether the app bound this proof to one of its users.

@@ -64,6 +64,7 @@ pub struct PhoneVerifierBuilder {
     keys: Option<KeyRing>,
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
+    system_clock: bool,
     test_numbers: Vec<(String, String)>,
     test_numbers_enabled: bool,
 }
@@ -128,6 +129,7 @@ impl PhoneVerifierBuilder {
 
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.system_clock = (&clock as &dyn std::any::Any).is::<SystemClock>();
         self.clock = Arc::new(clock);
         self
     }
@@ -216,6 +218,7 @@ impl PhoneVerifierBuilder {
                 keys,
                 events,
                 clock: self.clock,
+                system_clock: self.system_clock,
                 revocations: RevocationList::new(),
                 warnings,
                 throttled: Mutex::default(),
@@ -240,6 +243,7 @@ impl PhoneVerifier {
             keys: None,
             events: Arc::new(TracingEvents),
             clock: Arc::new(SystemClock),
+            system_clock: true,
             test_numbers: Vec::new(),
             test_numbers_enabled: false,
         }

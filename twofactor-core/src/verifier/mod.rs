@@ -129,6 +129,9 @@ struct Inner {
     keys: KeyRing,
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
+    /// Whether `clock` is the [`SystemClock`](crate::clock::SystemClock): then the guard's one
+    /// reading of the system clock is the engine's time too.
+    system_clock: bool,
     revocations: RevocationList,
     warnings: Vec<&'static str>,
     /// The countries the conversion guard refused last, to report throttle and release once.

@@ -2,32 +2,48 @@
 //! revoking them, one token (logout) or every proof of a phone (sign out everywhere).
 
 use super::PhoneVerifier;
+use crate::clock::system_millis;
 use crate::phone::PhoneNumber;
 use crate::store::{Revocation, StoreError};
 use crate::token::{PhoneProof, TokenError};
+
+/// One reading of the time for a guard check ([`PhoneVerifier::check_time`]), Unix milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CheckTime {
+    /// The system clock: what the revocations' freshness is measured in.
+    pub(crate) system_ms: u64,
+    /// The engine's clock: what expiry and freshness of proofs are measured in.
+    pub(crate) engine_ms: u64,
+}
 
 impl PhoneVerifier {
     /// Checks a token: its signature, key, expiry, and revocation as this process knows it
     /// (see [`refresh_revocations`](Self::refresh_revocations)).
     pub fn authenticate(&self, token: &str) -> Result<PhoneProof, TokenError> {
-        self.authenticate_bytes(token.as_bytes())
+        self.authenticate_bytes(token.as_bytes(), self.inner.clock.now_millis())
     }
 
-    /// [`authenticate`](Self::authenticate) on the bytes of a request's token.
+    /// [`authenticate`](Self::authenticate) on the bytes of a request's token, at `now_ms` (the
+    /// engine's clock, Unix milliseconds).
     #[inline]
-    pub(crate) fn authenticate_bytes(&self, token: &[u8]) -> Result<PhoneProof, TokenError> {
-        // One clock reading for the whole check: the guard runs this on every request.
-        let proof = self
-            .inner
-            .keys
-            .verify_bytes(token, self.inner.clock.now())?;
+    pub(crate) fn authenticate_bytes(
+        &self,
+        token: &[u8],
+        now_ms: u64,
+    ) -> Result<PhoneProof, TokenError> {
+        let proof = self.inner.keys.verify_bytes(token, now_ms)?;
         self.check_revoked(&proof)?;
         Ok(proof)
     }
 
     /// Checks a proof from elsewhere (the app's session): expiry and revocation.
     pub fn check_proof(&self, proof: &PhoneProof) -> Result<(), TokenError> {
-        if proof.is_expired(self.inner.clock.now()) {
+        self.check_proof_at(proof, self.inner.clock.now_millis())
+    }
+
+    /// [`check_proof`](Self::check_proof) at `now_ms` (the engine's clock).
+    pub(crate) fn check_proof_at(&self, proof: &PhoneProof, now_ms: u64) -> Result<(), TokenError> {
+        if proof.is_expired_at(now_ms) {
             return Err(TokenError::Expired);
         }
         self.check_revoked(proof)
@@ -41,6 +57,27 @@ impl PhoneVerifier {
         Ok(())
     }
 
+    /// The engine's clock now, in Unix milliseconds.
+    pub(crate) fn now_millis(&self) -> u64 {
+        self.inner.clock.now_millis()
+    }
+
+    /// The time for one guard check, read once: the system clock's, which the revocations'
+    /// freshness is measured in, and the engine's, which expiry is; one reading serves both
+    /// unless the app gave the engine a clock of its own (tests do).
+    #[inline]
+    pub(crate) fn check_time(&self) -> CheckTime {
+        let system_ms = system_millis();
+        CheckTime {
+            system_ms,
+            engine_ms: if self.inner.system_clock {
+                system_ms
+            } else {
+                self.inner.clock.now_millis()
+            },
+        }
+    }
+
     /// The signed token carrying `proof`.
     pub fn sign(&self, proof: &PhoneProof) -> String {
         self.inner.keys.sign(proof)
@@ -48,9 +85,15 @@ impl PhoneVerifier {
 
     /// Whether this process's copy of the revocations is recent enough to check proofs against
     /// without touching the store (the guard's fast path; see the `revocation` module docs).
-    #[inline]
     pub fn revocations_current(&self) -> bool {
-        self.inner.revocations.is_current()
+        self.revocations_current_at(system_millis())
+    }
+
+    /// [`revocations_current`](Self::revocations_current) at `system_ms` (the system clock,
+    /// Unix milliseconds).
+    #[inline]
+    pub(crate) fn revocations_current_at(&self, system_ms: u64) -> bool {
+        self.inner.revocations.is_current(system_ms)
     }
 
     /// Brings this process's copy of the revocations up to date when it is due: cheap when it

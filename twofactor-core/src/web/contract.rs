@@ -440,7 +440,7 @@ impl Contract {
     /// record it: the token is refused here, but not yet on other instances.
     pub async fn revoke_token(&self, token: Option<&[u8]>) -> Result<(), crate::store::StoreError> {
         let verifier = &self.inner.verifier;
-        match token.map(|t| verifier.keys().verify_bytes(t, verifier.clock().now())) {
+        match token.map(|t| verifier.keys().verify_bytes(t, verifier.now_millis())) {
             // An expired or foreign token has nothing left to revoke.
             Some(Ok(proof)) => verifier.revoke(&proof).await,
             _ => Ok(()),
@@ -458,49 +458,58 @@ impl Contract {
         token(headers, &self.inner.config.cookie.name)
     }
 
-    /// Whether [`check`](Self::check) can answer now from the token alone, with no I/O: proofs
-    /// live in tokens (not in the app's session, which must be read) and the revocations are
-    /// recent enough not to need a refresh from the store. The guard's and the extractors' fast
-    /// path; otherwise call [`authenticate`](Self::authenticate).
+    /// The guard's and the extractors' fast path: the check of `token` (bearer or cookie, as
+    /// [`token`](Self::token) finds it), fresh enough if `max_age` is given, when it can be
+    /// answered now with no I/O — proofs live in tokens (not in the app's session, which must
+    /// be read) and the revocations are recent enough not to need a refresh from the store.
+    /// `None` otherwise: then call [`authenticate`](Self::authenticate). The clock is read
+    /// once, for the revocations' freshness and the proof's expiry alike.
     #[inline]
-    pub fn can_check_now(&self) -> bool {
-        self.inner.config.proofs == ProofStorage::Token && self.inner.verifier.revocations_current()
+    pub fn check_now(
+        &self,
+        token: Option<&[u8]>,
+        max_age: Option<Duration>,
+    ) -> Option<Result<PhoneProof, GuardRejection>> {
+        if self.inner.config.proofs != ProofStorage::Token {
+            return None;
+        }
+        let verifier = &self.inner.verifier;
+        let time = verifier.check_time();
+        if !verifier.revocations_current_at(time.system_ms) {
+            return None;
+        }
+        Some(counted(self.check_at(None, token, max_age, time.engine_ms)))
     }
 
-    /// The guard's and the extractors' check against the revocations as this process knows
-    /// them: the first valid proof of `session_proof` (the app's session, in session mode) and
-    /// `token` (bearer or cookie), fresh enough if `max_age` is given.
-    #[inline]
+    /// The check against the revocations as this process knows them, whatever their age: the
+    /// first valid proof of `session_proof` (the app's session, in session mode) and `token`
+    /// (bearer or cookie), fresh enough if `max_age` is given.
     pub fn check(
         &self,
         session_proof: Option<PhoneProof>,
         token: Option<&[u8]>,
         max_age: Option<Duration>,
     ) -> Result<PhoneProof, GuardRejection> {
-        let checked = self.check_uncounted(session_proof, token, max_age);
-        #[cfg(feature = "metrics")]
-        if let Err(rejection) = checked {
-            crate::metrics::count_guard_rejection(rejection);
-        }
-        checked
+        let now_ms = self.inner.verifier.now_millis();
+        counted(self.check_at(session_proof, token, max_age, now_ms))
     }
 
+    /// [`check`](Self::check) at `now_ms` (the engine's clock, Unix ms), with no metrics.
     #[inline]
-    fn check_uncounted(
+    fn check_at(
         &self,
         session_proof: Option<PhoneProof>,
         token: Option<&[u8]>,
         max_age: Option<Duration>,
+        now_ms: u64,
     ) -> Result<PhoneProof, GuardRejection> {
         let verifier = &self.inner.verifier;
         let proof = session_proof
-            .filter(|p| verifier.check_proof(p).is_ok())
-            .or_else(|| token.and_then(|t| verifier.authenticate_bytes(t).ok()))
+            .filter(|p| verifier.check_proof_at(p, now_ms).is_ok())
+            .or_else(|| token.and_then(|t| verifier.authenticate_bytes(t, now_ms).ok()))
             .ok_or(GuardRejection::Required)?;
         match max_age {
-            Some(max_age) if !proof.is_fresh(max_age, verifier.clock().now()) => {
-                Err(GuardRejection::Stale)
-            }
+            Some(max_age) if !proof.is_fresh_at(max_age, now_ms) => Err(GuardRejection::Stale),
             _ => Ok(proof),
         }
     }
@@ -520,6 +529,16 @@ impl Contract {
         }
         self.check(session_proof, token, max_age)
     }
+}
+
+/// A guard check's result, counted in the metrics when it is a refusal.
+#[inline]
+fn counted(checked: Result<PhoneProof, GuardRejection>) -> Result<PhoneProof, GuardRejection> {
+    #[cfg(feature = "metrics")]
+    if let Err(rejection) = checked {
+        crate::metrics::count_guard_rejection(rejection);
+    }
+    checked
 }
 
 fn provider_response(e: &crate::provider::ProviderError) -> WebResponse {

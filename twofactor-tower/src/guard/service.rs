@@ -53,9 +53,8 @@ where
             )));
         };
         let contract = tf.contract();
-        if contract.can_check_now() {
-            // The fast path: everything is in memory.
-            let checked = contract.check(None, contract.token(req.headers()), self.max_age);
+        // The fast path: everything is in memory.
+        if let Some(checked) = contract.check_now(contract.token(req.headers()), self.max_age) {
             return match checked {
                 Ok(proof) => {
                     req.extensions_mut().insert(VerifiedPhone::from(proof));
