@@ -31,7 +31,7 @@ pub trait Clock: Send + Sync + 'static {
 #[inline]
 pub fn unix_millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The system clock now, in Unix milliseconds, whatever clock the engine was given: what

@@ -257,7 +257,7 @@ impl KeyRing {
     /// Checks a token's signature and expiry at `now` (not its revocation: the engine does
     /// that, see [`PhoneVerifier::authenticate`](crate::verifier::PhoneVerifier::authenticate)).
     pub fn verify(&self, token: &str, now: SystemTime) -> Result<PhoneProof, TokenError> {
-        self.verify_bytes(token.as_bytes(), proof::unix_millis(now))
+        self.verify_bytes(token.as_bytes(), crate::clock::unix_millis(now))
     }
 
     /// [`verify`](Self::verify) on the token's bytes as a request carries them, at `now_ms`

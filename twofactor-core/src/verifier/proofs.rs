@@ -57,11 +57,6 @@ impl PhoneVerifier {
         Ok(())
     }
 
-    /// The engine's clock now, in Unix milliseconds.
-    pub(crate) fn now_millis(&self) -> u64 {
-        self.inner.clock.now_millis()
-    }
-
     /// The time for one guard check, read once: the system clock's, which the revocations'
     /// freshness is measured in, and the engine's, which expiry is; one reading serves both
     /// unless the app gave the engine a clock of its own (tests do).

@@ -440,7 +440,11 @@ impl Contract {
     /// record it: the token is refused here, but not yet on other instances.
     pub async fn revoke_token(&self, token: Option<&[u8]>) -> Result<(), crate::store::StoreError> {
         let verifier = &self.inner.verifier;
-        match token.map(|t| verifier.keys().verify_bytes(t, verifier.now_millis())) {
+        match token.map(|t| {
+            verifier
+                .keys()
+                .verify_bytes(t, verifier.clock().now_millis())
+        }) {
             // An expired or foreign token has nothing left to revoke.
             Some(Ok(proof)) => verifier.revoke(&proof).await,
             _ => Ok(()),
@@ -490,7 +494,7 @@ impl Contract {
         token: Option<&[u8]>,
         max_age: Option<Duration>,
     ) -> Result<PhoneProof, GuardRejection> {
-        let now_ms = self.inner.verifier.now_millis();
+        let now_ms = self.inner.verifier.clock().now_millis();
         counted(self.check_at(session_proof, token, max_age, now_ms))
     }
 
