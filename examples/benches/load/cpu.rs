@@ -17,13 +17,32 @@ use std::time::Duration;
 
 const TICK: Duration = Duration::from_millis(10);
 
-/// CPU time (user + system) used so far by the server threads of this process; zero where
-/// `/proc` cannot be read.
-pub fn servers() -> Duration {
+/// CPU time used by the server threads: in all, and the kernel's part of it (system time; on
+/// loopback, mostly TCP). Linux splits a thread's time between the two by sampling at each
+/// tick, so the part is an estimate, good over many ticks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Used {
+    pub total: Duration,
+    pub system: Duration,
+}
+
+impl Used {
+    /// What was used since `before`.
+    pub fn since(self, before: Used) -> Used {
+        Used {
+            total: self.total.saturating_sub(before.total),
+            system: self.system.saturating_sub(before.system),
+        }
+    }
+}
+
+/// CPU time used so far by the server threads of this process; zero where `/proc` cannot be
+/// read.
+pub fn servers() -> Used {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Duration::ZERO;
+        return Used::default();
     };
-    let mut ticks = 0u64;
+    let (mut user, mut system) = (0u64, 0u64);
     for task in tasks.flatten() {
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue;
@@ -42,7 +61,12 @@ pub fn servers() -> Duration {
         // After the name: state is field 3, utime 14 and stime 15 (1-based, as in proc(5)).
         let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
         let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
-        ticks += field(14).unwrap_or(0) + field(15).unwrap_or(0);
+        user += field(14).unwrap_or(0);
+        system += field(15).unwrap_or(0);
     }
-    TICK * u32::try_from(ticks).unwrap_or(u32::MAX)
+    let ticks = |n: u64| TICK * u32::try_from(n).unwrap_or(u32::MAX);
+    Used {
+        total: ticks(user + system),
+        system: ticks(system),
+    }
 }

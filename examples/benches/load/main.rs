@@ -8,7 +8,8 @@
 //! `--smoke` (or `LOAD_SMOKE=1`) runs one very short round of every part, for CI: it fails on
 //! errors, never on missed targets. `--parts` (or `LOAD_PARTS`) picks parts. `LOAD_ROUND_COUNT`
 //! and `LOAD_ROUND_MS` change the number and length of the rounds, `LOAD_ROUNDS=1` prints every
-//! round on stderr. `--calls axum|actix PATH N` only sends `N` requests to `PATH`, one after the
+//! round on stderr (part, round, side, requests per second, the servers' CPU µs per request and
+//! the kernel's part of it). `--calls axum|actix PATH N` only sends `N` requests to `PATH`, one after the
 //! other, for counting the server's instructions per request under callgrind (BENCHMARKS.md).
 //!
 //! Everything runs in this process, on loopback, bounded in time: each server under test on one
@@ -138,13 +139,15 @@ fn round_of(outcome: &mut Outcome, kind: usize) -> Round {
     }
 }
 
-/// Runs one round and measures the servers' CPU time per request answered in it.
-fn measured(run: impl FnOnce() -> Outcome) -> (Outcome, f64) {
+/// Runs one round and measures the servers' CPU time per request answered in it, µs: in all,
+/// and the kernel's part.
+fn measured(run: impl FnOnce() -> Outcome) -> (Outcome, f64, f64) {
     let before = cpu::servers();
     let outcome = run();
-    let used = cpu::servers().saturating_sub(before);
-    let answered: u64 = outcome.kinds.iter().map(|k| k.ok).sum();
-    (outcome, used.as_secs_f64() * 1e6 / answered.max(1) as f64)
+    let used = cpu::servers().since(before);
+    let answered = outcome.kinds.iter().map(|k| k.ok).sum::<u64>().max(1) as f64;
+    let per_request = |d: Duration| d.as_secs_f64() * 1e6 / answered;
+    (outcome, per_request(used.total), per_request(used.system))
 }
 
 /// Baseline against subject: medians over the rounds, and the medians of the ratios of the two
@@ -225,7 +228,7 @@ fn compare(
     for r in 0..s.rounds {
         let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
         for which in order {
-            let (mut outcome, cpu_us) = if which == 0 {
+            let (mut outcome, cpu_us, system_us) = if which == 0 {
                 measured(|| baseline(s.round))
             } else {
                 measured(|| subject(s.round))
@@ -237,7 +240,7 @@ fn compare(
             };
             if std::env::var_os("LOAD_ROUNDS").is_some() {
                 eprintln!(
-                    "round {part} {r} {} {:.0} {:.3}",
+                    "round {part} {r} {} {:.0} {:.3} {system_us:.3}",
                     ["baseline", "subject"][which],
                     round.rate,
                     round.cpu_us
@@ -266,25 +269,28 @@ fn repeat(request: &[u8], n: usize) -> Vec<Repeat> {
 /// The guard parts (a, b): `GET /protected` with a valid token (the demo's route: the
 /// `VerifiedPhone` argument is the guard), `GET /protlayer` (the same handler behind the guard
 /// layer or middleware) and `GET /unguarde2` (the baseline's own handler again: the control),
-/// each against `GET /unguarded`, in one run. Each comparison has a server of its own, started
-/// by `start` with the route compared (see `servers::actix` for why); the idle ones cost nothing.
+/// each against `GET /unguarded`, in one run. Each comparison has servers of its own, started by
+/// `start` with the route compared: the baseline's address and the subject's, one server for
+/// both where the router does not care about the order of its routes (axum), one each where it
+/// does (actix: see `servers::actix`). The idle ones cost nothing.
 fn guard_part(
     s: &Settings,
     part: &str,
     problems: &mut Problems,
-    start: impl Fn(twofactor_core::web::Contract, u64, &'static str) -> SocketAddr,
+    start: impl Fn(twofactor_core::web::Contract, u64, &'static str) -> (SocketAddr, SocketAddr),
 ) -> [(Comparison, (usize, usize)); 3] {
     let tf = servers::two_factor(LocalOtp::new(servers::NullSms::default()));
     let (token, verified_at) = servers::token(&tf);
     let auth = format!("Authorization: Bearer {token}\r\n");
     let baseline = client::get("/unguarded", &auth);
     servers::COMPARED.map(|path| {
-        let addr = start(tf.clone(), verified_at, path);
+        let (base_addr, addr) = start(tf.clone(), verified_at, path);
+        servers::wait_ready(base_addr);
         servers::wait_ready(addr);
         let subject = client::get(path, &auth);
         let sizes = block_on(async {
             let (s1, guarded) = client::fetch(addr, &subject).await.expect("GET guarded");
-            let (s2, open) = client::fetch(addr, &baseline)
+            let (s2, open) = client::fetch(base_addr, &baseline)
                 .await
                 .expect("GET /unguarded");
             assert_eq!((s1, s2), (200, 200), "both routes answer 200");
@@ -295,7 +301,7 @@ fn guard_part(
             s,
             part,
             problems,
-            |d| client::run(addr, repeat(&baseline, conns), d),
+            |d| client::run(base_addr, repeat(&baseline, conns), d),
             |d| client::run(addr, repeat(&subject, conns), d),
         );
         (c, sizes)
@@ -317,12 +323,12 @@ fn calls(args: &[String]) {
     let (token, verified_at) = servers::token(&tf);
     let addr = match adapter.as_str() {
         "axum" => servers::axum(tf, verified_at),
-        // Placed as in part b: right after `/unguarded`.
+        // Placed as in part b: the first resource of its server.
         "actix" => servers::actix(
             tf,
             verified_at,
-            servers::COMPARED
-                .into_iter()
+            std::iter::once("/unguarded")
+                .chain(servers::COMPARED)
                 .find(|p| p == path)
                 .unwrap_or("/protected"),
         ),
@@ -669,13 +675,20 @@ fn main() {
 
     if wants("a") {
         let results = guard_part(&s, "a", &mut problems, |tf, at, _| {
-            // axum's router is a tree: where a route was added does not matter.
-            servers::axum(tf, at)
+            // axum's router is a tree: where a route was added does not matter, one server
+            // answers both sides.
+            let addr = servers::axum(tf, at);
+            (addr, addr)
         });
         print_guard("a", "axum", &results);
     }
     if wants("b") {
-        let results = guard_part(&s, "b", &mut problems, servers::actix);
+        let results = guard_part(&s, "b", &mut problems, |tf, at, path| {
+            (
+                servers::actix(tf.clone(), at, "/unguarded"),
+                servers::actix(tf, at, path),
+            )
+        });
         print_guard("b", "actix", &results);
     }
     if wants("c") {
