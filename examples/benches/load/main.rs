@@ -9,8 +9,9 @@
 //! errors, never on missed targets. `--parts` (or `LOAD_PARTS`) picks parts. `LOAD_ROUND_COUNT`
 //! and `LOAD_ROUND_MS` change the number and length of the rounds, `LOAD_ROUNDS=1` prints every
 //! round on stderr (part, round, side, requests per second, the servers' CPU µs per request and
-//! the kernel's part of it). `--calls axum|actix PATH N` only sends `N` requests to `PATH`, one after the
-//! other, for counting the server's instructions per request under callgrind (BENCHMARKS.md).
+//! the kernel's part of it). `--calls axum|actix PATH N` only sends `N` requests to `PATH`, one
+//! after the other, for counting the server's instructions per request under callgrind
+//! (BENCHMARKS.md).
 //!
 //! Everything runs in this process, on loopback, bounded in time: each server under test on one
 //! thread, the load generator on another (the machine has two cores), the fake provider of part
@@ -327,8 +328,8 @@ fn calls(args: &[String]) {
         "actix" => servers::actix(
             tf,
             verified_at,
-            std::iter::once("/unguarded")
-                .chain(servers::COMPARED)
+            servers::ROUTES
+                .into_iter()
                 .find(|p| p == path)
                 .unwrap_or("/protected"),
         ),

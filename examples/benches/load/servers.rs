@@ -244,6 +244,9 @@ fn serve_axum(app: axum::Router, std_listener: TcpListener, workers: usize) {
 /// The routes parts a and b compare with `/unguarded`, in the order of their rows.
 pub const COMPARED: [&str; 3] = ["/protected", "/protlayer", "/unguarde2"];
 
+/// Every route parts a and b measure: `/unguarded`, then [`COMPARED`].
+pub const ROUTES: [&str; 4] = ["/unguarded", COMPARED[0], COMPARED[1], COMPARED[2]];
+
 /// The actix demo app and the baseline routes, with one worker, `first` registered first. It
 /// runs until the process ends.
 ///
@@ -276,8 +279,7 @@ pub fn actix(tf: Contract, verified_at: u64, first: &'static str) -> SocketAddr 
                             .body(value.to_json())
                     };
                     let mut app = App::new().wrap(tf.middleware());
-                    let routes = std::iter::once("/unguarded").chain(COMPARED);
-                    let rest = routes.filter(|p| *p != first);
+                    let rest = ROUTES.into_iter().filter(|p| *p != first);
                     for path in std::iter::once(first).chain(rest) {
                         app = match path {
                             "/unguarded" => app.route("/unguarded", web::get().to(unguarded)),
