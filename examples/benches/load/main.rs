@@ -267,33 +267,40 @@ fn repeat(request: &[u8], n: usize) -> Vec<Repeat> {
     (0..n).map(|_| Repeat(request.to_vec(), 200)).collect()
 }
 
-/// The guard parts (a, b): `GET /protected` with a valid token (the demo's route: the
-/// `VerifiedPhone` argument is the guard), `GET /protlayer` (the same handler behind the guard
-/// layer or middleware) and `GET /unguarde2` (the baseline's own handler again: the control),
-/// each against `GET /unguarded`, in one run. Each comparison has servers of its own, started by
-/// `start` with the route compared: the baseline's address and the subject's, one server for
-/// both where the router does not care about the order of its routes (axum), one each where it
-/// does (actix: see `servers::actix`). The idle ones cost nothing.
+/// The guard parts (a, b), in one run: `GET /protected` with a valid token (the demo's route:
+/// the `VerifiedPhone` argument is the guard), `GET /protlayer` (the same handler behind the
+/// guard layer or middleware) and `GET /unguarde2` (the baseline's own handler again: the
+/// control), each against `GET /unguarded`; and `GET /protlayer` against `GET /openlayer` (the
+/// baseline's handler behind a layer that lets everything through). Each comparison has servers
+/// of its own, started by `start` with its two routes: the baseline's address and the
+/// subject's, one server for both where the router does not care about the order of its
+/// routes (axum), one each where it does (actix: see `servers::actix`). The idle ones cost
+/// nothing.
 fn guard_part(
     s: &Settings,
     part: &str,
     problems: &mut Problems,
-    start: impl Fn(twofactor_core::web::Contract, u64, &'static str) -> (SocketAddr, SocketAddr),
-) -> [(Comparison, (usize, usize)); 3] {
+    start: impl Fn(
+        twofactor_core::web::Contract,
+        u64,
+        &'static str,
+        &'static str,
+    ) -> (SocketAddr, SocketAddr),
+) -> [(Comparison, (usize, usize)); 4] {
     let tf = servers::two_factor(LocalOtp::new(servers::NullSms::default()));
     let (token, verified_at) = servers::token(&tf);
     let auth = format!("Authorization: Bearer {token}\r\n");
-    let baseline = client::get("/unguarded", &auth);
-    servers::COMPARED.map(|path| {
-        let (base_addr, addr) = start(tf.clone(), verified_at, path);
+    servers::COMPARISONS.map(|(base_path, path)| {
+        let (base_addr, addr) = start(tf.clone(), verified_at, base_path, path);
         servers::wait_ready(base_addr);
         servers::wait_ready(addr);
+        let baseline = client::get(base_path, &auth);
         let subject = client::get(path, &auth);
         let sizes = block_on(async {
             let (s1, guarded) = client::fetch(addr, &subject).await.expect("GET guarded");
             let (s2, open) = client::fetch(base_addr, &baseline)
                 .await
-                .expect("GET /unguarded");
+                .expect("GET baseline");
             assert_eq!((s1, s2), (200, 200), "both routes answer 200");
             (guarded.len(), open.len())
         });
@@ -568,15 +575,26 @@ fn yes(met: bool) -> &'static str {
     if met { "yes" } else { "**no**" }
 }
 
-fn print_guard(part: &str, adapter: &str, results: &[(Comparison, (usize, usize)); 3]) {
+fn print_guard(part: &str, adapter: &str, results: &[(Comparison, (usize, usize)); 4]) {
+    // In the order of `servers::COMPARISONS`.
     let forms = [
-        ("GET /protected (extractor)", ""),
-        ("GET /protlayer (guard layer + extractor)", "'"),
-        ("control: GET /unguarde2 (the same handler)", "0"),
+        ("GET /protected (extractor) vs GET /unguarded", ""),
+        (
+            "GET /protlayer (guard layer + extractor) vs GET /unguarded",
+            "'",
+        ),
+        (
+            "GET /protlayer vs GET /openlayer (the same handler as /unguarded behind a layer that lets everything through)",
+            "''",
+        ),
+        (
+            "control: GET /unguarde2 (the same handler) vs GET /unguarded",
+            "0",
+        ),
     ];
     for ((c, sizes), (what, mark)) in results.iter().zip(forms) {
         println!(
-            "| {part}{mark} | {adapter}: {what} vs GET /unguarded, token | {:.0} req/s | {:.0} req/s | {:.3} | >= 0.95 | {} |",
+            "| {part}{mark} | {adapter}: {what}, token | {:.0} req/s | {:.0} req/s | {:.3} | >= 0.95 | {} |",
             c.baseline.rate,
             c.subject.rate,
             c.ratio(),
@@ -675,7 +693,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
 
     if wants("a") {
-        let results = guard_part(&s, "a", &mut problems, |tf, at, _| {
+        let results = guard_part(&s, "a", &mut problems, |tf, at, _, _| {
             // axum's router is a tree: where a route was added does not matter, one server
             // answers both sides.
             let addr = servers::axum(tf, at);
@@ -684,9 +702,9 @@ fn main() {
         print_guard("a", "axum", &results);
     }
     if wants("b") {
-        let results = guard_part(&s, "b", &mut problems, |tf, at, path| {
+        let results = guard_part(&s, "b", &mut problems, |tf, at, base_path, path| {
             (
-                servers::actix(tf.clone(), at, "/unguarded"),
+                servers::actix(tf.clone(), at, base_path),
                 servers::actix(tf, at, path),
             )
         });

@@ -7,6 +7,10 @@
 //! - `GET /protlayer`: the demo's `/protected` handler (the `VerifiedPhone` argument reading
 //!   the proof) behind the guard layer (axum: `route_layer`) or middleware (actix: `wrap` on the
 //!   resource): the other way to guard a route, measured beside the extractor alone.
+//! - `GET /openlayer`: `/unguarded`'s handler behind a layer (axum: `route_layer`) or middleware
+//!   (actix: `wrap` on the resource) that lets every request through and does nothing else:
+//!   the framework's own price of a route layer, which `/protlayer` pays too. `/protlayer` vs
+//!   `/openlayer` is the guard's cost in its layer form, the plumbing on both sides.
 //! - `GET /unguarde2`: `/unguarded` again, under another path of the same length: compared with
 //!   `/unguarded` in the same run, it shows how far two identical routes differ here (the noise
 //!   a guard's ratio must be read against).
@@ -194,6 +198,7 @@ pub fn axum_app(tf: Contract, verified_at: u64) -> axum::Router {
             .route_layer(twofactor_tower::RequireVerifiedPhoneLayer::new()),
         )
         .route("/unguarded", get(unguarded))
+        .route("/openlayer", get(unguarded).route_layer(OpenLayer))
         .route("/unguarde2", get(unguarded))
         .route(
             "/bench/verify",
@@ -241,11 +246,38 @@ fn serve_axum(app: axum::Router, std_listener: TcpListener, workers: usize) {
         .expect("spawn");
 }
 
-/// The routes parts a and b compare with `/unguarded`, in the order of their rows.
-pub const COMPARED: [&str; 3] = ["/protected", "/protlayer", "/unguarde2"];
+/// The comparisons of parts a and b, `(baseline, subject)`, in the order of their rows: the
+/// guard as an extractor, as a layer, as a layer against the same layer letting everything
+/// through, and the control.
+pub const COMPARISONS: [(&str, &str); 4] = [
+    ("/unguarded", "/protected"),
+    ("/unguarded", "/protlayer"),
+    ("/openlayer", "/protlayer"),
+    ("/unguarded", "/unguarde2"),
+];
 
-/// Every route parts a and b measure: `/unguarded`, then [`COMPARED`].
-pub const ROUTES: [&str; 4] = ["/unguarded", COMPARED[0], COMPARED[1], COMPARED[2]];
+/// Every route parts a and b measure.
+pub const ROUTES: [&str; 5] = [
+    "/unguarded",
+    "/protected",
+    "/protlayer",
+    "/openlayer",
+    "/unguarde2",
+];
+
+/// A layer that adds nothing: the service it is given. Behind axum's `route_layer` it still
+/// costs what any route layer costs there (the route boxed again, its future too), which is
+/// what `/openlayer` measures.
+#[derive(Clone, Copy)]
+struct OpenLayer;
+
+impl<S> tower_layer::Layer<S> for OpenLayer {
+    type Service = S;
+
+    fn layer(&self, inner: S) -> S {
+        inner
+    }
+}
 
 /// The actix demo app and the baseline routes, with one worker, `first` registered first. It
 /// runs until the process ends.
@@ -253,10 +285,11 @@ pub const ROUTES: [&str; 4] = ["/unguarded", COMPARED[0], COMPARED[1], COMPARED[
 /// actix tries resources in the order they were registered, and each one passed over costs a
 /// pattern match (about 240 instructions and 18 instruction-cache misses here). So every route a
 /// comparison measures, `/unguarded` and the compared one alike, is the first resource of a
-/// server of its own (`first`: `/unguarded` or one of [`COMPARED`]), and neither side pays for
+/// server of its own (`first`: one of [`ROUTES`]), and neither side pays for
 /// the other's place in the list: the ratio is the guard's, not the router's. `/protected` is
 /// the first route of the demo's own `configure`.
 pub fn actix(tf: Contract, verified_at: u64, first: &'static str) -> SocketAddr {
+    use actix_web::dev::Service as _;
     use actix_web::http::header::ContentType;
     use actix_web::{App, HttpResponse, HttpServer, web};
 
@@ -284,6 +317,11 @@ pub fn actix(tf: Contract, verified_at: u64, first: &'static str) -> SocketAddr 
                         app = match path {
                             "/unguarded" => app.route("/unguarded", web::get().to(unguarded)),
                             "/unguarde2" => app.route("/unguarde2", web::get().to(unguarded)),
+                            "/openlayer" => app.service(
+                                web::resource("/openlayer")
+                                    .wrap_fn(|req, srv| srv.call(req))
+                                    .route(web::get().to(unguarded)),
+                            ),
                             "/protlayer" => app.service(
                                 web::resource("/protlayer")
                                     .wrap(twofactor_actix::RequireVerifiedPhone::new())
