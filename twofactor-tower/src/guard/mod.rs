@@ -7,10 +7,19 @@
 //! [`VerifiedPhone`](crate::verified_phone::VerifiedPhone) in its extensions and goes on; anything else is
 //! answered with the contract's 401 at once, and the inner service is not called.
 //!
-//! In token mode the check is a base64 decode, one HMAC-SHA256 and a look-up in the in-memory
-//! list of revoked tokens: no I/O, no allocation on the way through. About every 200 ms one
-//! request refreshes that list from the store (see `twofactor_core::revocation`); in session
-//! mode the session is read, which is the session store's cost.
+//! In token mode the check happens in memory: a token this worker thread checked lately is
+//! recognised by a constant-time compare, another costs a base64 decode and one HMAC-SHA256;
+//! then expiry and the in-memory list of revoked tokens. No I/O; the one allocation is the
+//! proof's entry in the request extensions. About every 200 ms one request refreshes that list
+//! from the store (see `twofactor_core::revocation`); in session mode the session is read,
+//! which is the session store's cost.
+//!
+//! On a route whose handler takes the proof, the `VerifiedPhone` argument alone is the guard
+//! and the cheaper one: behind axum's `route_layer` the route is boxed once more and the proof
+//! goes through the extensions, so the layer form costs two to three times what the extractor
+//! alone costs (BENCHMARKS.md in the repository, parts a and b). Use the layer where the
+//! handler does not take the proof, on a whole group of routes, or for
+//! [`max_age`](RequireVerifiedPhoneLayer::max_age).
 //!
 //! It works on any `tower::Service<http::Request<B>>` whose response body can be made from
 //! `Bytes`, axum or not:
