@@ -290,7 +290,8 @@ fn guard_part(
     let tf = servers::two_factor(LocalOtp::new(servers::NullSms::default()));
     let (token, verified_at) = servers::token(&tf);
     let auth = format!("Authorization: Bearer {token}\r\n");
-    servers::COMPARISONS.map(|(base_path, path)| {
+    servers::COMPARISONS.each_ref().map(|c| {
+        let (base_path, path) = (c.baseline, c.subject);
         let (base_addr, addr) = start(tf.clone(), verified_at, base_path, path);
         servers::wait_ready(base_addr);
         servers::wait_ready(addr);
@@ -576,23 +577,8 @@ fn yes(met: bool) -> &'static str {
 }
 
 fn print_guard(part: &str, adapter: &str, results: &[(Comparison, (usize, usize)); 4]) {
-    // In the order of `servers::COMPARISONS`.
-    let forms = [
-        ("GET /protected (extractor) vs GET /unguarded", ""),
-        (
-            "GET /protlayer (guard layer + extractor) vs GET /unguarded",
-            "'",
-        ),
-        (
-            "GET /protlayer vs GET /openlayer (the same handler as /unguarded behind a layer that lets everything through)",
-            "''",
-        ),
-        (
-            "control: GET /unguarde2 (the same handler) vs GET /unguarded",
-            "0",
-        ),
-    ];
-    for ((c, sizes), (what, mark)) in results.iter().zip(forms) {
+    for ((c, sizes), row) in results.iter().zip(&servers::COMPARISONS) {
+        let (mark, what) = (row.mark, row.what);
         println!(
             "| {part}{mark} | {adapter}: {what}, token | {:.0} req/s | {:.0} req/s | {:.3} | >= 0.95 | {} |",
             c.baseline.rate,

@@ -8,7 +8,7 @@
 //!   the proof) behind the guard layer (axum: `route_layer`) or middleware (actix: `wrap` on the
 //!   resource): the other way to guard a route, measured beside the extractor alone.
 //! - `GET /openlayer`: `/unguarded`'s handler behind a layer (axum: `route_layer`) or middleware
-//!   (actix: `wrap` on the resource) that lets every request through and does nothing else:
+//!   (actix: `wrap_fn` on the resource) that lets every request through and does nothing else:
 //!   the framework's own price of a route layer, which `/protlayer` pays too. `/protlayer` vs
 //!   `/openlayer` is the guard's cost in its layer form, the plumbing on both sides.
 //! - `GET /unguarde2`: `/unguarded` again, under another path of the same length: compared with
@@ -246,14 +246,42 @@ fn serve_axum(app: axum::Router, std_listener: TcpListener, workers: usize) {
         .expect("spawn");
 }
 
-/// The comparisons of parts a and b, `(baseline, subject)`, in the order of their rows: the
-/// guard as an extractor, as a layer, as a layer against the same layer letting everything
-/// through, and the control.
-pub const COMPARISONS: [(&str, &str); 4] = [
-    ("/unguarded", "/protected"),
-    ("/unguarded", "/protlayer"),
-    ("/openlayer", "/protlayer"),
-    ("/unguarded", "/unguarde2"),
+/// One comparison of parts a and b: its row's mark after the part's letter, its two routes, and
+/// what the row says it measures.
+pub struct GuardComparison {
+    pub mark: &'static str,
+    pub baseline: &'static str,
+    pub subject: &'static str,
+    pub what: &'static str,
+}
+
+/// The comparisons of parts a and b, in the order of their rows: the guard as an extractor, as a
+/// layer, as a layer against the same layer letting everything through, and the control.
+pub const COMPARISONS: [GuardComparison; 4] = [
+    GuardComparison {
+        mark: "",
+        baseline: "/unguarded",
+        subject: "/protected",
+        what: "GET /protected (extractor) vs GET /unguarded",
+    },
+    GuardComparison {
+        mark: "'",
+        baseline: "/unguarded",
+        subject: "/protlayer",
+        what: "GET /protlayer (guard layer + extractor) vs GET /unguarded",
+    },
+    GuardComparison {
+        mark: "''",
+        baseline: "/openlayer",
+        subject: "/protlayer",
+        what: "GET /protlayer vs GET /openlayer (the same handler as /unguarded behind a layer that lets everything through)",
+    },
+    GuardComparison {
+        mark: "0",
+        baseline: "/unguarded",
+        subject: "/unguarde2",
+        what: "control: GET /unguarde2 (the same handler) vs GET /unguarded",
+    },
 ];
 
 /// Every route parts a and b measure.
