@@ -286,7 +286,7 @@ fn guard_part(
         &'static str,
         &'static str,
     ) -> (SocketAddr, SocketAddr),
-) -> [(Comparison, (usize, usize)); 4] {
+) -> [(Comparison, (usize, usize)); servers::COMPARISONS.len()] {
     let tf = servers::two_factor(LocalOtp::new(servers::NullSms::default()));
     let (token, verified_at) = servers::token(&tf);
     let auth = format!("Authorization: Bearer {token}\r\n");
@@ -336,7 +336,7 @@ fn calls(args: &[String]) {
         "actix" => servers::actix(
             tf,
             verified_at,
-            servers::ROUTES
+            servers::routes()
                 .into_iter()
                 .find(|p| p == path)
                 .unwrap_or("/protected"),
@@ -576,7 +576,11 @@ fn yes(met: bool) -> &'static str {
     if met { "yes" } else { "**no**" }
 }
 
-fn print_guard(part: &str, adapter: &str, results: &[(Comparison, (usize, usize)); 4]) {
+fn print_guard(
+    part: &str,
+    adapter: &str,
+    results: &[(Comparison, (usize, usize)); servers::COMPARISONS.len()],
+) {
     for ((c, sizes), row) in results.iter().zip(&servers::COMPARISONS) {
         let (mark, what) = (row.mark, row.what);
         println!(

@@ -284,14 +284,18 @@ pub const COMPARISONS: [GuardComparison; 4] = [
     },
 ];
 
-/// Every route parts a and b measure.
-pub const ROUTES: [&str; 5] = [
-    "/unguarded",
-    "/protected",
-    "/protlayer",
-    "/openlayer",
-    "/unguarde2",
-];
+/// Every route parts a and b measure: those of [`COMPARISONS`], each once, in their order.
+pub fn routes() -> Vec<&'static str> {
+    let mut routes = Vec::new();
+    for c in &COMPARISONS {
+        for path in [c.baseline, c.subject] {
+            if !routes.contains(&path) {
+                routes.push(path);
+            }
+        }
+    }
+    routes
+}
 
 /// A layer that adds nothing: the service it is given. Behind axum's `route_layer` it still
 /// costs what any route layer costs there (the route boxed again, its future too), which is
@@ -313,7 +317,7 @@ impl<S> tower_layer::Layer<S> for OpenLayer {
 /// actix tries resources in the order they were registered, and each one passed over costs a
 /// pattern match (about 240 instructions and 18 instruction-cache misses here). So every route a
 /// comparison measures, `/unguarded` and the compared one alike, is the first resource of a
-/// server of its own (`first`: one of [`ROUTES`]), and neither side pays for
+/// server of its own (`first`: one of [`routes`]), and neither side pays for
 /// the other's place in the list: the ratio is the guard's, not the router's. `/protected` is
 /// the first route of the demo's own `configure`.
 pub fn actix(tf: Contract, verified_at: u64, first: &'static str) -> SocketAddr {
@@ -340,7 +344,7 @@ pub fn actix(tf: Contract, verified_at: u64, first: &'static str) -> SocketAddr 
                             .body(value.to_json())
                     };
                     let mut app = App::new().wrap(tf.middleware());
-                    let rest = ROUTES.into_iter().filter(|p| *p != first);
+                    let rest = routes().into_iter().filter(|p| *p != first);
                     for path in std::iter::once(first).chain(rest) {
                         app = match path {
                             "/unguarded" => app.route("/unguarded", web::get().to(unguarded)),
