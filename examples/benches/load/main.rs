@@ -582,7 +582,7 @@ fn print_guard(
     results: &[(Comparison, (usize, usize)); servers::COMPARISONS.len()],
 ) {
     for ((c, sizes), row) in results.iter().zip(&servers::COMPARISONS) {
-        let (mark, what) = (row.mark, row.what);
+        let (mark, what) = (row.mark, row.what());
         println!(
             "| {part}{mark} | {adapter}: {what}, token | {:.0} req/s | {:.0} req/s | {:.3} | >= 0.95 | {} |",
             c.baseline.rate,

@@ -247,12 +247,33 @@ fn serve_axum(app: axum::Router, std_listener: TcpListener, workers: usize) {
 }
 
 /// One comparison of parts a and b: its row's mark after the part's letter, its two routes, and
-/// what the row says it measures.
+/// what each route is, which the row's label says after it.
 pub struct GuardComparison {
     pub mark: &'static str,
     pub baseline: &'static str,
     pub subject: &'static str,
-    pub what: &'static str,
+    pub baseline_is: &'static str,
+    pub subject_is: &'static str,
+}
+
+impl GuardComparison {
+    /// The row's label: the two routes, each with what it is.
+    pub fn what(&self) -> String {
+        let is = |note: &str| {
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!(" ({note})")
+            }
+        };
+        format!(
+            "GET {}{} vs GET {}{}",
+            self.subject,
+            is(self.subject_is),
+            self.baseline,
+            is(self.baseline_is)
+        )
+    }
 }
 
 /// The comparisons of parts a and b, in the order of their rows: the guard as an extractor, as a
@@ -262,25 +283,29 @@ pub const COMPARISONS: [GuardComparison; 4] = [
         mark: "",
         baseline: "/unguarded",
         subject: "/protected",
-        what: "GET /protected (extractor) vs GET /unguarded",
+        baseline_is: "",
+        subject_is: "extractor",
     },
     GuardComparison {
         mark: "'",
         baseline: "/unguarded",
         subject: "/protlayer",
-        what: "GET /protlayer (guard layer + extractor) vs GET /unguarded",
+        baseline_is: "",
+        subject_is: "guard layer + extractor",
     },
     GuardComparison {
         mark: "''",
         baseline: "/openlayer",
         subject: "/protlayer",
-        what: "GET /protlayer vs GET /openlayer (the same handler as /unguarded behind a layer that lets everything through)",
+        baseline_is: "the same handler as /unguarded behind a layer that lets everything through",
+        subject_is: "",
     },
     GuardComparison {
         mark: "0",
         baseline: "/unguarded",
         subject: "/unguarde2",
-        what: "control: GET /unguarde2 (the same handler) vs GET /unguarded",
+        baseline_is: "",
+        subject_is: "the control: the same handler",
     },
 ];
 

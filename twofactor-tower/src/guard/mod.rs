@@ -9,8 +9,9 @@
 //!
 //! In token mode the check happens in memory: a token this worker thread checked lately is
 //! recognised by a constant-time compare, another costs a base64 decode and one HMAC-SHA256;
-//! then expiry and the in-memory list of revoked tokens. No I/O; the one allocation is the
-//! proof's entry in the request extensions. About every 200 ms one request refreshes that list
+//! then expiry and the in-memory list of revoked tokens. No I/O; what allocates is the proof's
+//! entry in the request extensions (and the map's growth, when that entry is the one that fills
+//! it). About every 200 ms one request refreshes that list
 //! from the store (see `twofactor_core::revocation`); in session mode the session is read,
 //! which is the session store's cost.
 //!
