@@ -2,7 +2,7 @@
 # The feature matrix: every feature of every library crate builds alone (on top of
 # --no-default-features), and so does no feature at all and the defaults. An equivalent of
 # `cargo hack check --each-feature --no-dev-deps`, without installing cargo-hack. Warnings count
-# as failures.
+# as failures. With the default features, each crate's docs are rendered too (no dead links).
 # Checks share one target directory, so core is checked once per feature set and the adapters'
 # runs reuse it.
 set -euo pipefail
@@ -36,6 +36,12 @@ print(" ".join(sorted(f for f in pkg["features"] if f != "default")))
         || grep -q 'warning' <<<"$out"; then
       printf '%s\n' "$out" >&2
       failed+=("$crate ($label)")
+    fi
+    # The docs a user renders with `cargo doc`: with the default features, no dead link either
+    # (CI's rustdoc step and docs.rs render with all of them). Reuses the check just made.
+    if [ "$set" = default ] && ! out=$(RUSTDOCFLAGS=-Dwarnings cargo doc -q --no-deps -p "$crate" 2>&1); then
+      printf '%s\n' "$out" >&2
+      failed+=("$crate (rustdoc, default features)")
     fi
   done
 done

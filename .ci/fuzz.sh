@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing, short run: builds every fuzz target in fuzz/ (cargo-fuzz, the nightly
-# toolchain, libFuzzer) and runs each for FUZZ_SECONDS (default 10) from its committed seeds.
+# toolchain, libFuzzer) and runs each for FUZZ_SECONDS (default 6) from its committed seeds.
 # A crash fails the step; libFuzzer prints the input and cargo-fuzz keeps it under
 # fuzz/artifacts/<target>/. fuzz/README.md says how to run a longer session and how to keep a
 # crash as a regression test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-secs="${FUZZ_SECONDS:-10}"
+secs="${FUZZ_SECONDS:-6}"
 # The safe-Rust core needs no AddressSanitizer: without it the targets build and run faster.
 # Overflow checks and debug assertions stay on (-a), as they turn silent bugs into crashes.
 flags=(--release --debug-assertions --sanitizer "${FUZZ_SANITIZER:-none}")

@@ -5,7 +5,7 @@
 //! The engine and a [`Failover`] report every decision to an [`EventSink`], and to nothing
 //! else: one stream, one place to log it, count it or audit it. The default sink of both,
 //! [`TracingEvents`], emits `tracing` events with the phone masked (with the `metrics` feature
-//! both also count into [`MetricsEvents`](crate::metrics::MetricsEvents), next to whatever sink
+//! both also count into [`MetricsEvents`], next to whatever sink
 //! you give them). Your own sink receives the full number (you may need it for an audit
 //! trail) but never a code, ticket or key.
 //!
@@ -26,6 +26,12 @@
 //! let sink: Arc<dyn EventSink> = Arc::new(sink);
 //! # let _ = sink;
 //! ```
+//!
+#![cfg_attr(
+    feature = "metrics",
+    doc = "[`MetricsEvents`]: crate::metrics::MetricsEvents"
+)]
+#![cfg_attr(not(feature = "metrics"), doc = "[`MetricsEvents`]: crate#features")]
 
 use std::net::IpAddr;
 use std::time::Duration;

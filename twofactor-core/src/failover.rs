@@ -43,7 +43,7 @@
 //! # Events
 //! A move to the next provider ([`Event::FailedOver`]) and the breakers' changes are reported
 //! to an [`EventSink`], the engine's kind, and nowhere else: by default [`TracingEvents`] logs
-//! them (with the `metrics` feature [`MetricsEvents`](crate::metrics::MetricsEvents) counts
+//! them (with the `metrics` feature [`MetricsEvents`] counts
 //! them too), as the engine's own events. To have them in your own sink beside the engine's
 //! events, give the same sink to both ([`Failover::with_event_sink`] and
 //! [`PhoneVerifierBuilder::shared_events`](crate::verifier::PhoneVerifierBuilder::shared_events)):
@@ -94,6 +94,12 @@
 //! assert!(ticket.expose().starts_with("1:octopush:"));
 //! # }
 //! ```
+//!
+#![cfg_attr(
+    feature = "metrics",
+    doc = "[`MetricsEvents`]: crate::metrics::MetricsEvents"
+)]
+#![cfg_attr(not(feature = "metrics"), doc = "[`MetricsEvents`]: crate#features")]
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};

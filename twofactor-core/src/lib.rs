@@ -84,6 +84,46 @@
 //! provider can be picked at run time. Native `async fn` in traits is not dyn-compatible, so the
 //! traits use [`async_trait`](macro@async_trait), which boxes each call's future — a cost of
 //! nanoseconds against a provider round trip of a hundred milliseconds. See [`provider`].
+//!
+//! # Features
+//!
+//! - `moka`, `twofactor-in` (the defaults): the in-memory store; the 2Factor.in client and
+//!   provider. `bulk` and `encrypted-sms` add 2Factor's bulk SMS and encrypted SMS module.
+//! - `verihubs`, `octopush`: those OTP providers.
+//! - `redis` (with `redis-tls`, `redis-cluster`), `postgres`: the stores that app instances
+//!   share.
+//! - `testing`: the recording mock provider, the store conformance suite and a store that is
+//!   down, for tests.
+//! - `openapi`: the OpenAPI 3.1 document of the HTTP contract (`web::openapi`).
+//! - `metrics`: counters and latencies through the `metrics` facade (`metrics::MetricsEvents`
+//!   and the guard's and stores' counters); the app installs the recorder.
+//!
+//! With a feature off, the links to its items on these pages lead to this list.
+//!
+#![cfg_attr(
+    not(feature = "verihubs"),
+    doc = "[`verihubs::VerihubsProvider`]: #features"
+)]
+#![cfg_attr(not(feature = "verihubs"), doc = "[`verihubs`]: #features")]
+#![cfg_attr(not(feature = "verihubs"), doc = "[`VerihubsProvider`]: #features")]
+#![cfg_attr(
+    not(feature = "octopush"),
+    doc = "[`octopush::OctopushProvider`]: #features"
+)]
+#![cfg_attr(not(feature = "octopush"), doc = "[`octopush`]: #features")]
+#![cfg_attr(not(feature = "octopush"), doc = "[`OctopushProvider`]: #features")]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "[`store::redis::RedisStore`]: #features"
+)]
+#![cfg_attr(
+    not(feature = "postgres"),
+    doc = "[`store::postgres::PostgresStore`]: #features"
+)]
+#![cfg_attr(
+    not(any(feature = "verihubs", feature = "octopush")),
+    doc = "[`ResponseCode`]: #features"
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -157,10 +157,15 @@ pub enum Verdict {
 /// Sends a one-time code to a phone and checks the code the user typed.
 ///
 /// Implemented by the 2Factor client ([`TwoFactorInProvider`](crate::twofactor_in::TwoFactorInProvider)),
-/// [Verihubs](crate::verihubs), [Octopush](crate::octopush), [`Failover`](crate::failover::Failover)
+/// [Verihubs], [Octopush], [`Failover`](crate::failover::Failover)
 /// over several of them, the console provider for development, the recording mock for tests, and
 /// [`crate::local::LocalOtp`] (the library
 /// generates and checks the code and delivers it through any [`SmsSender`]).
+///
+#[cfg_attr(feature = "verihubs", doc = "[Verihubs]: crate::verihubs")]
+#[cfg_attr(not(feature = "verihubs"), doc = "[Verihubs]: crate#features")]
+#[cfg_attr(feature = "octopush", doc = "[Octopush]: crate::octopush")]
+#[cfg_attr(not(feature = "octopush"), doc = "[Octopush]: crate#features")]
 #[async_trait]
 pub trait OtpProvider: Send + Sync + 'static {
     /// A short name for logs and events (`"2factor"`, `"console"`).

@@ -1,6 +1,6 @@
 //! HTTP plumbing shared by the provider clients: one pooled `reqwest` client, timeouts, a user
-//! agent, turning `reqwest` errors into [`ProviderError`]s without leaking URLs, and the one
-//! rule of whether a failed send may have delivered a message.
+//! agent, turning `reqwest` errors into [provider errors](crate::provider::ProviderError)
+//! without leaking URLs, and the one rule of whether a failed send may have delivered a message.
 //!
 //! Every provider puts a secret somewhere in its requests (2Factor in the URL path, Verihubs and
 //! Octopush in headers), and a `reqwest::Error`'s `Display` includes the URL. So transport errors

@@ -24,7 +24,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! // In an app: `let tf = TwoFactor::from_env().await?;` (console provider and in-memory store
-//! // when nothing is configured). Here, the recording mock provider:
+//! // when nothing is configured). Here, the recording mock provider (feature `testing`):
 //! let tf = TwoFactor::new(PhoneVerifier::builder(MockProvider::new()).build().unwrap());
 //! let app: Router = Router::new()
 //!     .route("/protected", get(protected).route_layer(RequireVerifiedPhoneLayer::new()))
@@ -50,6 +50,9 @@
 //! session (`session.flush()`); in token mode call [`TwoFactor::sign_out`], which revokes the
 //! token.
 //!
+//! Every status, body, header and cookie comes from `twofactor_core::web`, the contract shared
+//! with the actix adapter; this crate only moves bytes between axum and it.
+//!
 //! # One dependency
 //!
 //! This crate re-exports what an app needs from `twofactor-core`: the engine
@@ -57,11 +60,28 @@
 //! from the environment ([`Settings`]), the providers ([`twofactor_in`], [`verihubs`],
 //! [`octopush`], [`failover`], [`local`], [`console`], [`mock`]) and the stores ([`store`]).
 //!
-//! Features: `moka` (default, the in-memory store), `redis`, `tower-sessions`, `testing`, `openapi`
-//! (the OpenAPI 3.1 document of the endpoints, [`openapi`], to merge into the app's own).
+//! Some come with a feature of this crate (below); with it off, its link here leads to the list.
 //!
-//! Every status, body, header and cookie comes from `twofactor_core::web`, the contract shared
-//! with the actix adapter; this crate only moves bytes between axum and it.
+//! # Features
+//!
+//! - `moka`, `twofactor-in` (the defaults): the in-memory store, the 2Factor.in provider.
+//! - `verihubs`, `octopush`: those providers; `bulk`, `encrypted-sms`: 2Factor's bulk and
+//!   encrypted SMS.
+//! - `redis` (with `redis-tls`, `redis-cluster`), `postgres`: stores shared by app instances.
+//! - `tower-sessions`: proofs kept in the app's own tower-sessions session.
+//! - `testing`: the recording mock provider ([`MockProvider`]) and the store conformance suite,
+//!   for your tests.
+//! - `openapi`: the OpenAPI 3.1 document of the endpoints ([`openapi`]), to merge into the app's
+//!   own.
+//! - `metrics`: the engine's and the guard's counters and the providers' latency, through the
+//!   `metrics` facade.
+//!
+#![cfg_attr(not(feature = "twofactor-in"), doc = "[`twofactor_in`]: #features")]
+#![cfg_attr(not(feature = "verihubs"), doc = "[`verihubs`]: #features")]
+#![cfg_attr(not(feature = "octopush"), doc = "[`octopush`]: #features")]
+#![cfg_attr(not(feature = "testing"), doc = "[`mock`]: #features")]
+#![cfg_attr(not(feature = "testing"), doc = "[`MockProvider`]: #features")]
+#![cfg_attr(not(feature = "openapi"), doc = "[`openapi`]: #features")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -110,6 +110,23 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+#![cfg_attr(
+    not(feature = "bulk"),
+    doc = "[`TwoFactorInClient::send_bulk`]: crate#features"
+)]
+#![cfg_attr(
+    not(feature = "bulk"),
+    doc = "[`BulkReport::is_complete`]: crate#features"
+)]
+#![cfg_attr(
+    not(feature = "encrypted-sms"),
+    doc = "[`TwoFactorInClient::send_encrypted_sms`]: crate#features"
+)]
+#![cfg_attr(
+    not(feature = "encrypted-sms"),
+    doc = "[`TwoFactorInClient::encrypted_delivery_status`]: crate#features"
+)]
 
 mod answer;
 #[cfg(feature = "bulk")]
