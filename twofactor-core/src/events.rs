@@ -5,9 +5,9 @@
 //! The engine and a [`Failover`] report every decision to an [`EventSink`], and to nothing
 //! else: one stream, one place to log it, count it or audit it. The default sink of both,
 //! [`TracingEvents`], emits `tracing` events with the phone masked (with the `metrics` feature
-//! both also count into [`MetricsEvents`], next to whatever sink
-//! you give them). Your own sink receives the full number (you may need it for an audit
-//! trail) but never a code, ticket or key.
+//! both also count into [`MetricsEvents`], next to whatever sink you give them). Your own sink
+//! receives the full number (you may need it for an audit trail) but never a code, ticket or
+//! key.
 //!
 //! The event types live here, beneath the engine and the failover that emit them: both import
 //! this file, and it imports neither.

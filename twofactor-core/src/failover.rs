@@ -43,9 +43,9 @@
 //! # Events
 //! A move to the next provider ([`Event::FailedOver`]) and the breakers' changes are reported
 //! to an [`EventSink`], the engine's kind, and nowhere else: by default [`TracingEvents`] logs
-//! them (with the `metrics` feature [`MetricsEvents`] counts
-//! them too), as the engine's own events. To have them in your own sink beside the engine's
-//! events, give the same sink to both ([`Failover::with_event_sink`] and
+//! them (with the `metrics` feature [`MetricsEvents`] counts them too), as the engine's own
+//! events. To have them in your own sink beside the engine's events, give the same sink to both
+//! ([`Failover::with_event_sink`] and
 //! [`PhoneVerifierBuilder::shared_events`](crate::verifier::PhoneVerifierBuilder::shared_events)):
 //! the failover is one of the engine's providers, out of the engine's reach, so it gets its sink
 //! the way it gets its providers, from you.

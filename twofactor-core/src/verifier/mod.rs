@@ -61,10 +61,10 @@
 //! | `verifier/proofs.rs` | checking proofs and tokens, revocation, sign-out everywhere |
 //! | `outcome.rs` | [`Sent`], [`Verified`], [`SendError`], [`VerifyError`] |
 //!
-//! The outcome types live outside this folder, in `outcome.rs`, because the
-//! [`metrics`] wrappers that the engine calls read them too: beside the engine
-//! rather than in it, both import them and neither imports the other in a circle. They are
-//! re-exported here, where their users look for them.
+//! The outcome types live outside this folder, in `outcome.rs`, because the [`metrics`] wrappers
+//! that the engine calls read them too: beside the engine rather than in it, both import them
+//! and neither imports the other in a circle. They are re-exported here, where their users look
+//! for them.
 //!
 #![cfg_attr(feature = "metrics", doc = "[`metrics`]: crate::metrics")]
 #![cfg_attr(not(feature = "metrics"), doc = "[`metrics`]: crate#features")]
